@@ -1,0 +1,62 @@
+"""Object metadata and the pieces every Tether resource shares.
+
+``ObjectMeta`` keeps the fields the controllers read (name, namespace, generation,
+annotations, finalizers...) and tolerates the rest. ``LocalObjectReference`` names
+another object in the same namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from tether.api.types import ApiModel
+
+GROUP = "tether.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+class ObjectMeta(ApiModel):
+    """The parts of ``metadata`` Tether reads; anything else is kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = ""
+    namespace: str | None = None
+    uid: str | None = None
+    generation: int | None = None
+    resource_version: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    finalizers: list[str] = Field(default_factory=list)
+    deletion_timestamp: str | None = None
+    creation_timestamp: str | None = None
+
+
+class LocalObjectReference(ApiModel):
+    """A reference to another object in the same namespace."""
+
+    name: str = Field(
+        min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="Its metadata.name."
+    )
+
+
+def object_label(kind: str, raw: dict[str, Any]) -> str:
+    """``namespace/name`` of a raw object for messages, with placeholders when missing."""
+    meta = raw.get("metadata") if isinstance(raw, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    name = meta.get("name") or "<no name>"
+    ns = meta.get("namespace")
+    return f"{ns}/{name}" if ns else str(name)
+
+
+REFRESH_ANNOTATION = f"{GROUP}/refresh"
+"""Set to any new value to make the controller re-read Git and re-compare now."""
+
+SYNC_ANNOTATION = f"{GROUP}/sync"
+"""Set to any new value to request a sync now (what ``tether app sync`` does)."""

@@ -1,0 +1,140 @@
+"""The Repository resource: a Git repository that Applications read from.
+
+The spec says where the repository is and how to reach it; the status says what
+the Repository controller last saw: conditions, the revisions apps asked for and
+the commits they resolved to, and when it last fetched.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from tether.api.conditions import Condition
+from tether.api.meta import LocalObjectReference, ObjectMeta
+from tether.api.types import ApiModel, Duration, StatusModel, Timestamp, parse_duration
+from tether.api.urls import MAX_URL_LENGTH, check_git_url, url_transport
+
+INSECURE_URL_RULE = (
+    "(has(self.insecure) && self.insecure) || !(self.url.startsWith('http://') || "
+    "self.url.startsWith('git://') || self.url.startsWith('file://'))"
+)
+
+
+class RepositorySpec(ApiModel):
+    """Where the Git repository is and how to reach it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": INSECURE_URL_RULE,
+                    "message": "http://, git:// and file:// URLs need insecure: true",
+                }
+            ]
+        }
+    )
+
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description=(
+            "The Git URL: https://host/org/repo.git, ssh://git@host/org/repo.git or "
+            "git@host:org/repo.git. http://, git:// and file:// need insecure: true."
+        ),
+    )
+    secret_ref: LocalObjectReference | None = Field(
+        default=None,
+        description=(
+            "A Secret in the same namespace with the credentials: username and password, "
+            "bearerToken, or identity (an SSH private key), optional passphrase, and "
+            "known_hosts."
+        ),
+    )
+    interval: Duration = Field(
+        default="1m", description="How often to look for new commits. Defaults to 1m."
+    )
+    timeout: Duration = Field(
+        default="60s", description="Time limit for each network operation. Defaults to 60s."
+    )
+    insecure: bool = Field(
+        default=False,
+        description="Allow unencrypted http://, git:// and file:// URLs. Defaults to false.",
+    )
+    depth: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many commits to fetch per ref; unset means 1 (a shallow fetch).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_form(cls, url: str) -> str:
+        url_transport(url)
+        return url
+
+    @model_validator(mode="after")
+    def _insecure_allowed(self) -> RepositorySpec:
+        check_git_url(self.url, self.insecure)
+        return self
+
+    @property
+    def interval_seconds(self) -> float:
+        """The polling interval in seconds."""
+        return parse_duration(self.interval)
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The per-operation network timeout in seconds."""
+        return parse_duration(self.timeout)
+
+
+class ResolvedRevision(StatusModel):
+    """A revision an Application asked for and the commit it resolved to."""
+
+    revision: str = Field(description="The revision as the Application wrote it, e.g. main.")
+    resolved: str = Field(description="The resolved form, <ref>@sha1:<40 hex>.")
+
+
+class RepositoryStatus(StatusModel):
+    """What the Repository controller last observed."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready, Reconciling and Stalled, kstatus style.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the status describes."
+    )
+    last_fetch_time: Timestamp | None = Field(
+        default=None, description="When the repository was last fetched or checked."
+    )
+    revisions: list[ResolvedRevision] = Field(
+        default_factory=list,
+        description="The revisions Applications follow and what they resolved to.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["revision"],
+        },
+    )
+
+    def resolved(self, revision: str) -> str | None:
+        """The resolved form recorded for ``revision``, or None."""
+        return next((r.resolved for r in self.revisions if r.revision == revision), None)
+
+
+class Repository(ApiModel):
+    """A Git repository that Applications read from."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: Literal["tether.dev/v1alpha1"] = "tether.dev/v1alpha1"
+    kind: Literal["Repository"] = "Repository"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: RepositorySpec
+    status: RepositoryStatus | None = None

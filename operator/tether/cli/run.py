@@ -1,0 +1,116 @@
+"""``tether run``: start the operator in this process.
+
+Parses the flags into an ``OperatorConfig`` and runs
+``tether.controller.main.run_operator`` until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help="Watch this namespace (repeat for several). Default: the whole cluster.",
+)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Watch the whole cluster.")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port of /metrics, /healthz, /readyz.",
+)
+@click.option(
+    "--metrics-host", default="0.0.0.0", show_default=True, help="Address to serve metrics on."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Applications reconciled at once.",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Git cache folder. Default: $TETHER_CACHE or ~/.cache/tether.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Kubeconfig file. Default: $KUBECONFIG, ~/.kube/config, or in-cluster.",
+)
+@click.option("--context", default=None, help="Kubeconfig context to use.")
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=False,
+    show_default=True,
+    help="Hold a Lease so only one replica reconciles.",
+)
+@click.option(
+    "--leader-election-namespace",
+    default=None,
+    help="Namespace of the Lease. Default: $POD_NAMESPACE or the first --namespace.",
+)
+def run(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    metrics_port: int,
+    metrics_host: str,
+    concurrency: int,
+    log_format: str,
+    log_level: str,
+    cache_dir: Path | None,
+    kubeconfig: str | None,
+    context: str | None,
+    leader_elect: bool,
+    leader_election_namespace: str | None,
+) -> None:
+    """Start the operator: reconcile Repositories and Applications until stopped."""
+    import logging
+
+    from tether.controller.logs import setup_logging
+    from tether.controller.main import OperatorConfig, run_operator
+
+    if namespaces and all_namespaces:
+        raise click.UsageError("use --namespace or --all-namespaces, not both")
+    setup_logging(log_format, getattr(logging, log_level.upper()))
+    lease_ns = (
+        leader_election_namespace
+        or os.environ.get("POD_NAMESPACE")
+        or (namespaces[0] if namespaces else "default")
+    )
+    cfg = OperatorConfig(
+        namespaces=tuple(namespaces),
+        clusterwide=not namespaces,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        concurrency=concurrency,
+        cache_dir=cache_dir,
+        kubeconfig=kubeconfig,
+        context=context,
+        leader_elect=leader_elect,
+        leader_namespace=lease_ns,
+    )
+    sys.exit(asyncio.run(run_operator(cfg)))

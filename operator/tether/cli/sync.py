@@ -1,0 +1,118 @@
+"""``tether sync``: sync a rendered source into a cluster once, in plan order.
+
+Prints progress per step and per object (created, configured, unchanged,
+pruned, failed, skipped). ``--dry-run`` goes through the server's dry-run;
+``--state FILE`` persists the operation state after every step and resumes
+from it when the file holds an unfinished state for the same plan. Exit codes:
+0 success, 1 failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tether.cli.diff import app_spec, load_objects, source_and_cluster_options
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``1h30m`` -> seconds."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise click.BadParameter(f"{text!r} is not a duration like 30s, 5m or 1h")
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+@click.command()
+@source_and_cluster_options
+@click.option("--prune", is_flag=True, help="Delete tracked objects no longer in SOURCE.")
+@click.option("--dry-run", is_flag=True, help="Send every write as a server-side dry run.")
+@click.option("--server-side", is_flag=True, help="Use server-side apply for every object.")
+@click.option("--timeout", default="5m", help="Health-gate timeout per step (e.g. 90s, 5m).")
+@click.option("--concurrency", default=8, show_default=True, help="Objects applied at once.")
+@click.option(
+    "--state", "state_file", default=None, help="Persist/resume the operation state here."
+)
+def sync(**params: Any) -> None:
+    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure)."""
+    try:
+        timeout = parse_duration(params["timeout"])
+        objects = load_objects(params)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    sys.exit(asyncio.run(_sync(params, objects, timeout)))
+
+
+async def _sync(params: dict[str, Any], objects: list[dict[str, Any]], timeout: float) -> int:
+    from tether.engine import Engine
+    from tether.kube.errors import KubeError
+    from tether.sync.state import OperationState, Phase
+
+    state_path = Path(params["state_file"]) if params.get("state_file") else None
+    saved = _load_state(state_path)
+
+    def persist(state: OperationState) -> None:
+        if state_path is not None:
+            tmp = state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state.to_dict()))
+            tmp.replace(state_path)
+
+    try:
+        engine = await Engine.connect(params.get("kubeconfig"), params.get("context"))
+    except KubeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    app = app_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
+    try:
+        state = await engine.sync(
+            app,
+            objects,
+            state=saved,
+            persist=persist,
+            dry_run=params["dry_run"],
+            prune=params["prune"],
+            server_side=params["server_side"],
+            progress=_print_progress,
+        )
+    except (TimeoutError, KubeError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    finally:
+        await engine.close()
+    counts = state.changes.counts()
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
+    click.echo(f"sync {state.phase.value.lower()}: {summary}")
+    if state.phase is not Phase.SUCCEEDED:
+        click.echo(f"error: {state.message}", err=True)
+        return 1
+    return 0
+
+
+def _load_state(path: Path | None) -> Any:
+    from tether.sync.state import OperationState
+
+    if path is None or not path.exists():
+        return None
+    try:
+        return OperationState.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{path}: not a saved operation state: {exc}") from exc
+
+
+def _print_progress(event: Any) -> None:
+    if event.kind == "step":
+        click.echo(f"step {event.step + 1} {event.label}: {event.message}")
+    elif event.kind == "change" and event.change is not None:
+        click.echo(f"  {event.change}")
+    elif event.kind == "gate" and event.message:
+        click.echo(f"  {event.message}")

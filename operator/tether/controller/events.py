@@ -1,0 +1,158 @@
+"""Kubernetes Events on Applications and Repositories.
+
+``EventRecorder`` builds core/v1 Events with fixed reasons, masks secret values,
+and drops repeats of the same (object, reason, message) for a quiet period so
+that a reconcile loop that keeps seeing the same failure does not flood the
+API server with writes. Posting goes through an ``EventSink`` (the Kubernetes
+API in the operator, a list in tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from tether.controller.redact import REDACTOR, Redactor
+
+log = logging.getLogger(__name__)
+
+EventType = Literal["Normal", "Warning"]
+
+# The reasons Tether posts; kept here so that docs and tests have one list.
+SYNC_STARTED = "SyncStarted"
+SYNC_SUCCEEDED = "SyncSucceeded"
+SYNC_FAILED = "SyncFailed"
+PRUNED = "Pruned"
+SHARED_RESOURCE = "SharedResource"
+SOURCE_UNAVAILABLE = "SourceUnavailable"
+DELETION_BLOCKED = "DeletionBlocked"
+FETCH_FAILED = "FetchFailed"
+
+_MAX_MESSAGE = 1024
+_QUIET_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class InvolvedObject:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> InvolvedObject:
+        meta = body.get("metadata") or {}
+        return cls(
+            api_version=str(body.get("apiVersion", "")),
+            kind=str(body.get("kind", "")),
+            namespace=str(meta.get("namespace") or ""),
+            name=str(meta.get("name") or ""),
+            uid=str(meta.get("uid") or ""),
+        )
+
+
+class EventSink(Protocol):
+    async def create_event(self, namespace: str, event: dict[str, Any]) -> None: ...
+
+
+class EventRecorder:
+    """Posts Events, masked and de-duplicated. Failures to post are logged, not raised."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        component: str = "tether",
+        instance: str = "",
+        redactor: Redactor = REDACTOR,
+        quiet_seconds: float = _QUIET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sink = sink
+        self.component = component
+        self.instance = instance
+        self.redactor = redactor
+        self.quiet_seconds = quiet_seconds
+        self.clock = clock
+        self._recent: dict[tuple[str, str, str, str], float] = {}
+
+    async def normal(self, obj: InvolvedObject, reason: str, message: str) -> bool:
+        return await self.post(obj, "Normal", reason, message)
+
+    async def warning(self, obj: InvolvedObject, reason: str, message: str) -> bool:
+        return await self.post(obj, "Warning", reason, message)
+
+    async def post(self, obj: InvolvedObject, type_: EventType, reason: str, message: str) -> bool:
+        """Post one Event; returns False when it was a recent repeat or posting failed."""
+        text = self.redactor.redact(message)[:_MAX_MESSAGE]
+        key = (obj.uid or f"{obj.namespace}/{obj.name}", type_, reason, text)
+        now = self.clock()
+        last = self._recent.get(key)
+        if last is not None and now - last < self.quiet_seconds:
+            return False
+        self._recent[key] = now
+        self._forget_old(now)
+        try:
+            await self.sink.create_event(obj.namespace, self.build(obj, type_, reason, text))
+        except Exception as exc:  # an Event is never worth failing a reconcile for
+            log.warning(
+                "could not post event %s on %s/%s: %s", reason, obj.namespace, obj.name, exc
+            )
+            return False
+        return True
+
+    def build(
+        self, obj: InvolvedObject, type_: EventType, reason: str, message: str
+    ) -> dict[str, Any]:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        micro = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        involved = {
+            "apiVersion": obj.api_version,
+            "kind": obj.kind,
+            "namespace": obj.namespace,
+            "name": obj.name,
+        }
+        if obj.uid:
+            involved["uid"] = obj.uid
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{obj.name}.{secrets.token_hex(8)}",
+                "namespace": obj.namespace,
+            },
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "eventTime": micro,
+            "action": reason,
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "reportingInstance": self.instance or self.component,
+        }
+
+    def _forget_old(self, now: float) -> None:
+        if len(self._recent) < 4096:
+            return
+        horizon = now - self.quiet_seconds
+        self._recent = {k: t for k, t in self._recent.items() if t >= horizon}
+
+
+class ListSink:
+    """An EventSink that keeps events in memory (tests, dry runs)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
+        self.events.append(event)

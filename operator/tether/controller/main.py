@@ -1,0 +1,230 @@
+"""Assemble and run the whole operator in one event loop.
+
+``OperatorConfig`` is what ``tether run`` parses; ``run_operator`` connects to
+the API server, builds the engine, the Git cache, the controllers, the probe
+server and the kopf registry, and runs kopf (watches) next to Tether's own
+worker pools until SIGINT/SIGTERM. kopf logs in with the same kubeconfig and
+context as the engine, so both act with one identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from tether.controller import events as ev
+from tether.controller.adapters import EngineAdapter, GitCacheSource
+from tether.controller.application import ApplicationController
+from tether.controller.handlers import build_registry
+from tether.controller.kubeio import (
+    APPLICATIONS,
+    REPOSITORIES,
+    KubeEventSink,
+    KubeSecretReader,
+    KubeStatusPatcher,
+)
+from tether.controller.leader import LeaderElector, LeaseConfig
+from tether.controller.metrics import Metrics, Probes, ProbeServer
+from tether.controller.rendering import render_app
+from tether.controller.repository import RepositoryController
+from tether.controller.runtime import Runtime
+from tether.controller.status import StatusWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    clusterwide: bool = False
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 8080
+    concurrency: int = 8
+    cache_dir: Path | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    leader_elect: bool = False
+    leader_namespace: str = ""
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+
+def _connection_info(client: Any) -> kopf.ConnectionInfo:
+    """kopf credentials from the engine client's loaded configuration."""
+    config = client._api.configuration  # the kubernetes_asyncio Configuration it loaded
+    header = config.api_key.get("BearerToken") or config.api_key.get("authorization") or ""
+    scheme, _, token = header.partition(" ") if " " in header else ("Bearer", "", header)
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert or None,
+        insecure=not config.verify_ssl,
+        scheme=scheme if token else None,
+        token=token or None,
+        username=config.username or None,
+        password=config.password or None,
+        certificate_path=config.cert_file or None,
+        private_key_path=config.key_file or None,
+    )
+
+
+async def _refresh_token(client: Any) -> None:
+    config = client._api.configuration
+    refresh = getattr(config, "refresh_api_key_hook", None)
+    if refresh is not None:
+        result = refresh(config)
+        if inspect.isawaitable(result):
+            await result
+
+
+async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None) -> int:
+    """Run until ``stop`` is set or a signal arrives; returns the exit code."""
+    from tether.engine import Engine
+    from tether.git.cache import GitCache
+    from tether.kube.client import KubeClient
+    from tether.tools import cache_dir
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    metrics = Metrics()
+    probes = Probes()
+    client = await KubeClient.connect(cfg.kubeconfig, cfg.context)
+    client.counter.hooks.append(lambda verb, code, _s: metrics.count_api_request(verb, code))
+    engine = Engine(client)
+    git = GitCache((cfg.cache_dir or cache_dir()) / "git")
+    source = GitCacheSource(git)
+    runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
+    recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)
+    repo_patcher = KubeStatusPatcher(client, REPOSITORIES)
+    app_patcher = KubeStatusPatcher(client, APPLICATIONS)
+    repos = RepositoryController(
+        store=runtime.repos,
+        git=source,
+        secrets=KubeSecretReader(client),
+        writer=StatusWriter(repo_patcher),
+        queue=runtime.repo_queue,
+        events=recorder,
+        metrics=metrics,
+        wanted=runtime.wanted_revisions,
+        following=runtime.apps_following,
+        wake_app=runtime.app_queue.wake,
+    )
+    apps = ApplicationController(
+        store=runtime.apps,
+        repos=repos,
+        engine=EngineAdapter(engine, git, render_app),
+        git=source,
+        writer=StatusWriter(app_patcher),
+        meta=app_patcher,
+        queue=runtime.app_queue,
+        events=recorder,
+        metrics=metrics,
+        wake_repo=runtime.repo_queue.wake,
+    )
+    runtime.reconcile_app = apps.reconcile
+    runtime.reconcile_repo = repos.reconcile
+
+    registry = build_registry(runtime, instance=cfg.identity)
+
+    @kopf.on.login(registry=registry)
+    async def _login(**_: Any) -> kopf.ConnectionInfo:
+        await _refresh_token(client)
+        return _connection_info(client)
+
+    server = ProbeServer(metrics, probes, cfg.metrics_host, cfg.metrics_port)
+    port = await server.start()
+    log.info("metrics and probes on %s:%d", cfg.metrics_host, port)
+
+    ready = asyncio.Event()
+    tasks: list[asyncio.Task[Any]] = []
+    kopf_task = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            clusterwide=cfg.clusterwide,
+            namespaces=list(cfg.namespaces),
+            standalone=True,
+            stop_flag=stop,
+            ready_flag=ready,
+        ),
+        name="kopf",
+    )
+    probes.checks["kopf"] = lambda: not kopf_task.done()
+    tasks.append(kopf_task)
+    tasks.append(asyncio.create_task(_gauges(metrics, engine, stop), name="tether-gauges"))
+    elector: LeaderElector | None = None
+    code = 0
+    try:
+        await _wait_first(ready, stop, kopf_task)
+        if cfg.leader_elect:
+            elector = LeaderElector(
+                client,
+                LeaseConfig(namespace=cfg.leader_namespace or "default", identity=cfg.identity),
+            )
+            await _wait_first_coro(elector.acquire(), stop)
+            if not stop.is_set():
+                lost = asyncio.create_task(elector.hold(), name="tether-lease")
+                lost.add_done_callback(lambda _t: stop.set())
+                tasks.append(lost)
+        if not stop.is_set():
+            probes.ready = True
+            log.info("operator running (concurrency %d)", cfg.concurrency)
+            await runtime.run(stop)
+    finally:
+        stop.set()
+        probes.ready = False
+        if elector is not None:
+            await elector.release()
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(kopf_task, 15)
+        if kopf_task.done() and not kopf_task.cancelled() and kopf_task.exception() is not None:
+            log.error("kopf stopped: %s", kopf_task.exception())
+            code = 1
+        for task in tasks:
+            task.cancel()
+        await server.stop()
+        await engine.close()
+    return code
+
+
+async def _wait_first(
+    ready: asyncio.Event, stop: asyncio.Event, kopf_task: asyncio.Task[Any]
+) -> None:
+    waits = [asyncio.ensure_future(ready.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait([*waits, kopf_task], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    if kopf_task.done():
+        stop.set()
+
+
+async def _wait_first_coro(coro: Any, stop: asyncio.Event) -> None:
+    task = asyncio.ensure_future(coro)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+
+
+async def _gauges(metrics: Metrics, engine: Any, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            metrics.set_cache_objects(len(engine.cache._objects))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 15)

@@ -1,0 +1,169 @@
+"""Prometheus metrics and the probe endpoints of the operator.
+
+One ``Metrics`` object owns a private ``CollectorRegistry`` (so tests can build
+as many as they like) and every series the operator exports. ``ProbeServer``
+serves ``/metrics``, ``/healthz`` and ``/readyz`` on one port with aiohttp, in
+the operator's own event loop: a loop that is blocked cannot answer, which is
+what the liveness probe is for.
+
+This module stops at exporting numbers; the code that measures calls the
+``observe_*``/``count_*`` methods.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+_RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_FETCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """Every series Tether exports, registered on a registry of its own."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.reconcile_duration = Histogram(
+            "tether_reconcile_duration_seconds",
+            "Wall time of one reconcile, by kind (Application or Repository).",
+            ["kind"],
+            buckets=_RECONCILE_BUCKETS,
+            registry=self.registry,
+        )
+        self.sync_total = Counter(
+            "tether_sync_total",
+            "Sync operations that finished, by result (Succeeded, Failed, Error).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.applications = Gauge(
+            "tether_applications",
+            "Applications by sync status and health status.",
+            ["sync_status", "health_status"],
+            registry=self.registry,
+        )
+        self.cache_objects = Gauge(
+            "tether_cache_objects",
+            "Live objects held in the cluster cache.",
+            registry=self.registry,
+        )
+        self.api_requests = Counter(
+            "tether_api_requests_total",
+            "Kubernetes API requests made by the engine, by verb and HTTP code.",
+            ["verb", "code"],
+            registry=self.registry,
+        )
+        self.git_fetch_duration = Histogram(
+            "tether_git_fetch_duration_seconds",
+            "Wall time of resolving and fetching one Repository.",
+            buckets=_FETCH_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_reconcile(self, kind: str, seconds: float) -> None:
+        self.reconcile_duration.labels(kind=kind).observe(seconds)
+
+    def count_sync(self, result: str) -> None:
+        self.sync_total.labels(result=result).inc()
+
+    def count_api_request(self, verb: str, code: int | str) -> None:
+        self.api_requests.labels(verb=verb.upper(), code=str(code)).inc()
+
+    def observe_git_fetch(self, seconds: float) -> None:
+        self.git_fetch_duration.observe(seconds)
+
+    def set_cache_objects(self, count: int) -> None:
+        self.cache_objects.set(count)
+
+    def set_applications(self, states: Iterable[tuple[str, str]]) -> None:
+        """Replace the application gauge with a count per (sync, health) pair."""
+        counts: dict[tuple[str, str], int] = {}
+        for pair in states:
+            counts[pair] = counts.get(pair, 0) + 1
+        self.applications.clear()
+        for (sync_status, health_status), n in counts.items():
+            self.applications.labels(sync_status=sync_status, health_status=health_status).set(n)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Probes:
+    """What the probes answer. ``checks`` are extra liveness checks (name -> ok?)."""
+
+    ready: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+
+    def failing_checks(self) -> list[str]:
+        return sorted(name for name, check in self.checks.items() if not _safe(check))
+
+
+def _safe(check: Callable[[], bool]) -> bool:
+    try:
+        return bool(check())
+    except Exception:
+        return False
+
+
+class ProbeServer:
+    """``/metrics``, ``/healthz`` and ``/readyz`` on one host and port."""
+
+    def __init__(self, metrics: Metrics, probes: Probes, host: str, port: int) -> None:
+        self.metrics = metrics
+        self.probes = probes
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        return app
+
+    async def start(self) -> int:
+        """Start serving; returns the bound port (useful with port 0)."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = self.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        failing = self.probes.failing_checks()
+        if failing:
+            return web.Response(status=503, text="failing: " + ", ".join(failing) + "\n")
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        if not self.probes.ready:
+            return web.Response(status=503, text="not ready\n")
+        return web.Response(text="ready\n")

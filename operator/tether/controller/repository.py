@@ -1,0 +1,333 @@
+"""The Repository controller: resolve the revisions apps follow, report, tell apps.
+
+One reconcile of a Repository reads its Secret (if any), resolves every
+revision that an Application referencing it follows, writes the status (at
+most one PATCH) and wakes the apps whose revision moved. It runs at once on
+spec changes and Secret changes (the handlers wake it), when an app asks for a
+revision not yet resolved, and on its interval with jitter.
+
+The resolved revisions are also kept in memory (``state``): apps read their
+commit from here, so a hundred apps on one repository cost one ``ls-remote``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from tether.api import conditions as cond
+from tether.api.conditions import Reason
+from tether.api.repository import Repository
+from tether.api.types import utc_now
+from tether.controller import events as ev
+from tether.controller import triggers
+from tether.controller.metrics import Metrics
+from tether.controller.ports import GitSource, Resolved
+from tether.controller.redact import REDACTOR
+from tether.controller.status import StatusWriter
+from tether.controller.store import ObjectStore
+from tether.controller.triggers import Key, WakeQueue
+from tether.git import errors as gerr
+from tether.git.auth import GitAuth
+
+log = logging.getLogger(__name__)
+
+# A fetch that changed nothing does not write lastFetchTime more often than this,
+# so an idle operator makes no writes for many intervals in a row.
+FETCH_TIME_REFRESH = timedelta(minutes=30)
+
+
+class SecretReader(Protocol):
+    async def read(self, namespace: str, name: str) -> Mapping[str, bytes] | None:
+        """The decoded data of a Secret, or None when it does not exist."""
+        ...
+
+
+class SecretMissing(Exception):
+    """The referenced Secret does not exist."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    message: str
+    stalled: bool = False
+
+
+def classify(exc: BaseException) -> Failure:
+    """The condition reason for a Git failure; Stalled when retrying alone will not help."""
+    text = REDACTOR.redact(str(exc))
+    if isinstance(exc, gerr.AuthenticationError):
+        return Failure(Reason.AUTHENTICATION_FAILED, text, stalled=True)
+    if isinstance(exc, gerr.HostKeyError):
+        return Failure(Reason.HOST_KEY_MISMATCH, text, stalled=True)
+    if isinstance(exc, gerr.RepositoryNotFoundError):
+        return Failure(Reason.REPOSITORY_NOT_FOUND, text, stalled=True)
+    if isinstance(exc, gerr.InsecureURLError):
+        return Failure(Reason.INVALID_SPEC, text, stalled=True)
+    if isinstance(exc, gerr.RefNotFoundError | gerr.InvalidRevisionError):
+        return Failure(Reason.REF_NOT_FOUND, text)
+    if isinstance(exc, SecretMissing):
+        return Failure(Reason.SECRET_NOT_FOUND, text, stalled=True)
+    if isinstance(exc, gerr.GitError):
+        return Failure(Reason.FETCH_FAILED, text)
+    return Failure(Reason.FETCH_FAILED, f"{type(exc).__name__}: {text}")
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """What apps need to know about a Repository right now."""
+
+    generation: int | None
+    url: str
+    resolved: Mapping[str, Resolved] = field(default_factory=dict)
+    errors: Mapping[str, Failure] = field(default_factory=dict)
+    failure: Failure | None = None  # the whole repository failed (auth, secret, spec)
+
+    def lookup(self, revision: str) -> Resolved | None:
+        return self.resolved.get(revision)
+
+    def problem(self, revision: str) -> Failure | None:
+        return self.failure or self.errors.get(revision)
+
+
+WantedRevisions = Callable[[Key], set[str]]
+AppsFollowing = Callable[[Key, str | None], list[Key]]
+"""Apps of a Repository following a revision (None: all of them)."""
+
+
+class RepositoryController:
+    """Reconciles Repositories; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        git: GitSource,
+        secrets: SecretReader,
+        writer: StatusWriter,
+        queue: WakeQueue,
+        events: ev.EventRecorder,
+        metrics: Metrics,
+        wanted: WantedRevisions,
+        following: AppsFollowing,
+        wake_app: Callable[[Key, str], None],
+    ) -> None:
+        self.store = store
+        self.git = git
+        self.secrets = secrets
+        self.writer = writer
+        self.queue = queue
+        self.events = events
+        self.metrics = metrics
+        self.wanted = wanted
+        self.following = following
+        self.wake_app = wake_app
+        self._states: dict[Key, RepoState] = {}
+        self._failures: dict[Key, int] = {}
+
+    def state(self, key: Key) -> RepoState | None:
+        return self._states.get(key)
+
+    def forget(self, key: Key) -> None:
+        self._states.pop(key, None)
+        self._failures.pop(key, None)
+        self.writer.forget(key)
+        self.queue.forget(key)
+
+    async def reconcile(self, key: Key, reasons: frozenset[str]) -> None:
+        body = self.store.get(key)
+        if body is None:
+            self.forget(key)
+            return
+        started = time.perf_counter()
+        try:
+            await self._reconcile(key, body)
+        finally:
+            self.metrics.observe_reconcile("Repository", time.perf_counter() - started)
+
+    async def _reconcile(self, key: Key, body: dict[str, Any]) -> None:
+        generation = (body.get("metadata") or {}).get("generation")
+        observed = body.get("status") or {}
+        try:
+            repo = Repository.model_validate(body)
+        except ValidationError as exc:
+            failure = Failure(Reason.INVALID_SPEC, _validation_message(exc), stalled=True)
+            self._states[key] = RepoState(generation, "", failure=failure)
+            await self._write(key, observed, generation, RepoState(generation, "", failure=failure))
+            return
+        previous = self._states.get(key)
+        state = await self._resolve_all(key, repo, previous)
+        self._states[key] = state
+        await self._write(key, observed, generation, state)
+        if state.failure is not None:
+            await self.events.warning(
+                ev.InvolvedObject.of(body), ev.FETCH_FAILED, state.failure.message
+            )
+        self._tell_apps(key, previous, state)
+        self._schedule(key, repo, state)
+
+    async def _resolve_all(
+        self, key: Key, repo: Repository, previous: RepoState | None
+    ) -> RepoState:
+        generation = repo.metadata.generation
+        spec = repo.spec
+        try:
+            auth = await self._auth(key, repo)
+        except Exception as exc:
+            return RepoState(generation, spec.url, failure=classify(exc))
+        revisions = sorted(self.wanted(key)) or ["HEAD"]
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(
+                self.git.resolve(
+                    spec.url,
+                    rev,
+                    auth=auth,
+                    insecure=spec.insecure,
+                    timeout=spec.timeout_seconds,
+                )
+                for rev in revisions
+            ),
+            return_exceptions=True,
+        )
+        self.metrics.observe_git_fetch(time.perf_counter() - started)
+        resolved: dict[str, Resolved] = {}
+        errors: dict[str, Failure] = {}
+        for rev, result in zip(revisions, results, strict=True):
+            if isinstance(result, Resolved):
+                resolved[rev] = result
+            elif isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                errors[rev] = classify(result)
+        # Whole-repository failures (auth, missing repo) fail every revision alike.
+        stalled = [f for f in errors.values() if f.stalled]
+        if stalled and not resolved:
+            return RepoState(generation, spec.url, failure=stalled[0])
+        if previous is not None and previous.url == spec.url:
+            # Keep last good commits for revisions that failed transiently: never make an
+            # app lose its source (and prune) because the server hiccupped.
+            for rev, old in previous.resolved.items():
+                if rev in errors and rev not in resolved:
+                    resolved[rev] = old
+        return RepoState(generation, spec.url, resolved=resolved, errors=errors)
+
+    async def _auth(self, key: Key, repo: Repository) -> GitAuth | None:
+        ref = repo.spec.secret_ref
+        if ref is None:
+            return None
+        data = await self.secrets.read(key[0], ref.name)
+        if data is None:
+            raise SecretMissing(f"Secret {key[0]}/{ref.name} named in secretRef does not exist")
+        REDACTOR.add(*data.values())
+        return GitAuth.from_mapping(dict(data))
+
+    def _tell_apps(self, key: Key, previous: RepoState | None, state: RepoState) -> None:
+        woken: set[Key] = set()
+        for rev, now in state.resolved.items():
+            before = previous.resolved.get(rev) if previous is not None else None
+            if before is None or before.commit != now.commit:
+                for app in self.following(key, rev):
+                    self.wake_app(app, triggers.REVISION_MOVED)
+                    woken.add(app)
+        before_problems = (previous.failure, dict(previous.errors)) if previous else (None, {})
+        if before_problems != (state.failure, dict(state.errors)):
+            # Apps report the source problem (or its end) in their own status.
+            for app in self.following(key, None):
+                if app not in woken:
+                    self.wake_app(app, triggers.DEPENDENCY)
+
+    def _schedule(self, key: Key, repo: Repository, state: RepoState) -> None:
+        interval = repo.spec.interval_seconds
+        if state.failure is not None or state.errors:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(interval, triggers.backoff(failures, base=2.0, cap=interval))
+        else:
+            self._failures.pop(key, None)
+            delay = triggers.jittered(interval)
+        self.queue.wake_after(key, delay, triggers.INTERVAL)
+
+    async def _write(
+        self, key: Key, observed: dict[str, Any], generation: int | None, state: RepoState
+    ) -> None:
+        base = self.writer.last(key, observed)
+        status = build_status(base, generation, state, now=utc_now())
+        await self.writer.write(key, status, observed)
+
+
+def build_status(
+    previous: dict[str, Any], generation: int | None, state: RepoState, *, now: datetime
+) -> dict[str, Any]:
+    """The Repository status for ``state``; unchanged parts stay equal to ``previous``."""
+    old_conditions = [
+        cond.Condition.model_validate(c) for c in previous.get("conditions") or () if _ok(c)
+    ]
+    failure = state.failure
+    if failure is None and state.errors:
+        _rev, first = sorted(state.errors.items())[0]
+        failure = Failure(first.reason, first.message, stalled=first.stalled)
+    if failure is None:
+        revs = ", ".join(f"{r.revision}={r.commit[:12]}" for r in state.resolved.values())
+        conditions = cond.mark_ready(
+            old_conditions, Reason.SUCCEEDED, f"resolved {revs}", generation=generation, now=now
+        )
+    elif failure.stalled:
+        conditions = cond.mark_stalled(
+            old_conditions, failure.reason, failure.message, generation=generation, now=now
+        )
+    else:
+        conditions = cond.mark_not_ready(
+            old_conditions, failure.reason, failure.message, generation=generation, now=now
+        )
+    revisions = [
+        {"revision": rev, "resolved": r.display} for rev, r in sorted(state.resolved.items())
+    ]
+    status: dict[str, Any] = {
+        "conditions": [c.to_dict() for c in conditions],
+        "observedGeneration": generation,
+        "revisions": revisions,
+    }
+    if generation is None:
+        status.pop("observedGeneration")
+    last_fetch = previous.get("lastFetchTime")
+    moved = (
+        previous.get("revisions") != revisions or previous.get("conditions") != status["conditions"]
+    )
+    if moved or last_fetch is None or _older_than(last_fetch, now, FETCH_TIME_REFRESH):
+        status["lastFetchTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:
+        status["lastFetchTime"] = last_fetch
+    return status
+
+
+def _ok(raw: Any) -> bool:
+    try:
+        cond.Condition.model_validate(raw)
+    except ValidationError:
+        return False
+    return True
+
+
+def _older_than(stamp: str, now: datetime, age: timedelta) -> bool:
+    try:
+        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return True
+    return now - then >= age
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return "invalid spec: " + "; ".join(parts)

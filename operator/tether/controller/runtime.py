@@ -1,0 +1,196 @@
+"""The running operator's parts wired together: stores, queues, workers, controllers.
+
+``Runtime`` owns one ``WakeQueue`` and worker pool per kind, the object stores
+that the kopf handlers fill, and the two controllers. It decides from each watch
+event whether the object needs a reconcile (a status-only change, which is our
+own write coming back, does not), and maps Repositories to the apps that follow
+them. ``run`` starts the workers and returns when asked to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tether.controller import triggers
+from tether.controller.application import REFRESH_ANNOTATION, SYNC_ANNOTATION
+from tether.controller.store import ObjectStore, key_of
+from tether.controller.triggers import Key, QueueClosed, WakeQueue
+
+log = logging.getLogger(__name__)
+
+Reconcile = Callable[[Key, frozenset[str]], Awaitable[None]]
+
+
+def app_reasons(
+    event_type: str | None, old: dict[str, Any] | None, new: dict[str, Any]
+) -> set[str]:
+    """Why a watch event on an Application should wake it; empty for status-only changes."""
+    if event_type is None:
+        return {triggers.RESUMED}
+    if old is None or event_type == "ADDED":
+        return {triggers.CREATED}
+    reasons: set[str] = set()
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    if om.get("generation") != nm.get("generation"):
+        reasons.add(triggers.SPEC_CHANGED)
+    oa, na = om.get("annotations") or {}, nm.get("annotations") or {}
+    if oa.get(REFRESH_ANNOTATION) != na.get(REFRESH_ANNOTATION) and na.get(REFRESH_ANNOTATION):
+        reasons.add(triggers.REFRESH)
+    if oa.get(SYNC_ANNOTATION) != na.get(SYNC_ANNOTATION) and na.get(SYNC_ANNOTATION):
+        reasons.add(triggers.SYNC)
+    if nm.get("deletionTimestamp") and not om.get("deletionTimestamp"):
+        reasons.add(triggers.DELETING)
+    return reasons
+
+
+def repo_reasons(
+    event_type: str | None, old: dict[str, Any] | None, new: dict[str, Any]
+) -> set[str]:
+    """Why a watch event on a Repository should wake it."""
+    if event_type is None:
+        return {triggers.RESUMED}
+    if old is None or event_type == "ADDED":
+        return {triggers.CREATED}
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    if om.get("generation") != nm.get("generation"):
+        return {triggers.SPEC_CHANGED}
+    return set()
+
+
+def repository_of(app: dict[str, Any]) -> str | None:
+    ref = ((app.get("spec") or {}).get("source") or {}).get("repositoryRef") or {}
+    name = ref.get("name") if isinstance(ref, dict) else None
+    return str(name) if name else None
+
+
+def revision_of(app: dict[str, Any]) -> str:
+    return str(((app.get("spec") or {}).get("source") or {}).get("revision") or "HEAD")
+
+
+class Runtime:
+    """Stores, queues and worker pools; the controllers plug in as reconcile functions."""
+
+    def __init__(self, *, concurrency: int = 8, repo_concurrency: int = 2) -> None:
+        self.apps = ObjectStore()
+        self.repos = ObjectStore()
+        self.app_queue = WakeQueue()
+        self.repo_queue = WakeQueue()
+        self.concurrency = max(1, concurrency)
+        self.repo_concurrency = max(1, repo_concurrency)
+        self.reconcile_app: Reconcile | None = None
+        self.reconcile_repo: Reconcile | None = None
+        self.idle = asyncio.Event()
+        self._busy = 0
+
+    # -- Repository <-> Application mapping ---------------------------------------------
+
+    def wanted_revisions(self, repo: Key) -> set[str]:
+        return {
+            revision_of(body)
+            for key, body in self.apps.in_namespace(repo[0])
+            if repository_of(body) == repo[1]
+        }
+
+    def apps_following(self, repo: Key, revision: str | None) -> list[Key]:
+        return [
+            key
+            for key, body in self.apps.in_namespace(repo[0])
+            if repository_of(body) == repo[1]
+            and (revision is None or revision_of(body) == revision)
+        ]
+
+    def repos_using_secret(self, namespace: str, secret: str) -> list[Key]:
+        out = []
+        for key, body in self.repos.in_namespace(namespace):
+            ref = (body.get("spec") or {}).get("secretRef") or {}
+            if isinstance(ref, dict) and ref.get("name") == secret:
+                out.append(key)
+        return out
+
+    # -- watch events (called by the kopf handlers) ---------------------------------------
+
+    def on_app_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        key = key_of(body)
+        if event_type == "DELETED":
+            self.apps.remove(key)
+            self.app_queue.wake(key, triggers.DELETING)
+            return
+        old = self.apps.get(key)
+        self.apps.put(body)
+        reasons = app_reasons(event_type, old, body)
+        for reason in reasons:
+            self.app_queue.wake(key, reason)
+        if old is not None and (
+            repository_of(old) != repository_of(body) or revision_of(old) != revision_of(body)
+        ):
+            repo = repository_of(body)
+            if repo:
+                self.repo_queue.wake((key[0], repo), triggers.DEPENDENCY)
+
+    def on_repo_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        key = key_of(body)
+        if event_type == "DELETED":
+            self.repos.remove(key)
+            self.repo_queue.wake(key, triggers.DELETING)
+            for app in self.apps_following(key, None):
+                self.app_queue.wake(app, triggers.DEPENDENCY)
+            return
+        old = self.repos.get(key)
+        self.repos.put(body)
+        for reason in repo_reasons(event_type, old, body):
+            self.repo_queue.wake(key, reason)
+
+    def on_secret_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        if event_type is None:
+            return  # the initial listing: Repositories read Secrets when they run anyway
+        namespace, name = key_of(body)
+        for repo in self.repos_using_secret(namespace, name):
+            self.repo_queue.wake(repo, triggers.DEPENDENCY)
+
+    # -- workers ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run both worker pools until ``stop`` is set."""
+        assert self.reconcile_app is not None and self.reconcile_repo is not None
+        workers = [
+            asyncio.create_task(self._worker(self.app_queue, self.reconcile_app, "app"))
+            for _ in range(self.concurrency)
+        ] + [
+            asyncio.create_task(self._worker(self.repo_queue, self.reconcile_repo, "repo"))
+            for _ in range(self.repo_concurrency)
+        ]
+        try:
+            await stop.wait()
+        finally:
+            self.app_queue.close()
+            self.repo_queue.close()
+            for task in workers:
+                task.cancel()
+            for task in workers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _worker(self, queue: WakeQueue, reconcile: Reconcile, kind: str) -> None:
+        while True:
+            try:
+                key, reasons = await queue.get()
+            except QueueClosed:
+                return
+            self._busy += 1
+            self.idle.clear()
+            try:
+                await reconcile(key, reasons)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s %s/%s: reconcile failed; retrying in 5s", kind, *key)
+                queue.wake_after(key, 5.0, triggers.RETRY)
+            finally:
+                queue.done(key)
+                self._busy -= 1
+                if self._busy == 0 and not len(self.app_queue) and not len(self.repo_queue):
+                    self.idle.set()

@@ -1,0 +1,154 @@
+"""The wake-up queue that decides when an object is reconciled.
+
+Kubernetes watch events, Repository revision moves, cluster-cache events on
+managed objects, the ``tether.dev/refresh`` and ``tether.dev/sync`` annotations
+and interval timers all end up as ``wake(key, reason)`` here. The queue is
+keyed, so a burst of wake-ups for one object collapses into one reconcile;
+an object is never reconciled by two workers at once, and a wake-up that
+arrives while it is being reconciled runs it once more afterwards.
+
+This module knows nothing about what a reconcile does; controllers pull keys
+with ``get`` and report back with ``done``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+Key = tuple[str, str]
+"""(namespace, name) of the object to reconcile."""
+
+# Why an object was woken. Plain strings so logs and tests read well.
+CREATED = "created"
+SPEC_CHANGED = "spec-changed"
+RESUMED = "resumed"
+REVISION_MOVED = "revision-moved"
+DRIFT = "drift"
+REFRESH = "refresh-annotation"
+SYNC = "sync-annotation"
+INTERVAL = "interval"
+RETRY = "retry"
+DELETING = "deleting"
+DEPENDENCY = "dependency"
+
+
+def jittered(seconds: float, fraction: float = 0.1, rng: random.Random | None = None) -> float:
+    """``seconds`` spread by up to +/- ``fraction`` so that many apps do not tick together."""
+    if seconds <= 0:
+        return 0.0
+    spread = seconds * fraction
+    pick = (rng or random).uniform(-spread, spread)
+    return max(0.0, seconds + pick)
+
+
+def backoff(failures: int, base: float = 1.0, factor: float = 2.0, cap: float = 300.0) -> float:
+    """Delay before retry number ``failures`` (1-based): base * factor**(n-1), capped."""
+    if failures <= 0:
+        return 0.0
+    return float(min(cap, base * factor ** (failures - 1)))
+
+
+@dataclass
+class _Entry:
+    reasons: set[str] = field(default_factory=set)
+
+
+class WakeQueue:
+    """A keyed, de-duplicating work queue with delayed wake-ups."""
+
+    def __init__(self) -> None:
+        self._ready: asyncio.Queue[Key | None] = asyncio.Queue()
+        self._pending: dict[Key, _Entry] = {}  # queued, or woken while processing
+        self._processing: set[Key] = set()
+        self._timers: dict[Key, tuple[float, asyncio.TimerHandle]] = {}
+        self._closed = False
+
+    def __len__(self) -> int:
+        return sum(1 for key in self._pending if key not in self._processing)
+
+    @property
+    def processing(self) -> frozenset[Key]:
+        return frozenset(self._processing)
+
+    def wake(self, key: Key, reason: str) -> None:
+        """Queue ``key`` now, remembering why. Safe to call from any callback."""
+        if self._closed:
+            return
+        entry = self._pending.get(key)
+        if entry is not None:
+            entry.reasons.add(reason)
+            return
+        self._pending[key] = _Entry({reason})
+        if key not in self._processing:
+            self._ready.put_nowait(key)
+
+    def wake_after(self, key: Key, delay: float, reason: str) -> None:
+        """Queue ``key`` after ``delay`` seconds, unless an earlier wake-up is already set."""
+        if self._closed:
+            return
+        if delay <= 0:
+            self.wake(key, reason)
+            return
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        current = self._timers.get(key)
+        if current is not None:
+            if current[0] <= due:
+                return
+            current[1].cancel()
+        handle = loop.call_at(due, self._fire, key, reason)
+        self._timers[key] = (due, handle)
+
+    def scheduled_in(self, key: Key) -> float | None:
+        """Seconds until the timer for ``key`` fires, or None."""
+        current = self._timers.get(key)
+        if current is None:
+            return None
+        return max(0.0, current[0] - asyncio.get_running_loop().time())
+
+    def forget(self, key: Key) -> None:
+        """Drop timers and queued wake-ups for a deleted object."""
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer[1].cancel()
+        self._pending.pop(key, None)
+
+    async def get(self) -> tuple[Key, frozenset[str]]:
+        """Wait for the next key; it is marked processing until ``done``."""
+        while True:
+            if self._closed and self._ready.empty():
+                raise QueueClosed()
+            key = await self._ready.get()
+            if key is None:
+                self._ready.put_nowait(None)  # let every other worker see the close too
+                raise QueueClosed()
+            if key in self._processing:
+                continue  # a stale duplicate; ``done`` queues it again
+            entry = self._pending.pop(key, None)
+            if entry is None:
+                continue  # forgotten, or a stale duplicate
+            self._processing.add(key)
+            return key, frozenset(entry.reasons)
+
+    def done(self, key: Key) -> None:
+        """Mark ``key`` finished; if it was woken meanwhile, queue it again."""
+        self._processing.discard(key)
+        if key in self._pending and not self._closed:
+            self._ready.put_nowait(key)
+
+    def close(self) -> None:
+        self._closed = True
+        for _, handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._ready.put_nowait(None)
+
+    def _fire(self, key: Key, reason: str) -> None:
+        self._timers.pop(key, None)
+        self.wake(key, reason)
+
+
+class QueueClosed(Exception):
+    """Raised from ``get`` once the queue is closed and empty."""

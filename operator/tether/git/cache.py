@@ -1,0 +1,411 @@
+"""The shared Git cache: resolve revisions, fetch only what moved, hand out trees.
+
+``GitCache`` keeps one bare repository per normalized URL under its root
+(default ``tether.tools.cache_dir() / "git"``). A fetch first lists the remote
+refs; when the resolved commit is already in the cache nothing else goes over
+the wire. Otherwise it fetches just the wanted object, shallow (depth 1) by
+default.
+
+Concurrency: callers asking for the same (URL, revision, depth, credentials)
+share one in-flight task; writes to one repository are serialised by an asyncio
+lock per URL and, across processes, by an ``flock`` on ``<repo>.lock``.
+Different repositories fetch in parallel. dulwich is blocking, so every
+network step runs in a worker thread under ``asyncio.wait_for``; on timeout the
+connection is aborted (ssh killed; sockets carry the same timeout).
+
+This module stops at the commit: reading files is ``tether.git.tree``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from dulwich.errors import GitProtocolError
+from dulwich.objects import Commit, Tag
+from dulwich.repo import Repo
+
+from tether.git.auth import GitAuth, ssh_key_files
+from tether.git.errors import GitError, GitTimeoutError, RefNotFoundError
+from tether.git.revisions import RemoteRefs, Resolved, resolve_revision
+from tether.git.transport import Connection, connect, translate_error
+from tether.git.tree import GitTree
+from tether.git.urls import GitURL, normalize_url, parse_url
+from tether.tools import cache_dir
+
+DEFAULT_TIMEOUT = 60.0
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_PIN_REF = "refs/tether/commits/"
+T = TypeVar("T")
+AuthLike = GitAuth | Mapping[str, str | bytes] | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A resolved revision of a repository: normalized URL, ref ('' for a pinned commit), commit."""
+
+    url: str
+    ref: str
+    commit: str
+
+    @property
+    def revision(self) -> str:
+        """``<ref>@sha1:<commit>``, or ``sha1:<commit>`` when a commit was pinned directly."""
+        return f"{self.ref}@sha1:{self.commit}" if self.ref else f"sha1:{self.commit}"
+
+
+@dataclass
+class GitStats:
+    """Counters for tests and metrics."""
+
+    ls_remotes: int = 0
+    fetches: int = 0
+    packs: int = 0
+    pack_bytes: int = 0
+    cache_hits: int = 0
+
+
+@dataclass(frozen=True)
+class _FetchOutcome:
+    commit: str
+    fetched: bool
+    pack_bytes: int
+
+
+class GitCache:
+    """One bare repository per URL under ``root``; safe for concurrent async callers."""
+
+    def __init__(self, root: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.root = Path(root) if root is not None else cache_dir() / "git"
+        self.timeout = timeout
+        self.stats = GitStats()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._inflight: dict[tuple[object, ...], asyncio.Future[Snapshot]] = {}
+
+    def repo_path(self, url: str | GitURL) -> Path:
+        """Where the bare cache for ``url`` lives (the name is readable, the hash unique)."""
+        key = normalize_url(url)
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", key.split("://", 1)[1]).strip("-")[-60:]
+        return self.root / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.git"
+
+    async def ls_remote(
+        self,
+        url: str,
+        auth: AuthLike = None,
+        *,
+        insecure: bool = False,
+        timeout: float | None = None,
+    ) -> RemoteRefs:
+        """List the remote's refs (one round trip, no pack)."""
+        parsed = parse_url(url, insecure=insecure)
+        return await self._ls_remote(parsed, _as_auth(auth), timeout or self.timeout, "")
+
+    async def resolve(
+        self,
+        url: str,
+        revision: str = "HEAD",
+        auth: AuthLike = None,
+        *,
+        insecure: bool = False,
+        timeout: float | None = None,
+        allow_prerelease: bool = False,
+    ) -> Snapshot:
+        """Resolve ``revision`` to a commit without fetching (annotated tags need peeled refs)."""
+        parsed = parse_url(url, insecure=insecure)
+        creds = _as_auth(auth)
+        resolved = await self._resolve(
+            parsed, revision, creds, timeout or self.timeout, allow_prerelease
+        )
+        commit = resolved.commit or await asyncio.to_thread(
+            _local_commit, self.repo_path(parsed), resolved.want
+        )
+        if commit is None:
+            raise RefNotFoundError(
+                "annotated tag not peeled by the server; fetch it",
+                url=parsed.redacted,
+                ref=revision,
+            )
+        return Snapshot(normalize_url(parsed), resolved.ref, commit)
+
+    async def fetch(
+        self,
+        url: str,
+        revision: str = "HEAD",
+        auth: AuthLike = None,
+        *,
+        insecure: bool = False,
+        timeout: float | None = None,
+        depth: int | None = 1,
+        allow_prerelease: bool = False,
+    ) -> Snapshot:
+        """Resolve ``revision`` and make sure its commit is in the cache; fetch only if it is not."""
+        parsed = parse_url(url, insecure=insecure)
+        creds = _as_auth(auth)
+        key = (
+            normalize_url(parsed),
+            revision.strip() or "HEAD",
+            depth,
+            creds.fingerprint(),
+            allow_prerelease,
+        )
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(
+                self._fetch(
+                    parsed, revision, creds, timeout or self.timeout, depth, allow_prerelease
+                )
+            )
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def tree(self, snapshot: Snapshot) -> GitTree:
+        """A read-only tree of the snapshot's commit, straight from the object store."""
+        repo = Repo(str(self.repo_path(snapshot.url)))
+        return GitTree(repo, snapshot.commit, owns_repo=True)
+
+    def _forget(self, key: tuple[object, ...], done: asyncio.Future[Snapshot]) -> None:
+        self._inflight.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # mark retrieved: callers may all have gone
+
+    async def _fetch(
+        self,
+        url: GitURL,
+        revision: str,
+        auth: GitAuth,
+        timeout: float,
+        depth: int | None,
+        prerelease: bool,
+    ) -> Snapshot:
+        path = self.repo_path(url)
+        rev = revision.strip() or "HEAD"
+        if _FULL_SHA.match(rev):
+            cached = await asyncio.to_thread(_local_commit, path, rev)
+            if cached is not None:
+                self.stats.cache_hits += 1
+                return Snapshot(normalize_url(url), "", cached)
+        resolved = await self._resolve(url, rev, auth, timeout, prerelease)
+        lock = self._locks.setdefault(normalize_url(url), asyncio.Lock())
+        async with lock:
+            outcome = await self._network(
+                url,
+                auth,
+                timeout,
+                rev,
+                lambda conn: _fetch_into(conn, path, resolved, depth, timeout, url, rev),
+            )
+        if outcome.fetched:
+            self.stats.fetches += 1
+            self.stats.packs += 1 if outcome.pack_bytes > 0 else 0
+            self.stats.pack_bytes += outcome.pack_bytes
+        else:
+            self.stats.cache_hits += 1
+        return Snapshot(normalize_url(url), resolved.ref, outcome.commit)
+
+    async def _resolve(
+        self, url: GitURL, revision: str, auth: GitAuth, timeout: float, prerelease: bool
+    ) -> Resolved:
+        remote = await self._ls_remote(url, auth, timeout, revision)
+        path = self.repo_path(url)
+        return await asyncio.to_thread(
+            resolve_revision,
+            revision,
+            remote,
+            cached_prefix=lambda prefix: _cached_prefix(path, prefix),
+            allow_prerelease=prerelease,
+            url=url.redacted,
+        )
+
+    async def _ls_remote(self, url: GitURL, auth: GitAuth, timeout: float, ref: str) -> RemoteRefs:
+        def list_refs(conn: Connection) -> RemoteRefs:
+            result = conn.client.get_refs(conn.path.encode())
+            return RemoteRefs.from_advertised(result.refs, result.symrefs)
+
+        remote = await self._network(url, auth, timeout, ref, list_refs)
+        self.stats.ls_remotes += 1
+        return remote
+
+    async def _network(
+        self,
+        url: GitURL,
+        auth: GitAuth,
+        timeout: float,
+        ref: str,
+        operation: Callable[[Connection], T],
+    ) -> T:
+        """Run ``operation`` in a thread with a live connection and an overall deadline."""
+        connections: list[Connection] = []
+
+        def work() -> T:
+            with _key_files(url, auth) as files:
+                conn = connect(url, auth, timeout=timeout, ssh_files=files)
+                connections.append(conn)
+                return operation(conn)
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(work), timeout)
+        except TimeoutError:
+            for conn in connections:
+                conn.abort()
+            raise GitTimeoutError(
+                f"no answer within {timeout:g}s", url=url.redacted, ref=ref
+            ) from None
+        except GitError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, url=url.redacted, ref=ref) from exc
+
+
+def _as_auth(auth: AuthLike) -> GitAuth:
+    return auth if isinstance(auth, GitAuth) else GitAuth.from_mapping(auth)
+
+
+@contextlib.contextmanager
+def _key_files(url: GitURL, auth: GitAuth) -> Iterator[object]:
+    if url.scheme != "ssh":
+        yield None
+        return
+    with ssh_key_files(auth, url=url.redacted) as files:
+        yield files
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout: float) -> Iterator[None]:
+    """Cross-process exclusive lock; polls so a stuck peer cannot hang us past ``timeout``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise GitTimeoutError(
+                        f"cache {path.name} stayed locked for {timeout:g}s"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open_or_init(path: Path) -> Repo:
+    if (path / "objects").is_dir():
+        return Repo(str(path))
+    path.mkdir(parents=True, exist_ok=True)
+    return Repo.init_bare(str(path))
+
+
+def _peel(repo: Repo, sha: bytes) -> str | None:
+    """The commit ``sha`` leads to, if it and its root tree are in the store."""
+    store = repo.object_store
+    for _ in range(10):
+        if sha not in store:
+            return None
+        obj = store[sha]
+        if isinstance(obj, Tag):
+            sha = obj.object[1]
+            continue
+        if isinstance(obj, Commit):
+            return sha.decode() if obj.tree in store else None
+        return None
+    return None
+
+
+def _local_commit(path: Path, want: str) -> str | None:
+    if not (path / "objects").is_dir():
+        return None
+    with contextlib.closing(Repo(str(path))) as repo:
+        return _peel(repo, want.encode())
+
+
+def _cached_prefix(path: Path, prefix: str) -> set[str]:
+    if not (path / "objects").is_dir():
+        return set()
+    with contextlib.closing(Repo(str(path))) as repo:
+        found = set()
+        for sha in repo.object_store.iter_prefix(prefix.encode()):
+            if isinstance(repo.object_store[sha], Commit | Tag):
+                found.add(sha.decode())
+        return found
+
+
+def _pack_size(repo: Repo) -> int:
+    pack_dir = Path(repo.path) / "objects" / "pack"
+    return (
+        sum(entry.stat().st_size for entry in pack_dir.glob("*.pack")) if pack_dir.is_dir() else 0
+    )
+
+
+def _fetch_into(
+    conn: Connection,
+    path: Path,
+    resolved: Resolved,
+    depth: int | None,
+    timeout: float,
+    url: GitURL,
+    rev: str,
+) -> _FetchOutcome:
+    """Under the cross-process lock: use the cache if it has the commit, else fetch it."""
+    with (
+        _file_lock(path.with_suffix(".lock"), timeout),
+        contextlib.closing(_open_or_init(path)) as repo,
+    ):
+        want = resolved.want.encode()
+        commit = _peel(repo, want)
+        if commit is not None:
+            _remember(repo, resolved)
+            return _FetchOutcome(commit, False, 0)
+        before = _pack_size(repo)
+        if resolved.ref:
+            _fetch_wants(conn, repo, [want], resolved.ref, depth)
+        else:
+            _fetch_pinned(conn, repo, want, depth)
+        commit = _peel(repo, want)
+        if commit is None:
+            raise RefNotFoundError("the server did not send this commit", url=url.redacted, ref=rev)
+        _remember(repo, resolved)
+        return _FetchOutcome(commit, True, _pack_size(repo) - before)
+
+
+def _fetch_wants(
+    conn: Connection, repo: Repo, wants: list[bytes] | None, ref: str, depth: int | None
+) -> None:
+    def determine_wants(refs: Mapping[bytes, bytes], depth: int | None = None) -> list[bytes]:
+        if wants is not None:
+            return wants
+        return [sha for name, sha in refs.items() if name.startswith(b"refs/heads/")]
+
+    conn.client.fetch(
+        conn.path.encode(),
+        repo,
+        determine_wants=determine_wants,
+        depth=depth or None,
+        ref_prefix=[ref.encode()] if ref.startswith("refs/") else None,
+    )
+
+
+def _fetch_pinned(conn: Connection, repo: Repo, want: bytes, depth: int | None) -> None:
+    """Ask for the commit itself; a server that refuses non-tip SHAs gets asked for its branches."""
+    with contextlib.suppress(GitProtocolError, OSError):
+        _fetch_wants(conn, repo, [want], "", depth)
+    if _peel(repo, want) is None:
+        _fetch_wants(conn, repo, None, "", None)
+
+
+def _remember(repo: Repo, resolved: Resolved) -> None:
+    """Point a local ref at what we fetched so later fetches negotiate from it."""
+    name = resolved.ref if resolved.ref.startswith("refs/") else _PIN_REF + resolved.want
+    repo.refs[name.encode()] = resolved.want.encode()

@@ -1,0 +1,72 @@
+"""Typed errors raised by Tether's Git access layer.
+
+Hierarchy (every error a caller may see from ``tether.git``)::
+
+    GitError                      base class; message names the URL and ref
+    +-- InsecureURLError          http://, git:// or file:// without insecure=True,
+    |                             or a URL that cannot be parsed at all
+    +-- InvalidRevisionError      a revision string that is malformed or ambiguous
+    +-- AuthenticationError       credentials refused, or unusable key material
+    +-- HostKeyError              SSH host key unknown or changed (``reason`` says which)
+    +-- RepositoryNotFoundError   the server has no such repository
+    +-- RefNotFoundError          the repository has no such ref, tag, commit or version
+    +-- GitTimeoutError           a network operation ran past its timeout
+    +-- NetworkUnreachableError   the server could not be reached at all
+
+Messages carry the URL with credentials stripped and never contain secret
+material. Mapping from dulwich and ssh failures to these types lives in
+``tether.git.transport``; this module only defines them.
+"""
+
+from __future__ import annotations
+
+
+class GitError(Exception):
+    """Base class for every Git access failure.
+
+    ``url`` is the redacted URL; ``ref`` the revision being resolved, if any.
+    """
+
+    def __init__(self, message: str, *, url: str = "", ref: str = "") -> None:
+        context = ", ".join(
+            f"{key}={value}" for key, value in (("url", url), ("ref", ref)) if value
+        )
+        super().__init__(f"{message} ({context})" if context else message)
+        self.url = url
+        self.ref = ref
+
+
+class InsecureURLError(GitError):
+    """The URL uses a plain-text or local transport without ``insecure``, or is malformed."""
+
+
+class InvalidRevisionError(GitError):
+    """The revision string cannot be understood, or matches more than one object."""
+
+
+class AuthenticationError(GitError):
+    """The server refused the credentials, or the key material is unusable."""
+
+
+class HostKeyError(GitError):
+    """The SSH host key is not in known_hosts (``reason='unknown'``) or differs (``'changed'``)."""
+
+    def __init__(self, message: str, *, reason: str, url: str = "", ref: str = "") -> None:
+        super().__init__(message, url=url, ref=ref)
+        self.reason = reason
+
+
+class RepositoryNotFoundError(GitError):
+    """The server answered, but has no repository at that path (or hides it)."""
+
+
+class RefNotFoundError(GitError):
+    """No branch, tag, commit or matching version for the requested revision."""
+
+
+class GitTimeoutError(GitError):
+    """A network operation did not complete within its timeout."""
+
+
+class NetworkUnreachableError(GitError):
+    """The server could not be reached: refused, unresolvable or unroutable."""

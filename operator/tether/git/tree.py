@@ -1,0 +1,197 @@
+"""``GitTree``: a commit's files read straight from a bare repository's object store.
+
+Implements ``tether.tree.FileTree`` without a checkout. Paths are POSIX and
+relative to the repository root; ``..`` is refused. Symlinks (mode 0o120000)
+are followed when their target stays inside the repository; a target that
+leaves it raises ``PathEscapeError``. Submodules (gitlinks) are not content of
+this repository and read as absent.
+
+``export`` writes a subtree to disk for tools that need files (helm,
+kustomize), with in-repo symlinks materialised as real files and folders;
+``exported`` is the context-managed form that removes the folder afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import Repo
+
+from tether.tree import EntryType, PathEscapeError, TreeEntry, TreeError, TreeNotFoundError
+
+_MAX_LINK_HOPS = 40
+_GITLINK = 0o160000
+
+
+class GitTree:
+    """A read-only view of one commit in ``repo``."""
+
+    def __init__(self, repo: Repo, commit: str, *, owns_repo: bool = False) -> None:
+        self._repo = repo
+        self._store = repo.object_store
+        self._owns_repo = owns_repo
+        obj = self._store[commit.encode()]
+        if not isinstance(obj, Commit):
+            raise TreeError(f"{commit} is not a commit")
+        self.commit = commit
+        self._root = obj.tree
+
+    def close(self) -> None:
+        if self._owns_repo:
+            self._repo.close()
+
+    def __enter__(self) -> GitTree:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def read(self, path: str) -> bytes:
+        mode, sha = self._resolve(path)
+        if stat.S_ISDIR(mode):
+            raise TreeError(f"{path}: is a directory")
+        blob = self._store[sha]
+        assert isinstance(blob, Blob)
+        return blob.as_raw_string()
+
+    def listdir(self, path: str) -> list[TreeEntry]:
+        mode, sha = self._resolve(path)
+        if not stat.S_ISDIR(mode):
+            raise TreeError(f"{path}: not a directory")
+        base = _clean(path)
+        entries = []
+        for item in self._tree(sha).iteritems():
+            if item.mode == _GITLINK:
+                continue
+            name = item.path.decode("utf-8", "surrogateescape")
+            child = f"{base}/{name}" if base else name
+            entries.append(self._entry(name, child, item.mode, item.sha))
+        return sorted(entries, key=lambda e: e.name)
+
+    def kind(self, path: str) -> EntryType | None:
+        try:
+            mode, _ = self._resolve(path)
+        except TreeNotFoundError:
+            return None
+        return "dir" if stat.S_ISDIR(mode) else "file"
+
+    def export(self, path: str, dest: Path) -> None:
+        """Write the subtree at ``path`` to ``dest / path`` (the whole tree when ``path`` is '')."""
+        base = _clean(path)
+        target = dest / base if base else dest
+        mode, sha = self._resolve(base)
+        if stat.S_ISDIR(mode):
+            self._export_dir(base, sha, target, depth=0)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read(base))
+
+    @contextmanager
+    def exported(self, path: str = "") -> Iterator[Path]:
+        """Export to a fresh temp folder and yield it; the folder is removed afterwards."""
+        folder = Path(tempfile.mkdtemp(prefix="tether-src-"))
+        try:
+            self.export(path, folder)
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _export_dir(self, path: str, sha: bytes, target: Path, depth: int) -> None:
+        if depth > 64:
+            raise TreeError(f"{path}: folders nest too deep (symlink loop?)")
+        target.mkdir(parents=True, exist_ok=True)
+        for item in self._tree(sha).iteritems():
+            if item.mode == _GITLINK:
+                continue
+            name = item.path.decode("utf-8", "surrogateescape")
+            child = f"{path}/{name}" if path else name
+            mode, child_sha = self._resolve(child)
+            if stat.S_ISDIR(mode):
+                self._export_dir(child, child_sha, target / name, depth + 1)
+            else:
+                blob = self._store[child_sha]
+                assert isinstance(blob, Blob)
+                (target / name).write_bytes(blob.as_raw_string())
+                if mode & 0o111:
+                    (target / name).chmod(0o755)
+
+    def _entry(self, name: str, path: str, mode: int, sha: bytes) -> TreeEntry:
+        if stat.S_ISLNK(mode):
+            try:
+                mode, sha = self._resolve(path)
+            except TreeError:
+                return TreeEntry(name, path, "symlink")
+        if stat.S_ISDIR(mode):
+            return TreeEntry(name, path, "dir")
+        return TreeEntry(name, path, "file", self._store.get_raw(sha)[1].__len__())
+
+    def _tree(self, sha: bytes) -> Tree:
+        obj = self._store[sha]
+        assert isinstance(obj, Tree)
+        return obj
+
+    def _resolve(self, path: str) -> tuple[int, bytes]:
+        """Walk ``path`` from the root, following in-tree symlinks; return (mode, sha)."""
+        pending = list(_parts(path))
+        done: list[str] = []
+        mode, sha = stat.S_IFDIR, self._root
+        hops = 0
+        while pending:
+            name = pending.pop(0)
+            if not stat.S_ISDIR(mode):
+                raise TreeNotFoundError(f"{'/'.join(done)}: not a directory")
+            try:
+                mode, sha = self._tree(sha)[name.encode("utf-8", "surrogateescape")]
+            except KeyError:
+                raise TreeNotFoundError(
+                    f"{'/'.join([*done, name])}: no such file or directory"
+                ) from None
+            if mode == _GITLINK:
+                raise TreeNotFoundError(f"{'/'.join([*done, name])}: is a submodule")
+            if stat.S_ISLNK(mode):
+                hops += 1
+                if hops > _MAX_LINK_HOPS:
+                    raise TreeError(f"{path}: too many levels of symbolic links")
+                link = "/".join([*done, name])
+                pending = self._link_target(link, done, sha) + pending
+                done, mode, sha = [], stat.S_IFDIR, self._root
+                continue
+            done.append(name)
+        return mode, sha
+
+    def _link_target(self, link: str, parent: list[str], sha: bytes) -> list[str]:
+        blob = self._store[sha]
+        assert isinstance(blob, Blob)
+        target = blob.as_raw_string().decode("utf-8", "surrogateescape")
+        if target.startswith("/"):
+            raise PathEscapeError(
+                f"{link}: symlink to absolute path {target!r} leaves the repository"
+            )
+        parts: list[str] = list(parent)
+        for piece in PurePosixPath(target).parts:
+            if piece == "..":
+                if not parts:
+                    raise PathEscapeError(f"{link}: symlink to {target!r} leaves the repository")
+                parts.pop()
+            elif piece != ".":
+                parts.append(piece)
+        return parts
+
+
+def _parts(path: str) -> list[str]:
+    if path.startswith("/"):
+        raise PathEscapeError(f"{path}: absolute paths are not allowed")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise PathEscapeError(f"{path}: '..' is not allowed")
+    return parts
+
+
+def _clean(path: str) -> str:
+    return "/".join(_parts(path))

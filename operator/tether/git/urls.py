@@ -1,0 +1,146 @@
+"""Parse, check and normalize Git remote URLs.
+
+Accepts ``https://``, ``ssh://`` and the scp-like ``user@host:path`` form; the
+plain-text and local transports (``http://``, ``git://``, ``file://``) only when
+the caller passes ``insecure=True``. ``normalize_url`` gives the cache key, so
+that spellings of the same repository share one cache. ``redact`` strips any
+password so URLs can go into messages. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from tether.git.errors import InsecureURLError
+
+SECURE_SCHEMES = frozenset({"https", "ssh"})
+INSECURE_SCHEMES = frozenset({"http", "git", "file"})
+_SCHEME_ALIASES = {"git+ssh": "ssh", "ssh+git": "ssh"}
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+_SCP_LIKE = re.compile(
+    r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<path>[^/].*|/.*)$"
+)
+
+
+@dataclass(frozen=True)
+class GitURL:
+    """A parsed remote. ``path`` is as the transport needs it (scp-like paths stay relative)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    username: str | None
+    password: str | None
+    path: str
+    scp_like: bool = False
+
+    @property
+    def redacted(self) -> str:
+        """The URL as the user wrote it, minus any password."""
+        if self.scp_like:
+            user = f"{self.username}@" if self.username else ""
+            return f"{user}{self.host}:{self.path}"
+        if self.scheme == "file":
+            return f"file://{self.path}"
+        user = f"{self.username}@" if self.username else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{user}{self.host}{port}{self.path}"
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]path`` with no credentials, for HTTP clients."""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{self.host}{port}{self.path}"
+
+
+def parse_url(url: str, *, insecure: bool = False) -> GitURL:
+    """Parse ``url`` and refuse plain-text/local transports unless ``insecure``."""
+    text = url.strip()
+    if not text:
+        raise InsecureURLError("empty Git URL")
+    parsed = _parse_scp_like(text) if "://" not in text else _parse_standard(text)
+    if parsed.scheme in INSECURE_SCHEMES and not insecure:
+        raise InsecureURLError(
+            f"{parsed.scheme}:// is not encrypted or not remote; set insecure: true to allow it",
+            url=parsed.redacted,
+        )
+    return parsed
+
+
+def _parse_scp_like(text: str) -> GitURL:
+    match = _SCP_LIKE.match(text)
+    if match is None:
+        raise InsecureURLError(
+            "not a Git URL: expected https://, ssh://, user@host:path, or with insecure: "
+            "http://, git://, file://",
+            url=_strip_password(text),
+        )
+    return GitURL(
+        scheme="ssh",
+        host=match["host"].strip("[]"),
+        port=None,
+        username=match["user"],
+        password=None,
+        path=match["path"],
+        scp_like=True,
+    )
+
+
+def _parse_standard(text: str) -> GitURL:
+    parts = urlsplit(text)
+    scheme = _SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
+    if scheme not in SECURE_SCHEMES | INSECURE_SCHEMES:
+        raise InsecureURLError(
+            f"unsupported URL scheme {parts.scheme!r}", url=_strip_password(text)
+        )
+    if parts.query or parts.fragment:
+        raise InsecureURLError("Git URLs take no query or fragment", url=_strip_password(text))
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise InsecureURLError("file:// URLs must be local", url=text)
+        return GitURL("file", "", None, None, None, unquote(parts.path))
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InsecureURLError("invalid port", url=_strip_password(text)) from exc
+    if not parts.hostname:
+        raise InsecureURLError("URL has no host", url=_strip_password(text))
+    return GitURL(
+        scheme=scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        path=parts.path or "/",
+    )
+
+
+def _strip_password(text: str) -> str:
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1@", text)
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with any embedded password removed (safe for logs and messages)."""
+    return _strip_password(url)
+
+
+def normalize_url(url: str | GitURL) -> str:
+    """The cache key: lower-case scheme and host, no credentials, default port, ``.git`` or ``/``.
+
+    ``git@host:org/repo.git`` and ``ssh://host/org/repo`` normalize alike, as
+    hosting services treat them as the same repository.
+    """
+    parsed = url if isinstance(url, GitURL) else parse_url(url, insecure=True)
+    path = re.sub(r"/+", "/", parsed.path).rstrip("/")
+    path = path.removesuffix(".git")
+    if parsed.scheme == "file":
+        return f"file://{path}"
+    if not path.startswith("/"):
+        path = "/" + path
+    port = parsed.port if parsed.port not in (None, _DEFAULT_PORTS.get(parsed.scheme)) else None
+    host = parsed.host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme}://{host}{f':{port}' if port else ''}{path}"

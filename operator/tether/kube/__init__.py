@@ -1,0 +1,1 @@
+"""Talking to a live cluster: client, errors, discovery, OpenAPI, cache, apply, prune, wait."""

@@ -1,0 +1,97 @@
+"""Results of applying and pruning, as data: a ChangeSet of Change entries.
+
+Each entry names the object (its ``ResourceKey``), what happened to it
+(``Action``) and a short message (the server's reason on failure; never object
+content). Change sets are JSON-serialisable so they can live in an
+OperationState and in Application status.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tether.identity import ResourceKey
+
+
+class Action(enum.StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    PRUNED = "pruned"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to one object."""
+
+    key: ResourceKey
+    action: Action
+    message: str = ""
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.action is Action.FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": str(self.key), "action": self.action.value}
+        if self.message:
+            out["message"] = self.message
+        if self.dry_run:
+            out["dryRun"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            ResourceKey.parse(str(data["key"])),
+            Action(str(data["action"])),
+            str(data.get("message") or ""),
+            bool(data.get("dryRun", False)),
+        )
+
+    def __str__(self) -> str:
+        text = f"{self.key.kind} {self.key.namespace + '/' if self.key.namespace else ''}{self.key.name} {self.action.value}"
+        if self.dry_run:
+            text += " (dry run)"
+        return f"{text}: {self.message}" if self.message else text
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """An ordered, immutable list of changes."""
+
+    entries: tuple[Change, ...] = ()
+
+    @classmethod
+    def of(cls, changes: Iterable[Change]) -> ChangeSet:
+        return cls(tuple(changes))
+
+    def __add__(self, other: ChangeSet) -> ChangeSet:
+        return ChangeSet(self.entries + other.entries)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def failed(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.entries if c.failed)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(c.action.value for c in self.entries))
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self.entries]

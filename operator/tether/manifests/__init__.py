@@ -1,0 +1,67 @@
+"""Manifest generation: turn a source tree into Kubernetes objects.
+
+Plain directories (YAML/JSON, read with kubectl's YAML 1.1 meaning), Kustomize
+and Helm, behind one entry point, ``render``. Pure with respect to the cluster:
+it reads a FileTree and runs helm/kustomize, and returns data. See render.py
+for detection and ordering, yaml.py for YAML semantics, errors.py for the
+exception hierarchy.
+"""
+
+from tether.manifests.cache import RenderCache
+from tether.manifests.errors import (
+    DuplicateKeyError,
+    InvalidObjectError,
+    ManifestError,
+    ManifestPathEscapeError,
+    RenderTimeoutError,
+    RenderToolError,
+    SizeLimitError,
+    SourceNotFoundError,
+    YAMLSyntaxError,
+)
+from tether.manifests.limits import Limits
+from tether.manifests.localtree import LocalTree
+from tether.manifests.objects import Manifest, ObjectSource
+from tether.manifests.options import (
+    DirectoryOptions,
+    HelmOptions,
+    KustomizeImage,
+    KustomizeOptions,
+    KustomizePatch,
+    KustomizeTarget,
+    RenderOptions,
+    from_source,
+)
+from tether.manifests.render import DEFAULT_CACHE, RenderResult, detect_renderer, render
+from tether.manifests.yaml import Document, load_documents
+
+__all__ = [
+    "DEFAULT_CACHE",
+    "DirectoryOptions",
+    "Document",
+    "DuplicateKeyError",
+    "HelmOptions",
+    "InvalidObjectError",
+    "KustomizeImage",
+    "KustomizeOptions",
+    "KustomizePatch",
+    "KustomizeTarget",
+    "Limits",
+    "LocalTree",
+    "Manifest",
+    "ManifestError",
+    "ManifestPathEscapeError",
+    "ObjectSource",
+    "RenderCache",
+    "RenderOptions",
+    "RenderResult",
+    "RenderTimeoutError",
+    "RenderToolError",
+    "SizeLimitError",
+    "SourceNotFoundError",
+    "YAMLSyntaxError",
+    "detect_renderer",
+    "from_source",
+    "load_documents",
+    "render",
+]

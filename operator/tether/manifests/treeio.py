@@ -1,0 +1,64 @@
+"""FileTree calls with tree errors turned into ManifestErrors that name the path.
+
+Renderers call the tree only through these helpers, so a path escape or a
+missing file always surfaces as a ManifestError subclass, and every file read
+is counted against the render's Budget (size checked before reading when the
+tree reports a size, and again after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from tether.manifests.errors import ManifestError, ManifestPathEscapeError, SourceNotFoundError
+from tether.manifests.limits import Budget
+from tether.tree import (
+    EntryType,
+    FileTree,
+    PathEscapeError,
+    TreeEntry,
+    TreeError,
+    TreeNotFoundError,
+)
+
+T = TypeVar("T")
+
+
+def read_file(tree: FileTree, path: str, budget: Budget, size_hint: int | None = None) -> bytes:
+    """Read ``path``, refusing it when it is over the file or total size limits."""
+    if size_hint is not None:
+        budget.check_file_size(size_hint, file=path)
+    data = _call(path, lambda: tree.read(path))
+    budget.add_file(len(data), file=path)
+    return data
+
+
+def tree_listdir(tree: FileTree, path: str) -> list[TreeEntry]:
+    """The entries of a folder, sorted by name."""
+    return _call(path, lambda: tree.listdir(path))
+
+
+def tree_kind(tree: FileTree, path: str) -> EntryType | None:
+    """The type at ``path``, or None when it does not exist."""
+    return _call(path, lambda: tree.kind(path))
+
+
+def _call(path: str, action: Callable[[], T]) -> T:
+    shown = path or "."
+    try:
+        return action()
+    except PathEscapeError as exc:
+        raise ManifestPathEscapeError(_cause(exc, path), file=shown) from None
+    except TreeNotFoundError as exc:
+        raise SourceNotFoundError(_cause(exc, path), file=shown) from None
+    except TreeError as exc:
+        raise ManifestError(_cause(exc, path), file=shown) from None
+
+
+def _cause(exc: Exception, path: str) -> str:
+    """The tree's message without a repeated path prefix."""
+    text = str(exc)
+    for prefix in (f"{path!r}: ", f"{path}: "):
+        text = text.removeprefix(prefix)
+    return text

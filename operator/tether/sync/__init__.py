@@ -1,0 +1,1 @@
+"""Executing sync plans against a cluster: the executor and the operation state."""

@@ -1,0 +1,264 @@
+"""Run a sync ``Plan`` against the cluster, step by step, resumably.
+
+For each step of the plan, in order:
+
+1. apply its tasks with bounded concurrency (create / apply / create-namespace
+   through ``Applier``; prune through ``Pruner``; hooks: delete the previous run
+   per BeforeHookCreation, create, wait for completion, then apply the
+   HookSucceeded / HookFailed delete policy);
+2. if any task failed, stop: run the SyncFail hooks and finish ``Failed``
+   (earlier steps stay applied, later ones, including prunes, never run);
+3. otherwise, when the step has a gate and is not the last step, wait for its
+   objects to be healthy (timeout -> ``Failed``);
+4. hand the new ``OperationState`` to ``persist``.
+
+Steps are recorded by a label (phase/wave/purpose and occurrence), not only by
+index, so that a resumed run skips finished steps even when re-planning from
+the new live state drops a step (e.g. prunes already done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tether.health import HealthStatus, assess
+from tether.identity import AppRef, ResourceKey
+from tether.kube.apply import Applier, ApplyItem, ApplyOptions
+from tether.kube.changeset import Action, Change, ChangeSet
+from tether.kube.client import KubeClient
+from tether.kube.discovery import Discovery
+from tether.kube.errors import KubeError, NotFound
+from tether.kube.prune import Pruner
+from tether.kube.resource import GVK
+from tether.kube.wait import LiveLookup, wait_gone, wait_healthy
+from tether.plan.annotations import DeletePolicy
+from tether.plan.model import Action as TaskAction
+from tether.plan.model import Plan, Step, Task
+from tether.sync.state import OperationState, Phase, StepRecord
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    concurrency: int = 8
+    health_timeout: float = 300.0
+    hook_timeout: float = 300.0
+    dry_run: bool = False
+    server_side: bool = False
+    poll: float = 0.2
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What the executor is doing, for progress output: step start/end or one change."""
+
+    kind: str  # "step" | "change" | "gate" | "done"
+    step: int
+    label: str
+    change: Change | None = None
+    message: str = ""
+
+
+Persist = Callable[[OperationState], Awaitable[None] | None]
+Progress = Callable[[ProgressEvent], None]
+
+
+def step_labels(steps: Sequence[Step]) -> list[str]:
+    seen: Counter[str] = Counter()
+    labels = []
+    for step in steps:
+        base = f"{step.phase.value}/{step.wave}/{step.purpose.value}"
+        labels.append(f"{base}#{seen[base]}")
+        seen[base] += 1
+    return labels
+
+
+class Executor:
+    """Executes plans for one app through one (possibly impersonating) client."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        discovery: Discovery,
+        applier: Applier,
+        app: AppRef,
+        lookup: LiveLookup,
+        *,
+        config: ExecutorConfig = ExecutorConfig(),
+        progress: Progress | None = None,
+    ) -> None:
+        self._client = client
+        self._discovery = discovery
+        self._applier = applier
+        self._pruner = Pruner(client, discovery, app)
+        self._lookup = lookup
+        self._config = config
+        self._progress = progress or (lambda _e: None)
+
+    async def run(self, plan: Plan, state: OperationState, persist: Persist) -> OperationState:
+        labels = step_labels(plan.steps)
+        done = {record.label for record in state.steps}
+        for index, (step, label) in enumerate(zip(plan.steps, labels, strict=True)):
+            if label in done:
+                continue
+            self._progress(ProgressEvent("step", index, label, message=f"{len(step.tasks)} tasks"))
+            changes = await self._run_step(step)
+            record = StepRecord(index, label, changes)
+            if (
+                changes.ok
+                and step.gate
+                and index < len(plan.steps) - 1
+                and not self._config.dry_run
+            ):
+                gate = await wait_healthy(
+                    _gated_keys(step),
+                    self._lookup,
+                    timeout=self._config.health_timeout,
+                    poll=self._config.poll,
+                )
+                if not gate.passed:
+                    record = StepRecord(index, label, changes, healthy=False, message=gate.message)
+                self._progress(ProgressEvent("gate", index, label, message=gate.message))
+            state = state.step_done(record)
+            if not changes.ok or not record.healthy:
+                message = record.message or _failure_message(changes)
+                state = await self._fail(plan, state, persist, message)
+                return state
+            await _call(persist, state)
+        state = state.finish(Phase.SUCCEEDED, "successfully synced")
+        await _call(persist, state)
+        self._progress(ProgressEvent("done", len(plan.steps), "", message=state.message))
+        return state
+
+    async def _fail(
+        self, plan: Plan, state: OperationState, persist: Persist, message: str
+    ) -> OperationState:
+        await _call(persist, state)
+        fail_changes = ChangeSet()
+        for step in plan.sync_fail:
+            fail_changes = fail_changes + await self._run_step(step)
+        if fail_changes.entries:
+            state = state.step_done(StepRecord(state.next_step, "SyncFail", fail_changes))
+        state = state.finish(Phase.FAILED, message)
+        await _call(persist, state)
+        self._progress(ProgressEvent("done", state.next_step, "", message=message))
+        return state
+
+    # -- one step ----------------------------------------------------------------------
+
+    async def _run_step(self, step: Step) -> ChangeSet:
+        gate = asyncio.Semaphore(max(1, self._config.concurrency))
+
+        async def one(task: Task) -> Change:
+            async with gate:
+                try:
+                    change = await self._run_task(task)
+                except KubeError as exc:
+                    change = Change(task.key, Action.FAILED, str(exc), self._config.dry_run)
+            self._progress(ProgressEvent("change", -1, "", change=change))
+            return change
+
+        return ChangeSet.of(await asyncio.gather(*(one(t) for t in step.tasks)))
+
+    async def _run_task(self, task: Task) -> Change:
+        dry = self._config.dry_run
+        if task.action is TaskAction.PRUNE:
+            live = await self._lookup(task.key)
+            return await self._pruner.prune(
+                task.key,
+                live,
+                allowed=task.options.prune,
+                propagation=task.options.prune_propagation_policy,
+                dry_run=dry,
+            )
+        if task.object is None:
+            return Change(task.key, Action.SKIPPED, "no object", dry)
+        desired = _plain(task.object)
+        if task.action is TaskAction.HOOK:
+            return await self._run_hook(task, desired)
+        live = await self._lookup(task.key)
+        options = ApplyOptions(
+            server_side=task.options.server_side_apply or self._config.server_side,
+            replace=task.options.replace,
+            force=task.options.force,
+            dry_run=dry,
+        )
+        return await self._applier.apply(ApplyItem(task.key, desired, live, options))
+
+    async def _run_hook(self, task: Task, desired: dict[str, Any]) -> Change:
+        dry = self._config.dry_run
+        policies = task.hook.delete_policies if task.hook else (DeletePolicy.BEFORE_HOOK_CREATION,)
+        live = await self._lookup(task.key)
+        if live is not None and not dry:
+            if DeletePolicy.BEFORE_HOOK_CREATION not in policies:
+                return Change(task.key, Action.UNCHANGED, "hook already exists", dry)
+            await self._delete(task.key, desired)
+            uid = str((live.get("metadata") or {}).get("uid") or "")
+            if not await wait_gone(task.key, self._lookup, timeout=60, uid=uid):
+                return Change(task.key, Action.FAILED, "previous hook run was not deleted in 60s")
+        change = await self._applier.apply(
+            ApplyItem(task.key, desired, None, ApplyOptions(dry_run=dry))
+        )
+        if change.failed or dry:
+            return change
+        result = await self._wait_hook(task.key)
+        succeeded = result == HealthStatus.HEALTHY
+        if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
+            not succeeded and DeletePolicy.HOOK_FAILED in policies
+        ):
+            await self._delete(task.key, desired)
+        if not succeeded:
+            return Change(task.key, Action.FAILED, f"hook did not succeed: {result.value}")
+        return Change(task.key, Action.CREATED, "hook succeeded")
+
+    async def _wait_hook(self, key: ResourceKey) -> HealthStatus:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.hook_timeout
+        while loop.time() < deadline:
+            status = assess(await self._lookup(key)).status
+            if status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED):
+                return status
+            await asyncio.sleep(self._config.poll)
+        return HealthStatus.PROGRESSING
+
+    async def _delete(self, key: ResourceKey, obj: dict[str, Any]) -> None:
+        res = await self._discovery.resource(GVK.of(obj))
+        with contextlib.suppress(NotFound):
+            await self._client.delete(
+                res, key.name, namespace=key.namespace or None, propagation="Foreground"
+            )
+
+
+def _gated_keys(step: Step) -> list[ResourceKey]:
+    return [
+        t.key
+        for t in step.tasks
+        if t.action in (TaskAction.APPLY, TaskAction.CREATE, TaskAction.CREATE_NAMESPACE)
+    ]
+
+
+def _failure_message(changes: ChangeSet) -> str:
+    failed = changes.failed
+    head = "; ".join(str(c) for c in failed[:3])
+    more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+    return f"{len(failed)} object(s) failed: {head}{more}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+async def _call(persist: Persist, state: OperationState) -> None:
+    result = persist(state)
+    if result is not None:
+        await result

@@ -1,0 +1,223 @@
+"""The Helm chart: `helm lint` is clean and `helm template` renders what the operator needs.
+
+Runs the pinned helm (tether.tools.find_tool); fails, never skips, when it is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tether.api import crd_manifests
+from tether.tools import find_tool
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "tether"
+NS = "tether-system"
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [find_tool("helm"), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def render(*sets: str, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    args = ["template", "t", str(CHART), "--namespace", NS, *extra]
+    for s in sets:
+        args += ["--set", s]
+    done = helm(*args)
+    assert done.returncode == 0, done.stderr
+    return [d for d in YAML(typ="safe").load_all(io.StringIO(done.stdout)) if d]
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
+    return found
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        (),
+        ("scope.namespaces={team-a,team-b}",),
+        ("leaderElection.enabled=true", "replicaCount=3"),
+        ("rbac.deploy.create=false", "rbac.impersonate=false", "metrics.service.enabled=false"),
+    ],
+)
+def test_helm_lint_is_clean(sets: tuple[str, ...]) -> None:
+    args = ["lint", "--strict", str(CHART)]
+    for s in sets:
+        args += ["--set", s]
+    done = helm(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[WARNING]" not in done.stdout and "[ERROR]" not in done.stdout, done.stdout
+
+
+def test_default_install_is_cluster_wide_with_separate_deploy_set() -> None:
+    docs = render()
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == [
+        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+        "Deployment", "Service", "ServiceAccount",
+    ]  # fmt: skip
+    own = named(docs, "ClusterRole", "t-tether")
+    rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in own["rules"]}
+    assert rules[(("tether.dev",), ("applications", "repositories"))] >= {
+        "get", "list", "watch", "patch", "update",
+    }  # fmt: skip
+    assert rules[(("tether.dev",), ("applications/status", "repositories/status"))] >= {"patch"}
+    assert rules[(("",), ("secrets",))] == {"get", "list", "watch"}
+    assert rules[(("",), ("events",))] >= {"create", "patch"}
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in own["rules"])
+    deploy = named(docs, "ClusterRole", "t-tether-deploy")
+    assert deploy["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+    for binding in of_kind(docs, "ClusterRoleBinding"):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "t-tether", "namespace": NS}
+        ]
+    assert not of_kind(docs, "Role")
+
+
+def test_deployment_is_locked_down_with_probes_and_writable_folders() -> None:
+    (deploy,) = of_kind(render(), "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    (container,) = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts == {"/tmp": "tmp", "/var/cache/tether": "cache"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes["tmp"] and "emptyDir" in volumes["cache"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert container["ports"] == [{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}]
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert container["args"] == [
+        "run",
+        "--all-namespaces",
+        "--metrics-port=8080",
+        "--concurrency=4",
+        "--log-format=json",
+        "--cache-dir=/var/cache/tether",
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TETHER_CACHE"] == "/var/cache/tether"
+    assert deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert pod["serviceAccountName"] == "t-tether"
+
+
+def test_operator_settings_flow_into_args() -> None:
+    docs = render(
+        "operator.metricsPort=9100",
+        "operator.concurrency=16",
+        "operator.logFormat=text",
+        "operator.cacheDir=/cache",
+    )
+    (deploy,) = of_kind(docs, "Deployment")
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert {
+        "--metrics-port=9100",
+        "--concurrency=16",
+        "--log-format=text",
+        "--cache-dir=/cache",
+    } <= set(container["args"])
+    assert container["ports"][0]["containerPort"] == 9100
+    (service,) = of_kind(docs, "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+
+
+def test_namespace_scoped_install_uses_roles_per_namespace() -> None:
+    docs = render("scope.namespaces={team-a,team-b}")
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in of_kind(docs, "Role")}
+    assert roles == {
+        ("team-a", "t-tether"), ("team-b", "t-tether"),
+        ("team-a", "t-tether-deploy"), ("team-b", "t-tether-deploy"),
+    }  # fmt: skip
+    bindings = of_kind(docs, "RoleBinding")
+    assert len(bindings) == 4
+    for b in bindings:
+        assert b["subjects"][0]["namespace"] == NS
+        assert b["roleRef"]["kind"] == "Role"
+    cluster_roles = of_kind(docs, "ClusterRole")
+    assert [c["metadata"]["name"] for c in cluster_roles] == ["t-tether-read-crds"]
+    assert cluster_roles[0]["rules"][0]["verbs"] == ["get", "list", "watch"]
+    (deploy,) = of_kind(docs, "Deployment")
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+    assert "--all-namespaces" not in args
+    no_crd_read = render("scope.namespaces={team-a}", "rbac.readCRDs=false")
+    assert not of_kind(no_crd_read, "ClusterRole") and not of_kind(
+        no_crd_read, "ClusterRoleBinding"
+    )
+
+
+def test_leader_election_adds_lease_rbac_and_rolling_updates() -> None:
+    docs = render("leaderElection.enabled=true", "replicaCount=2")
+    role = named(docs, "Role", "t-tether-leader")
+    assert role["metadata"]["namespace"] == NS
+    assert {g for r in role["rules"] for g in r["apiGroups"]} == {"coordination.k8s.io"}
+    (deploy,) = of_kind(docs, "Deployment")
+    assert deploy["spec"]["replicas"] == 2
+    assert "strategy" not in deploy["spec"]
+    assert "--leader-election" in deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [r for r in of_kind(render(), "Role") if "leader" in r["metadata"]["name"]]
+
+
+def test_several_replicas_without_leader_election_is_refused() -> None:
+    done = helm("template", "t", str(CHART), "--set", "replicaCount=2")
+    assert done.returncode != 0
+    assert "needs leaderElection.enabled=true" in done.stderr
+
+
+def test_bad_log_format_is_refused() -> None:
+    done = helm("template", "t", str(CHART), "--set", "operator.logFormat=xml")
+    assert done.returncode != 0 and "logFormat must be text or json" in done.stderr
+
+
+def test_deploy_rules_are_configurable_and_optional() -> None:
+    docs = render(
+        "rbac.deploy.rules[0].apiGroups={apps}",
+        "rbac.deploy.rules[0].resources={deployments}",
+        "rbac.deploy.rules[0].verbs={get,list,watch,patch}",
+    )
+    deploy = named(docs, "ClusterRole", "t-tether-deploy")
+    assert deploy["rules"] == [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "verbs": ["get", "list", "watch", "patch"],
+        }
+    ]
+    assert not [
+        c
+        for c in of_kind(render("rbac.deploy.create=false"), "ClusterRole")
+        if "deploy" in c["metadata"]["name"]
+    ]
+
+
+def test_impersonation_rule_is_optional() -> None:
+    def impersonates(docs: list[dict[str, Any]]) -> bool:
+        own = named(docs, "ClusterRole", "t-tether")
+        return any("impersonate" in r["verbs"] for r in own["rules"])
+
+    assert impersonates(render())
+    assert not impersonates(render("rbac.impersonate=false"))
+
+
+def test_chart_ships_the_generated_crds() -> None:
+    docs = render(extra=("--include-crds",))
+    crds = of_kind(docs, "CustomResourceDefinition")
+    assert crds == crd_manifests()

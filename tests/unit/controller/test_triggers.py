@@ -1,0 +1,79 @@
+"""The keyed wake-up queue."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from tether.controller import triggers
+from tether.controller.triggers import QueueClosed, WakeQueue
+
+
+async def test_wakes_for_one_key_collapse_and_keep_every_reason() -> None:
+    q = WakeQueue()
+    q.wake(("n", "a"), triggers.DRIFT)
+    q.wake(("n", "a"), triggers.REFRESH)
+    q.wake(("n", "b"), triggers.CREATED)
+    key, reasons = await q.get()
+    assert key == ("n", "a") and reasons == {triggers.DRIFT, triggers.REFRESH}
+    key2, _ = await q.get()
+    assert key2 == ("n", "b")
+    assert len(q) == 0
+
+
+async def test_a_key_woken_while_processing_runs_again_after_done_never_in_parallel() -> None:
+    q = WakeQueue()
+    q.wake(("n", "a"), triggers.CREATED)
+    key, _ = await q.get()
+    q.wake(key, triggers.DRIFT)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(q.get(), 0.05)  # not handed to a second worker
+    q.done(key)
+    again, reasons = await asyncio.wait_for(q.get(), 1)
+    assert again == key and reasons == {triggers.DRIFT}
+
+
+async def test_wake_after_keeps_the_earliest_timer() -> None:
+    q = WakeQueue()
+    q.wake_after(("n", "a"), 10, triggers.INTERVAL)
+    q.wake_after(("n", "a"), 0.05, triggers.RETRY)
+    q.wake_after(("n", "a"), 20, triggers.INTERVAL)
+    delay = q.scheduled_in(("n", "a"))
+    assert delay is not None and delay < 1
+    key, reasons = await asyncio.wait_for(q.get(), 1)
+    assert key == ("n", "a") and reasons == {triggers.RETRY}
+
+
+async def test_forget_drops_queued_and_timed_wakes() -> None:
+    q = WakeQueue()
+    q.wake(("n", "a"), triggers.CREATED)
+    q.wake_after(("n", "b"), 0.01, triggers.INTERVAL)
+    q.forget(("n", "a"))
+    q.forget(("n", "b"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(q.get(), 0.05)
+
+
+async def test_close_releases_waiting_workers() -> None:
+    q = WakeQueue()
+    waiters = [asyncio.create_task(q.get()) for _ in range(3)]
+    await asyncio.sleep(0)
+    q.close()
+    for w in waiters:
+        with pytest.raises(QueueClosed):
+            await asyncio.wait_for(w, 1)
+
+
+def test_jitter_stays_within_bounds_and_spreads() -> None:
+    rng = random.Random(7)
+    values = [triggers.jittered(100, 0.1, rng) for _ in range(200)]
+    assert all(90 <= v <= 110 for v in values)
+    assert max(values) - min(values) > 10
+    assert triggers.jittered(0) == 0
+
+
+def test_backoff_grows_and_caps() -> None:
+    assert [triggers.backoff(n, 1, 2, 5) for n in range(5)] == [0, 1, 2, 4, 5]
