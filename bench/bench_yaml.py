@@ -46,10 +46,14 @@ def main() -> None:
     assert loaded == load_documents(text, file="bench", loader="pure")
 
     c = best_of(args.runs, lambda: load_documents(text, file="bench", loader="c"))
-    pure = best_of(max(1, args.runs // 2), lambda: load_documents(text, file="bench", loader="pure"))
+    pure = best_of(
+        max(1, args.runs // 2), lambda: load_documents(text, file="bench", loader="pure")
+    )
     ruamel_c = best_of(args.runs, lambda: list(YAML(typ="safe", pure=False).load_all(text)))
     verdict = "PASS" if c < 0.5 else "FAIL"
-    print(f"tether C loader:    {c:.3f} s  ({args.docs / c:,.0f} docs/s)  target < 0.5 s: {verdict}")
+    print(
+        f"tether C loader:    {c:.3f} s  ({args.docs / c:,.0f} docs/s)  target < 0.5 s: {verdict}"
+    )
     print(f"tether pure loader: {pure:.3f} s  ({args.docs / pure:,.0f} docs/s)")
     print(f"ratio pure / C:     {pure / c:.1f}x")
     print(f"baseline ruamel safe C load_all (YAML 1.2, not kubectl semantics): {ruamel_c:.3f} s")

@@ -200,7 +200,7 @@ def test_huge_crd_goes_through_server_side_apply(
     result = tether(cluster, "sync", str(src), "--app", "big", "-n", namespace)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "server-side apply" in result.stdout
-    live = kubectl.json("get", "crd", f"blobs.{group}")
+    live = kubectl.json("get", "crd", f"blobs.{group}", "--show-managed-fields")
     assert "kubectl.kubernetes.io/last-applied-configuration" not in (
         live["metadata"].get("annotations") or {}
     )

@@ -41,10 +41,8 @@ from tether.kube.apply import (
     LAST_APPLIED,
     Applier,
     LocalDiff,
-    read_last_applied,
-    with_last_applied,
+    local_diff,
 )
-from tether.kube.apply import last_applied_text as _last_applied_text
 from tether.kube.cache import ResourceCache
 from tether.kube.client import MERGE_PATCH, STRATEGIC_PATCH, KubeClient
 from tether.kube.discovery import Discovery
@@ -147,6 +145,7 @@ class Engine:
         self.cache = ResourceCache(client, self.discovery, on_crd_change=self.openapi.invalidate)
         self.field_manager = field_manager
         self._verdicts: dict[tuple[ResourceKey, str, str], bool] = {}
+        self._desired_memo: dict[AppRef, tuple[str, Any]] = {}
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Engine:
@@ -201,10 +200,27 @@ class Engine:
         wanted = {*gvks, *COMMON_KINDS, *app.extra_kinds}
         await self.cache.register(app.label, wanted, timeout=60)
 
+    async def _desired_memoized(
+        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], revision: str
+    ) -> tuple[list[tuple[ResourceKey, dict[str, Any]]], list[str]]:
+        """``desired`` memoized per app for a render identity (``revision``), when given."""
+        memo = self._desired_memo.get(app.ref)
+        if revision and memo is not None and memo[0] == revision:
+            return memo[1]  # type: ignore[no-any-return]
+        result = await self.desired(app, rendered)
+        if revision:
+            self._desired_memo[app.ref] = (revision, result)
+        return result
+
     async def _prepare(
-        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], *, fetch_missing: bool
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        *,
+        fetch_missing: bool,
+        revision: str = "",
     ) -> _Prepared:
-        desired, errors = await self.desired(app, rendered)
+        desired, errors = await self._desired_memoized(app, rendered, revision)
         await self.watch(app, (GVK.of(obj) for _, obj in desired))
         prepared = _Prepared(desired, errors=errors)
         for key, obj in desired:
@@ -257,14 +273,27 @@ class Engine:
 
     # -- diff ----------------------------------------------------------------------------
 
-    async def diff(self, app: AppSpec, rendered: Sequence[Mapping[str, Any]]) -> DiffReport:
-        prepared = await self._prepare(app, rendered, fetch_missing=True)
+    async def diff(
+        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], *, revision: str = ""
+    ) -> DiffReport:
+        """Compare ``rendered`` with live. ``revision`` names the render (commit, path,
+        parameters): with it, keying/stamping and per-object verdicts are memoized, so a
+        repeated no-op diff does no tree walk."""
+        prepared = await self._prepare(app, rendered, fetch_missing=True, revision=revision)
         compare = await self.comparator(GVK.of(o) for _, o in prepared.desired)
         entries: list[ObjectDiff] = []
         desired_keys = set()
         for key, obj in prepared.desired:
             desired_keys.add(key)
-            entries.append(self._diff_one(app, key, obj, prepared.live.get(key), compare))
+            live = prepared.live.get(key)
+            memo = (key, _rv(live), revision) if revision and live is not None else None
+            if memo is not None and self._verdicts.get(memo):
+                entries.append(ObjectDiff(key, "in-sync"))
+                continue
+            entry = self._diff_one(app, key, obj, live, compare)
+            if memo is not None and entry.status == "in-sync":
+                self._verdicts[memo] = True
+            entries.append(entry)
         for key, live in sorted(prepared.live.items()):
             if key in desired_keys or not isinstance(ownership(live, app.ref, key), Owned):
                 continue
@@ -284,10 +313,9 @@ class Engine:
         verdict = ownership(live, app.ref, key)
         if not isinstance(verdict, Owned) and type(verdict).__name__ == "SharedConflict":
             return ObjectDiff(key, "conflict", message=f"owned by another app: {verdict}")
-        text = _last_applied_text(desired)
-        modified = with_last_applied(desired, text)
         res = self.discovery.lookup(GVK.of(desired))
-        result = compare(modified, live, read_last_applied(live), res)
+        server_side = "ServerSideApply=true" in app.sync_options or _wants_ssa(desired)
+        result = local_diff(compare, desired, live, res, server_side=server_side)
         if result.in_sync:
             return ObjectDiff(key, "in-sync")
         return ObjectDiff(key, "out-of-sync", diff=compare.human(live, result))
@@ -469,6 +497,16 @@ def _for_display(obj: dict[str, Any]) -> dict[str, Any]:
             if isinstance(out.get(field_name), dict):
                 out[field_name] = {k: "***" for k in out[field_name]}
     return out
+
+
+def _rv(obj: Mapping[str, Any] | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _wants_ssa(obj: Mapping[str, Any]) -> bool:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    options = f"{annotations.get('tether.dev/sync-options', '')},{annotations.get('argocd.argoproj.io/sync-options', '')}"
+    return "ServerSideApply=true" in options
 
 
 def _key_of(obj: Mapping[str, Any]) -> ResourceKey:

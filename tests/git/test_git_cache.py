@@ -177,3 +177,18 @@ async def test_insecure_urls_need_the_flag(url: str, cache: GitCache) -> None:
 async def test_file_url_with_insecure(sample_repo: SampleRepo, cache: GitCache) -> None:
     snap = await cache.fetch(f"file://{sample_repo.bare}", "dev", insecure=True)
     assert snap.commit == sample_repo.shas["dev"]
+
+
+def test_default_root_is_under_tether_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TETHER_CACHE", str(tmp_path))
+    cache = GitCache()
+    assert cache.root == tmp_path / "git"
+    assert cache.repo_path("https://h.example/org/repo.git").parent == tmp_path / "git"
+    assert cache.repo_path("git@h.example:org/repo") == cache.repo_path(
+        "ssh://h.example/org/repo.git"
+    )
+    assert cache.repo_path("ssh://h.example/org/repo") != cache.repo_path(
+        "https://h.example/org/repo"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def test_export_writes_files_and_keeps_layout(tree: GitTree, tmp_path: Path) -> 
     assert not (tmp_path / "out/README.md").exists()
     tree.export("bin/run.sh", tmp_path / "one")
     assert (tmp_path / "one/bin/run.sh").read_text().startswith("#!/bin/sh")
+    tree.export("bin", tmp_path / "two")
+    assert os.access(tmp_path / "two/bin/run.sh", os.X_OK)
+    assert not os.access(tmp_path / "out/deep/x/y/z.txt", os.X_OK)
 
 
 def test_export_materialises_inside_links_and_refuses_escapes(

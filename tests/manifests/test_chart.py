@@ -111,6 +111,7 @@ def test_deployment_is_locked_down_with_probes_and_writable_folders() -> None:
         "--metrics-port=8080",
         "--concurrency=4",
         "--log-format=json",
+        "--log-level=info",
         "--cache-dir=/var/cache/tether",
     ]
     env = {e["name"]: e.get("value") for e in container["env"]}
@@ -185,6 +186,8 @@ def test_several_replicas_without_leader_election_is_refused() -> None:
 def test_bad_log_format_is_refused() -> None:
     done = helm("template", "t", str(CHART), "--set", "operator.logFormat=xml")
     assert done.returncode != 0 and "logFormat must be text or json" in done.stderr
+    done = helm("template", "t", str(CHART), "--set", "operator.logLevel=loud")
+    assert done.returncode != 0 and "logLevel must be debug, info, warning or error" in done.stderr
 
 
 def test_deploy_rules_are_configurable_and_optional() -> None:
@@ -221,3 +224,23 @@ def test_chart_ships_the_generated_crds() -> None:
     docs = render(extra=("--include-crds",))
     crds = of_kind(docs, "CustomResourceDefinition")
     assert crds == crd_manifests()
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [(), ("scope.namespaces={a,b}", "leaderElection.enabled=true", "replicaCount=2")],
+)
+def test_rendered_args_are_accepted_by_tether_run(sets: tuple[str, ...]) -> None:
+    from tether.cli.run import run
+
+    (deploy,) = of_kind(render(*sets), "Deployment")
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "run"
+    params = run.make_context("run", list(args[1:])).params
+    assert params["metrics_port"] == 8080
+    assert str(params["cache_dir"]) == "/var/cache/tether"
+    if sets:
+        assert params["namespaces"] == ("a", "b") and params["leader_elect"] is True
+        assert params["leader_election_namespace"] == NS
+    else:
+        assert params["all_namespaces"] is True and params["namespaces"] == ()

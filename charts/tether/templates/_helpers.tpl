@@ -84,4 +84,7 @@ its CRDs and their status and finalizers, Secrets (read), Events (write).
 {{- if not (has .Values.operator.logFormat (list "text" "json")) }}
 {{- fail "operator.logFormat must be text or json" }}
 {{- end }}
+{{- if not (has .Values.operator.logLevel (list "debug" "info" "warning" "error")) }}
+{{- fail "operator.logLevel must be debug, info, warning or error" }}
+{{- end }}
 {{- end }}

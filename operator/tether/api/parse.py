@@ -31,12 +31,16 @@ _PATTERN_HINTS = {
 
 
 def parse_application(obj: Mapping[str, Any]) -> Application:
-    """A validated Application, or InvalidObjectError naming every bad field."""
+    """A validated Application, or InvalidObjectError naming every bad field.
+
+    A status that does not validate (written by another version) is dropped, not
+    reported: the spec is what the user controls and what must be right.
+    """
     return _parse(Application, "Application", obj)
 
 
 def parse_repository(obj: Mapping[str, Any]) -> Repository:
-    """A validated Repository, or InvalidObjectError naming every bad field."""
+    """A validated Repository, or InvalidObjectError naming every bad field (status: as above)."""
     return _parse(Repository, "Repository", obj)
 
 
@@ -48,8 +52,11 @@ def _parse(model: type[M], kind: str, obj: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(plain)
     except pydantic.ValidationError as exc:
-        problems = tuple(_problem(model, err) for err in exc.errors(include_input=False))
-        raise InvalidObjectError(kind, object_label(kind, plain), problems) from None
+        errors = exc.errors(include_input=False)
+    if all(err["loc"][:1] == ("status",) for err in errors):
+        return _parse(model, kind, {k: v for k, v in plain.items() if k != "status"})
+    problems = tuple(_problem(model, err) for err in errors if err["loc"][:1] != ("status",))
+    raise InvalidObjectError(kind, object_label(kind, plain), problems)
 
 
 def _plain(value: Any) -> Any:

@@ -63,7 +63,9 @@ import click
 )
 @click.option("--context", default=None, help="Kubeconfig context to use.")
 @click.option(
+    "--leader-election/--no-leader-election",
     "--leader-elect/--no-leader-elect",
+    "leader_elect",
     default=False,
     show_default=True,
     help="Hold a Lease so only one replica reconciles.",
@@ -72,6 +74,9 @@ import click
     "--leader-election-namespace",
     default=None,
     help="Namespace of the Lease. Default: $POD_NAMESPACE or the first --namespace.",
+)
+@click.option(
+    "--leader-election-lease", default="tether-leader", show_default=True, help="Name of the Lease."
 )
 def run(
     namespaces: tuple[str, ...],
@@ -86,6 +91,7 @@ def run(
     context: str | None,
     leader_elect: bool,
     leader_election_namespace: str | None,
+    leader_election_lease: str,
 ) -> None:
     """Start the operator: reconcile Repositories and Applications until stopped."""
     import logging
@@ -112,5 +118,6 @@ def run(
         context=context,
         leader_elect=leader_elect,
         leader_namespace=lease_ns,
+        lease_name=leader_election_lease,
     )
     sys.exit(asyncio.run(run_operator(cfg)))

@@ -11,7 +11,7 @@ the controller's policy, and deletes or orphans an app's objects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from tether.api.application import Application
@@ -45,8 +45,8 @@ from tether.sync.state import OperationState
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Any, Application], Any]
-"""(tree, application) -> list of objects, or an awaitable of one."""
+Renderer = Callable[[Any, Application, str], Awaitable[list[dict[str, Any]]]]
+"""(tree, application, commit as cache key) -> the rendered objects."""
 
 
 class GitCacheSource:
@@ -118,10 +118,10 @@ class EngineAdapter:
 
     async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
-        result = self.renderer(tree, app)
-        if hasattr(result, "__await__"):
-            result = await result
-        return [dict(o) for o in result]
+        try:
+            return list(await self.renderer(tree, app, resolved.commit))
+        finally:
+            tree.close()
 
     async def compare(
         self, app: Application, resolved: Resolved, desired: Sequence[dict[str, Any]]

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from tether.api import conditions as cond
 from tether.api.application import MAX_HISTORY, Application
 from tether.api.conditions import Reason
-from tether.api.types import parse_duration, utc_now
+from tether.api.types import parse_duration
 from tether.controller import events as ev
 from tether.controller import policy, triggers
 from tether.controller.metrics import Metrics
@@ -150,6 +150,7 @@ class ApplicationController:
         self._states: dict[Key, tuple[str, str]] = {}
         self._inline: dict[tuple[str, str], tuple[float, Resolved]] = {}
         self._watched: set[Key] = set()
+        self._outages: dict[Key, Problem] = {}
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(int(self.clock()), UTC)
@@ -192,7 +193,9 @@ class ApplicationController:
 
         refresh = meta.get("annotations", {}).get(REFRESH_ANNOTATION, "")
         refresh_new = bool(refresh) and refresh != observed.get("lastHandledRefresh")
+        self._outages.pop(key, None)
         resolved = await self._source(key, app, force=refresh_new)
+        outage = self._outages.pop(key, None)
         if isinstance(resolved, Problem):
             await self._write_problem(key, body, app, resolved, refresh=refresh)
             if not resolved.waiting:
@@ -218,6 +221,9 @@ class ApplicationController:
             handled_request=str(status.get("lastHandledSync") or ""),
             now=self.clock(),
         )
+        if outage is not None and decision.action == "sync" and not decision.request:
+            # The source may be stale: no automatic sync (and so no prune) until it is back.
+            decision = policy.Decision("none", "source unavailable; automatic sync paused")
         if decision.action in ("sync", "resume"):
             status = await self._sync(key, body, app, resolved, desired, decision, status)
             comparison = await self.engine.compare(app, resolved, desired)
@@ -229,8 +235,13 @@ class ApplicationController:
             suspended=app.spec.suspend,
             refresh=refresh,
             now=self._now(),
+            outage=outage,
         )
         await self.writer.write(key, new, observed)
+        if outage is not None:
+            await self.events.warning(
+                ev.InvolvedObject.of(body), ev.SOURCE_UNAVAILABLE, outage.message
+            )
         if comparison.conflicts:
             await self.events.warning(
                 ev.InvolvedObject.of(body), ev.SHARED_RESOURCE, "; ".join(comparison.conflicts)
@@ -246,7 +257,7 @@ class ApplicationController:
         source = app.spec.source
         revision = source.revision
         if source.repo_url is not None:
-            return await self._inline_source(app, force=force)
+            return await self._inline_source(key, app, force=force)
         assert source.repository_ref is not None
         repo_key = (key[0], source.repository_ref.name)
         if force:
@@ -260,6 +271,12 @@ class ApplicationController:
         found = state.lookup(revision) if state is not None else None
         problem = state.problem(revision) if state is not None else None
         if found is not None and (problem is None or not problem.stalled):
+            if problem is not None:
+                self._outages[key] = Problem(
+                    Reason.SOURCE_UNAVAILABLE,
+                    f"Repository {repo_key[1]} unavailable, showing the last known commit "
+                    f"{found.commit[:12]}: {problem.message}",
+                )
             return found
         if problem is not None:
             return Problem(
@@ -275,7 +292,9 @@ class ApplicationController:
     def store_repo_missing(self, repo_key: Key) -> bool:
         return self.repos.store.get(repo_key) is None
 
-    async def _inline_source(self, app: Application, *, force: bool) -> Resolved | Problem:
+    async def _inline_source(
+        self, key: Key, app: Application, *, force: bool
+    ) -> Resolved | Problem:
         source = app.spec.source
         assert source.repo_url is not None
         cache_key = (source.repo_url, source.revision)
@@ -293,6 +312,11 @@ class ApplicationController:
         except Exception as exc:
             failure: Failure = classify(exc)
             if cached is not None and not failure.stalled:
+                self._outages[key] = Problem(
+                    Reason.SOURCE_UNAVAILABLE,
+                    f"{source.repo_url} unavailable, showing the last known commit "
+                    f"{cached[1].commit[:12]}: {failure.message}",
+                )
                 return cached[1]  # keep the last good commit through an outage
             return Problem(failure.reason, failure.message, failure.stalled)
         self._inline[cache_key] = (self.clock(), found)
@@ -530,8 +554,13 @@ def build_status(
     suspended: bool,
     refresh: str,
     now: datetime,
+    outage: Problem | None = None,
 ) -> dict[str, Any]:
-    """The Application status after a successful compare (and maybe a sync)."""
+    """The Application status after a successful compare (and maybe a sync).
+
+    ``outage`` is a source problem while the last known commit is still used: it
+    wins the Ready condition, since the comparison may be against stale Git.
+    """
     sync_status = comparison.sync_status
     conditions = _conditions(previous)
     op = previous.get("operationState") or {}
@@ -605,6 +634,12 @@ def build_status(
             conditions, comparison.health, text, generation=generation, now=now
         )
         message = text
+    if outage is not None and not comparison.conflicts:
+        text = REDACTOR.redact(outage.message)[:4096]
+        conditions = cond.mark_not_ready(
+            conditions, outage.reason, text, generation=generation, now=now
+        )
+        message = f"{text}; {drift}" if drift else text
     health: dict[str, Any] = {"status": comparison.health}
     if comparison.health_message:
         health["message"] = comparison.health_message[:1024]

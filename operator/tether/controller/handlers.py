@@ -30,17 +30,17 @@ def build_registry(
         tsettings.configure(settings, instance=instance)
 
     @kopf.on.event(GROUP, VERSION, "applications", registry=registry)
-    async def _application(event: dict[str, Any], **_: Any) -> None:
+    async def _application(event: Any, **_: Any) -> None:
         runtime.on_app_event(event.get("type"), event["object"])
 
     @kopf.on.event(GROUP, VERSION, "repositories", registry=registry)
-    async def _repository(event: dict[str, Any], **_: Any) -> None:
+    async def _repository(event: Any, **_: Any) -> None:
         runtime.on_repo_event(event.get("type"), event["object"])
 
     if watch_secrets:
 
         @kopf.on.event("", "v1", "secrets", registry=registry)
-        async def _secret(event: dict[str, Any], **_: Any) -> None:
+        async def _secret(event: Any, **_: Any) -> None:
             # Only the name matters: the Repository reads the data itself when it runs,
             # so Secret values never pass through kopf's logging or our stores.
             runtime.on_secret_event(

@@ -55,6 +55,7 @@ class OperatorConfig:
     context: str | None = None
     leader_elect: bool = False
     leader_namespace: str = ""
+    lease_name: str = "tether-leader"
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
 
@@ -161,6 +162,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         name="kopf",
     )
     probes.checks["kopf"] = lambda: not kopf_task.done()
+    kopf_task.add_done_callback(lambda _t: stop.set())  # no watches, no operator
     tasks.append(kopf_task)
     tasks.append(asyncio.create_task(_gauges(metrics, engine, stop), name="tether-gauges"))
     elector: LeaderElector | None = None
@@ -170,7 +172,11 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         if cfg.leader_elect:
             elector = LeaderElector(
                 client,
-                LeaseConfig(namespace=cfg.leader_namespace or "default", identity=cfg.identity),
+                LeaseConfig(
+                    namespace=cfg.leader_namespace or "default",
+                    name=cfg.lease_name,
+                    identity=cfg.identity,
+                ),
             )
             await _wait_first_coro(elector.acquire(), stop)
             if not stop.is_set():

@@ -28,7 +28,7 @@ def configure(
     settings: kopf.OperatorSettings,
     *,
     instance: str = "tether",
-    watch_timeout: float = 300.0,
+    watch_timeout: int = 300,
 ) -> None:
     """Apply Tether's choices to kopf's settings (called from the startup handler)."""
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field=STORAGE_FIELD)
@@ -44,7 +44,7 @@ def configure(
     settings.scanning.disabled = True
     settings.peering.standalone = True
     settings.peering.mandatory = False
-    settings.watching.server_timeout = watch_timeout
+    settings.watching.server_timeout = watch_timeout  # the server wants an integer
     settings.watching.client_timeout = watch_timeout + 30
     settings.watching.connect_timeout = 10
     settings.networking.error_backoffs = (1, 2, 5, 10, 20)

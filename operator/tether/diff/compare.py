@@ -41,7 +41,10 @@ class DiffResult:
     ``patch`` is what to send (``{}`` when in sync; the whole modified object when the
     object does not exist yet), ``content_type`` its media type, ``effective`` the
     normalized part of the patch that really changes something, ``predicted`` the live
-    object with the patch applied locally. ``diff`` renders lazily, with Secret values
+    object with the patch applied locally. ``raw_patch`` is exactly what ``kubectl
+    apply`` would send, even when in sync (e.g. only refreshing the last-applied
+    annotation, or a quantity spelled differently); send it to stay byte-identical
+    with kubectl when applying anyway. ``diff`` renders lazily, with Secret values
     masked.
     """
 
@@ -51,6 +54,7 @@ class DiffResult:
     predicted: JSONObject
     live: JSONObject | None = field(default=None, repr=False)
     effective: JSONObject = field(default_factory=dict)
+    raw_patch: JSONObject = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -92,7 +96,7 @@ def compare(
     content_type = STRATEGIC_MERGE_PATCH if schema is not None else MERGE_PATCH
     modified = with_last_applied(desired) if annotate else dict(desired)
     if live is None:
-        return DiffResult(modified, content_type, False, modified, None, modified)
+        return DiffResult(modified, content_type, False, modified, None, modified, modified)
     live = dict(live)
     original = dict(last_applied) if last_applied is not None else None
     rules = [rule for rule in ignore if rule.matches(desired)]
@@ -109,14 +113,14 @@ def compare(
         patch, live, schema or EMPTY_NODE, strategic=schema is not None, secret=secret
     )
     if not effective:
-        return DiffResult({}, content_type, True, live, live, {})
+        return DiffResult({}, content_type, True, live, live, {}, patch)
     if schema is not None:
         predicted = apply_strategic_patch(live, patch, schema)
     else:
         predicted = apply_merge_patch(live, patch)
     if secret:
         predicted = normalize_secret(predicted)
-    return DiffResult(patch, content_type, False, predicted, live, effective)
+    return DiffResult(patch, content_type, False, predicted, live, effective, patch)
 
 
 def desired_hash(obj: Mapping[str, Any]) -> str:

@@ -192,9 +192,11 @@ def _diff_lists(
     additions, deletions = _diff_lists_of_scalars(original, modified, opts)
     additions = _normalize_slice_order(additions, modified, merge_key, elem or str)
     order = []
+    # Go sorts `original` in place before this comparison, so an unchanged but
+    # unsorted list still yields a $setElementOrder directive; kubectl relies on it.
     if opts.set_element_order and (
         (not opts.ignore_deletions and deletions)
-        or (not opts.ignore_changes_and_additions and original != modified)
+        or (not opts.ignore_changes_and_additions and _sort_scalars(original) != modified)
     ):
         order = modified
     return additions, deletions, order
@@ -686,10 +688,51 @@ def _merge_set_element_order(
             items, server_only = _partition_maps(merged, order, merge_key)
         else:
             items, server_only = _partition_primitives(merged, order)
+        server_order = orig_list
+        if opts.merge_parallel_list and found_orig and found_patch and kind is dict:
+            server_order = _go_aliased_order(orig_list, patch_list, merge_key)
         original[field_key] = _normalize_element_order(
-            items, server_only, order, orig_list, merge_key, kind
+            items, server_only, order, server_order, merge_key, kind
         )
         patch.pop(field_key, None)
+
+
+def _go_aliased_order(original: list[JSON], patch: list[JSON], merge_key: str) -> list[JSON]:
+    """The live list as Go still sees it after merging ``patch`` into it.
+
+    Go deletes and appends in place on the list's backing array (capacity: the next
+    power of two, as its JSON decoder grows slices), and the server then orders the
+    result by that mutated view. Mirroring it keeps predictions identical.
+    """
+    size = len(original)
+    capacity = 1 << (size - 1).bit_length() if size else 0
+    backing: list[JSON] = [*original, *([None] * (capacity - size))]
+    length = size
+    plain: list[JSON] = []
+    for item in patch:
+        if not isinstance(item, dict) or DIRECTIVE not in item:
+            plain.append(item)
+        elif item[DIRECTIVE] == REPLACE:
+            return backing[:size]
+        elif item[DIRECTIVE] == DELETE:
+            value = item.get(merge_key)
+            k = 0
+            while k < length:
+                entry = backing[k]
+                if isinstance(entry, dict) and merge_key in entry and entry[merge_key] == value:
+                    backing[k : length - 1] = backing[k + 1 : length]
+                    length -= 1
+                else:
+                    k += 1
+    for item in plain:
+        value = item.get(merge_key) if isinstance(item, dict) else None
+        if any(isinstance(e, dict) and e.get(merge_key) == value for e in backing[:length]):
+            continue
+        if length >= capacity:
+            break
+        backing[length] = item
+        length += 1
+    return backing[:size]
 
 
 def _validate_patch_with_set_order(

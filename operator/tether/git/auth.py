@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tether.git.errors import AuthenticationError
 
@@ -126,6 +127,7 @@ def _unencrypted_identity(auth: GitAuth, url: str) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     assert auth.identity is not None
+    key: Any
     raw = auth.identity.replace(b"\r\n", b"\n").strip() + b"\n"
     try:
         if b"OPENSSH PRIVATE KEY" in raw:
@@ -147,11 +149,12 @@ def _unencrypted_identity(auth: GitAuth, url: str) -> bytes:
         raise AuthenticationError(
             f"the SSH identity cannot be used here: {_scrub(exc)}", url=url
         ) from _scrub(exc)
-    return key.private_bytes(  # type: ignore[union-attr]
+    encoded: bytes = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     )
+    return encoded
 
 
 def _scrub(exc: Exception) -> Exception:

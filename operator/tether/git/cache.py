@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from dulwich.errors import GitProtocolError
-from dulwich.objects import Commit, Tag
+from dulwich.objects import Commit, ObjectID, Tag
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from tether.git.auth import GitAuth, ssh_key_files
+from tether.git.auth import GitAuth, SSHFiles, ssh_key_files
 from tether.git.errors import GitError, GitTimeoutError, RefNotFoundError
 from tether.git.revisions import RemoteRefs, Resolved, resolve_revision
 from tether.git.transport import Connection, connect, translate_error
@@ -119,7 +120,7 @@ class GitCache:
         timeout: float | None = None,
         allow_prerelease: bool = False,
     ) -> Snapshot:
-        """Resolve ``revision`` to a commit without fetching (annotated tags need peeled refs)."""
+        """Resolve ``revision`` to a commit from the advertised refs, without fetching objects."""
         parsed = parse_url(url, insecure=insecure)
         creds = _as_auth(auth)
         resolved = await self._resolve(
@@ -147,7 +148,11 @@ class GitCache:
         depth: int | None = 1,
         allow_prerelease: bool = False,
     ) -> Snapshot:
-        """Resolve ``revision`` and make sure its commit is in the cache; fetch only if it is not."""
+        """Resolve ``revision`` and make sure its commit is in the cache; fetch only if it is not.
+
+        A full commit SHA that is already cached needs no network at all (commits
+        are immutable); every other form lists the remote refs first.
+        """
         parsed = parse_url(url, insecure=insecure)
         creds = _as_auth(auth)
         key = (
@@ -271,7 +276,7 @@ def _as_auth(auth: AuthLike) -> GitAuth:
 
 
 @contextlib.contextmanager
-def _key_files(url: GitURL, auth: GitAuth) -> Iterator[object]:
+def _key_files(url: GitURL, auth: GitAuth) -> Iterator[SSHFiles | None]:
     if url.scheme != "ssh":
         yield None
         return
@@ -311,15 +316,16 @@ def _open_or_init(path: Path) -> Repo:
 def _peel(repo: Repo, sha: bytes) -> str | None:
     """The commit ``sha`` leads to, if it and its root tree are in the store."""
     store = repo.object_store
+    current = ObjectID(sha)
     for _ in range(10):
-        if sha not in store:
+        if current not in store:
             return None
-        obj = store[sha]
+        obj = store[current]
         if isinstance(obj, Tag):
-            sha = obj.object[1]
+            current = obj.object[1]
             continue
         if isinstance(obj, Commit):
-            return sha.decode() if obj.tree in store else None
+            return current.decode() if obj.tree in store else None
         return None
     return None
 
@@ -337,7 +343,7 @@ def _cached_prefix(path: Path, prefix: str) -> set[str]:
     with contextlib.closing(Repo(str(path))) as repo:
         found = set()
         for sha in repo.object_store.iter_prefix(prefix.encode()):
-            if isinstance(repo.object_store[sha], Commit | Tag):
+            if isinstance(repo.object_store[ObjectID(sha)], Commit | Tag):
                 found.add(sha.decode())
         return found
 
@@ -383,9 +389,9 @@ def _fetch_into(
 def _fetch_wants(
     conn: Connection, repo: Repo, wants: list[bytes] | None, ref: str, depth: int | None
 ) -> None:
-    def determine_wants(refs: Mapping[bytes, bytes], depth: int | None = None) -> list[bytes]:
+    def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
         if wants is not None:
-            return wants
+            return [ObjectID(want) for want in wants]
         return [sha for name, sha in refs.items() if name.startswith(b"refs/heads/")]
 
     conn.client.fetch(
@@ -408,4 +414,4 @@ def _fetch_pinned(conn: Connection, repo: Repo, want: bytes, depth: int | None) 
 def _remember(repo: Repo, resolved: Resolved) -> None:
     """Point a local ref at what we fetched so later fetches negotiate from it."""
     name = resolved.ref if resolved.ref.startswith("refs/") else _PIN_REF + resolved.want
-    repo.refs[name.encode()] = resolved.want.encode()
+    repo.refs[Ref(name.encode())] = ObjectID(resolved.want.encode())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tether.git.errors import InvalidRevisionError, RefNotFoundError
 from tether.git.semver import SemverError, parse_range, try_parse_version
@@ -40,7 +41,7 @@ class RemoteRefs:
 
     @classmethod
     def from_advertised(
-        cls, advertised: Mapping[bytes, bytes | None], symrefs: Mapping[bytes, bytes]
+        cls, advertised: Mapping[Any, bytes | None], symrefs: Mapping[Any, bytes]
     ) -> RemoteRefs:
         """Build from dulwich's ``LsRemoteResult`` (peeled entries carry a ``^{}`` suffix)."""
         refs: dict[str, str] = {}

@@ -187,8 +187,8 @@ class _Partial:
     prerelease: tuple[str, ...]
 
     def floor(self) -> Version:
-        padded = (*self.parts, 0, 0, 0)[:3]
-        return Version(*padded, prerelease=self.prerelease)
+        major, minor, patch = (*self.parts, 0, 0, 0)[:3]
+        return Version(major, minor, patch, prerelease=self.prerelease)
 
     def bump(self, index: int) -> Version:
         """The first version past the partial at ``index`` (0 = major)."""
@@ -196,7 +196,7 @@ class _Partial:
         padded[index] += 1
         for i in range(index + 1, 3):
             padded[i] = 0
-        return Version(*padded)
+        return Version(padded[0], padded[1], padded[2])
 
 
 def _parse_partial(text: str, whole: str) -> _Partial:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 
 from tether.tree import EntryType, PathEscapeError, TreeEntry, TreeError, TreeNotFoundError
@@ -36,7 +36,7 @@ class GitTree:
         self._repo = repo
         self._store = repo.object_store
         self._owns_repo = owns_repo
-        obj = self._store[commit.encode()]
+        obj = self._store[ObjectID(commit.encode())]
         if not isinstance(obj, Commit):
             raise TreeError(f"{commit} is not a commit")
         self.commit = commit
@@ -56,7 +56,7 @@ class GitTree:
         mode, sha = self._resolve(path)
         if stat.S_ISDIR(mode):
             raise TreeError(f"{path}: is a directory")
-        blob = self._store[sha]
+        blob = self._store[ObjectID(sha)]
         assert isinstance(blob, Blob)
         return blob.as_raw_string()
 
@@ -115,7 +115,7 @@ class GitTree:
             if stat.S_ISDIR(mode):
                 self._export_dir(child, child_sha, target / name, depth + 1)
             else:
-                blob = self._store[child_sha]
+                blob = self._store[ObjectID(child_sha)]
                 assert isinstance(blob, Blob)
                 (target / name).write_bytes(blob.as_raw_string())
                 if mode & 0o111:
@@ -129,10 +129,10 @@ class GitTree:
                 return TreeEntry(name, path, "symlink")
         if stat.S_ISDIR(mode):
             return TreeEntry(name, path, "dir")
-        return TreeEntry(name, path, "file", self._store.get_raw(sha)[1].__len__())
+        return TreeEntry(name, path, "file", len(self._store.get_raw(ObjectID(sha))[1]))
 
     def _tree(self, sha: bytes) -> Tree:
-        obj = self._store[sha]
+        obj = self._store[ObjectID(sha)]
         assert isinstance(obj, Tree)
         return obj
 
@@ -166,7 +166,7 @@ class GitTree:
         return mode, sha
 
     def _link_target(self, link: str, parent: list[str], sha: bytes) -> list[str]:
-        blob = self._store[sha]
+        blob = self._store[ObjectID(sha)]
         assert isinstance(blob, Blob)
         target = blob.as_raw_string().decode("utf-8", "surrogateescape")
         if target.startswith("/"):

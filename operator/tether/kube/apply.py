@@ -146,6 +146,28 @@ def normalized(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
+def local_diff(
+    compare: Comparator,
+    desired: dict[str, Any],
+    live: dict[str, Any],
+    res: ApiResource | None,
+    *,
+    server_side: bool = False,
+) -> LocalDiff:
+    """The patch that would bring ``live`` to ``desired``, as ``apply`` decides it.
+
+    Client-side: three-way against the last-applied annotation, the new
+    annotation included. Server-side (asked, or the annotation is too big): is
+    every desired field present in live.
+    """
+    desired = _without_last_applied(desired)
+    annotation = last_applied_text(desired)
+    if server_side or len(annotation) > ANNOTATION_LIMIT:
+        return compare(desired, live, None, res)  # type: ignore[arg-type]
+    modified = with_last_applied(desired, annotation)
+    return compare(modified, live, read_last_applied(live), res)  # type: ignore[arg-type]
+
+
 class Applier:
     """Applies desired objects through one (possibly impersonating) client."""
 

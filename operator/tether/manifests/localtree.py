@@ -65,7 +65,8 @@ class LocalTree:
         """Copy the subtree at ``path`` to ``dest / path``, symlinks resolved.
 
         An escaping symlink anywhere in the subtree fails the export, as a tool
-        could otherwise read outside the repository through it.
+        could otherwise read outside the repository through it; a dangling one
+        is left out.
         """
         source = self._resolve(path)
         target = dest.joinpath(*split_tree_path(path))
@@ -81,7 +82,10 @@ class LocalTree:
         target.mkdir(parents=True, exist_ok=True)
         for name in sorted(os.listdir(source)):
             child = f"{path}/{name}" if path else name
-            real = self._resolve(child)
+            try:
+                real = self._resolve(child)
+            except TreeNotFoundError:
+                continue  # a dangling symlink has nothing to copy
             if real.is_dir():
                 self._copy_dir(real, target / name, child, (*ancestors, source))
             else:

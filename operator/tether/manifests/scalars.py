@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from decimal import Decimal
 from typing import Final
 
 INT64_MIN: Final = -(2**63)
@@ -131,8 +132,11 @@ def json_number(value: int | float) -> int | float:
         return value if INT64_MIN <= value <= INT64_MAX else float(value)
     if math.isinf(value) or math.isnan(value):
         raise ValueError("unsupported value: JSON cannot hold infinity or NaN")
-    if value.is_integer() and INT64_MIN <= value < 2**63:
-        return int(value)
+    if value.is_integer() and abs(value) < 1e21:
+        # Go prints the shortest digits padded with zeros; that text must fit int64.
+        printed = int(Decimal(repr(value)))
+        if INT64_MIN <= printed <= INT64_MAX:
+            return printed
     return value
 
 

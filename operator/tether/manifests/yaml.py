@@ -18,6 +18,10 @@ the pure-Python one otherwise) and builds the values itself, so that:
 Values are dict/list/str/int/float/bool/None only. Empty documents are
 skipped but counted, so document indexes match what a user sees between
 ``---`` separators. Objects, files and Lists are the callers' business.
+
+Known gap of the pure fallback only: ruamel's pure scanner rejects a tab
+inside or right before a plain scalar (``a: x<TAB>y``), which kubectl and the
+C parser accept.
 """
 
 from __future__ import annotations

@@ -310,3 +310,14 @@ def test_metadata_keeps_annotations_and_finalizers() -> None:
     assert a.metadata.annotations == {"tether.dev/sync": "1"}
     assert a.metadata.finalizers == ["tether.dev/cleanup"]
     assert a.metadata.generation == 7
+
+
+def test_status_is_parsed_and_a_broken_status_does_not_hide_the_spec() -> None:
+    raw = app()
+    raw["status"] = {"sync": {"status": "Synced", "revision": "main@sha1:" + "a" * 40}}
+    parsed = parse_application(raw)
+    assert parsed.status is not None and parsed.status.sync.status == "Synced"
+    raw["status"] = {"sync": {"status": "Sideways"}}
+    assert parse_application(raw).status is None
+    raw["spec"]["interval"] = "soon"
+    assert list(problems(raw)) == ["spec.interval"]

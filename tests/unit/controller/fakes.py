@@ -9,7 +9,13 @@ from typing import Any
 from tether.controller import events as ev
 from tether.controller.application import ApplicationController
 from tether.controller.metrics import Metrics
-from tether.controller.ports import Comparison, DeletionOutcome, Resolved, ResourceState, SyncOutcome
+from tether.controller.ports import (
+    Comparison,
+    DeletionOutcome,
+    Resolved,
+    ResourceState,
+    SyncOutcome,
+)
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter, apply_merge
@@ -29,7 +35,17 @@ def synced(revision: str) -> Comparison:
 def drifted(revision: str, fields: tuple[str, ...] = ("/data/key",)) -> Comparison:
     return Comparison(
         revision,
-        (ResourceState("ConfigMap", "cm", version="v1", namespace="ns", status="OutOfSync", health="Healthy", drifted_fields=fields),),
+        (
+            ResourceState(
+                "ConfigMap",
+                "cm",
+                version="v1",
+                namespace="ns",
+                status="OutOfSync",
+                health="Healthy",
+                drifted_fields=fields,
+            ),
+        ),
         health="Healthy",
     )
 
@@ -40,7 +56,9 @@ class FakeGit:
         self.error: Exception | None = None
         self.calls: list[tuple[str, str, Any]] = []
 
-    async def resolve(self, url: str, revision: str, *, auth: Any, insecure: bool, timeout: float) -> Resolved:
+    async def resolve(
+        self, url: str, revision: str, *, auth: Any, insecure: bool, timeout: float
+    ) -> Resolved:
         self.calls.append((url, revision, auth))
         if self.error is not None:
             raise self.error
@@ -66,22 +84,34 @@ class FakeEngine:
             raise self.render_error
         return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}]
 
-    async def compare(self, app: Any, resolved: Resolved, desired: Sequence[dict[str, Any]]) -> Comparison:
+    async def compare(
+        self, app: Any, resolved: Resolved, desired: Sequence[dict[str, Any]]
+    ) -> Comparison:
         return self.comparison(resolved.display)
 
-    async def sync(self, app: Any, resolved: Resolved, desired: Any, *, prune: bool, resume: Any, persist: Any) -> SyncOutcome:
+    async def sync(
+        self, app: Any, resolved: Resolved, desired: Any, *, prune: bool, resume: Any, persist: Any
+    ) -> SyncOutcome:
         self.syncs.append({"revision": resolved.display, "prune": prune, "resume": resume})
         await persist({"planId": "p1", "phase": "Running", "nextStep": 1})
         self.persisted.append({"nextStep": 1})
         if self.sync_phase == "Succeeded" and self.after_sync is not None:
             self.comparison = self.after_sync
-        return SyncOutcome(self.sync_phase, "done" if self.sync_phase == "Succeeded" else "apply failed", {"planId": "p1", "phase": self.sync_phase})
+        return SyncOutcome(
+            self.sync_phase,
+            "done" if self.sync_phase == "Succeeded" else "apply failed",
+            {"planId": "p1", "phase": self.sync_phase},
+        )
 
     async def delete(self, app: Any, *, cascade: bool) -> DeletionOutcome:
         self.deletes.append(cascade)
         if self.delete_done:
             return DeletionOutcome(True)
-        return DeletionOutcome(False, ("ConfigMap ns/cm",), "1 object(s) still present: ConfigMap ns/cm (1 held by finalizers)")
+        return DeletionOutcome(
+            False,
+            ("ConfigMap ns/cm",),
+            "1 object(s) still present: ConfigMap ns/cm (1 held by finalizers)",
+        )
 
     def watch(self, app: Any, wake: Callable[[], None]) -> None:
         self.wakers[app.metadata.name] = wake
@@ -172,7 +202,13 @@ class Harness:
             clock=lambda: self.now,
         )
 
-    def add_repo(self, name: str = "repo", *, secret: str | None = None, url: str = "https://git.example/r.git") -> Key:
+    def add_repo(
+        self,
+        name: str = "repo",
+        *,
+        secret: str | None = None,
+        url: str = "https://git.example/r.git",
+    ) -> Key:
         spec: dict[str, Any] = {"url": url, "interval": "1m"}
         if secret:
             spec["secretRef"] = {"name": secret}
@@ -185,7 +221,14 @@ class Harness:
         self.runtime.on_repo_event(None, body)
         return ("ns", name)
 
-    def add_app(self, name: str = "web", *, automated: dict[str, Any] | None = None, revision: str = "main", **spec: Any) -> Key:
+    def add_app(
+        self,
+        name: str = "web",
+        *,
+        automated: dict[str, Any] | None = None,
+        revision: str = "main",
+        **spec: Any,
+    ) -> Key:
         sync_policy: dict[str, Any] = {}
         if automated is not None:
             sync_policy["automated"] = automated

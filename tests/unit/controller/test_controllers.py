@@ -85,7 +85,9 @@ async def test_missing_secret_is_reported_by_name() -> None:
 
 async def test_transient_fetch_failure_keeps_the_last_good_commit() -> None:
     h, key = await ready_harness(automated={"prune": True})
-    h.git.error = gerr.NetworkUnreachableError("connection refused", url="https://git.example/r.git")
+    h.git.error = gerr.NetworkUnreachableError(
+        "connection refused", url="https://git.example/r.git"
+    )
     await h.repos.reconcile(("ns", "repo"), frozenset({triggers.INTERVAL}))
     repo_status = h.runtime.repos.get(("ns", "repo"))["status"]
     assert conditions(repo_status)["Ready"]["reason"] == "FetchFailed"
@@ -177,7 +179,11 @@ async def test_operation_state_is_persisted_per_step_and_history_capped() -> Non
     status = h.app(key)["status"]
     assert len(status["history"]) == 10
     assert [e["id"] for e in status["history"]] == list(range(2, 12))
-    running = [p for _, p in h.app_api.status_patches if (p.get("operationState") or {}).get("phase") == "Running"]
+    running = [
+        p
+        for _, p in h.app_api.status_patches
+        if (p.get("operationState") or {}).get("phase") == "Running"
+    ]
     assert running, "the Running operation state must be written before the sync finishes"
     assert status["operationState"]["phase"] == "Succeeded"
 
@@ -188,7 +194,15 @@ async def test_restart_resumes_a_running_operation() -> None:
         key,
         lambda b: b.__setitem__(
             "status",
-            {"operationState": {"phase": "Running", "revision": MAIN, "initiatedBy": "automated", "startedAt": "2024-01-01T00:00:00Z", "plan": {"planId": "p1", "nextStep": 2}}},
+            {
+                "operationState": {
+                    "phase": "Running",
+                    "revision": MAIN,
+                    "initiatedBy": "automated",
+                    "startedAt": "2024-01-01T00:00:00Z",
+                    "plan": {"planId": "p1", "nextStep": 2},
+                }
+            },
         ),
     )
     await h.apps.reconcile(key, frozenset({triggers.RESUMED}))
@@ -199,7 +213,8 @@ async def test_restart_resumes_a_running_operation() -> None:
 
 async def test_failed_sync_retries_with_backoff_then_stalls() -> None:
     h, key = await ready_harness(
-        automated={}, syncPolicy={"automated": {}, "retry": {"limit": 1, "backoff": {"duration": "10s"}}}
+        automated={},
+        syncPolicy={"automated": {}, "retry": {"limit": 1, "backoff": {"duration": "10s"}}},
     )
     h.engine.comparison = drifted
     h.engine.sync_phase = "Failed"
@@ -239,7 +254,10 @@ async def test_manual_sync_annotation_runs_once_even_when_suspended() -> None:
     await h.apps.reconcile(key, frozenset())
     assert h.engine.syncs == []
     assert conditions(h.app(key)["status"])["Ready"]["reason"] == "Suspended"
-    h.edit_app(key, lambda b: b["metadata"].setdefault("annotations", {}).__setitem__(SYNC_ANNOTATION, "req-1"))
+    h.edit_app(
+        key,
+        lambda b: b["metadata"].setdefault("annotations", {}).__setitem__(SYNC_ANNOTATION, "req-1"),
+    )
     await h.apps.reconcile(key, frozenset({triggers.SYNC}))
     assert len(h.engine.syncs) == 1
     status = h.app(key)["status"]
@@ -252,7 +270,10 @@ async def test_manual_sync_annotation_runs_once_even_when_suspended() -> None:
 async def test_refresh_annotation_refetches_and_is_acknowledged() -> None:
     h, key = await ready_harness()
     await h.apps.reconcile(key, frozenset())
-    h.edit_app(key, lambda b: b["metadata"].setdefault("annotations", {}).__setitem__(REFRESH_ANNOTATION, "r1"))
+    h.edit_app(
+        key,
+        lambda b: b["metadata"].setdefault("annotations", {}).__setitem__(REFRESH_ANNOTATION, "r1"),
+    )
     await h.apps.reconcile(key, frozenset({triggers.REFRESH}))
     assert (("ns", "repo"), triggers.REFRESH) in h.woken_repos
     assert h.app(key)["status"]["lastHandledRefresh"] == "r1"
@@ -264,7 +285,11 @@ async def test_shared_resource_conflict_is_a_condition_and_an_event() -> None:
     h, key = await ready_harness(automated={"prune": True})
 
     def conflict(rev: str) -> Comparison:
-        return Comparison(rev, (ResourceState("ConfigMap", "cm", namespace="ns", status="Unknown"),), conflicts=("ConfigMap ns/cm owned by another app: ns/other",))
+        return Comparison(
+            rev,
+            (ResourceState("ConfigMap", "cm", namespace="ns", status="Unknown"),),
+            conflicts=("ConfigMap ns/cm owned by another app: ns/other",),
+        )
 
     h.engine.comparison = conflict
     await h.apps.reconcile(key, frozenset())
@@ -279,7 +304,9 @@ async def test_deletion_orphan_by_default_and_delete_with_prune() -> None:
     for automated, cascade in (({"prune": False}, False), ({"prune": True}, True)):
         h, key = await ready_harness(automated=automated)
         await h.apps.reconcile(key, frozenset())
-        h.edit_app(key, lambda b: b["metadata"].__setitem__("deletionTimestamp", "2024-01-01T00:00:00Z"))
+        h.edit_app(
+            key, lambda b: b["metadata"].__setitem__("deletionTimestamp", "2024-01-01T00:00:00Z")
+        )
         await h.apps.reconcile(key, frozenset({triggers.DELETING}))
         assert h.engine.deletes == [cascade]
         assert FINALIZER not in h.app(key)["metadata"]["finalizers"]
@@ -289,7 +316,9 @@ async def test_stuck_deletion_says_why() -> None:
     h, key = await ready_harness(automated={"prune": True})
     await h.apps.reconcile(key, frozenset())
     h.engine.delete_done = False
-    h.edit_app(key, lambda b: b["metadata"].__setitem__("deletionTimestamp", "2024-01-01T00:00:00Z"))
+    h.edit_app(
+        key, lambda b: b["metadata"].__setitem__("deletionTimestamp", "2024-01-01T00:00:00Z")
+    )
     await h.apps.reconcile(key, frozenset({triggers.DELETING}))
     body = h.app(key)
     assert FINALIZER in body["metadata"]["finalizers"]
@@ -317,7 +346,10 @@ def test_status_only_changes_do_not_wake() -> None:
     from tether.controller.runtime import app_reasons
 
     old = {"metadata": {"generation": 1, "annotations": {}}, "status": {}}
-    new = {"metadata": {"generation": 1, "annotations": {}}, "status": {"sync": {"status": "Synced"}}}
+    new = {
+        "metadata": {"generation": 1, "annotations": {}},
+        "status": {"sync": {"status": "Synced"}},
+    }
     assert app_reasons("MODIFIED", old, new) == set()
     new2 = {"metadata": {"generation": 2}}
     assert app_reasons("MODIFIED", old, new2) == {triggers.SPEC_CHANGED}
@@ -327,3 +359,44 @@ def test_status_only_changes_do_not_wake() -> None:
 def test_synced_comparison_reports_synced() -> None:
     assert synced("r").sync_status == "Synced"
     assert drifted("r").sync_status == "OutOfSync"
+
+
+async def test_written_statuses_match_the_crd_models() -> None:
+    from tether.api.application import ApplicationStatus
+    from tether.api.repository import RepositoryStatus
+
+    h, key = await ready_harness(automated={"prune": True})
+    h.engine.comparison = drifted
+    h.engine.after_sync = drifted
+    await h.apps.reconcile(key, frozenset())
+    ApplicationStatus.model_validate(h.app(key)["status"])
+    from tether.controller.status import apply_merge
+
+    state: dict[str, Any] = {}
+    for _, patch in h.app_api.status_patches:  # every intermediate status is valid too
+        state = apply_merge(state, patch)
+        ApplicationStatus.model_validate(state)
+    RepositoryStatus.model_validate(h.runtime.repos.get(("ns", "repo"))["status"])
+    h.engine.render_error = ValueError("bad.yaml: broken")
+    await h.apps.reconcile(key, frozenset())
+    ApplicationStatus.model_validate(h.app(key)["status"])
+
+
+async def test_git_outage_is_reported_and_pauses_automatic_sync() -> None:
+    h, key = await ready_harness(automated={"prune": True})
+    await h.apps.reconcile(key, frozenset())
+    h.git.error = gerr.NetworkUnreachableError("connection refused", url="git://127.0.0.1:1/r.git")
+    await h.repos.reconcile(("ns", "repo"), frozenset({triggers.INTERVAL}))
+    h.engine.comparison = drifted  # e.g. someone edited an object meanwhile
+    await h.apps.reconcile(key, frozenset({triggers.DEPENDENCY}))
+    status = h.app(key)["status"]
+    ready = conditions(status)["Ready"]
+    assert ready["status"] == "False" and ready["reason"] == "SourceUnavailable"
+    assert "connection refused" in ready["message"]
+    assert h.engine.syncs == []
+    # the server comes back: the app converges again
+    h.git.error = None
+    await h.repos.reconcile(("ns", "repo"), frozenset({triggers.INTERVAL}))
+    await h.apps.reconcile(key, frozenset({triggers.DEPENDENCY}))
+    assert len(h.engine.syncs) == 1
+    assert conditions(h.app(key)["status"])["Ready"]["status"] == "True"

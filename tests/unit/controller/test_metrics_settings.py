@@ -7,7 +7,7 @@ import kopf
 import pytest
 
 from tether.controller.handlers import build_registry
-from tether.controller.metrics import Metrics, ProbeServer, Probes
+from tether.controller.metrics import Metrics, Probes, ProbeServer
 from tether.controller.runtime import Runtime
 from tether.controller.settings import ChangeHandlerError, check_registry, configure
 
@@ -37,6 +37,7 @@ async def test_probe_server_serves_three_endpoints() -> None:
     port = await server.start()
     try:
         async with aiohttp.ClientSession() as s:
+
             async def get(path: str) -> tuple[int, str]:
                 async with s.get(f"http://127.0.0.1:{port}{path}") as r:
                     return r.status, await r.text()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tether.controller.policy import Backoff, Decision, LastOperation, Observation, SyncPolicy, decide
+from tether.controller.policy import (
+    Backoff,
+    Decision,
+    LastOperation,
+    Observation,
+    SyncPolicy,
+    decide,
+)
 
 AUTO = SyncPolicy(automated=True, prune=True)
 HEAL = SyncPolicy(automated=True, self_heal=True)
@@ -13,7 +20,14 @@ OUT = Observation("OutOfSync", "main@sha1:b")
 NOW = 1000.0
 
 
-def op(phase: str, revision: str = "main@sha1:b", *, automated: bool = True, retries: int = 0, at: float = 990) -> LastOperation:
+def op(
+    phase: str,
+    revision: str = "main@sha1:b",
+    *,
+    automated: bool = True,
+    retries: int = 0,
+    at: float = 990,
+) -> LastOperation:
     return LastOperation(phase, revision, automated, retry_count=retries, finished_at=at)
 
 
@@ -23,27 +37,93 @@ CASES = [
     ("new revision syncs", AUTO, OUT, op("Succeeded", "main@sha1:a"), "", "", "sync"),
     ("first sight syncs", AUTO, OUT, None, "", "", "sync"),
     ("same revision, no selfHeal: once only", AUTO, OUT, op("Succeeded"), "", "", "none"),
-    ("same revision after a manual sync, no selfHeal", AUTO, OUT, op("Succeeded", automated=False), "", "", "none"),
+    (
+        "same revision after a manual sync, no selfHeal",
+        AUTO,
+        OUT,
+        op("Succeeded", automated=False),
+        "",
+        "",
+        "none",
+    ),
     ("same revision with selfHeal resyncs", HEAL, OUT, op("Succeeded"), "", "", "sync"),
-    ("suspended: no automatic sync", SyncPolicy(automated=True, suspend=True), OUT, None, "", "", "none"),
-    ("suspended: a manual request still syncs", SyncPolicy(automated=True, suspend=True), OUT, None, "r1", "", "sync"),
+    (
+        "suspended: no automatic sync",
+        SyncPolicy(automated=True, suspend=True),
+        OUT,
+        None,
+        "",
+        "",
+        "none",
+    ),
+    (
+        "suspended: a manual request still syncs",
+        SyncPolicy(automated=True, suspend=True),
+        OUT,
+        None,
+        "r1",
+        "",
+        "sync",
+    ),
     ("manual request already handled", SyncPolicy(), OUT, None, "r1", "r1", "none"),
-    ("manual request on a synced app still runs", SyncPolicy(), Observation("Synced", "r"), None, "r2", "r1", "sync"),
+    (
+        "manual request on a synced app still runs",
+        SyncPolicy(),
+        Observation("Synced", "r"),
+        None,
+        "r2",
+        "r1",
+        "sync",
+    ),
     ("empty render refused", AUTO, Observation("OutOfSync", "r", empty=True), None, "", "", "none"),
-    ("empty render allowed", SyncPolicy(automated=True, allow_empty=True), Observation("OutOfSync", "r", empty=True), None, "", "", "sync"),
+    (
+        "empty render allowed",
+        SyncPolicy(automated=True, allow_empty=True),
+        Observation("OutOfSync", "r", empty=True),
+        None,
+        "",
+        "",
+        "sync",
+    ),
     ("failed, no retry policy: stop", AUTO, OUT, op("Failed"), "", "", "none"),
     ("failed, retry not due: wait", RETRY, OUT, op("Failed", at=995), "", "", "wait"),
     ("failed, retry due", RETRY, OUT, op("Failed", at=900), "", "", "sync"),
     ("failed, retries used up", RETRY, OUT, op("Failed", retries=2, at=0), "", "", "none"),
     ("running is resumed", AUTO, Observation("Synced", "r"), op("Running"), "", "", "resume"),
-    ("running automatic op not resumed when suspended", SyncPolicy(automated=True, suspend=True), OUT, op("Running"), "", "", "none"),
-    ("running manual op resumed when suspended", SyncPolicy(automated=True, suspend=True), OUT, op("Running", automated=False), "", "", "resume"),
+    (
+        "running automatic op not resumed when suspended",
+        SyncPolicy(automated=True, suspend=True),
+        OUT,
+        op("Running"),
+        "",
+        "",
+        "none",
+    ),
+    (
+        "running manual op resumed when suspended",
+        SyncPolicy(automated=True, suspend=True),
+        OUT,
+        op("Running", automated=False),
+        "",
+        "",
+        "resume",
+    ),
     ("unknown sync status does not sync", AUTO, Observation("Unknown", "r"), None, "", "", "none"),
 ]
 
 
-@pytest.mark.parametrize(("name", "pol", "seen", "last", "req", "handled", "action"), CASES, ids=[c[0] for c in CASES])
-def test_decide(name: str, pol: SyncPolicy, seen: Observation, last: LastOperation | None, req: str, handled: str, action: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "pol", "seen", "last", "req", "handled", "action"), CASES, ids=[c[0] for c in CASES]
+)
+def test_decide(
+    name: str,
+    pol: SyncPolicy,
+    seen: Observation,
+    last: LastOperation | None,
+    req: str,
+    handled: str,
+    action: str,
+) -> None:
     decision = decide(pol, seen, last, sync_request=req, handled_request=handled, now=NOW)
     assert decision.action == action, decision.reason
 

@@ -9,10 +9,14 @@ from hypothesis import strategies as st
 
 from tether.controller.status import StatusWriter, apply_merge, carry_volatile, merge_diff
 
-json_leaf = st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=3))
+json_leaf = st.one_of(
+    st.integers(), st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=3)
+)
 json_obj = st.recursive(
     st.dictionaries(st.text(min_size=1, max_size=4), json_leaf, max_size=4),
-    lambda children: st.dictionaries(st.text(min_size=1, max_size=4), st.one_of(json_leaf, children), max_size=4),
+    lambda children: st.dictionaries(
+        st.text(min_size=1, max_size=4), st.one_of(json_leaf, children), max_size=4
+    ),
     max_leaves=12,
 )
 
@@ -45,7 +49,9 @@ class RecordingPatcher:
     def __init__(self) -> None:
         self.patches: list[tuple[tuple[str, str], dict[str, Any]]] = []
 
-    async def patch_status(self, key: tuple[str, str], patch: dict[str, Any]) -> dict[str, Any] | None:
+    async def patch_status(
+        self, key: tuple[str, str], patch: dict[str, Any]
+    ) -> dict[str, Any] | None:
         self.patches.append((key, patch))
         return None
 
@@ -67,5 +73,10 @@ async def test_writer_uses_the_observed_status_after_a_restart() -> None:
     patcher = RecordingPatcher()
     writer = StatusWriter(patcher)
     observed = {"sync": {"status": "Synced"}, "reconciledAt": "t0"}
-    assert await writer.write(("n", "a"), {"sync": {"status": "Synced"}, "reconciledAt": "t9"}, observed) is False
+    assert (
+        await writer.write(
+            ("n", "a"), {"sync": {"status": "Synced"}, "reconciledAt": "t9"}, observed
+        )
+        is False
+    )
     assert patcher.patches == []

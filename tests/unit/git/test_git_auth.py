@@ -91,7 +91,9 @@ def test_bad_identity(identity: bytes, passphrase: str | None, match: str) -> No
     data: dict[str, str | bytes] = {"identity": identity}
     if passphrase:
         data["passphrase"] = passphrase
-    with pytest.raises(AuthenticationError, match=match) as caught:
-        with ssh_key_files(GitAuth.from_mapping(data)):
-            pass
+    with (
+        pytest.raises(AuthenticationError, match=match) as caught,
+        ssh_key_files(GitAuth.from_mapping(data)),
+    ):
+        pass
     assert "nope-456" not in str(caught.value) and "garbage" not in str(caught.value)

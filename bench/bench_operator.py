@@ -1,0 +1,315 @@
+"""Operator at scale: 200 Applications x 5 objects from one repository.
+
+Prints:
+- time from applying 200 Applications until all are Synced and Healthy, next to
+  the baseline ``kubectl apply`` of the same 1,000 objects on the same server;
+- the operator's RSS after convergence;
+- the API requests the operator made during one idle Application interval after
+  convergence (by verb; the target is zero writes);
+- live edit -> OutOfSync in the status, p50 and p95 over N edits.
+
+Runs a local control plane (or the cluster of --kubeconfig), a ``git daemon``
+on 127.0.0.1 and ``tether run`` as a subprocess.
+
+    .venv/bin/python bench/bench_operator.py [--apps 200] [--objects 5] [--edits 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "git"))
+
+from git_servers import free_port, git, start_git_daemon, stop  # noqa: E402
+
+from tether.tools import find_tool  # noqa: E402
+
+NS = "bench-apps"
+WRITE_VERBS = ("CREATE", "UPDATE", "PATCH", "APPLY", "DELETE")
+
+
+def configmap(name: str, i: int) -> str:
+    return f'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  index: "{i}"\n  payload: {"x" * 200}\n'
+
+
+def make_repo(base: Path, apps: int, objects: int) -> Path:
+    bare = base / "bench.git"
+    git("init", "-q", "--bare", str(bare))
+    work = base / "work"
+    git("clone", "-q", str(bare), str(work))
+    for a in range(apps):
+        folder = work / "apps" / f"app{a:03d}"
+        folder.mkdir(parents=True)
+        for o in range(objects):
+            (folder / f"cm{o}.yaml").write_text(configmap(f"app{a:03d}-cm{o}", o))
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "bench", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    return work
+
+
+def kubectl(kubeconfig: Path, *args: str, input: str | None = None) -> str:
+    proc = subprocess.run(
+        [find_tool("kubectl"), f"--kubeconfig={kubeconfig}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def api_requests(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("tether_api_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            verb = labels.split('verb="', 1)[1].split('"', 1)[0]
+            out[verb] = out.get(verb, 0) + float(value)
+    return out
+
+
+def objects_yaml(apps: int, objects: int, ns: str) -> str:
+    docs = []
+    for a in range(apps):
+        for o in range(objects):
+            docs.append(
+                configmap(f"app{a:03d}-cm{o}", o).replace(
+                    "metadata:\n", f"metadata:\n  namespace: {ns}\n"
+                )
+            )
+    return "---\n".join(docs)
+
+
+def applications(apps: int, url: str, interval: str) -> str:
+    docs = [
+        {
+            "apiVersion": "tether.dev/v1alpha1",
+            "kind": "Repository",
+            "metadata": {"name": "bench", "namespace": NS},
+            "spec": {"url": url, "insecure": True, "interval": "1m"},
+        }
+    ]
+    for a in range(apps):
+        docs.append(
+            {
+                "apiVersion": "tether.dev/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": f"app{a:03d}", "namespace": NS},
+                "spec": {
+                    "source": {
+                        "repositoryRef": {"name": "bench"},
+                        "revision": "main",
+                        "path": f"apps/app{a:03d}",
+                    },
+                    "destination": {"namespace": NS},
+                    "syncPolicy": {"automated": {"prune": True}},
+                    "interval": interval,
+                },
+            }
+        )
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+
+
+def app_states(kubeconfig: Path) -> list[tuple[str, str, str]]:
+    doc = json.loads(kubectl(kubeconfig, "get", "applications.tether.dev", "-n", NS, "-o", "json"))
+    out = []
+    for item in doc["items"]:
+        status = item.get("status") or {}
+        out.append(
+            (
+                item["metadata"]["name"],
+                (status.get("sync") or {}).get("status", ""),
+                (status.get("health") or {}).get("status", ""),
+            )
+        )
+    return out
+
+
+async def drift_latencies(kubeconfig: Path, edits: int) -> list[float]:
+    from tether.controller.kubeio import APPLICATIONS
+    from tether.kube.client import KubeClient
+    from tether.kube.resource import ApiResource
+
+    cms = ApiResource("", "v1", "ConfigMap", "configmaps", True)
+    client = await KubeClient.connect(str(kubeconfig))
+    out: list[float] = []
+    try:
+        for i in range(edits):
+            app = f"app{i:03d}"
+            await client.patch(cms, f"{app}-cm0", {"data": {"index": f"live-{i}"}}, namespace=NS)
+            started = time.perf_counter()
+            while True:
+                body = await client.get(APPLICATIONS, app, NS)
+                if ((body.get("status") or {}).get("sync") or {}).get("status") == "OutOfSync":
+                    out.append(time.perf_counter() - started)
+                    break
+                if time.perf_counter() - started > 30:
+                    out.append(float("inf"))
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await client.close()
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--apps", type=int, default=200)
+    parser.add_argument("--objects", type=int, default=5)
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument(
+        "--idle", type=float, default=60.0, help="seconds of idle measurement (= app interval)"
+    )
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--kubeconfig", type=Path, default=None)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="tether-bench-op-"))
+    cluster = None
+    if args.kubeconfig is None:
+        from tether.localcluster import LocalCluster
+
+        cluster = LocalCluster.start(tmp / "cluster", nodes=1, die_with_parent=True)
+        kubeconfig = cluster.kubeconfig
+    else:
+        kubeconfig = args.kubeconfig
+    (tmp / "git").mkdir()
+    gitd, port = start_git_daemon(tmp / "git")
+    operator = None
+    try:
+        make_repo(tmp / "git", args.apps, args.objects)
+        url = f"git://127.0.0.1:{port}/bench.git"
+        kubectl(
+            kubeconfig, "apply", "--server-side", "-f", str(ROOT / "charts" / "tether" / "crds")
+        )
+        kubectl(kubeconfig, "create", "namespace", NS)
+        kubectl(kubeconfig, "create", "namespace", "bench-baseline")
+
+        started = time.perf_counter()
+        kubectl(
+            kubeconfig,
+            "apply",
+            "-f",
+            "-",
+            input=objects_yaml(args.apps, args.objects, "bench-baseline"),
+        )
+        baseline = time.perf_counter() - started
+
+        metrics_port = free_port()
+        log = open(tmp / "operator.log", "wb")  # noqa: SIM115
+        operator = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("tether")),
+                "run",
+                "--all-namespaces",
+                f"--kubeconfig={kubeconfig}",
+                "--metrics-host=127.0.0.1",
+                f"--metrics-port={metrics_port}",
+                f"--cache-dir={tmp / 'cache'}",
+                f"--concurrency={args.concurrency}",
+                "--log-level=warning",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or operator.poll() is not None:
+                    raise SystemExit(
+                        "operator did not become ready; see " + str(tmp / "operator.log")
+                    ) from None
+                time.sleep(0.2)
+
+        interval = f"{int(args.idle)}s"
+        started = time.perf_counter()
+        kubectl(kubeconfig, "apply", "-f", "-", input=applications(args.apps, url, interval))
+        while True:
+            states = app_states(kubeconfig)
+            done = sum(1 for _, s, h in states if s == "Synced" and h == "Healthy")
+            if done == args.apps:
+                break
+            if time.perf_counter() - started > 900:
+                raise SystemExit(
+                    f"only {done}/{args.apps} converged in 900s; see {tmp / 'operator.log'}"
+                )
+            time.sleep(0.5)
+        converge = time.perf_counter() - started
+        rss = rss_mib(operator.pid)
+
+        time.sleep(3)  # let the last watch events settle
+        before = api_requests(metrics_port)
+        time.sleep(args.idle * 1.1)
+        after = api_requests(metrics_port)
+        idle = {v: after.get(v, 0) - before.get(v, 0) for v in sorted(set(after) | set(before))}
+        idle = {v: n for v, n in idle.items() if n}
+        writes = sum(n for v, n in idle.items() if v.split("-")[0] in WRITE_VERBS)
+
+        lat = asyncio.run(drift_latencies(kubeconfig, min(args.edits, args.apps)))
+        rss_after = rss_mib(operator.pid)
+
+        print(f"apps={args.apps} objects/app={args.objects} concurrency={args.concurrency}")
+        print(f"converge (all Synced+Healthy): {converge:8.2f} s")
+        print(
+            f"baseline kubectl apply {args.apps * args.objects} objects: {baseline:8.2f} s  (ratio {converge / baseline:.2f}x)"
+        )
+        print(
+            f"operator RSS after converge:   {rss:8.1f} MiB (after drift edits {rss_after:.1f} MiB)"
+        )
+        print(
+            f"idle {args.idle * 1.1:.0f}s API requests by verb: {idle or '{}'}; writes: {writes:g}"
+        )
+        print(
+            f"drift -> OutOfSync over {len(lat)} edits: p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
+        )
+    finally:
+        if operator is not None and operator.poll() is None:
+            operator.terminate()
+            try:
+                operator.wait(20)
+            except subprocess.TimeoutExpired:
+                operator.kill()
+        stop(gitd)
+        if cluster is not None:
+            cluster.stop()
+        if os.environ.get("KEEP_BENCH_DIR") is None:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

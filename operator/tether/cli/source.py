@@ -1,0 +1,209 @@
+"""SOURCE and its flags, shared by ``render``, ``diff`` and ``sync``.
+
+SOURCE is a local folder or a Git URL. A folder is read as it is; a URL is
+resolved and fetched through the shared Git cache, then read from the object
+store. Credentials never come from argv: they come from environment variables
+or files (``--auth-file``, ``--ssh-key``, ``--known-hosts``), so they stay out of
+shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tether.git import GitAuth, GitCache, GitError
+from tether.manifests import (
+    DirectoryOptions,
+    HelmOptions,
+    LocalTree,
+    ManifestError,
+    RenderOptions,
+    RenderResult,
+    render,
+)
+from tether.tree import TreeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+AUTH_ENV = {
+    "username": "TETHER_GIT_USERNAME",
+    "password": "TETHER_GIT_PASSWORD",
+    "bearerToken": "TETHER_GIT_BEARER_TOKEN",
+    "passphrase": "TETHER_GIT_SSH_PASSPHRASE",
+}
+
+
+def source_options(func: F) -> F:
+    """Add SOURCE and the flags that select and render it."""
+    decorators = [
+        click.argument("source"),
+        click.option(
+            "--revision",
+            default="HEAD",
+            show_default=True,
+            help="Branch, tag, commit SHA, full ref or semver range (Git sources).",
+        ),
+        click.option("--path", default="", help="Folder inside the source to render."),
+        click.option("--recurse", is_flag=True, help="Read subfolders of a plain directory."),
+        click.option(
+            "--include",
+            multiple=True,
+            metavar="GLOB",
+            help="Only read files matching GLOB (repeatable).",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            metavar="GLOB",
+            help="Skip files matching GLOB (repeatable; wins over --include).",
+        ),
+        click.option(
+            "--values",
+            "value_files",
+            multiple=True,
+            metavar="FILE",
+            help="Helm value file inside the source, relative to the chart (repeatable).",
+        ),
+        click.option(
+            "--set",
+            "set_values",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Helm value override (repeatable).",
+        ),
+        click.option(
+            "--release-name", default=None, help="Helm release name (default: the app name)."
+        ),
+        click.option(
+            "--insecure", is_flag=True, help="Allow http://, git:// and file:// Git URLs."
+        ),
+        click.option(
+            "--auth-file",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="YAML mapping or Secret manifest with username/password, bearerToken "
+            "or identity/known_hosts.",
+        ),
+        click.option(
+            "--ssh-key",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="SSH private key file.",
+        ),
+        click.option(
+            "--known-hosts",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="known_hosts file for strict host-key checking (default ~/.ssh/known_hosts).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def load_source(
+    source: str,
+    revision: str = "HEAD",
+    path: str = "",
+    recurse: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    value_files: Sequence[str] = (),
+    set_values: Sequence[str] = (),
+    release_name: str | None = None,
+    insecure: bool = False,
+    auth_file: str | None = None,
+    ssh_key: str | None = None,
+    known_hosts: str | None = None,
+    helm_namespace: str = "",
+    app_name: str | None = None,
+    **_unused: Any,
+) -> RenderResult:
+    """Render SOURCE; raise click.ClickException with one clear line on any failure."""
+    options = RenderOptions(
+        directory=DirectoryOptions(recurse=recurse, include=tuple(include), exclude=tuple(exclude)),
+        helm=HelmOptions(
+            value_files=tuple(value_files),
+            set=tuple(_split_set(item) for item in set_values),
+            release_name=release_name or "",
+            namespace=helm_namespace,
+        ),
+    )
+    name = app_name or release_name or _default_name(source)
+    try:
+        if Path(source).is_dir():
+            return render(LocalTree(Path(source)), path, options, app_name=name, cache_key=None)
+        auth = _auth(auth_file, ssh_key, known_hosts)
+        return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
+    except (GitError, ManifestError, TreeError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _render_git(
+    url: str,
+    revision: str,
+    auth: GitAuth,
+    insecure: bool,
+    path: str,
+    options: RenderOptions,
+    app_name: str,
+) -> RenderResult:
+    cache = GitCache()
+    snapshot = await cache.fetch(url, revision, auth, insecure=insecure)
+    tree = cache.tree(snapshot)
+    return render(tree, path, options, app_name=app_name, cache_key=snapshot.commit)
+
+
+def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -> GitAuth:
+    data: dict[str, str | bytes] = {}
+    if auth_file:
+        data.update(_read_auth_file(Path(auth_file)))
+    for key, env in AUTH_ENV.items():
+        if os.environ.get(env):
+            data[key] = os.environ[env]
+    if ssh_key:
+        data["identity"] = Path(ssh_key).read_bytes()
+    hosts = Path(known_hosts) if known_hosts else Path.home() / ".ssh" / "known_hosts"
+    if "known_hosts" not in data and hosts.is_file():
+        data["known_hosts"] = hosts.read_bytes()
+    return GitAuth.from_mapping(data)
+
+
+def _read_auth_file(path: Path) -> dict[str, str | bytes]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = YAML(typ="safe").load(path.read_text())
+    except (OSError, YAMLError) as exc:
+        raise click.ClickException(f"{path}: cannot read auth file: {type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise click.ClickException(f"{path}: auth file must be a mapping or a Secret")
+    if doc.get("kind") == "Secret":
+        out: dict[str, str | bytes] = {
+            k: base64.b64decode(v) for k, v in (doc.get("data") or {}).items()
+        }
+        out.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
+        return out
+    return {str(k): str(v) for k, v in doc.items()}
+
+
+def _split_set(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"--set {item!r}: expected KEY=VALUE")
+    return key, value
+
+
+def _default_name(source: str) -> str:
+    base = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    base = base.removesuffix(".git") or "tether"
+    return base.lower()
