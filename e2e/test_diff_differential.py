@@ -54,7 +54,14 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(obj)
     out.pop("status", None)
     meta = out["metadata"]
-    for key in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "namespace", "generation"):
+    for key in (
+        "managedFields",
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "namespace",
+        "generation",
+    ):
         meta.pop(key, None)
     annotations = meta.get("annotations", {})
     annotations.pop("deployment.kubernetes.io/revision", None)
@@ -77,14 +84,16 @@ def test_tether_patch_equals_kubectl_apply(kubectl: Kubectl, namespace: str) -> 
     for i in range(COUNT):
         original, modified, current = triples.triple(rng)
         name = f"web-{i}"
-        cases.append({
-            ns: {
-                "original": _valid(original, name, ns) if i % 10 else None,
-                "modified": _valid(modified, name, ns),
-                "current": _valid(current, name, ns),
+        cases.append(
+            {
+                ns: {
+                    "original": _valid(original, name, ns) if i % 10 else None,
+                    "modified": _valid(modified, name, ns),
+                    "current": _valid(current, name, ns),
+                }
+                for ns in (ours_ns, theirs_ns)
             }
-            for ns in (ours_ns, theirs_ns)
-        })
+        )
     try:
         _run(kubectl, cases, ours_ns, theirs_ns)
     finally:
@@ -98,15 +107,18 @@ def _run(kubectl: Kubectl, cases: list[dict[str, Any]], ours_ns: str, theirs_ns:
         for ns in (ours_ns, theirs_ns):
             obj = copy.deepcopy(case[ns]["current"])
             if case[ns]["original"] is not None:
-                obj["metadata"].setdefault("annotations", {})[LAST_APPLIED] = last_applied_annotation(
-                    case[ns]["original"]
+                obj["metadata"].setdefault("annotations", {})[LAST_APPLIED] = (
+                    last_applied_annotation(case[ns]["original"])
                 )
             seeds.append(obj)
     kubectl.run("create", "-f", "-", input=_list(seeds))
 
-    live = {o["metadata"]["name"]: o for o in kubectl.json("get", "deployments", "-n", ours_ns)["items"]}
+    live = {
+        o["metadata"]["name"]: o for o in kubectl.json("get", "deployments", "-n", ours_ns)["items"]
+    }
     before_theirs = {
-        o["metadata"]["name"]: o for o in kubectl.json("get", "deployments", "-n", theirs_ns)["items"]
+        o["metadata"]["name"]: o
+        for o in kubectl.json("get", "deployments", "-n", theirs_ns)["items"]
     }
     verdicts = {}
     for case in cases:
@@ -120,17 +132,32 @@ def _run(kubectl: Kubectl, cases: list[dict[str, Any]], ours_ns: str, theirs_ns:
         raw = verdicts[name].raw_patch
         if raw:
             kubectl.run(
-                "patch", "deployment", name, "-n", ours_ns, "--type", "strategic",
-                "-p", json.dumps(raw), check=False,
+                "patch",
+                "deployment",
+                name,
+                "-n",
+                ours_ns,
+                "--type",
+                "strategic",
+                "-p",
+                json.dumps(raw),
+                check=False,
             )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(send, verdicts))
     # Some generated changes are invalid; both paths must then leave the object alone.
-    kubectl.run("apply", "-f", "-", input=_list([c[theirs_ns]["modified"] for c in cases]), check=False)
+    kubectl.run(
+        "apply", "-f", "-", input=_list([c[theirs_ns]["modified"] for c in cases]), check=False
+    )
 
-    after_ours = {o["metadata"]["name"]: o for o in kubectl.json("get", "deployments", "-n", ours_ns)["items"]}
-    after_theirs = {o["metadata"]["name"]: o for o in kubectl.json("get", "deployments", "-n", theirs_ns)["items"]}
+    after_ours = {
+        o["metadata"]["name"]: o for o in kubectl.json("get", "deployments", "-n", ours_ns)["items"]
+    }
+    after_theirs = {
+        o["metadata"]["name"]: o
+        for o in kubectl.json("get", "deployments", "-n", theirs_ns)["items"]
+    }
     differing = [n for n in verdicts if _comparable(after_ours[n]) != _comparable(after_theirs[n])]
     wrong_in_sync = []
     for name, verdict in verdicts.items():
@@ -159,6 +186,14 @@ def _drop_finalizers(kubectl: Kubectl, *namespaces: str) -> None:
         for obj in items:
             if obj["metadata"].get("finalizers"):
                 kubectl.run(
-                    "patch", "deployment", obj["metadata"]["name"], "-n", ns, "--type", "merge",
-                    "-p", '{"metadata":{"finalizers":null}}', check=False,
+                    "patch",
+                    "deployment",
+                    obj["metadata"]["name"],
+                    "-n",
+                    ns,
+                    "--type",
+                    "merge",
+                    "-p",
+                    '{"metadata":{"finalizers":null}}',
+                    check=False,
                 )

@@ -45,5 +45,7 @@ def build() -> Path:
 def run(binary: Path, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One response per request, in order."""
     text = "".join(json.dumps(r) + "\n" for r in requests)
-    proc = subprocess.run([str(binary)], input=text, capture_output=True, text=True, check=True, timeout=300)
+    proc = subprocess.run(
+        [str(binary)], input=text, capture_output=True, text=True, check=True, timeout=300
+    )
     return [json.loads(line) for line in proc.stdout.splitlines()]

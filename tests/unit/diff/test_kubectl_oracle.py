@@ -74,7 +74,9 @@ def _compare(cases: list[Any], theirs: list[dict[str, Any]], ours: list[dict[str
     assert len(theirs) == len(cases)
     mismatches = []
     for i, (case, t, o) in enumerate(zip(cases, theirs, ours, strict=True)):
-        if ("error" in t) != ("error" in o) or ("error" not in t and (t["patch"] != o["patch"] or t["applied"] != o["applied"])):
+        if ("error" in t) != ("error" in o) or (
+            "error" not in t and (t["patch"] != o["patch"] or t["applied"] != o["applied"])
+        ):
             mismatches.append((i, case, t, o))
     if mismatches:
         i, case, t, o = mismatches[0]

@@ -45,9 +45,19 @@ def deploy(container: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("a", "b", "same"),
-    [("1000m", "1", True), ("1Gi", "1073741824", True), ("0.5", "500m", True), (1, "1", True),
-     ("1e3", "1k", True), ("128Mi", "134217728", True), ("100m", "0.1", True), ("1", "2", False),
-     ("1Gi", "1G", False), ("abc", "abc", False), (True, "1", False)],
+    [
+        ("1000m", "1", True),
+        ("1Gi", "1073741824", True),
+        ("0.5", "500m", True),
+        (1, "1", True),
+        ("1e3", "1k", True),
+        ("128Mi", "134217728", True),
+        ("100m", "0.1", True),
+        ("1", "2", False),
+        ("1Gi", "1G", False),
+        ("abc", "abc", False),
+        (True, "1", False),
+    ],
 )
 def test_quantities(a: Any, b: Any, same: bool) -> None:
     assert same_quantity(a, b) is same
@@ -58,10 +68,17 @@ def test_quantity_parse_rejects_garbage() -> None:
 
 
 def test_quantity_spelling_is_in_sync_but_not_rewritten() -> None:
-    desired = deploy({"name": "a", "resources": {"limits": {"cpu": "1000m", "memory": "1Gi"}, "requests": {"cpu": 0.5}}})
+    desired = deploy(
+        {
+            "name": "a",
+            "resources": {"limits": {"cpu": "1000m", "memory": "1Gi"}, "requests": {"cpu": 0.5}},
+        }
+    )
     live = with_last_applied(desired)
     live["spec"]["template"]["spec"]["containers"][0]["resources"] = {
-        "limits": {"cpu": "1", "memory": "1073741824"}, "requests": {"cpu": "500m"}}
+        "limits": {"cpu": "1", "memory": "1073741824"},
+        "requests": {"cpu": "500m"},
+    }
     assert compare(desired, live, desired, strategic=True).in_sync
     changed = copy.deepcopy(desired)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "x"
@@ -72,13 +89,20 @@ def test_quantity_spelling_is_in_sync_but_not_rewritten() -> None:
 
 
 def test_quantity_outside_quantity_fields_is_compared_literally() -> None:
-    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "1000m"}}
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"x": "1000m"},
+    }
     live = with_last_applied(desired) | {"data": {"x": "1"}}
     assert not compare(desired, live, desired, strategic=True).in_sync
 
 
 def test_int_or_string_spelling() -> None:
-    desired = deploy({"name": "a"}, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}})
+    desired = deploy(
+        {"name": "a"}, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+    )
     live = with_last_applied(desired)
     live["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = "1"
     assert compare(desired, live, desired, strategic=True).in_sync
@@ -87,7 +111,12 @@ def test_int_or_string_spelling() -> None:
 
 
 def secret(**fields: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, **fields}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "default"},
+        **fields,
+    }
 
 
 def b64(text: str) -> str:
@@ -125,7 +154,11 @@ def test_ignore_json_pointer_keeps_live_value() -> None:
     live = with_last_applied(desired)
     live["spec"]["replicas"] = 9
     live["spec"]["template"]["spec"]["containers"][0]["image"] = "a:patched"
-    rule = IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas", "/spec/template/spec/containers/0/image"))
+    rule = IgnoreRule(
+        group="apps",
+        kind="Deployment",
+        json_pointers=("/spec/replicas", "/spec/template/spec/containers/0/image"),
+    )
     assert compare(desired, live, desired, strategic=True, ignore=[rule]).in_sync
     other = IgnoreRule(group="apps", kind="StatefulSet", json_pointers=("/spec/replicas",))
     assert not compare(desired, live, desired, strategic=True, ignore=[other]).in_sync
@@ -152,10 +185,28 @@ def test_managed_fields_managers_are_ignored() -> None:
     live["spec"]["replicas"] = 5
     live["spec"]["template"]["spec"]["containers"][0]["image"] = "a:hot"
     live["metadata"]["managedFields"] = [
-        {"manager": "hpa", "operation": "Update", "fieldsType": "FieldsV1",
-         "fieldsV1": {"f:spec": {"f:replicas": {}}}},
-        {"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1",
-         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"a"}': {".": {}, "f:image": {}, "f:name": {}}}}}}}},
+        {
+            "manager": "hpa",
+            "operation": "Update",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:replicas": {}}},
+        },
+        {
+            "manager": "kubectl",
+            "operation": "Update",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {
+                "f:spec": {
+                    "f:template": {
+                        "f:spec": {
+                            "f:containers": {
+                                'k:{"name":"a"}': {".": {}, "f:image": {}, "f:name": {}}
+                            }
+                        }
+                    }
+                }
+            },
+        },
     ]
     hpa_only = IgnoreRule(managed_fields_managers=("hpa",))
     result = compare(desired, live, desired, strategic=True, ignore=[hpa_only])
@@ -165,7 +216,13 @@ def test_managed_fields_managers_are_ignored() -> None:
 
 
 def test_fieldsv1_parser() -> None:
-    paths = leaf_paths({"f:metadata": {"f:finalizers": {'v:"a.io/x"': {}}}, "f:spec": {"f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}}}}, "i:0": {}})
+    paths = leaf_paths(
+        {
+            "f:metadata": {"f:finalizers": {'v:"a.io/x"': {}}},
+            "f:spec": {"f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}}}},
+            "i:0": {},
+        }
+    )
     assert [tuple((s.kind, s.value) for s in p) for p in paths] == [
         (("f", "metadata"), ("f", "finalizers"), ("v", "a.io/x")),
         (("f", "spec"), ("f", "ports"), ("k", {"port": 80, "protocol": "TCP"})),
@@ -177,8 +234,12 @@ def test_fieldsv1_parser() -> None:
 
 
 def test_last_applied_matches_kubectl_format() -> None:
-    obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "namespace": "default"},
-           "data": {"html": "<b>&</b>", "n": "é"}}
+    obj = {
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "metadata": {"name": "c", "namespace": "default"},
+        "data": {"html": "<b>&</b>", "n": "é"},
+    }
     assert last_applied_annotation(obj) == (
         '{"apiVersion":"v1","data":{"html":"\\u003cb\\u003e\\u0026\\u003c/b\\u003e","n":"é"},'
         '"kind":"ConfigMap","metadata":{"annotations":{},"name":"c","namespace":"default"}}\n'
@@ -213,26 +274,66 @@ def test_verdict_cache_memoizes_by_resource_version() -> None:
 
 def test_patch_meta_from_openapi_v3_follows_refs() -> None:
     doc = {
-        "paths": {"/apis/x/v1/things/{name}": {"patch": {
-            "x-kubernetes-group-version-kind": {"group": "x", "version": "v1", "kind": "Thing"},
-            "requestBody": {"content": {"application/strategic-merge-patch+json": {}}}}}},
-        "components": {"schemas": {
-            "x.Thing": {"x-kubernetes-group-version-kind": [{"group": "x", "version": "v1", "kind": "Thing"}],
-                        "properties": {"spec": {"allOf": [{"$ref": "#/components/schemas/x.Spec"}]}}},
-            "x.Spec": {"properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/x.Item"},
-                                                "x-kubernetes-patch-merge-key": "id", "x-kubernetes-patch-strategy": "merge",
-                                                "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
-                                      "plain": {"type": "string"}}},
-            "x.Item": {"properties": {"tags": {"type": "array", "x-kubernetes-patch-strategy": "merge"}}},
-        }},
+        "paths": {
+            "/apis/x/v1/things/{name}": {
+                "patch": {
+                    "x-kubernetes-group-version-kind": {
+                        "group": "x",
+                        "version": "v1",
+                        "kind": "Thing",
+                    },
+                    "requestBody": {"content": {"application/strategic-merge-patch+json": {}}},
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "x.Thing": {
+                    "x-kubernetes-group-version-kind": [
+                        {"group": "x", "version": "v1", "kind": "Thing"}
+                    ],
+                    "properties": {"spec": {"allOf": [{"$ref": "#/components/schemas/x.Spec"}]}},
+                },
+                "x.Spec": {
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/x.Item"},
+                            "x-kubernetes-patch-merge-key": "id",
+                            "x-kubernetes-patch-strategy": "merge",
+                            "x-kubernetes-list-type": "map",
+                            "x-kubernetes-list-map-keys": ["id"],
+                        },
+                        "plain": {"type": "string"},
+                    }
+                },
+                "x.Item": {
+                    "properties": {
+                        "tags": {"type": "array", "x-kubernetes-patch-strategy": "merge"}
+                    }
+                },
+            }
+        },
     }
     meta = PatchMeta.from_openapi_v3([doc])
     assert meta.supports_strategic("x", "v1", "Thing")
     items = meta.lookup(("x", "v1", "Thing"), ["spec", "items"])
-    assert (items.merge_key, items.strategy, items.list_type, items.map_keys) == ("id", "merge", "map", ("id",))
+    assert (items.merge_key, items.strategy, items.list_type, items.map_keys) == (
+        "id",
+        "merge",
+        "map",
+        ("id",),
+    )
     assert meta.lookup(("x", "v1", "Thing"), ["spec", "items", "tags"]).strategy == "merge"
-    assert PatchMeta.from_json(meta.to_json()).lookup(("x", "v1", "Thing"), ["spec", "items"]) == items
-    live = {"apiVersion": "x/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": {"items": [{"id": 1, "v": 1}, {"id": 2}]}}
+    assert (
+        PatchMeta.from_json(meta.to_json()).lookup(("x", "v1", "Thing"), ["spec", "items"]) == items
+    )
+    live = {
+        "apiVersion": "x/v1",
+        "kind": "Thing",
+        "metadata": {"name": "t"},
+        "spec": {"items": [{"id": 1, "v": 1}, {"id": 2}]},
+    }
     desired = {**live, "spec": {"items": [{"id": 2}]}}
     result = compare(desired, with_last_applied(live), live, meta=meta, strategic=True)
     assert result.patch["spec"]["items"] == [{"id": 1, "$patch": "delete"}]

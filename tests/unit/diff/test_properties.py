@@ -21,7 +21,13 @@ from tether.diff import (
 )
 
 ROOT = default_patch_meta().root("apps", "v1", "Deployment")
-MERGE_KEYS = {"containers": "name", "env": "name", "ports": "containerPort", "volumes": "name", "volumeMounts": "mountPath"}
+MERGE_KEYS = {
+    "containers": "name",
+    "env": "name",
+    "ports": "containerPort",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+}
 PRIMITIVE_MERGE = {"finalizers"}
 
 
@@ -51,8 +57,11 @@ def test_patched_current_holds_modified(rng: random.Random) -> None:
     assert holds(apply_merge_patch(current, json_patch), modified, strategic=False)
 
 
-def add_unmentioned(rng: random.Random, current: dict[str, Any], original: dict[str, Any], modified: dict[str, Any]) -> None:
+def add_unmentioned(
+    rng: random.Random, current: dict[str, Any], original: dict[str, Any], modified: dict[str, Any]
+) -> None:
     """Add fields neither original nor modified mention, as servers and controllers do."""
+
     def lookup(doc: Any, path: list[str]) -> Any:
         for p in path:
             doc = doc.get(p) if isinstance(doc, dict) else None
@@ -88,7 +97,9 @@ def add_unmentioned(rng: random.Random, current: dict[str, Any], original: dict[
             c.setdefault("terminationMessagePath", "/dev/termination-log")
     if rng.random() < 0.3:
         pod["containers"].append({"name": "injected-sidecar", "image": "proxy"})
-    if rng.random() < 0.3 and (free(["metadata", "finalizers"]) or "finalizers" in modified["metadata"]):
+    if rng.random() < 0.3 and (
+        free(["metadata", "finalizers"]) or "finalizers" in modified["metadata"]
+    ):
         current["metadata"].setdefault("finalizers", []).append("example.com/zz")
 
 

@@ -68,13 +68,41 @@ CASES: list[tuple[str, dict[str, Any] | None, dict[str, Any], dict[str, Any], di
         deploy([C_A, C_B]),
         deploy([C_B, C_A]),
         deploy([C_A, C_B]),
-        {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}}},
+        {
+            "spec": {
+                "template": {
+                    "spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}
+                }
+            }
+        },
     ),
     (
         "one env var removed from the middle",
-        deploy([{"name": "a", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}, {"name": "Z", "value": "3"}]}]),
+        deploy(
+            [
+                {
+                    "name": "a",
+                    "env": [
+                        {"name": "X", "value": "1"},
+                        {"name": "Y", "value": "2"},
+                        {"name": "Z", "value": "3"},
+                    ],
+                }
+            ]
+        ),
         deploy([{"name": "a", "env": [{"name": "X", "value": "1"}, {"name": "Z", "value": "3"}]}]),
-        deploy([{"name": "a", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}, {"name": "Z", "value": "3"}]}]),
+        deploy(
+            [
+                {
+                    "name": "a",
+                    "env": [
+                        {"name": "X", "value": "1"},
+                        {"name": "Y", "value": "2"},
+                        {"name": "Z", "value": "3"},
+                    ],
+                }
+            ]
+        ),
         {
             "spec": {
                 "template": {
@@ -108,9 +136,44 @@ CASES: list[tuple[str, dict[str, Any] | None, dict[str, Any], dict[str, Any], di
     ),
     (
         "volume source switched configMap -> secret (retainKeys)",
-        deploy(volumes=None) | {"spec": {**deploy()["spec"], "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1"}], "volumes": [{"name": "cfg", "configMap": {"name": "c"}}]}}}},
-        deploy() | {"spec": {**deploy()["spec"], "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1"}], "volumes": [{"name": "cfg", "secret": {"secretName": "s"}}]}}}},
-        deploy() | {"spec": {**deploy()["spec"], "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1"}], "volumes": [{"name": "cfg", "configMap": {"name": "c", "defaultMode": 420}}]}}}},
+        deploy(volumes=None)
+        | {
+            "spec": {
+                **deploy()["spec"],
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "app", "image": "nginx:1"}],
+                        "volumes": [{"name": "cfg", "configMap": {"name": "c"}}],
+                    }
+                },
+            }
+        },
+        deploy()
+        | {
+            "spec": {
+                **deploy()["spec"],
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "app", "image": "nginx:1"}],
+                        "volumes": [{"name": "cfg", "secret": {"secretName": "s"}}],
+                    }
+                },
+            }
+        },
+        deploy()
+        | {
+            "spec": {
+                **deploy()["spec"],
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "app", "image": "nginx:1"}],
+                        "volumes": [
+                            {"name": "cfg", "configMap": {"name": "c", "defaultMode": 420}}
+                        ],
+                    }
+                },
+            }
+        },
         {
             "spec": {
                 "template": {
@@ -166,22 +229,51 @@ CASES: list[tuple[str, dict[str, Any] | None, dict[str, Any], dict[str, Any], di
     ),
     (
         "replace-strategy list (tolerations) replaced whole",
-        deploy() | {"spec": {**deploy()["spec"], "template": {"spec": {"containers": [C_A], "tolerations": [{"key": "a"}]}}}},
-        deploy() | {"spec": {**deploy()["spec"], "template": {"spec": {"containers": [C_A], "tolerations": [{"key": "b"}]}}}},
-        deploy() | {"spec": {**deploy()["spec"], "template": {"spec": {"containers": [C_A], "tolerations": [{"key": "a"}]}}}},
+        deploy()
+        | {
+            "spec": {
+                **deploy()["spec"],
+                "template": {"spec": {"containers": [C_A], "tolerations": [{"key": "a"}]}},
+            }
+        },
+        deploy()
+        | {
+            "spec": {
+                **deploy()["spec"],
+                "template": {"spec": {"containers": [C_A], "tolerations": [{"key": "b"}]}},
+            }
+        },
+        deploy()
+        | {
+            "spec": {
+                **deploy()["spec"],
+                "template": {"spec": {"containers": [C_A], "tolerations": [{"key": "a"}]}},
+            }
+        },
         {"spec": {"template": {"spec": {"tolerations": [{"key": "b"}]}}}},
     ),
     (
         "strategy switched to Recreate clears rollingUpdate via retainKeys",
         deploy(strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}),
         deploy(strategy={"type": "Recreate"}),
-        deploy(strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}}),
-        {"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": None, "type": "Recreate"}}},
+        deploy(
+            strategy={
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"},
+            }
+        ),
+        {
+            "spec": {
+                "strategy": {"$retainKeys": ["type"], "rollingUpdate": None, "type": "Recreate"}
+            }
+        },
     ),
 ]
 
 
-@pytest.mark.parametrize(("name", "original", "modified", "current", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "original", "modified", "current", "expected"), CASES, ids=[c[0] for c in CASES]
+)
 def test_three_way_strategic_vectors(
     name: str, original: Any, modified: Any, current: Any, expected: dict[str, Any]
 ) -> None:
@@ -191,7 +283,9 @@ def test_three_way_strategic_vectors(
 
 
 def test_reorder_applies_in_new_order() -> None:
-    patch = three_way_strategic_patch(deploy([C_A, C_B]), deploy([C_B, C_A]), deploy([C_A, C_B]), root())
+    patch = three_way_strategic_patch(
+        deploy([C_A, C_B]), deploy([C_B, C_A]), deploy([C_A, C_B]), root()
+    )
     applied = apply_strategic_patch(deploy([C_A, C_B]), patch, root())
     assert [c["name"] for c in pod_spec(applied)["containers"]] == ["b", "a"]
 
@@ -204,7 +298,9 @@ def test_volume_switch_applies_without_stale_source() -> None:
 
 
 def test_server_only_container_survives_env_removal() -> None:
-    current = deploy([C_A, {"name": "b", "env": [{"name": "X"}, {"name": "Y"}]}, {"name": "sidecar"}])
+    current = deploy(
+        [C_A, {"name": "b", "env": [{"name": "X"}, {"name": "Y"}]}, {"name": "sidecar"}]
+    )
     original = deploy([C_A, {"name": "b", "env": [{"name": "X"}, {"name": "Y"}]}])
     modified = deploy([C_A, {"name": "b", "env": [{"name": "X"}]}])
     patch = three_way_strategic_patch(original, modified, current, root())
@@ -219,11 +315,25 @@ def test_server_only_container_survives_env_removal() -> None:
 @pytest.mark.parametrize(
     ("live", "patch", "expected"),
     [
-        ({"metadata": {"labels": {"a": "1"}}}, {"metadata": {"labels": {"$patch": "replace", "b": "2"}}}, {"metadata": {"labels": {"b": "2"}}}),
-        ({"metadata": {"labels": {"a": "1"}}}, {"metadata": {"labels": {"$patch": "delete"}}}, {"metadata": {"labels": {}}}),
+        (
+            {"metadata": {"labels": {"a": "1"}}},
+            {"metadata": {"labels": {"$patch": "replace", "b": "2"}}},
+            {"metadata": {"labels": {"b": "2"}}},
+        ),
+        (
+            {"metadata": {"labels": {"a": "1"}}},
+            {"metadata": {"labels": {"$patch": "delete"}}},
+            {"metadata": {"labels": {}}},
+        ),
         (
             {"spec": {"template": {"spec": {"containers": [C_A, C_B]}}}},
-            {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "c"}, {"$patch": "replace"}]}}}},
+            {
+                "spec": {
+                    "template": {
+                        "spec": {"containers": [{"name": "c", "image": "c"}, {"$patch": "replace"}]}
+                    }
+                }
+            },
             {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "c"}]}}}},
         ),
         (
@@ -243,12 +353,27 @@ def test_server_only_container_survives_env_removal() -> None:
         ),
         (
             {"spec": {"template": {"spec": {"containers": [C_A, C_B, {"name": "s"}]}}}},
-            {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}}},
+            {
+                "spec": {
+                    "template": {
+                        "spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}
+                    }
+                }
+            },
             {"spec": {"template": {"spec": {"containers": [C_B, C_A, {"name": "s"}]}}}},
         ),
         ({"spec": {"replicas": 3}}, {"spec": {"replicas": None, "paused": None}}, {"spec": {}}),
     ],
-    ids=["map-replace", "map-delete", "list-replace", "list-delete", "delete-from-primitive", "set-order-primitive", "set-order-maps", "nulls"],
+    ids=[
+        "map-replace",
+        "map-delete",
+        "list-replace",
+        "list-delete",
+        "delete-from-primitive",
+        "set-order-primitive",
+        "set-order-maps",
+        "nulls",
+    ],
 )
 def test_apply_directives(live: Any, patch: Any, expected: Any) -> None:
     base = {"apiVersion": "apps/v1", "kind": "Deployment"}
@@ -258,7 +383,9 @@ def test_apply_directives(live: Any, patch: Any, expected: Any) -> None:
 def test_retain_keys_rejects_field_outside_list() -> None:
     live = {"spec": {"strategy": {"type": "RollingUpdate"}}}
     with pytest.raises(PatchError, match="retainKeys"):
-        apply_strategic_patch(live, {"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": {}}}}, root())
+        apply_strategic_patch(
+            live, {"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": {}}}}, root()
+        )
 
 
 def test_missing_merge_key_is_a_typed_error() -> None:
@@ -271,7 +398,9 @@ def test_missing_merge_key_is_a_typed_error() -> None:
 def test_unknown_directive_is_rejected() -> None:
     with pytest.raises(PatchError, match="unknown patch type"):
         apply_strategic_patch(
-            {"metadata": {"labels": {"a": "1"}}}, {"metadata": {"labels": {"$patch": "bogus"}}}, root()
+            {"metadata": {"labels": {"a": "1"}}},
+            {"metadata": {"labels": {"$patch": "bogus"}}},
+            root(),
         )
 
 
@@ -279,7 +408,12 @@ def test_unknown_directive_is_rejected() -> None:
 
 
 def cr(spec: dict[str, Any], **meta: Any) -> dict[str, Any]:
-    return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", **meta}, "spec": spec}
+    return {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", **meta},
+        "spec": spec,
+    }
 
 
 @pytest.mark.parametrize(
@@ -289,7 +423,12 @@ def cr(spec: dict[str, Any], **meta: Any) -> dict[str, Any]:
         (cr({"a": 1}), cr({"a": 1}), cr({"a": 1, "c": 3}), {}),
         (cr({"l": [1, 2]}), cr({"l": [2, 1]}), cr({"l": [1, 2]}), {"spec": {"l": [2, 1]}}),
         (None, cr({"a": {"x": 1}}), cr({}), {"spec": {"a": {"x": 1}}}),
-        (cr({"a": {"x": 1, "y": 2}}), cr({"a": {"x": 1}}), cr({"a": {"x": 1, "y": 2}}), {"spec": {"a": {"y": None}}}),
+        (
+            cr({"a": {"x": 1, "y": 2}}),
+            cr({"a": {"x": 1}}),
+            cr({"a": {"x": 1, "y": 2}}),
+            {"spec": {"a": {"y": None}}},
+        ),
     ],
 )
 def test_json_merge_vectors(original: Any, modified: Any, current: Any, expected: Any) -> None:
@@ -297,7 +436,7 @@ def test_json_merge_vectors(original: Any, modified: Any, current: Any, expected
 
 
 def test_json_merge_preconditions() -> None:
-    with pytest.raises(PreconditionFailedError, match="metadata.name"):
+    with pytest.raises(PreconditionFailedError, match=r"metadata\.name"):
         three_way_json_merge_patch(cr({}), {**cr({}), "metadata": {"name": "other"}}, cr({}))
     with pytest.raises(PreconditionFailedError, match="kind"):
         three_way_json_merge_patch(cr({}), {**cr({}), "kind": "Gadget"}, cr({}))

@@ -19,7 +19,10 @@ def _pick_unique(rng: random.Random, pool: list[str], lo: int, hi: int) -> list[
 
 
 def container(rng: random.Random, name: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "image": rng.choice(["nginx:1.25", "nginx:1.27", "busybox:1.36"])}
+    out: dict[str, Any] = {
+        "name": name,
+        "image": rng.choice(["nginx:1.25", "nginx:1.27", "busybox:1.36"]),
+    }
     if rng.random() < 0.6:
         out["env"] = [
             {"name": n, "value": rng.choice(["1", "2"])}
@@ -27,7 +30,8 @@ def container(rng: random.Random, name: str) -> dict[str, Any]:
         ]
     if rng.random() < 0.4:
         out["ports"] = [
-            {"containerPort": p, "protocol": "TCP"} for p in rng.sample([80, 443, 8080], rng.randint(1, 2))
+            {"containerPort": p, "protocol": "TCP"}
+            for p in rng.sample([80, 443, 8080], rng.randint(1, 2))
         ]
     if rng.random() < 0.3:
         out["args"] = _pick_unique(rng, ["--a", "--b", "--c"], 1, 3)
@@ -53,13 +57,18 @@ def deployment(rng: random.Random, namespace: str = "default") -> dict[str, Any]
     labels = {"app": NAME}
     metadata: dict[str, Any] = {"name": NAME, "namespace": namespace}
     if rng.random() < 0.6:
-        metadata["labels"] = {k: rng.choice(["x", "y"]) for k in _pick_unique(rng, ["tier", "team", "env"], 0, 3)}
+        metadata["labels"] = {
+            k: rng.choice(["x", "y"]) for k in _pick_unique(rng, ["tier", "team", "env"], 0, 3)
+        }
     if rng.random() < 0.5:
         metadata["annotations"] = {
-            f"example.com/{k}": rng.choice(["1", "2"]) for k in _pick_unique(rng, ["a", "b", "c"], 0, 3)
+            f"example.com/{k}": rng.choice(["1", "2"])
+            for k in _pick_unique(rng, ["a", "b", "c"], 0, 3)
         }
     if rng.random() < 0.3:
-        metadata["finalizers"] = _pick_unique(rng, ["example.com/a", "example.com/b", "example.com/c"], 1, 3)
+        metadata["finalizers"] = _pick_unique(
+            rng, ["example.com/a", "example.com/b", "example.com/c"], 1, 3
+        )
     pod: dict[str, Any] = {
         "containers": [container(rng, n) for n in _pick_unique(rng, ["app", "side", "log"], 1, 3)]
     }
@@ -75,7 +84,10 @@ def deployment(rng: random.Random, namespace: str = "default") -> dict[str, Any]
         spec["replicas"] = rng.randint(0, 3)
     if rng.random() < 0.4:
         spec["strategy"] = rng.choice(
-            [{"type": "Recreate"}, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": rng.choice(["25%", 1])}}]
+            [
+                {"type": "Recreate"},
+                {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": rng.choice(["25%", 1])}},
+            ]
         )
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
@@ -106,7 +118,9 @@ def mutate(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def triple(rng: random.Random, namespace: str = "default") -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def triple(
+    rng: random.Random, namespace: str = "default"
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(original, modified, current) with a mix of independent and related documents."""
     original = deployment(rng, namespace)
     shape = rng.randint(0, 3)
