@@ -242,7 +242,7 @@ def main() -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1):

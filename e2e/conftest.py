@@ -139,7 +139,11 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterHandle]:
     external = os.environ.get("TETHER_TEST_KUBECONFIG")
     if external:
         path = Path(external).expanduser()
-        yield ExternalCluster(path, Kubectl(find_tool("kubectl"), path))
+        handle = ExternalCluster(path, Kubectl(find_tool("kubectl"), path))
+        try:
+            yield handle
+        finally:
+            shutil.rmtree(handle._scratch, ignore_errors=True)
         return
     run_dir = Path(tempfile.mkdtemp(prefix="tether-e2e-"))
     try:

@@ -189,7 +189,7 @@ def operator(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def configmap(name: str, value: str) -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: {value}\n"
+    return f'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: "{value}"\n'
 
 
 def deployment(name: str, replicas: int = 1) -> str:
@@ -250,13 +250,26 @@ def app_status(kubectl: Any, ns: str, name: str = "app") -> dict[str, Any]:
     return kubectl.json("get", "applications.tether.dev", name, "-n", ns).get("status") or {}
 
 
+class NotYet:
+    """A falsy check result that still shows what was seen, for the failure message."""
+
+    def __init__(self, seen: Any) -> None:
+        self.seen = seen
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return json.dumps(self.seen, indent=1, default=str)[:3000]
+
+
 def synced_healthy(kubectl: Any, ns: str, name: str = "app") -> Callable[[], Any]:
     def check() -> Any:
         status = app_status(kubectl, ns, name)
         ok = (status.get("sync") or {}).get("status") == "Synced" and (
             status.get("health") or {}
         ).get("status") == "Healthy"
-        return status if ok else False
+        return status if ok else NotYet(status)
 
     return check
 
@@ -426,4 +439,70 @@ def test_metrics_are_served(operator: Operator) -> None:
         "tether_git_fetch_duration_seconds",
     ):
         assert name in text
-    assert json.dumps  # keep import used for debugging dumps
+
+
+def test_cli_manual_sync_and_refresh_wait_for_the_result(
+    operator: Operator, git_server: GitServer, kubectl: Any, namespace: str, cluster: Any
+) -> None:
+    path = f"{namespace}/manual"
+    git_server.push({f"{path}/cm.yaml": configmap("manual", "m")}, message="manual app")
+    apply_repo_and_app(kubectl, namespace, git_server.url(), path, automated=None)
+
+    def out_of_sync() -> Any:
+        status = app_status(kubectl, namespace)
+        return status if (status.get("sync") or {}).get("status") == "OutOfSync" else NotYet(status)
+
+    wait_for("OutOfSync (manual mode)", out_of_sync, timeout=60)
+    assert kubectl.run("get", "configmap", "manual", "-n", namespace, check=False).returncode != 0
+    tether = str(Path(sys.executable).with_name("tether"))
+    done = subprocess.run(
+        [
+            tether,
+            "app",
+            "sync",
+            f"{namespace}/app",
+            "--wait",
+            "--timeout=60",
+            f"--kubeconfig={cluster.kubeconfig}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Succeeded" in done.stdout
+    assert kubectl.json("get", "configmap", "manual", "-n", namespace)["data"]["key"] == "m"
+    refreshed = subprocess.run(
+        [
+            tether,
+            "app",
+            "refresh",
+            f"{namespace}/app",
+            "--wait",
+            "--timeout=60",
+            f"--kubeconfig={cluster.kubeconfig}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    assert "Synced" in refreshed.stdout
+    missing = subprocess.run(
+        [
+            tether,
+            "app",
+            "sync",
+            f"{namespace}/nope",
+            "--wait",
+            "--timeout=5",
+            f"--kubeconfig={cluster.kubeconfig}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1 and "nope" in missing.stderr

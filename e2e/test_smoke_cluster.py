@@ -425,7 +425,15 @@ def test_service_account_kubeconfig_is_refused_where_rbac_says_no(
     ):
         refused = kubectl.run(*args, kubeconfig=sa_config, check=False)
         assert refused.returncode != 0, args
-        assert "Forbidden" in refused.stderr and "is forbidden" in refused.stderr, refused.stderr
+        assert "is forbidden" in refused.stderr, refused.stderr
+        assert f'User "system:serviceaccount:{namespace}:reader"' in refused.stderr
+
+    # The raw answer is an HTTP 403 (reason Forbidden), not a 401 or a 404.
+    raw = kubectl.run(
+        "get", "--raw", f"/api/v1/namespaces/{namespace}/secrets", kubeconfig=sa_config, check=False
+    )
+    assert raw.returncode != 0
+    assert "(Forbidden)" in raw.stderr, raw.stderr
 
     # Impersonating the same ServiceAccount as admin is refused the same way.
     impersonated = kubectl.run(

@@ -6,8 +6,11 @@ OpenAPI cache, the shared resource cache and the verdict memo; each call takes
 an ``AppSpec`` (who the app is and how to sync it) and the rendered objects.
 
 * ``diff(app, rendered)`` -> ``DiffReport``: per object in-sync / out-of-sync /
-  missing, a masked unified diff, and the objects that would be pruned. A
-  warm, in-sync app makes no API request at all.
+  missing, a masked unified diff (``tether.diff``), and the objects that would
+  be pruned. A non-empty local patch is confirmed with one server-side
+  dry-run; when the server says it changes nothing, the verdict is remembered
+  for that (resourceVersion, desired hash) and the object counts as in sync.
+  A warm, in-sync app makes no API request at all.
 * ``plan(app, rendered, revision)`` -> ``tether.plan.Plan``.
 * ``sync(app, rendered, ...)`` -> ``OperationState``: executes the plan,
   persisting the state after each step, resuming from a saved state, and
@@ -26,29 +29,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tether.diff import DiffError, DiffResult, IgnoreRule, VerdictCache, desired_hash
 from tether.identity import (
     AppRef,
     LayeredScope,
     Owned,
     ResourceKey,
+    SharedConflict,
     app_instance,
     ownership,
     resource_key,
     scope_from_crds,
     stamp,
 )
-from tether.kube.apply import (
-    LAST_APPLIED,
-    Applier,
-    LocalDiff,
-    local_diff,
-)
+from tether.kube.apply import Applier, ApplyItem, ApplyOptions, needs_server_side
 from tether.kube.cache import ResourceCache
-from tether.kube.client import MERGE_PATCH, STRATEGIC_PATCH, KubeClient
+from tether.kube.client import KubeClient
+from tether.kube.compare import Comparer
 from tether.kube.discovery import Discovery
 from tether.kube.errors import KubeError, NotFound, UnknownKind
 from tether.kube.openapi import OpenApiCache
-from tether.kube.resource import GVK, ApiResource
+from tether.kube.resource import GVK
 from tether.plan import Plan, SkipReason, build_plan
 from tether.sync.executor import Executor, ExecutorConfig, Persist, Progress
 from tether.sync.state import OperationState, Phase
@@ -95,6 +96,16 @@ class AppSpec:
     concurrency: int = 8
     health_timeout: float = 300.0
     extra_kinds: tuple[GVK, ...] = ()
+    ignore: tuple[IgnoreRule, ...] = ()
+
+    @property
+    def needs_managed_fields(self) -> bool:
+        """Whether an ignore rule names field managers (the cache must keep managedFields)."""
+        return any(rule.managed_fields_managers for rule in self.ignore)
+
+    @property
+    def server_side(self) -> bool:
+        return "ServerSideApply=true" in self.sync_options
 
     @property
     def ref(self) -> AppRef:
@@ -107,12 +118,18 @@ class AppSpec:
 
 @dataclass(frozen=True)
 class ObjectDiff:
-    """One object's standing: in-sync, out-of-sync, missing, prune, conflict or error."""
+    """One object's standing: in-sync, out-of-sync, missing, prune, conflict or error.
+
+    ``diff`` is the masked unified diff of an out-of-sync object; ``patch`` the
+    normalized part of its patch that really changes something (for listing
+    drifted fields).
+    """
 
     key: ResourceKey
     status: str
     diff: str = ""
     message: str = ""
+    patch: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -128,11 +145,24 @@ class DiffReport:
         return not self.errors and all(e.status == "in-sync" for e in self.entries)
 
 
+Keyed = list[tuple[ResourceKey, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _Desired:
+    """One render, keyed and stamped, with each object's hash (for the verdict memo)."""
+
+    objects: Keyed
+    errors: list[str]
+    digests: dict[ResourceKey, str]
+
+
 @dataclass
 class _Prepared:
-    desired: list[tuple[ResourceKey, dict[str, Any]]]
+    desired: Keyed
     live: dict[ResourceKey, dict[str, Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    digests: dict[ResourceKey, str] = field(default_factory=dict)
 
 
 class Engine:
@@ -144,8 +174,10 @@ class Engine:
         self.openapi = OpenApiCache(client)
         self.cache = ResourceCache(client, self.discovery, on_crd_change=self.openapi.invalidate)
         self.field_manager = field_manager
-        self._verdicts: dict[tuple[ResourceKey, str, str], bool] = {}
-        self._desired_memo: dict[AppRef, tuple[str, Any]] = {}
+        self.verdicts = VerdictCache()
+        self._ssa_memo: dict[tuple[Any, ...], DiffResult] = {}
+        self._noise: dict[tuple[ResourceKey, str, str], bool] = {}
+        self._desired_memo: dict[AppRef, tuple[str, _Desired]] = {}
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Engine:
@@ -162,15 +194,15 @@ class Engine:
             )
         return self.client
 
-    # -- verdict memo (VerdictStore protocol) --------------------------------------
+    # -- server-confirmed noise (VerdictStore protocol) ------------------------------
 
     def known_in_sync(self, key: ResourceKey, resource_version: str, digest: str) -> bool:
-        return self._verdicts.get((key, resource_version, digest), False)
+        return self._noise.get((key, resource_version, digest), False)
 
     def record_in_sync(self, key: ResourceKey, resource_version: str, digest: str) -> None:
-        if len(self._verdicts) > 100_000:
-            self._verdicts.clear()
-        self._verdicts[(key, resource_version, digest)] = True
+        if len(self._noise) > 100_000:
+            self._noise.clear()
+        self._noise[(key, resource_version, digest)] = True
 
     # -- preparing ---------------------------------------------------------------------
 
@@ -196,18 +228,25 @@ class Engine:
         return out, errors
 
     async def watch(self, app: AppSpec, gvks: Iterable[GVK] = ()) -> None:
-        """Make the cache watch the kinds ``app`` manages (plus the common ones)."""
+        """Make the cache watch the kinds ``app`` manages (plus the common ones).
+
+        Apps with ignore rules by field manager get their kinds cached with
+        (compacted) managedFields.
+        """
         wanted = {*gvks, *COMMON_KINDS, *app.extra_kinds}
-        await self.cache.register(app.label, wanted, timeout=60)
+        await self.cache.register(
+            app.label, wanted, managed_fields=app.needs_managed_fields, timeout=60
+        )
 
     async def _desired_memoized(
         self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], revision: str
-    ) -> tuple[list[tuple[ResourceKey, dict[str, Any]]], list[str]]:
-        """``desired`` memoized per app for a render identity (``revision``), when given."""
+    ) -> _Desired:
+        """``desired`` (and hashes) memoized per app for a render identity (``revision``)."""
         memo = self._desired_memo.get(app.ref)
         if revision and memo is not None and memo[0] == revision:
-            return memo[1]  # type: ignore[no-any-return]
-        result = await self.desired(app, rendered)
+            return memo[1]
+        objects, errors = await self.desired(app, rendered)
+        result = _Desired(objects, errors, {key: desired_hash(obj) for key, obj in objects})
         if revision:
             self._desired_memo[app.ref] = (revision, result)
         return result
@@ -220,9 +259,10 @@ class Engine:
         fetch_missing: bool,
         revision: str = "",
     ) -> _Prepared:
-        desired, errors = await self._desired_memoized(app, rendered, revision)
+        memo = await self._desired_memoized(app, rendered, revision)
+        desired = memo.objects
         await self.watch(app, (GVK.of(obj) for _, obj in desired))
-        prepared = _Prepared(desired, errors=errors)
+        prepared = _Prepared(desired, errors=list(memo.errors), digests=memo.digests)
         for key, obj in desired:
             live = await self._live(key, obj, fetch_missing)
             if live is not None:
@@ -267,33 +307,50 @@ class Engine:
             return None
         return live
 
-    async def comparator(self, gvks: Iterable[GVK]) -> _Compare:
+    async def comparator(
+        self, gvks: Iterable[GVK], ignore: tuple[IgnoreRule, ...] = ()
+    ) -> Comparer:
+        """A ``Comparer`` over the cluster's patch metadata for these kinds, memoized."""
         meta = await self.openapi.patch_meta((g.group, g.version) for g in gvks)
-        return _Compare(meta)
+        return Comparer(meta, self.verdicts, ignore=ignore, ssa_memo=self._ssa_memo)
 
     # -- diff ----------------------------------------------------------------------------
 
     async def diff(
-        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], *, revision: str = ""
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        *,
+        revision: str = "",
+        confirm: bool = True,
     ) -> DiffReport:
-        """Compare ``rendered`` with live. ``revision`` names the render (commit, path,
-        parameters): with it, keying/stamping and per-object verdicts are memoized, so a
-        repeated no-op diff does no tree walk."""
+        """Compare ``rendered`` with live.
+
+        ``revision`` names the render (commit, path, parameters): with it, keying,
+        stamping and hashing are memoized, so a repeated no-op diff does no tree
+        walk. With ``confirm`` (the default) each non-empty local patch is checked
+        with one server-side dry-run, and noise is remembered.
+        """
         prepared = await self._prepare(app, rendered, fetch_missing=True, revision=revision)
-        compare = await self.comparator(GVK.of(o) for _, o in prepared.desired)
+        compare = await self.comparator((GVK.of(o) for _, o in prepared.desired), app.ignore)
         entries: list[ObjectDiff] = []
+        pending: list[tuple[int, ResourceKey, dict[str, Any], dict[str, Any], bool]] = []
         desired_keys = set()
         for key, obj in prepared.desired:
             desired_keys.add(key)
             live = prepared.live.get(key)
-            memo = (key, _rv(live), revision) if revision and live is not None else None
-            if memo is not None and self._verdicts.get(memo):
-                entries.append(ObjectDiff(key, "in-sync"))
-                continue
-            entry = self._diff_one(app, key, obj, live, compare)
-            if memo is not None and entry.status == "in-sync":
-                self._verdicts[memo] = True
+            try:
+                entry, server_side = self._diff_one(app, key, obj, live, compare, prepared.digests)
+            except DiffError as exc:
+                entry, server_side = ObjectDiff(key, "error", message=str(exc)), False
+            if entry.status == "out-of-sync" and confirm and live is not None:
+                pending.append((len(entries), key, obj, live, server_side))
             entries.append(entry)
+        for index, message in await self._confirm(app, compare, pending, prepared.digests):
+            old = entries[index]
+            entries[index] = (
+                ObjectDiff(old.key, "in-sync") if message is None else replace(old, message=message)
+            )
         for key, live in sorted(prepared.live.items()):
             if key in desired_keys or not isinstance(ownership(live, app.ref, key), Owned):
                 continue
@@ -306,19 +363,53 @@ class Engine:
         key: ResourceKey,
         desired: dict[str, Any],
         live: dict[str, Any] | None,
-        compare: _Compare,
-    ) -> ObjectDiff:
+        compare: Comparer,
+        digests: Mapping[ResourceKey, str],
+    ) -> tuple[ObjectDiff, bool]:
         if live is None:
-            return ObjectDiff(key, "missing", message="to be created")
+            return ObjectDiff(key, "missing", message="to be created"), False
         verdict = ownership(live, app.ref, key)
-        if not isinstance(verdict, Owned) and type(verdict).__name__ == "SharedConflict":
-            return ObjectDiff(key, "conflict", message=f"owned by another app: {verdict}")
-        res = self.discovery.lookup(GVK.of(desired))
-        server_side = "ServerSideApply=true" in app.sync_options or _wants_ssa(desired)
-        result = local_diff(compare, desired, live, res, server_side=server_side)
-        if result.in_sync:
-            return ObjectDiff(key, "in-sync")
-        return ObjectDiff(key, "out-of-sync", diff=compare.human(live, result))
+        if isinstance(verdict, SharedConflict):
+            return ObjectDiff(key, "conflict", message=f"owned by another app: {verdict}"), False
+        server_side = app.server_side or _wants_ssa(desired) or needs_server_side(desired)
+        digest = digests.get(key)
+        result = compare.verdict(desired, live, server_side=server_side, digest=digest)
+        if result.in_sync or self.known_in_sync(key, _rv(live), digest or ""):
+            return ObjectDiff(key, "in-sync"), server_side
+        entry = ObjectDiff(key, "out-of-sync", diff=result.diff, patch=result.effective)
+        return entry, server_side
+
+    async def _confirm(
+        self,
+        app: AppSpec,
+        compare: Comparer,
+        pending: Sequence[tuple[int, ResourceKey, dict[str, Any], dict[str, Any], bool]],
+        digests: Mapping[ResourceKey, str],
+    ) -> list[tuple[int, str | None]]:
+        """Dry-run each local patch; (index, None) where the server says it is noise.
+
+        A failed dry-run keeps the object out of sync, with the server's reason.
+        """
+        if not pending:
+            return []
+        applier = Applier(self.client_for(app), self.discovery, compare, verdicts=self, app=app.ref)
+        gate = asyncio.Semaphore(max(1, app.concurrency))
+
+        async def one(
+            item: tuple[int, ResourceKey, dict[str, Any], dict[str, Any], bool],
+        ) -> tuple[int, str | None]:
+            index, key, obj, live, server_side = item
+            options = ApplyOptions(server_side=server_side, field_manager=self.field_manager)
+            async with gate:
+                try:
+                    noise = await applier.confirm(
+                        ApplyItem(key, obj, live, options), digest=digests.get(key)
+                    )
+                except KubeError as exc:
+                    return index, f"server dry-run failed: {exc}"
+            return index, None if noise else ""
+
+        return list(await asyncio.gather(*(one(item) for item in pending)))
 
     # -- plan and sync ------------------------------------------------------------------
 
@@ -397,7 +488,7 @@ class Engine:
     ) -> Executor:
         client = self.client_for(app)
         gvks = {GVK.of(dict(t.object)) for t in plan.tasks() if t.object is not None}
-        compare = await self.comparator(gvks)
+        compare = await self.comparator(gvks, app.ignore)
         applier = Applier(client, self.discovery, compare, verdicts=self, app=app.ref)
         config = ExecutorConfig(
             concurrency=app.concurrency,
@@ -416,87 +507,6 @@ class _DiscoveryScope:
 
     def is_namespaced(self, group_kind: Any) -> bool | None:
         return self._discovery.is_namespaced(group_kind.group, group_kind.kind)
-
-
-class _Compare:
-    """Adapts ``tether.diff`` to the applier's Comparator protocol."""
-
-    def __init__(self, meta: Any) -> None:
-        self._meta = meta
-
-    def _schema(self, gvk: GVK) -> Any:
-        if not self._meta.supports_strategic(gvk.group, gvk.version, gvk.kind):
-            return None
-        return self._meta.root(gvk.group, gvk.version, gvk.kind)
-
-    def __call__(
-        self,
-        desired: dict[str, Any],
-        live: dict[str, Any],
-        last_applied: dict[str, Any] | None,
-        res: ApiResource | None,
-    ) -> LocalDiff:
-        from tether.diff.jsonmerge import three_way_json_merge_patch
-        from tether.diff.smp import three_way_strategic_patch
-
-        schema = self._schema(GVK.of(desired))
-        if schema is not None:
-            patch = three_way_strategic_patch(last_applied, desired, live, schema)
-            return LocalDiff(dict(patch), STRATEGIC_PATCH)
-        return LocalDiff(dict(three_way_json_merge_patch(last_applied, desired, live)), MERGE_PATCH)
-
-    def predicted(self, live: dict[str, Any], diff: LocalDiff) -> dict[str, Any]:
-        from tether.diff.jsonmerge import apply_merge_patch
-        from tether.diff.smp import apply_strategic_patch
-
-        schema = self._schema(GVK.of(live))
-        if schema is not None and diff.content_type == STRATEGIC_PATCH:
-            return dict(apply_strategic_patch(live, diff.patch, schema))
-        out = apply_merge_patch(live, diff.patch)
-        return dict(out) if isinstance(out, dict) else {}
-
-    def human(self, live: dict[str, Any], diff: LocalDiff) -> str:
-        """A unified YAML diff of live against the predicted result, Secret values masked."""
-        return human_diff(live, self.predicted(live, diff))
-
-
-def human_diff(live: dict[str, Any], predicted: dict[str, Any]) -> str:
-    import difflib
-    import io
-
-    from ruamel.yaml import YAML
-
-    def dump(obj: dict[str, Any]) -> list[str]:
-        yaml = YAML(typ="safe", pure=True)
-        yaml.default_flow_style = False
-        buf = io.StringIO()
-        yaml.dump(_for_display(obj), buf)
-        return buf.getvalue().splitlines(keepends=True)
-
-    meta = live.get("metadata") or {}
-    name = f"{live.get('kind')} {meta.get('namespace', '')}/{meta.get('name', '')}"
-    return "".join(
-        difflib.unified_diff(dump(live), dump(predicted), f"live {name}", f"desired {name}")
-    )
-
-
-_HIDDEN_META = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
-
-
-def _for_display(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _HIDDEN_META}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
-    out = {k: v for k, v in obj.items() if k not in ("status", "metadata")}
-    out["metadata"] = meta
-    if obj.get("kind") == "Secret" and not str(obj.get("apiVersion", "")).count("/"):
-        for field_name in ("data", "stringData"):
-            if isinstance(out.get(field_name), dict):
-                out[field_name] = {k: "***" for k in out[field_name]}
-    return out
 
 
 def _rv(obj: Mapping[str, Any] | None) -> str:

@@ -2,44 +2,37 @@
 
 Prints a masked unified diff per out-of-sync object, then the objects that
 would be created and those that would be pruned (found by the app's tracking
-label). Exit codes: 0 in sync, 1 drift, 2 error.
+label). A non-empty local patch is confirmed with one server-side dry-run, so
+normalization noise never shows as drift. Exit codes: 0 in sync, 1 drift,
+2 error.
 
-Also holds the options and source loading shared with ``tether sync``
-(``cluster_options``, ``load_objects``): the lead's ``tether.cli.source`` is
-used when present, otherwise a plain local folder of YAML/JSON is read.
+Also holds what ``tether sync`` shares with it: the app and cluster flags
+(``source_and_cluster_options``), rendering (``load_objects``) and the
+``AppSpec`` built from the flags. SOURCE and its flags come from
+``tether.cli.source``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
+
+from tether.cli.source import load_source_at, source_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 
 
-def _shared_source() -> tuple[Any, Any] | None:
-    try:
-        from tether.cli.source import load_source, source_options
-    except ImportError:
-        return None
-    return source_options, load_source
-
-
 def source_and_cluster_options(func: F) -> F:
-    """SOURCE plus source flags (shared helper when present), app and cluster flags."""
-    shared = _shared_source()
-    if shared is not None:
-        func = shared[0](func)
-    else:
-        func = click.argument("source")(func)
-        func = click.option("--path", default="", help="Folder inside SOURCE.")(func)
+    """SOURCE plus source flags, then the app and cluster flags."""
+    func = source_options(func)
     for decorator in (
         click.option("--app", required=True, help="Application name (tracking label)."),
         click.option("--namespace", "-n", default="default", help="Destination and app namespace."),
@@ -51,58 +44,30 @@ def source_and_cluster_options(func: F) -> F:
     return func
 
 
-def load_objects(params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Render SOURCE into objects, via ``tether.cli.source.load_source`` when it exists."""
-    shared = _shared_source()
-    if shared is not None:
-        result = shared[1](**{k: v for k, v in params.items() if k not in _OWN_PARAMS})
-        objects = getattr(result, "objects", result)
-        return [dict(o) for o in objects]
-    return _read_folder(Path(params["source"]) / (params.get("path") or ""))
+@dataclass(frozen=True)
+class Rendered:
+    """What SOURCE rendered to, and its identity for the engine's memo and state."""
+
+    objects: list[dict[str, Any]]
+    commit: str
+    render_id: str
 
 
-_OWN_PARAMS = frozenset(
-    {
-        "app",
-        "namespace",
-        "kubeconfig",
-        "context",
-        "service_account",
-        "prune",
-        "dry_run",
-        "server_side",
-        "timeout",
-        "state_file",
-        "concurrency",
-    }
-)
+def load_objects(params: dict[str, Any]) -> Rendered:
+    """Render SOURCE (raises click.ClickException with one clear line)."""
+    loaded = load_source_at(
+        **params, app_name=params["app"], helm_namespace=params.get("namespace") or ""
+    )
+    render_id = ""
+    if loaded.commit:
+        options = json.dumps(
+            {k: v for k, v in sorted(params.items()) if k not in _CLUSTER_PARAMS}, default=str
+        )
+        render_id = f"{loaded.commit}:{hashlib.sha256(options.encode()).hexdigest()[:16]}"
+    return Rendered([dict(o) for o in loaded.result.objects], loaded.commit, render_id)
 
 
-def _read_folder(root: Path) -> list[dict[str, Any]]:
-    from ruamel.yaml import YAML
-
-    if not root.is_dir():
-        raise click.ClickException(f"{root}: not a folder")
-    yaml = YAML(typ="safe")
-    yaml.version = (1, 1)
-    out: list[dict[str, Any]] = []
-    for file in sorted(root.rglob("*")):
-        if file.suffix not in (".yaml", ".yml", ".json") or not file.is_file():
-            continue
-        try:
-            docs = list(yaml.load_all(file.read_text()))
-        except Exception as exc:
-            raise click.ClickException(f"{file}: cannot parse: {exc}") from exc
-        for doc in docs:
-            if doc is None:
-                continue
-            if not isinstance(doc, dict):
-                raise click.ClickException(f"{file}: a document is not a mapping")
-            if str(doc.get("kind", "")).endswith("List") and "items" in doc:
-                out.extend(doc["items"] or ())
-            else:
-                out.append(doc)
-    return out
+_CLUSTER_PARAMS = frozenset({"kubeconfig", "context", "auth_file", "ssh_key", "known_hosts"})
 
 
 def app_spec(params: dict[str, Any], **extra: Any) -> Any:
@@ -122,14 +87,14 @@ def app_spec(params: dict[str, Any], **extra: Any) -> Any:
 def diff(**params: Any) -> None:
     """Show drift between SOURCE and the live cluster (exit 1 on drift, 2 on error)."""
     try:
-        objects = load_objects(params)
+        rendered = load_objects(params)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(asyncio.run(_diff(params, objects)))
+    sys.exit(asyncio.run(_diff(params, rendered)))
 
 
-async def _diff(params: dict[str, Any], objects: list[dict[str, Any]]) -> int:
+async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
 
@@ -139,7 +104,7 @@ async def _diff(params: dict[str, Any], objects: list[dict[str, Any]]) -> int:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
     try:
-        report = await engine.diff(app_spec(params), objects)
+        report = await engine.diff(app_spec(params), rendered.objects, revision=rendered.render_id)
     except (TimeoutError, KubeError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
@@ -151,8 +116,12 @@ async def _diff(params: dict[str, Any], objects: list[dict[str, Any]]) -> int:
 def print_report(report: Any) -> int:
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
+    for entry in report.by_status("error"):
+        click.echo(f"error: {_name(entry.key)}: {entry.message}", err=True)
     for entry in report.by_status("out-of-sync"):
         click.echo(entry.diff, nl=False)
+        if entry.message:
+            click.echo(f"# {_name(entry.key)}: {entry.message}")
     for status, title in (
         ("missing", "to create"),
         ("prune", "would be pruned"),
@@ -164,7 +133,7 @@ def print_report(report: Any) -> int:
             for entry in entries:
                 note = f" ({entry.message})" if status == "conflict" else ""
                 click.echo(f"  {_name(entry.key)}{note}")
-    if report.errors:
+    if report.errors or report.by_status("error"):
         return EXIT_ERROR
     drifted = len(report.entries) - len(report.by_status("in-sync"))
     click.echo(

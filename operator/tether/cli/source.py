@@ -13,6 +13,7 @@ import asyncio
 import base64
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,7 +110,20 @@ def source_options(func: F) -> F:
     return func
 
 
-def load_source(
+@dataclass(frozen=True)
+class LoadedSource:
+    """A render and the Git commit it was made from ("" for a local folder)."""
+
+    result: RenderResult
+    commit: str = ""
+
+
+def load_source(**params: Any) -> RenderResult:
+    """Render SOURCE (same parameters as :func:`load_source_at`); raise ClickException."""
+    return load_source_at(**params).result
+
+
+def load_source_at(
     source: str,
     revision: str = "HEAD",
     path: str = "",
@@ -126,8 +140,11 @@ def load_source(
     helm_namespace: str = "",
     app_name: str | None = None,
     **_unused: Any,
-) -> RenderResult:
-    """Render SOURCE; raise click.ClickException with one clear line on any failure."""
+) -> LoadedSource:
+    """Render SOURCE and say which commit it came from ("" for a local folder).
+
+    Raises click.ClickException with one clear line on any failure.
+    """
     options = RenderOptions(
         directory=DirectoryOptions(recurse=recurse, include=tuple(include), exclude=tuple(exclude)),
         helm=HelmOptions(
@@ -140,7 +157,8 @@ def load_source(
     name = app_name or release_name or _default_name(source)
     try:
         if Path(source).is_dir():
-            return render(LocalTree(Path(source)), path, options, app_name=name, cache_key=None)
+            tree = LocalTree(Path(source))
+            return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
         auth = _auth(auth_file, ssh_key, known_hosts)
         return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
     except (GitError, ManifestError, TreeError) as exc:
@@ -155,11 +173,12 @@ async def _render_git(
     path: str,
     options: RenderOptions,
     app_name: str,
-) -> RenderResult:
+) -> LoadedSource:
     cache = GitCache()
     snapshot = await cache.fetch(url, revision, auth, insecure=insecure)
     tree = cache.tree(snapshot)
-    return render(tree, path, options, app_name=app_name, cache_key=snapshot.commit)
+    result = render(tree, path, options, app_name=app_name, cache_key=snapshot.commit)
+    return LoadedSource(result, snapshot.commit)
 
 
 def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -> GitAuth:

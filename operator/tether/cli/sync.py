@@ -2,7 +2,7 @@
 
 Prints progress per step and per object (created, configured, unchanged,
 pruned, failed, skipped). ``--dry-run`` goes through the server's dry-run;
-``--state FILE`` persists the operation state after every step and resumes
+``--state-file FILE`` persists the operation state after every step and resumes
 from it when the file holds an unfinished state for the same plan. Exit codes:
 0 success, 1 failure.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from tether.cli.diff import app_spec, load_objects, source_and_cluster_options
+from tether.cli.diff import Rendered, app_spec, load_objects, source_and_cluster_options
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -40,26 +40,30 @@ def parse_duration(text: str) -> float:
 @click.option("--timeout", default="5m", help="Health-gate timeout per step (e.g. 90s, 5m).")
 @click.option("--concurrency", default=8, show_default=True, help="Objects applied at once.")
 @click.option(
-    "--state", "state_file", default=None, help="Persist/resume the operation state here."
+    "--state-file",
+    "--state",
+    "state_file",
+    default=None,
+    help="Persist the operation state here after each step; resume from it.",
 )
 def sync(**params: Any) -> None:
     """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure)."""
     try:
         timeout = parse_duration(params["timeout"])
-        objects = load_objects(params)
+        rendered = load_objects(params)
+        saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(1)
-    sys.exit(asyncio.run(_sync(params, objects, timeout)))
+    sys.exit(asyncio.run(_sync(params, rendered, timeout, saved)))
 
 
-async def _sync(params: dict[str, Any], objects: list[dict[str, Any]], timeout: float) -> int:
+async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, saved: Any) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
     from tether.sync.state import OperationState, Phase
 
     state_path = Path(params["state_file"]) if params.get("state_file") else None
-    saved = _load_state(state_path)
 
     def persist(state: OperationState) -> None:
         if state_path is not None:
@@ -76,7 +80,8 @@ async def _sync(params: dict[str, Any], objects: list[dict[str, Any]], timeout: 
     try:
         state = await engine.sync(
             app,
-            objects,
+            rendered.objects,
+            revision=rendered.commit,
             state=saved,
             persist=persist,
             dry_run=params["dry_run"],

@@ -356,6 +356,17 @@ class ApplicationController:
             "retryCount": decision.retry_count,
         }
         current = dict(status)
+        generation = (body.get("metadata") or {}).get("generation")
+        current["conditions"] = [
+            c.to_dict()
+            for c in cond.mark_reconciling(
+                _conditions(status),
+                Reason.SYNCING,
+                f"syncing {resolved.display}: {decision.reason}",
+                generation=generation,
+                now=self._now(),
+            )
+        ]
         if decision.request:
             current["lastHandledSync"] = decision.request
         if decision.action == "sync":

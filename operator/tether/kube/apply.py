@@ -3,13 +3,15 @@
 Per object:
 
 * missing live object -> create it carrying the last-applied annotation
-  (``kubectl.kubernetes.io/last-applied-configuration``), so ``kubectl apply``
-  interoperates; AlreadyExists (stale cache) falls through to the patch path;
-* existing object -> compute the three-way patch locally (the injected
-  ``Comparator``, i.e. ``tether.diff``); an empty patch costs no request;
+  (``kubectl.kubernetes.io/last-applied-configuration``, byte-identical to
+  kubectl's), so ``kubectl apply`` interoperates; AlreadyExists (stale cache)
+  falls through to the patch path;
+* existing object -> the local verdict from ``tether.kube.compare`` (three-way
+  merge through ``tether.diff``); an in-sync verdict costs no request;
 * a non-empty patch is first sent as a server-side dry-run; when the dry-run
-  result equals live (normalization noise) the verdict is recorded and no write
-  is made; otherwise the same patch is sent for real;
+  result equals live (normalization noise) the verdict is recorded in the
+  ``VerdictStore`` for (resourceVersion, desired hash) and no write is made;
+  otherwise the same patch is sent for real;
 * server-side apply (field manager ``tether``, force) when the options ask for
   it, or automatically when the annotation would pass 256 KiB;
 * ``Replace=true`` sends a PUT; ``Force=true`` deletes and recreates after the
@@ -25,48 +27,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.diff import (
+    LAST_APPLIED,
+    DiffError,
+    DiffResult,
+    LastAppliedError,
+    desired_hash,
+    last_applied_annotation,
+    last_applied_from,
+)
+from tether.diff import with_last_applied as _modified
 from tether.identity import AppRef, ResourceKey, SharedConflict, ownership
 from tether.kube.changeset import Action, Change, ChangeSet
 from tether.kube.client import APPLY_PATCH, KubeClient
+from tether.kube.compare import Comparer
 from tether.kube.discovery import Discovery
 from tether.kube.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from tether.kube.resource import ApiResource
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 ANNOTATION_LIMIT = 262144
 FIELD_MANAGER = "tether"
 CONFLICT_RETRIES = 3
 _VOLATILE_META = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp")
-
-
-@dataclass(frozen=True)
-class LocalDiff:
-    """What the comparator decided: the patch to send (empty when in sync)."""
-
-    patch: dict[str, Any]
-    content_type: str
-
-    @property
-    def in_sync(self) -> bool:
-        return not self.patch
-
-
-class Comparator(Protocol):
-    """Three-way diff: desired (with its new annotation) vs live vs last-applied."""
-
-    def __call__(
-        self,
-        desired: dict[str, Any],
-        live: dict[str, Any],
-        last_applied: dict[str, Any] | None,
-        res: ApiResource,
-    ) -> LocalDiff: ...
 
 
 class VerdictStore(Protocol):
@@ -99,40 +85,38 @@ class ApplyItem:
     options: ApplyOptions = ApplyOptions()
 
 
-def last_applied_text(desired: dict[str, Any]) -> str:
-    """The annotation value kubectl would write: the object's JSON without the annotation."""
-    body = _without_last_applied(desired)
-    return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
+def last_applied_text(desired: Mapping[str, Any]) -> str:
+    """The annotation value kubectl would write for ``desired``."""
+    return last_applied_annotation(desired)
 
 
-def with_last_applied(desired: dict[str, Any], text: str) -> dict[str, Any]:
+def with_last_applied(desired: Mapping[str, Any], text: str | None = None) -> dict[str, Any]:
+    """``desired`` carrying the last-applied annotation (``text``, or computed)."""
+    if text is None:
+        return dict(_modified(desired))
     meta = dict(desired.get("metadata") or {})
     meta["annotations"] = {**(meta.get("annotations") or {}), LAST_APPLIED: text}
     return {**desired, "metadata": meta}
 
 
-def read_last_applied(live: dict[str, Any]) -> dict[str, Any] | None:
-    raw = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-    if not raw:
-        return None
+def read_last_applied(live: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The last-applied configuration on ``live``; a malformed one counts as absent."""
     try:
-        value = json.loads(raw)
-    except ValueError:
+        return last_applied_from(live)
+    except LastAppliedError:
         return None
-    return value if isinstance(value, dict) else None
 
 
-def desired_hash(desired: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(desired, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()[:32]
+def needs_server_side(desired: Mapping[str, Any]) -> bool:
+    """True when the last-applied annotation would pass the 256 KiB annotation limit."""
+    return len(last_applied_annotation(desired).encode("utf-8")) > ANNOTATION_LIMIT
 
 
-def _without_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
+def without_last_applied(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     if LAST_APPLIED not in annotations:
-        return obj
+        return dict(obj)
     rest = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
     new_meta = {k: v for k, v in meta.items() if k != "annotations"}
     if rest:
@@ -140,32 +124,22 @@ def _without_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": new_meta}
 
 
-def normalized(obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj`` without the server bookkeeping that differs between equal objects."""
+def normalized(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``obj`` without the server bookkeeping and the last-applied annotation.
+
+    Two objects equal under this are the same to a user: a dry-run whose result
+    equals live this way means the local patch was normalization noise.
+    """
+    obj = without_last_applied(obj)
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE_META}
+    if not meta.get("annotations"):
+        meta.pop("annotations", None)
     return {**obj, "metadata": meta}
 
 
-def local_diff(
-    compare: Comparator,
-    desired: dict[str, Any],
-    live: dict[str, Any],
-    res: ApiResource | None,
-    *,
-    server_side: bool = False,
-) -> LocalDiff:
-    """The patch that would bring ``live`` to ``desired``, as ``apply`` decides it.
-
-    Client-side: three-way against the last-applied annotation, the new
-    annotation included. Server-side (asked, or the annotation is too big): is
-    every desired field present in live.
-    """
-    desired = _without_last_applied(desired)
-    annotation = last_applied_text(desired)
-    if server_side or len(annotation) > ANNOTATION_LIMIT:
-        return compare(desired, live, None, res)  # type: ignore[arg-type]
-    modified = with_last_applied(desired, annotation)
-    return compare(modified, live, read_last_applied(live), res)  # type: ignore[arg-type]
+def same_as_live(preview: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """Whether a dry-run result changes nothing a user would see."""
+    return normalized(preview) == normalized(live)
 
 
 class Applier:
@@ -175,7 +149,7 @@ class Applier:
         self,
         client: KubeClient,
         discovery: Discovery,
-        compare: Comparator,
+        compare: Comparer,
         *,
         verdicts: VerdictStore | None = None,
         app: AppRef | None = None,
@@ -192,6 +166,9 @@ class Applier:
             return await self._apply(item)
         except KubeError as exc:
             return Change(item.key, Action.FAILED, str(exc), item.options.dry_run)
+        except DiffError as exc:
+            message = f"{item.key}: cannot compute the patch: {exc}"
+            return Change(item.key, Action.FAILED, message, item.options.dry_run)
 
     async def apply_many(
         self,
@@ -219,39 +196,37 @@ class Applier:
     async def _apply(self, item: ApplyItem) -> Change:
         res = await self._discovery.resource_for(item.desired)
         ns = item.key.namespace or None
-        desired = _without_last_applied(item.desired)
-        annotation = last_applied_text(desired)
-        server_side = item.options.server_side or len(annotation) > ANNOTATION_LIMIT
+        desired = without_last_applied(item.desired)
+        server_side = item.options.server_side or needs_server_side(desired)
         live = item.live
         if live is None:
-            created = await self._create(res, ns, desired, annotation, item, server_side)
+            created = await self._create(res, ns, desired, item, server_side)
             if created is not None:
                 return created
             live = await self._client.get(res, item.key.name, ns)
         for _attempt in range(CONFLICT_RETRIES):
             try:
-                return await self._update(res, ns, desired, annotation, live, item, server_side)
+                return await self._update(res, ns, desired, live, item, server_side)
             except Conflict:
                 live = await self._client.get(res, item.key.name, ns)
-        return await self._update(res, ns, desired, annotation, live, item, server_side)
+        return await self._update(res, ns, desired, live, item, server_side)
 
     async def _create(
         self,
         res: ApiResource,
         ns: str | None,
         desired: dict[str, Any],
-        annotation: str,
         item: ApplyItem,
         server_side: bool,
     ) -> Change | None:
         dry = item.options.dry_run
         try:
             if server_side:
-                await self._server_side_apply(res, ns, desired, item.options)
+                await self._server_side_apply(res, ns, desired, item.options, dry_run=dry)
             else:
                 await self._client.create(
                     res,
-                    with_last_applied(desired, annotation),
+                    with_last_applied(desired),
                     namespace=ns,
                     dry_run=dry,
                     field_manager=item.options.field_manager,
@@ -261,12 +236,40 @@ class Applier:
         note = "server-side apply" if server_side else ""
         return Change(item.key, Action.CREATED, note, dry)
 
+    async def confirm(self, item: ApplyItem, *, digest: str | None = None) -> bool:
+        """True when the server says the local patch for ``item`` changes nothing.
+
+        Sends the patch once as a server-side dry-run and records the noise verdict
+        for (resourceVersion, desired hash), so the same question costs nothing
+        next time. ``item.live`` must be set. Raises ``KubeError``.
+        """
+        assert item.live is not None
+        res = await self._discovery.resource_for(item.desired)
+        desired = without_last_applied(item.desired)
+        server_side = item.options.server_side or needs_server_side(desired)
+        digest = digest or desired_hash(desired)
+        result = self._compare.verdict(desired, item.live, server_side=server_side, digest=digest)
+        if result.in_sync:
+            return True
+        ns = item.key.namespace or None
+        preview = await self._send(res, ns, item, desired, result, server_side, dry_run=True)
+        return self._judge(item.key, preview, item.live, digest)
+
+    def _judge(
+        self, key: ResourceKey, preview: dict[str, Any], live: dict[str, Any], digest: str
+    ) -> bool:
+        """Compare a dry-run result with live; remember noise."""
+        if not same_as_live(preview, live):
+            return False
+        if self._verdicts:
+            self._verdicts.record_in_sync(key, _rv(live), digest)
+        return True
+
     async def _update(
         self,
         res: ApiResource,
         ns: str | None,
         desired: dict[str, Any],
-        annotation: str,
         live: dict[str, Any],
         item: ApplyItem,
         server_side: bool,
@@ -275,58 +278,55 @@ class Applier:
         if refusal is not None:
             return refusal
         options = item.options
-        if server_side:
-            diff = self._compare(desired, live, None, res)
-            if diff.in_sync:
-                return Change(item.key, Action.UNCHANGED, "", options.dry_run)
-            result = await self._server_side_apply(res, ns, desired, options)
-            return self._configured(item, live, result, "server-side apply")
-        modified = with_last_applied(desired, annotation)
-        diff = self._compare(modified, live, read_last_applied(live), res)
-        if diff.in_sync:
+        digest = desired_hash(desired)
+        result = self._compare.verdict(desired, live, server_side=server_side, digest=digest)
+        if result.in_sync:
             return Change(item.key, Action.UNCHANGED, "", options.dry_run)
-        rv = _rv(live)
-        digest = desired_hash(modified)
-        if self._verdicts and self._verdicts.known_in_sync(item.key, rv, digest):
+        if self._verdicts and self._verdicts.known_in_sync(item.key, _rv(live), digest):
             return Change(item.key, Action.UNCHANGED, "", options.dry_run)
-        if options.replace:
-            return await self._replace(res, ns, modified, live, item)
+        if options.replace and not server_side:
+            return await self._replace(res, ns, with_last_applied(desired), live, item)
+        note = "server-side apply" if server_side else ""
         if options.confirm_with_dry_run or options.dry_run:
-            preview = await self._patch(res, ns, item.key.name, diff, dry_run=True, item=item)
-            if normalized(preview) == normalized(live):
-                if self._verdicts:
-                    self._verdicts.record_in_sync(item.key, rv, digest)
+            preview = await self._send(res, ns, item, desired, result, server_side, dry_run=True)
+            if self._judge(item.key, preview, live, digest):
                 return Change(item.key, Action.UNCHANGED, "", options.dry_run)
             if options.dry_run:
-                return Change(item.key, Action.CONFIGURED, "", True)
-        result = await self._patch(res, ns, item.key.name, diff, dry_run=False, item=item)
-        return self._configured(item, live, result, "")
+                return Change(item.key, Action.CONFIGURED, note, True)
+        sent = await self._send(res, ns, item, desired, result, server_side, dry_run=False)
+        return self._configured(item, live, sent, note)
 
-    async def _patch(
+    async def _send(
         self,
         res: ApiResource,
         ns: str | None,
-        name: str,
-        diff: LocalDiff,
+        item: ApplyItem,
+        desired: dict[str, Any],
+        result: DiffResult,
+        server_side: bool,
         *,
         dry_run: bool,
-        item: ApplyItem,
     ) -> dict[str, Any]:
+        """Send the verdict's patch (or the server-side apply body); Force=true recreates."""
         try:
-            result: dict[str, Any] = await self._client.patch(
+            if server_side:
+                return await self._server_side_apply(
+                    res, ns, desired, item.options, dry_run=dry_run
+                )
+            sent: dict[str, Any] = await self._client.patch(
                 res,
-                name,
-                diff.patch,
+                item.key.name,
+                result.patch,
                 namespace=ns,
-                content_type=diff.content_type,
+                content_type=result.content_type,
                 dry_run=dry_run,
                 field_manager=item.options.field_manager,
             )
         except Invalid:
             if not item.options.force or dry_run:
                 raise
-            return await self._recreate(res, ns, item)
-        return result
+            return await self._recreate(res, ns, item, server_side)
+        return sent
 
     async def _replace(
         self,
@@ -344,11 +344,13 @@ class Applier:
         except Invalid:
             if not item.options.force or item.options.dry_run:
                 raise
-            result = await self._recreate(res, ns, item)
+            result = await self._recreate(res, ns, item, False)
             return self._configured(item, live, result, "recreated (Force=true)")
         return self._configured(item, live, result, "replaced")
 
-    async def _recreate(self, res: ApiResource, ns: str | None, item: ApplyItem) -> dict[str, Any]:
+    async def _recreate(
+        self, res: ApiResource, ns: str | None, item: ApplyItem, server_side: bool
+    ) -> dict[str, Any]:
         """Force=true: delete, wait until gone, create again."""
         with contextlib.suppress(NotFound):
             await self._client.delete(res, item.key.name, namespace=ns, propagation="Foreground")
@@ -358,14 +360,22 @@ class Applier:
             except NotFound:
                 break
             await asyncio.sleep(0.1)
-        desired = _without_last_applied(item.desired)
+        desired = without_last_applied(item.desired)
+        if server_side:
+            return await self._server_side_apply(res, ns, desired, item.options, dry_run=False)
         created: dict[str, Any] = await self._client.create(
-            res, with_last_applied(desired, last_applied_text(desired)), namespace=ns
+            res, with_last_applied(desired), namespace=ns
         )
         return created
 
     async def _server_side_apply(
-        self, res: ApiResource, ns: str | None, desired: dict[str, Any], options: ApplyOptions
+        self,
+        res: ApiResource,
+        ns: str | None,
+        desired: dict[str, Any],
+        options: ApplyOptions,
+        *,
+        dry_run: bool,
     ) -> dict[str, Any]:
         result: dict[str, Any] = await self._client.patch(
             res,
@@ -373,7 +383,7 @@ class Applier:
             desired,
             namespace=ns,
             content_type=APPLY_PATCH,
-            dry_run=options.dry_run,
+            dry_run=dry_run,
             field_manager=options.field_manager,
             force=True,
         )
@@ -396,5 +406,5 @@ class Applier:
         return None
 
 
-def _rv(obj: dict[str, Any]) -> str:
+def _rv(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")

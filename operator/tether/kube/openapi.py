@@ -16,8 +16,11 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
+from tether.diff.patchmeta import PatchMeta
 from tether.kube.client import KubeClient
 from tether.kube.errors import NotFound
+
+_META_LIMIT = 64
 
 
 def gv_path(group: str, version: str) -> str:
@@ -33,8 +36,7 @@ class OpenApiCache:
         self._index: dict[str, str] | None = None
         self._docs: dict[str, tuple[str, dict[str, Any]]] = {}
         self._lock = asyncio.Lock()
-        self._meta_key: tuple[tuple[str, str], ...] | None = None
-        self._meta: Any = None
+        self._metas: dict[tuple[tuple[str, str], ...], PatchMeta] = {}
 
     async def index(self, *, refresh: bool = False) -> dict[str, str]:
         """Group-version path -> server-relative URL (with hash)."""
@@ -79,14 +81,18 @@ class OpenApiCache:
                 docs.append(doc)
         return docs
 
-    async def patch_meta(self, group_versions: Iterable[tuple[str, str]]) -> Any:
-        """A ``PatchMeta`` for these group-versions, rebuilt only when a hash changes."""
-        from tether.diff.patchmeta import PatchMeta
+    async def patch_meta(self, group_versions: Iterable[tuple[str, str]]) -> PatchMeta:
+        """A ``PatchMeta`` for these group-versions, rebuilt only when a hash changes.
 
+        The same object is returned while nothing changed, so verdicts memoized
+        against it (``tether.diff.VerdictCache``) stay valid across reconciles.
+        """
         wanted = sorted(set(group_versions))
         docs = await self.documents(wanted)
         key = tuple((gv_path(g, v), self._docs.get(gv_path(g, v), ("", {}))[0]) for g, v in wanted)
-        if key != self._meta_key:
-            self._meta = PatchMeta.from_openapi_v3(docs)
-            self._meta_key = key
-        return self._meta
+        meta = self._metas.get(key)
+        if meta is None:
+            if len(self._metas) >= _META_LIMIT:
+                self._metas.clear()
+            meta = self._metas[key] = PatchMeta.from_openapi_v3(docs)
+        return meta

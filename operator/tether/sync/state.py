@@ -6,7 +6,8 @@ the caller's ``persist`` callback (the operator writes it into
 with a saved state, the executor skips the steps recorded as finished, so a
 killed process resumes without redoing work. ``plan_id`` ties a state to the
 plan it was made for: a state from a different plan (another revision or
-source) is not resumed.
+source) is not resumed. A saved state that cannot be read raises
+``StateFormatError`` (a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tether.identity import InvalidObjectError
 from tether.kube.changeset import Change, ChangeSet
+
+
+class StateFormatError(ValueError):
+    """A saved operation state is not one this version can read."""
 
 
 class Phase(enum.StrEnum):
@@ -130,6 +136,15 @@ class OperationState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OperationState:
+        """Read a state written by ``to_dict``; raises ``StateFormatError``."""
+        try:
+            return cls._from_dict(data)
+        except (KeyError, ValueError, TypeError, AttributeError, InvalidObjectError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise StateFormatError(f"not a saved operation state: {detail}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> OperationState:
         return cls(
             plan_id=str(data.get("planId") or ""),
             revision=str(data.get("revision") or ""),
