@@ -300,6 +300,9 @@ def test_directory_app_becomes_synced_and_healthy(
     kubectl.run(
         "wait", "--for=condition=Ready", "application/app", "-n", namespace, "--timeout=10s"
     )
+    meta = kubectl.json("get", "applications.tether.dev", "app", "-n", namespace)["metadata"]
+    assert not [k for k in meta.get("annotations") or {} if "kopf" in k], meta.get("annotations")
+    assert meta["finalizers"] == ["tether.dev/finalizer"]
 
 
 def test_live_edit_without_self_heal_is_reported(
