@@ -3,6 +3,7 @@ noise confirmation and a differential check against ``kubectl apply``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -445,3 +446,70 @@ def test_tether_and_kubectl_apply_give_identical_live_objects(
         assert [e["name"] for e in containers[0]["env"]] == ["A"]
     finally:
         kubectl.run("delete", "namespace", other, "--wait=false", check=False)
+
+
+async def test_ignore_differences_by_manager_and_pointer(
+    cluster: Any, namespace: str, kubectl: Any
+) -> None:
+    """A field another manager owns is not drift for an app that ignores that manager,
+    and sync leaves it alone; the same edit is drift for an app without the rule."""
+    from tether.diff import IgnoreRule
+    from tether.engine import AppSpec, Engine
+
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "scaled", "annotations": {"owner": "git"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "scaled"}},
+            "template": {
+                "metadata": {"labels": {"app": "scaled"}},
+                "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}]},
+            },
+        },
+    }
+    plain = AppSpec("ignore", namespace, namespace)
+    by_manager = AppSpec(
+        "ignore",
+        namespace,
+        namespace,
+        ignore=(IgnoreRule(group="apps", kind="Deployment", managed_fields_managers=("hpa-sim",)),),
+    )
+    by_pointer = AppSpec(
+        "ignore",
+        namespace,
+        namespace,
+        ignore=(IgnoreRule(kind="Deployment", json_pointers=("/metadata/annotations/owner",)),),
+    )
+    engine = await Engine.connect(str(cluster.kubeconfig))
+    try:
+        assert (await engine.sync(plain, [deploy])).phase.value == "Succeeded"
+        kubectl.run(
+            "patch", "deployment", "scaled", "-n", namespace, "--type=merge",
+            "-p", '{"spec":{"replicas":5}}', "--field-manager=hpa-sim",
+        )  # fmt: skip
+        kubectl.run("annotate", "deployment", "scaled", "-n", namespace, "owner=ops", "--overwrite")
+        await asyncio.sleep(0.5)  # let the watch deliver both edits
+        drift = await engine.diff(plain, [deploy])
+        (entry,) = drift.by_status("out-of-sync")
+        assert "replicas: 5" in entry.diff and "owner: ops" in entry.diff
+
+        managed = await engine.diff(by_manager, [deploy])
+        (entry,) = managed.by_status("out-of-sync")  # only the annotation is left
+        assert "replicas" not in entry.diff and "owner: ops" in entry.diff
+
+        both = AppSpec("ignore", namespace, namespace, ignore=by_manager.ignore + by_pointer.ignore)
+        assert (await engine.diff(both, [deploy])).in_sync
+        state = await engine.sync(both, [deploy])
+        assert state.changes.counts() == {"unchanged": 1}
+        live = kubectl.json("get", "deployment", "scaled", "-n", namespace)
+        assert live["spec"]["replicas"] == 5
+        assert live["metadata"]["annotations"]["owner"] == "ops"
+
+        repaired = await engine.sync(plain, [deploy])
+        assert repaired.changes.counts() == {"configured": 1}
+        live = kubectl.json("get", "deployment", "scaled", "-n", namespace)
+        assert live["spec"]["replicas"] == 2 and live["metadata"]["annotations"]["owner"] == "git"
+    finally:
+        await engine.close()

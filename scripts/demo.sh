@@ -40,7 +40,7 @@ helm upgrade --install tether charts/tether --namespace tether-system --create-n
 kubectl wait --for=condition=Established crd/applications.tether.dev crd/repositories.tether.dev >/dev/null
 
 echo "== starting the operator (log: $work/operator.log)"
-tether run --all-namespaces --metrics-port 0 --cache-dir "$work/cache" >"$work/operator.log" 2>&1 &
+tether run --all-namespaces --metrics-host 127.0.0.1 --metrics-port 0 --cache-dir "$work/cache" >"$work/operator.log" 2>&1 &
 pids+=($!)
 
 echo "== applying examples/repository.yaml and examples/application.yaml"
@@ -62,4 +62,14 @@ if [ "${sync:-}" != Synced ] || [ "${health:-}" != Healthy ]; then
   tail -50 "$work/operator.log" >&2
   exit 1
 fi
+echo "== editing the ConfigMap by hand; selfHeal puts Git's version back"
+kubectl -n demo patch configmap demo-page --type merge -p '{"data":{"index.html":"edited by hand"}}' >/dev/null
+value=""
+for _ in $(seq 1 40); do
+  value=$(kubectl -n demo get configmap demo-page -o jsonpath='{.data.index\.html}')
+  case "$value" in *Hello*) break ;; esac
+  sleep 0.25
+done
+echo "   data.index.html is now: $value"
+case "$value" in *Hello*) ;; *) echo "selfHeal did not restore the ConfigMap" >&2; exit 1 ;; esac
 echo "== demo Synced and Healthy. Stop the cluster with: .venv/bin/tether cluster down"

@@ -206,6 +206,7 @@ class ResourceCache:
     def _restart(self, watch: _Watch) -> None:
         if watch.task:
             watch.task.cancel()
+        watch.synced = asyncio.Event()  # waiters must see the new list, not the old one
         watch.task = asyncio.create_task(self._run(watch), name=f"tether-watch-{watch.gvk}")
 
     async def wait_synced(self, gvks: Iterable[GVK], *, timeout: float = 30.0) -> None:
