@@ -31,6 +31,7 @@ from typing import Any
 
 from tether.diff import DiffError, DiffResult, IgnoreRule, VerdictCache, desired_hash
 from tether.identity import (
+    TRACKING_ANNOTATION,
     AppRef,
     LayeredScope,
     Owned,
@@ -155,6 +156,9 @@ class _Desired:
     objects: Keyed
     errors: list[str]
     digests: dict[ResourceKey, str]
+    too_big: frozenset[ResourceKey] = frozenset()  # annotation over the limit: SSA
+    gvks: frozenset[GVK] = frozenset()
+    cache_keys: frozenset[tuple[str, str, str, str]] = frozenset()
 
 
 @dataclass
@@ -163,6 +167,8 @@ class _Prepared:
     live: dict[ResourceKey, dict[str, Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     digests: dict[ResourceKey, str] = field(default_factory=dict)
+    too_big: frozenset[ResourceKey] = frozenset()
+    gvks: frozenset[GVK] = frozenset()
 
 
 class Engine:
@@ -246,7 +252,11 @@ class Engine:
         if revision and memo is not None and memo[0] == revision:
             return memo[1]
         objects, errors = await self.desired(app, rendered)
-        result = _Desired(objects, errors, {key: desired_hash(obj) for key, obj in objects})
+        digests = {key: desired_hash(obj) for key, obj in objects}
+        too_big = frozenset(key for key, obj in objects if needs_server_side(obj))
+        gvks = frozenset(GVK.of(obj) for _, obj in objects)
+        cache_keys = frozenset((k.group, k.kind, k.namespace, k.name) for k, _ in objects)
+        result = _Desired(objects, errors, digests, too_big, gvks, cache_keys)
         if revision:
             self._desired_memo[app.ref] = (revision, result)
         return result
@@ -261,15 +271,22 @@ class Engine:
     ) -> _Prepared:
         memo = await self._desired_memoized(app, rendered, revision)
         desired = memo.objects
-        await self.watch(app, (GVK.of(obj) for _, obj in desired))
-        prepared = _Prepared(desired, errors=list(memo.errors), digests=memo.digests)
+        await self.watch(app, memo.gvks)
+        prepared = _Prepared(
+            desired,
+            errors=list(memo.errors),
+            digests=memo.digests,
+            too_big=memo.too_big,
+            gvks=memo.gvks,
+        )
         for key, obj in desired:
             live = await self._live(key, obj, fetch_missing)
             if live is not None:
                 prepared.live[key] = live
-        for obj in self.cache.objects(app.label):
-            key = _key_of(obj)
-            prepared.live.setdefault(key, obj)
+        for cache_key in self.cache.keys(app.label) - memo.cache_keys:
+            extra = self.cache.get(cache_key)
+            if extra is not None:
+                prepared.live.setdefault(ResourceKey(*cache_key), extra)
         return prepared
 
     async def _live(
@@ -281,9 +298,11 @@ class Engine:
         fails with AlreadyExists, and the applier then patches it.
         """
         cached = self.cache.get((key.group, key.kind, key.namespace, key.name))
-        gvk = GVK.of(dict(obj))
-        if cached is not None or (self.cache.is_synced(gvk) and not fetch_missing):
+        if cached is not None:
             return cached
+        gvk = GVK.of(dict(obj))
+        if self.cache.is_synced(gvk) and not fetch_missing:
+            return None
         if not key.name:
             return None
         try:
@@ -332,7 +351,7 @@ class Engine:
         with one server-side dry-run, and noise is remembered.
         """
         prepared = await self._prepare(app, rendered, fetch_missing=True, revision=revision)
-        compare = await self.comparator((GVK.of(o) for _, o in prepared.desired), app.ignore)
+        compare = await self.comparator(prepared.gvks, app.ignore)
         entries: list[ObjectDiff] = []
         pending: list[tuple[int, ResourceKey, dict[str, Any], dict[str, Any], bool]] = []
         desired_keys = set()
@@ -340,7 +359,7 @@ class Engine:
             desired_keys.add(key)
             live = prepared.live.get(key)
             try:
-                entry, server_side = self._diff_one(app, key, obj, live, compare, prepared.digests)
+                entry, server_side = self._diff_one(app, key, obj, live, compare, prepared)
             except DiffError as exc:
                 entry, server_side = ObjectDiff(key, "error", message=str(exc)), False
             if entry.status == "out-of-sync" and confirm and live is not None:
@@ -351,10 +370,9 @@ class Engine:
             entries[index] = (
                 ObjectDiff(old.key, "in-sync") if message is None else replace(old, message=message)
             )
-        for key, live in sorted(prepared.live.items()):
-            if key in desired_keys or not isinstance(ownership(live, app.ref, key), Owned):
-                continue
-            entries.append(ObjectDiff(key, "prune", message="not in the source any more"))
+        for key in sorted(k for k in prepared.live if k not in desired_keys):
+            if isinstance(ownership(prepared.live[key], app.ref, key), Owned):
+                entries.append(ObjectDiff(key, "prune", message="not in the source any more"))
         return DiffReport(tuple(entries), tuple(prepared.errors))
 
     def _diff_one(
@@ -364,15 +382,15 @@ class Engine:
         desired: dict[str, Any],
         live: dict[str, Any] | None,
         compare: Comparer,
-        digests: Mapping[ResourceKey, str],
+        prepared: _Prepared,
     ) -> tuple[ObjectDiff, bool]:
         if live is None:
             return ObjectDiff(key, "missing", message="to be created"), False
-        verdict = ownership(live, app.ref, key)
+        verdict = Owned() if _same_tracking(live, desired) else ownership(live, app.ref, key)
         if isinstance(verdict, SharedConflict):
             return ObjectDiff(key, "conflict", message=f"owned by another app: {verdict}"), False
-        server_side = app.server_side or _wants_ssa(desired) or needs_server_side(desired)
-        digest = digests.get(key)
+        server_side = app.server_side or key in prepared.too_big or _wants_ssa(desired)
+        digest = prepared.digests.get(key)
         result = compare.verdict(desired, live, server_side=server_side, digest=digest)
         if result.in_sync or self.known_in_sync(key, _rv(live), digest or ""):
             return ObjectDiff(key, "in-sync"), server_side
@@ -507,6 +525,15 @@ class _DiscoveryScope:
 
     def is_namespaced(self, group_kind: Any) -> bool | None:
         return self._discovery.is_namespaced(group_kind.group, group_kind.kind)
+
+
+def _same_tracking(live: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Fast path of ``ownership``: live carries exactly the tracking id we stamped."""
+    live_id = ((live.get("metadata") or {}).get("annotations") or {}).get(TRACKING_ANNOTATION)
+    desired_meta = desired.get("metadata") or {}
+    return bool(live_id) and live_id == (desired_meta.get("annotations") or {}).get(
+        TRACKING_ANNOTATION
+    )
 
 
 def _rv(obj: Mapping[str, Any] | None) -> str:

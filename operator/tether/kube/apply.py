@@ -197,10 +197,12 @@ class Applier:
         res = await self._discovery.resource_for(item.desired)
         ns = item.key.namespace or None
         desired = without_last_applied(item.desired)
-        server_side = item.options.server_side or needs_server_side(desired)
+        annotation = last_applied_annotation(desired)
+        server_side = item.options.server_side or len(annotation.encode()) > ANNOTATION_LIMIT
         live = item.live
         if live is None:
-            created = await self._create(res, ns, desired, item, server_side)
+            modified = with_last_applied(desired, annotation)
+            created = await self._create(res, ns, modified, item, server_side)
             if created is not None:
                 return created
             live = await self._client.get(res, item.key.name, ns)
@@ -215,18 +217,19 @@ class Applier:
         self,
         res: ApiResource,
         ns: str | None,
-        desired: dict[str, Any],
+        modified: dict[str, Any],
         item: ApplyItem,
         server_side: bool,
     ) -> Change | None:
         dry = item.options.dry_run
         try:
             if server_side:
-                await self._server_side_apply(res, ns, desired, item.options, dry_run=dry)
+                body = without_last_applied(modified)
+                await self._server_side_apply(res, ns, body, item.options, dry_run=dry)
             else:
                 await self._client.create(
                     res,
-                    with_last_applied(desired),
+                    modified,
                     namespace=ns,
                     dry_run=dry,
                     field_manager=item.options.field_manager,
