@@ -313,12 +313,18 @@ class Engine:
         return live
 
     async def _lookup(self, key: ResourceKey) -> dict[str, Any] | None:
-        """Cache first, then a GET (for objects not labelled or not yet seen)."""
+        """The cached object; a GET only for kinds the cache does not hold yet.
+
+        For a watched kind the cache is the answer: an object missing from it is
+        either absent or not labelled as ours, and creating it then fails with
+        AlreadyExists, which the applier turns into a GET and a patch. This
+        saves one request per object on a cold sync.
+        """
         cached = self.cache.get((key.group, key.kind, key.namespace, key.name))
         if cached is not None:
             return cached
         res = self.discovery.preferred(key.group, key.kind)
-        if res is None:
+        if res is None or self.cache.is_synced(res.gvk):
             return None
         try:
             live: dict[str, Any] = await self.client.get(res, key.name, key.namespace or None)
@@ -544,12 +550,6 @@ def _wants_ssa(obj: Mapping[str, Any]) -> bool:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     options = f"{annotations.get('tether.dev/sync-options', '')},{annotations.get('argocd.argoproj.io/sync-options', '')}"
     return "ServerSideApply=true" in options
-
-
-def _key_of(obj: Mapping[str, Any]) -> ResourceKey:
-    meta = obj.get("metadata") or {}
-    group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-    return ResourceKey(group, str(obj.get("kind")), meta.get("namespace") or "", meta["name"])
 
 
 def _plan_id(app: AppSpec, rendered: Sequence[Mapping[str, Any]], revision: str) -> str:

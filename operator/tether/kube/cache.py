@@ -270,7 +270,7 @@ class ResourceCache:
     def _store(self, obj: dict[str, Any], kind: str = "") -> None:
         key = object_key(obj)
         old = self._objects.get(key)
-        if old is not None and _rv(old) == _rv(obj):
+        if old is not None and _rv(old) == _rv(obj) and _has_fields(old) == _has_fields(obj):
             return
         old_app = self._app_of(old)
         new_app = self._app_of(obj)
@@ -425,6 +425,11 @@ class ResourceCache:
 
 def _rv(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _has_fields(obj: dict[str, Any]) -> bool:
+    """Whether managedFields are kept (a re-list after enabling them must replace objects)."""
+    return "managedFields" in (obj.get("metadata") or {})
 
 
 def _established(crd: dict[str, Any]) -> bool:
