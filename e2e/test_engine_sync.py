@@ -494,6 +494,9 @@ async def test_ignore_differences_by_manager_and_pointer(
         drift = await engine.diff(plain, [deploy])
         (entry,) = drift.by_status("out-of-sync")
         assert "replicas: 5" in entry.diff and "owner: ops" in entry.diff
+        engine.client.counter.reset()
+        again = await engine.diff(plain, [deploy])  # drift already confirmed by the server
+        assert len(again.by_status("out-of-sync")) == 1 and engine.client.counter.total() == 0
 
         managed = await engine.diff(by_manager, [deploy])
         (entry,) = managed.by_status("out-of-sync")  # only the annotation is left

@@ -183,6 +183,7 @@ class Engine:
         self.verdicts = VerdictCache()
         self._ssa_memo: dict[tuple[Any, ...], DiffResult] = {}
         self._noise: dict[tuple[ResourceKey, str, str], bool] = {}
+        self._drift: set[tuple[ResourceKey, str, str]] = set()  # confirmed by a dry-run
         self._desired_memo: dict[AppRef, tuple[str, _Desired]] = {}
 
     @classmethod
@@ -368,11 +369,13 @@ class Engine:
                 entry, server_side = self._diff_one(app, key, obj, live, compare, prepared)
             except DiffError as exc:
                 entry, server_side = ObjectDiff(key, "error", message=str(exc)), False
-            if entry.status == "out-of-sync" and confirm and live is not None:
+            if confirm and live is not None and self._unconfirmed(entry, live, prepared):
                 pending.append((len(entries), key, obj, live, server_side))
             entries.append(entry)
         for index, message in await self._confirm(app, compare, pending, prepared.digests):
             old = entries[index]
+            if message == "":
+                self._remember_drift(old.key, prepared.live[old.key], prepared.digests)
             entries[index] = (
                 ObjectDiff(old.key, "in-sync") if message is None else replace(old, message=message)
             )
@@ -402,6 +405,20 @@ class Engine:
             return ObjectDiff(key, "in-sync"), server_side
         entry = ObjectDiff(key, "out-of-sync", diff=result.diff, patch=result.effective)
         return entry, server_side
+
+    def _unconfirmed(self, entry: ObjectDiff, live: Mapping[str, Any], prepared: _Prepared) -> bool:
+        """An out-of-sync verdict the server has not confirmed for this live/desired pair."""
+        if entry.status != "out-of-sync":
+            return False
+        return (entry.key, _rv(live), prepared.digests.get(entry.key, "")) not in self._drift
+
+    def _remember_drift(
+        self, key: ResourceKey, live: Mapping[str, Any], digests: Mapping[ResourceKey, str]
+    ) -> None:
+        """The server confirmed this drift: no new dry-run until live or desired change."""
+        if len(self._drift) > 100_000:
+            self._drift.clear()
+        self._drift.add((key, _rv(live), digests.get(key, "")))
 
     async def _confirm(
         self,

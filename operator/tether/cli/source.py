@@ -156,9 +156,19 @@ def load_source_at(
     )
     name = app_name or release_name or _default_name(source)
     try:
-        if Path(source).is_dir():
-            tree = LocalTree(Path(source))
+        local = Path(source)
+        if local.is_dir():
+            tree = LocalTree(local)
             return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
+        if local.is_file():
+            if path:
+                raise click.BadParameter(f"{source} is a file; --path applies to folders")
+            tree = LocalTree(local.resolve().parent)
+            return LoadedSource(
+                render(tree, local.name, options, app_name=name, cache_key=None), ""
+            )
+        if "://" not in source and "@" not in source:
+            raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
         auth = _auth(auth_file, ssh_key, known_hosts)
         return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
     except (GitError, ManifestError, TreeError) as exc:

@@ -100,7 +100,15 @@ def load_documents(
     try:
         return list(decoder.documents())
     except YAMLError as exc:
+        if loader == "auto" and _CParser is not None and _c_scanner_gap(exc):
+            return load_documents(text, file=file, loader="pure", max_depth=max_depth)
         raise _syntax_error(exc, text, file=file, doc=decoder.doc_index) from None
+
+
+def _c_scanner_gap(exc: YAMLError) -> bool:
+    """The bundled libyaml refuses ``{image: nginx:1.25}`` (a ':' inside a flow plain
+    scalar), which go-yaml v2 and so kubectl accept; the pure parser reads it right."""
+    return "found unexpected ':'" in str(getattr(exc, "problem", "") or "")
 
 
 def decode_text(data: bytes | str, *, file: str) -> str:

@@ -206,3 +206,21 @@ def test_c_and_pure_loaders_agree(text: str) -> None:
         except YAMLSyntaxError as exc:
             outcomes.append((type(exc).__name__, exc.line))
     assert outcomes[0] == outcomes[1]
+
+
+def test_colon_inside_flow_plain_scalar_is_read_as_kubectl_does() -> None:
+    # go-yaml v2 (kubectl) accepts these; the C parser's libyaml does not, so the
+    # automatic loader must fall back to the pure parser rather than fail.
+    text = "a: {image: nginx:1.25, b: x}\nc: [nginx:1.25, {k: a:b}]\n"
+    for loader in ("auto", "pure"):
+        (doc,) = load_documents(text, file="flow.yaml", loader=loader)
+        assert doc.value == {
+            "a": {"image": "nginx:1.25", "b": "x"},
+            "c": ["nginx:1.25", {"k": "a:b"}],
+        }
+
+
+def test_real_syntax_errors_still_fail_after_the_fallback() -> None:
+    with pytest.raises(YAMLSyntaxError) as info:
+        load_documents("a: {b: c\nd: [\n", file="broken.yaml")
+    assert "broken.yaml" in str(info.value)

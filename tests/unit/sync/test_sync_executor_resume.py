@@ -39,14 +39,17 @@ def step(
     return Step(phase, wave, purpose, tasks, gate)
 
 
+FAST = ExecutorConfig(poll=0.01)
+
+
 class Recorder(Executor):
     """Runs no request: each task 'succeeds' unless its name is in ``failing``."""
 
     def __init__(
         self,
-        failing: set[str] = frozenset(),
+        failing: frozenset[str] = frozenset(),
         live: dict[ResourceKey, Any] | None = None,
-        config: ExecutorConfig = ExecutorConfig(poll=0.01),
+        config: ExecutorConfig = FAST,
     ) -> None:
         self.ran: list[tuple[str, ...]] = []
         self.failing = failing
