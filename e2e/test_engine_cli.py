@@ -261,3 +261,22 @@ def _crd(group: str, kind: str, plural: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+def test_create_namespace_sync_option(cluster: Any, src: Path, kubectl: Any) -> None:
+    namespace = f"created-{abs(hash(src)) % 10**8}"
+    try:
+        without = tether(cluster, "sync", str(src), "--app", "demo", "-n", namespace)
+        assert without.returncode == 1
+        assert f'namespaces "{namespace}" not found' in without.stdout + without.stderr
+        made = tether(
+            cluster, "sync", str(src), "--app", "demo", "-n", namespace,
+            "--sync-option", "CreateNamespace=true",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert f"Namespace {namespace} created" in made.stdout
+        assert kubectl.json("get", "cm", "cfg", "-n", namespace)["data"]["b"] == "yes"
+        bad = tether(cluster, "sync", str(src), "--app", "demo", "--sync-option", "Bogus=1")
+        assert bad.returncode == 2 and "unknown sync option Bogus" in bad.stderr
+    finally:
+        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)

@@ -39,6 +39,15 @@ def source_and_cluster_options(func: F) -> F:
         click.option("--kubeconfig", default=None, help="Kubeconfig file."),
         click.option("--context", default=None, help="Kubeconfig context."),
         click.option("--service-account", default=None, help="Impersonate this SA."),
+        click.option(
+            "--sync-option",
+            "sync_options",
+            multiple=True,
+            metavar="OPT",
+            callback=lambda _ctx, _param, value: _checked_sync_options(value),
+            help="App-wide sync option, e.g. CreateNamespace=true, ServerSideApply=true, "
+            "PruneLast=true (repeatable).",
+        ),
     ):
         func = decorator(func)
     return func
@@ -67,7 +76,9 @@ def load_objects(params: dict[str, Any]) -> Rendered:
     return Rendered([dict(o) for o in loaded.result.objects], loaded.commit, render_id)
 
 
-_CLUSTER_PARAMS = frozenset({"kubeconfig", "context", "auth_file", "ssh_key", "known_hosts"})
+_CLUSTER_PARAMS = frozenset(
+    {"kubeconfig", "context", "auth_file", "ssh_key", "known_hosts", "sync_options"}
+)
 
 
 def app_spec(params: dict[str, Any], **extra: Any) -> Any:
@@ -78,8 +89,19 @@ def app_spec(params: dict[str, Any], **extra: Any) -> Any:
         namespace=params["namespace"],
         destination_namespace=params["namespace"],
         service_account=params.get("service_account"),
+        sync_options=tuple(params.get("sync_options") or ()),
         **extra,
     )
+
+
+def _checked_sync_options(items: tuple[str, ...]) -> tuple[str, ...]:
+    from tether.plan import PlanError, parse_option_strings
+
+    try:
+        parse_option_strings(items, "--sync-option", "command line")
+    except PlanError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sync-option") from None
+    return tuple(items)
 
 
 @click.command()
@@ -136,9 +158,7 @@ def print_report(report: Any) -> int:
     if report.errors or report.by_status("error"):
         return EXIT_ERROR
     drifted = len(report.entries) - len(report.by_status("in-sync"))
-    click.echo(
-        json.dumps({"inSync": len(report.by_status("in-sync")), "drifted": drifted}), err=True
-    )
+    click.echo(f"{len(report.by_status('in-sync'))} in sync, {drifted} drifted", err=True)
     return EXIT_IN_SYNC if report.in_sync else EXIT_DRIFT
 
 
