@@ -61,7 +61,7 @@ class OperatorConfig:
 
 def _connection_info(client: Any) -> kopf.ConnectionInfo:
     """kopf credentials from the engine client's loaded configuration."""
-    config = client._api.configuration  # the kubernetes_asyncio Configuration it loaded
+    config = client.configuration
     header = config.api_key.get("BearerToken") or config.api_key.get("authorization") or ""
     scheme, _, token = header.partition(" ") if " " in header else ("Bearer", "", header)
     return kopf.ConnectionInfo(
@@ -78,7 +78,7 @@ def _connection_info(client: Any) -> kopf.ConnectionInfo:
 
 
 async def _refresh_token(client: Any) -> None:
-    config = client._api.configuration
+    config = client.configuration
     refresh = getattr(config, "refresh_api_key_hook", None)
     if refresh is not None:
         result = refresh(config)
@@ -231,6 +231,6 @@ async def _wait_first_coro(coro: Any, stop: asyncio.Event) -> None:
 async def _gauges(metrics: Metrics, engine: Any, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(Exception):
-            metrics.set_cache_objects(len(engine.cache._objects))
+            metrics.set_cache_objects(engine.cache.object_count())
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 15)

@@ -255,6 +255,10 @@ class ResourceCache:
     def keys(self, app: str) -> set[ObjKey]:
         return set(self._by_app.get(app, ()))
 
+    def object_count(self) -> int:
+        """How many objects are cached (cheap; ``stats`` also measures their size)."""
+        return len(self._objects)
+
     def stats(self) -> CacheStats:
         size = sum(len(json.dumps(o, separators=(",", ":"))) for o in self._objects.values())
         return CacheStats(len(self._objects), len(self._watches), size, self._relists)

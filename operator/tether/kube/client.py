@@ -146,6 +146,11 @@ class KubeClient:
     def host(self) -> str:
         return str(self._api.configuration.host)
 
+    @property
+    def configuration(self) -> Any:
+        """The kubernetes_asyncio Configuration this client was built from."""
+        return self._api.configuration
+
     async def close(self) -> None:
         await self._api.close()
 
