@@ -103,7 +103,7 @@ def objects_yaml(apps: int, objects: int, ns: str) -> str:
     return "---\n".join(docs)
 
 
-def applications(apps: int, url: str, interval: str) -> str:
+def applications(apps: int, url: str, interval: str, heal_from: int) -> str:
     docs = [
         {
             "apiVersion": "tether.dev/v1alpha1",
@@ -125,7 +125,7 @@ def applications(apps: int, url: str, interval: str) -> str:
                         "path": f"apps/app{a:03d}",
                     },
                     "destination": {"namespace": NS},
-                    "syncPolicy": {"automated": {"prune": True}},
+                    "syncPolicy": {"automated": {"prune": True, "selfHeal": a >= heal_from}},
                     "interval": interval,
                 },
             }
@@ -164,6 +164,33 @@ async def drift_latencies(kubeconfig: Path, edits: int) -> list[float]:
             while True:
                 body = await client.get(APPLICATIONS, app, NS)
                 if ((body.get("status") or {}).get("sync") or {}).get("status") == "OutOfSync":
+                    out.append(time.perf_counter() - started)
+                    break
+                if time.perf_counter() - started > 30:
+                    out.append(float("inf"))
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await client.close()
+    return out
+
+
+async def heal_latencies(kubeconfig: Path, apps: range) -> list[float]:
+    """Live edit of a selfHeal app's ConfigMap -> the Git value is back, per app."""
+    from tether.kube.client import KubeClient
+    from tether.kube.resource import ApiResource
+
+    cms = ApiResource("", "v1", "ConfigMap", "configmaps", True)
+    client = await KubeClient.connect(str(kubeconfig))
+    out: list[float] = []
+    try:
+        for a in apps:
+            name = f"app{a:03d}-cm0"
+            await client.patch(cms, name, {"data": {"index": "edited"}}, namespace=NS)
+            started = time.perf_counter()
+            while True:
+                body = await client.get(cms, name, NS)
+                if (body.get("data") or {}).get("index") == "0":
                     out.append(time.perf_counter() - started)
                     break
                 if time.perf_counter() - started > 30:
@@ -255,8 +282,12 @@ def main() -> None:
                 time.sleep(0.2)
 
         interval = f"{int(args.idle)}s"
+        edits = min(args.edits, args.apps // 2)
+        heal_from = args.apps - edits  # the last `edits` apps self-heal; the first drift
         started = time.perf_counter()
-        kubectl(kubeconfig, "apply", "-f", "-", input=applications(args.apps, url, interval))
+        kubectl(
+            kubeconfig, "apply", "-f", "-", input=applications(args.apps, url, interval, heal_from)
+        )
         while True:
             states = app_states(kubeconfig)
             done = sum(1 for _, s, h in states if s == "Synced" and h == "Healthy")
@@ -278,7 +309,8 @@ def main() -> None:
         idle = {v: n for v, n in idle.items() if n}
         writes = sum(n for v, n in idle.items() if v.split("-")[0] in WRITE_VERBS)
 
-        lat = asyncio.run(drift_latencies(kubeconfig, min(args.edits, args.apps)))
+        lat = asyncio.run(drift_latencies(kubeconfig, edits))
+        heal = asyncio.run(heal_latencies(kubeconfig, range(heal_from, args.apps)))
         rss_after = rss_mib(operator.pid)
 
         print(f"apps={args.apps} objects/app={args.objects} concurrency={args.concurrency}")
@@ -294,6 +326,9 @@ def main() -> None:
         )
         print(
             f"drift -> OutOfSync over {len(lat)} edits: p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
+        )
+        print(
+            f"selfHeal, live edit -> Git value back over {len(heal)} edits: p50 {pct(heal, 0.5) * 1000:.0f} ms, p95 {pct(heal, 0.95) * 1000:.0f} ms, max {max(heal) * 1000:.0f} ms"
         )
     finally:
         if operator is not None and operator.poll() is None:
