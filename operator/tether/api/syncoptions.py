@@ -8,36 +8,24 @@ syntax is used by Argo CD, which lets existing repositories keep their settings.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-# Option name -> (attribute of SyncOptions, value that differs from the default).
+from tether.plan.options import BOOL_OPTIONS, TETHER_OPTIONS, SyncOptions
+
+__all__ = ["SyncOptions", "check_sync_option", "parse_sync_options"]
+
+
+def _non_default(name: str) -> str:
+    return "false" if getattr(SyncOptions(), BOOL_OPTIONS[name]) else "true"
+
+
+# Option name -> (attribute of SyncOptions, value that differs from the default). The
+# planner owns the option table; an Application accepts only the options Tether acts on.
 KNOWN_SYNC_OPTIONS: dict[str, tuple[str, str]] = {
-    "Prune": ("prune", "false"),
-    "Replace": ("replace", "true"),
-    "Force": ("force", "true"),
-    "ServerSideApply": ("server_side_apply", "true"),
-    "CreateNamespace": ("create_namespace", "true"),
-    "ApplyOutOfSyncOnly": ("apply_out_of_sync_only", "true"),
-    "PruneLast": ("prune_last", "true"),
-    "SkipDryRunOnMissingResource": ("skip_dry_run_on_missing_resource", "true"),
+    name: (BOOL_OPTIONS[name], _non_default(name)) for name in TETHER_OPTIONS
 }
 
 SYNC_OPTION_PATTERN = "^(" + "|".join(KNOWN_SYNC_OPTIONS) + ")=(true|false)$"
 ALLOWED_SYNC_OPTIONS = ", ".join(f"{k}={v}" for k, (_, v) in KNOWN_SYNC_OPTIONS.items())
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """The effective sync options; each field is the option's default when unset."""
-
-    prune: bool = True
-    replace: bool = False
-    force: bool = False
-    server_side_apply: bool = False
-    create_namespace: bool = False
-    apply_out_of_sync_only: bool = False
-    prune_last: bool = False
-    skip_dry_run_on_missing_resource: bool = False
 
 
 def check_sync_option(option: str) -> str:
@@ -59,4 +47,4 @@ def parse_sync_options(options: Iterable[str]) -> SyncOptions:
         if values.get(attr, flag) != flag:
             raise ValueError(f"sync option {key} is set to both true and false: keep one")
         values[attr] = flag
-    return SyncOptions(**values)
+    return SyncOptions().override(values)

@@ -18,7 +18,8 @@ from .errors import InvalidSyncOptionError, PlanFormatError
 
 OPTION_ANNOTATIONS = ("tether.dev/sync-options", "argocd.argoproj.io/sync-options")
 
-_BOOL_OPTIONS: Mapping[str, str] = {
+# Option name -> SyncOptions field, for every option that takes true/false.
+BOOL_OPTIONS: Mapping[str, str] = {
     "Prune": "prune",
     "Replace": "replace",
     "Force": "force",
@@ -32,6 +33,19 @@ _BOOL_OPTIONS: Mapping[str, str] = {
     "FailOnSharedResource": "fail_on_shared_resource",
     "Delete": "delete",
 }
+_BOOL_OPTIONS = BOOL_OPTIONS
+# The options Tether acts on; the rest of BOOL_OPTIONS is accepted for Argo CD
+# compatibility in object annotations only.
+TETHER_OPTIONS: tuple[str, ...] = (
+    "Prune",
+    "Replace",
+    "Force",
+    "ServerSideApply",
+    "CreateNamespace",
+    "ApplyOutOfSyncOnly",
+    "PruneLast",
+    "SkipDryRunOnMissingResource",
+)
 _PROPAGATION = ("foreground", "background", "orphan")
 
 
