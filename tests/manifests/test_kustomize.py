@@ -164,3 +164,29 @@ def test_tool_env_carries_no_credentials(tmp_path: Path, monkeypatch: pytest.Mon
     )
     assert b"hunter2" not in out and b"KUBECONFIG" not in out
     assert f"HOME={tmp_path}".encode() in out
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://github.com/org/repo//deploy?ref=v1",
+        "github.com/org/repo/deploy?ref=main",
+        "git@github.com:org/repo.git//base",
+        "ssh://git@example.com/org/repo.git",
+    ],
+)
+def test_remote_bases_are_refused_before_kustomize_runs(tmp_path: Path, entry: str) -> None:
+    root = tmp_path / "repo"
+    files = {
+        "base/kustomization.yaml": f"resources:\n  - cm.yaml\n  - {entry}\n",
+        "base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n",
+        "app/kustomization.yaml": "resources:\n  - ../base\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    with pytest.raises(RenderToolError) as info:
+        render(LocalTree(root), "app", app_name="t", cache_key=None)
+    message = str(info.value)
+    assert message.startswith("base/kustomization.yaml: ")
+    assert entry in message and "remote base" in message

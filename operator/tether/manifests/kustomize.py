@@ -87,6 +87,7 @@ def render_kustomize(
         source = root / "src"
         export_tree(tree, source, file=shown)
         target = source.joinpath(*[part for part in path.split("/") if part])
+        refuse_remote_references(target, source, loader=loader)
         if not options.is_empty:
             target = root / "overlay"
             target.mkdir()
@@ -113,6 +114,58 @@ def render_kustomize(
         budget.add_objects(len(found), file=label)
         manifests.extend(found)
     return manifests
+
+
+_REFERENCE_FIELDS = ("resources", "bases", "components")
+_REMOTE_PREFIXES = ("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::")
+
+
+def is_remote_reference(entry: str) -> bool:
+    """True for a kustomize resource that kustomize would fetch over the network."""
+    return "://" in entry or entry.startswith(_REMOTE_PREFIXES) or "?ref=" in entry
+
+
+def refuse_remote_references(folder: Path, root: Path, *, loader: Loader = "auto") -> None:
+    """Fail before kustomize runs if any kustomization reachable from ``folder`` names a
+    remote base: rendering must not touch the network, and on a closed network kustomize
+    would only fail after its timeout, with a less useful message."""
+    pending, seen = [folder], set[Path]()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name in KUSTOMIZATION_FILES:
+            file = current / name
+            if file.is_file():
+                pending.extend(_local_references(file, root, loader))
+                break
+
+
+def _local_references(file: Path, root: Path, loader: Loader) -> list[Path]:
+    shown = file.relative_to(root).as_posix()
+    try:
+        documents = load_documents(file.read_bytes(), file=shown, loader=loader)
+    except ManifestError:
+        return []  # kustomize itself reports a broken kustomization, with its own words
+    spec = documents[0].value if documents else None
+    if not isinstance(spec, dict):
+        return []
+    folders: list[Path] = []
+    for field in _REFERENCE_FIELDS:
+        for entry in spec.get(field) or ():
+            if not isinstance(entry, str):
+                continue
+            if is_remote_reference(entry):
+                raise RenderToolError(
+                    f"{field} entry {entry!r} is a remote base; Tether renders without "
+                    "network access, so vendor it into the repository",
+                    file=shown,
+                )
+            candidate = (file.parent / entry).resolve()
+            if candidate.is_dir() and candidate.is_relative_to(root.resolve()):
+                folders.append(candidate)
+    return folders
 
 
 def export_tree(tree: FileTree, dest: Path, *, file: str) -> None:
