@@ -18,7 +18,10 @@ Per object:
   server rejects a patch as invalid (immutable fields);
 * a 409 Conflict is retried with a fresh live object.
 
-Every outcome is a ``Change`` (results as data); API failures become ``failed``
+Every outcome is a ``Change`` (results as data); a real write also carries
+``Written`` (the server's resourceVersion and generation, and the version it
+replaced) so a health gate can refuse cached copies older than the write.
+API failures become ``failed``
 entries whose message names the object and the server's reason. Bounded
 concurrency across many objects is ``apply_many``.
 """
@@ -42,7 +45,7 @@ from tether.diff import (
 )
 from tether.diff import with_last_applied as _modified
 from tether.identity import AppRef, ResourceKey, SharedConflict, ownership
-from tether.kube.changeset import Action, Change, ChangeSet
+from tether.kube.changeset import Action, Change, ChangeSet, Written
 from tether.kube.client import APPLY_PATCH, KubeClient
 from tether.kube.compare import Comparer
 from tether.kube.discovery import Discovery
@@ -225,9 +228,9 @@ class Applier:
         try:
             if server_side:
                 body = without_last_applied(modified)
-                await self._server_side_apply(res, ns, body, item.options, dry_run=dry)
+                result = await self._server_side_apply(res, ns, body, item.options, dry_run=dry)
             else:
-                await self._client.create(
+                result = await self._client.create(
                     res,
                     modified,
                     namespace=ns,
@@ -237,7 +240,7 @@ class Applier:
         except AlreadyExists:
             return None
         note = "server-side apply" if server_side else ""
-        return Change(item.key, Action.CREATED, note, dry)
+        return Change(item.key, Action.CREATED, note, dry, _written(result, None, dry))
 
     async def confirm(self, item: ApplyItem, *, digest: str | None = None) -> bool:
         """True when the server says the local patch for ``item`` changes nothing.
@@ -395,9 +398,10 @@ class Applier:
     def _configured(
         self, item: ApplyItem, live: dict[str, Any], result: dict[str, Any], note: str
     ) -> Change:
-        if result and _rv(result) == _rv(live) and not item.options.dry_run:
+        dry = item.options.dry_run
+        if result and _rv(result) == _rv(live) and not dry:
             return Change(item.key, Action.UNCHANGED, "", False)
-        return Change(item.key, Action.CONFIGURED, note, item.options.dry_run)
+        return Change(item.key, Action.CONFIGURED, note, dry, _written(result, live, dry))
 
     def _refuse_foreign(self, key: ResourceKey, live: dict[str, Any]) -> Change | None:
         """Never take over an object another app tracks (SharedResource conflict)."""
@@ -407,6 +411,13 @@ class Applier:
         if isinstance(verdict, SharedConflict):
             return Change(key, Action.FAILED, f"refused: the object belongs to app {verdict.other}")
         return None
+
+
+def _written(result: Any, previous: dict[str, Any] | None, dry_run: bool) -> Written | None:
+    """What a real write left on the server, for the health gate's freshness check."""
+    if dry_run or not isinstance(result, Mapping):
+        return None
+    return Written.of(result, previous)
 
 
 def _rv(obj: Mapping[str, Any]) -> str:

@@ -4,14 +4,18 @@ Each entry names the object (its ``ResourceKey``), what happened to it
 (``Action``) and a short message (the server's reason on failure; never object
 content). Change sets are JSON-serialisable so they can live in an
 OperationState and in Application status.
+
+A change may also carry ``Written``: the object versions around the write it
+made, so that a later health gate can tell a cached copy older than that write.
+It is bookkeeping for this run only and is not serialised.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tether.identity import ResourceKey
@@ -27,6 +31,33 @@ class Action(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Written:
+    """The versions around one write: the server's answer and the version it replaced."""
+
+    resource_version: str
+    generation: int | None = None
+    previous_resource_version: str = ""
+
+    @classmethod
+    def of(cls, result: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> Written:
+        generation = (result.get("metadata") or {}).get("generation")
+        return cls(
+            _rv(result),
+            generation if isinstance(generation, int) else None,
+            _rv(previous) if previous is not None else "",
+        )
+
+    def is_older(self, obj: Mapping[str, Any] | None) -> bool:
+        """Whether ``obj`` is known to predate this write (a missing object counts)."""
+        if obj is None:
+            return True
+        generation = (obj.get("metadata") or {}).get("generation")
+        if isinstance(generation, int) and generation < (self.generation or 0):
+            return True
+        return bool(self.previous_resource_version) and _rv(obj) == self.previous_resource_version
+
+
+@dataclass(frozen=True)
 class Change:
     """What happened to one object."""
 
@@ -34,6 +65,7 @@ class Change:
     action: Action
     message: str = ""
     dry_run: bool = False
+    written: Written | None = field(default=None, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -95,3 +127,7 @@ class ChangeSet:
 
     def to_list(self) -> list[dict[str, Any]]:
         return [c.to_dict() for c in self.entries]
+
+
+def _rv(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

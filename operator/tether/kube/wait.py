@@ -4,18 +4,23 @@ Each wait polls a ``LiveLookup`` (the cache first, then a GET) until the
 condition holds or the timeout passes, and returns a result value instead of
 raising, so the executor can record why a gate failed. Health comes from
 ``tether.health.assess``.
+
+``fresh_lookup`` guards a gate against the watch cache lagging behind a write:
+an object the cache still holds at a version older than the one written is
+fetched directly instead of being judged stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tether.health import HealthResult, HealthStatus, assess
 from tether.identity import ResourceKey
+from tether.kube.changeset import Written
 
 LiveLookup = Callable[[ResourceKey], Awaitable[dict[str, Any] | None]]
 
@@ -42,6 +47,21 @@ class GateResult:
         more = f" (+{len(self.pending) - 5} more)" if len(self.pending) > 5 else ""
         prefix = "health gate timed out: " if self.timed_out else "health gate failed: "
         return prefix + "; ".join(parts) + more
+
+
+def fresh_lookup(
+    lookup: LiveLookup, fetch: LiveLookup, written: Mapping[ResourceKey, Written]
+) -> LiveLookup:
+    """``lookup``, except that an object older than its write in ``written`` is ``fetch``ed."""
+
+    async def fresh(key: ResourceKey) -> dict[str, Any] | None:
+        live = await lookup(key)
+        mark = written.get(key)
+        if mark is None or not mark.is_older(live):
+            return live
+        return await fetch(key)
+
+    return fresh
 
 
 async def wait_healthy(

@@ -9,7 +9,9 @@ For each step of the plan, in order:
 2. if any task failed, stop: run the SyncFail hooks and finish ``Failed``
    (earlier steps stay applied, later ones, including prunes, never run);
 3. otherwise, when the step has a gate and is not the last step, wait for its
-   objects to be healthy (timeout -> ``Failed``);
+   objects to be healthy (timeout -> ``Failed``); an object the cache still
+   holds at a version older than the step's write to it is read by a GET, so
+   the gate never judges the previous generation;
 4. hand the new ``OperationState`` to ``persist``.
 
 Steps are recorded by a label (phase/wave/purpose and occurrence), not only by
@@ -29,13 +31,13 @@ from typing import Any
 from tether.health import HealthStatus, assess
 from tether.identity import AppRef, ResourceKey
 from tether.kube.apply import Applier, ApplyItem, ApplyOptions
-from tether.kube.changeset import Action, Change, ChangeSet
+from tether.kube.changeset import Action, Change, ChangeSet, Written
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
-from tether.kube.wait import LiveLookup, wait_gone, wait_healthy
+from tether.kube.wait import LiveLookup, fresh_lookup, wait_gone, wait_healthy
 from tether.plan.annotations import DeletePolicy
 from tether.plan.model import Action as TaskAction
 from tether.plan.model import Plan, Step, Task
@@ -116,7 +118,7 @@ class Executor:
             ):
                 gate = await wait_healthy(
                     _gated_keys(step),
-                    self._lookup,
+                    fresh_lookup(self._lookup, self._get, _written(changes)),
                     timeout=self._config.health_timeout,
                     poll=self._config.poll,
                 )
@@ -225,6 +227,17 @@ class Executor:
             await asyncio.sleep(self._config.poll)
         return HealthStatus.PROGRESSING
 
+    async def _get(self, key: ResourceKey) -> dict[str, Any] | None:
+        """The object as the server has it now (the lookup when the kind is unknown)."""
+        res = self._discovery.preferred(key.group, key.kind)
+        if res is None:
+            return await self._lookup(key)
+        try:
+            live: dict[str, Any] = await self._client.get(res, key.name, key.namespace or None)
+        except NotFound:
+            return None
+        return live
+
     async def _delete(self, key: ResourceKey, obj: dict[str, Any]) -> None:
         res = await self._discovery.resource(GVK.of(obj))
         with contextlib.suppress(NotFound):
@@ -239,6 +252,10 @@ def _gated_keys(step: Step) -> list[ResourceKey]:
         for t in step.tasks
         if t.action in (TaskAction.APPLY, TaskAction.CREATE, TaskAction.CREATE_NAMESPACE)
     ]
+
+
+def _written(changes: ChangeSet) -> dict[ResourceKey, Written]:
+    return {c.key: c.written for c in changes.entries if c.written is not None}
 
 
 def _failure_message(changes: ChangeSet) -> str:
