@@ -135,8 +135,14 @@ class ObjectDiff:
 
 @dataclass(frozen=True)
 class DiffReport:
+    """Every object's standing, the errors that stopped some from being compared, and
+    the keyed, stamped desired objects the comparison used."""
+
     entries: tuple[ObjectDiff, ...] = ()
     errors: tuple[str, ...] = ()
+    desired: Mapping[ResourceKey, dict[str, Any]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def by_status(self, status: str) -> tuple[ObjectDiff, ...]:
         return tuple(e for e in self.entries if e.status == status)
@@ -382,7 +388,7 @@ class Engine:
         for key in sorted(k for k in prepared.live if k not in desired_keys):
             if isinstance(ownership(prepared.live[key], app.ref, key), Owned):
                 entries.append(ObjectDiff(key, "prune", message="not in the source any more"))
-        return DiffReport(tuple(entries), tuple(prepared.errors))
+        return DiffReport(tuple(entries), tuple(prepared.errors), dict(prepared.desired))
 
     def _diff_one(
         self,

@@ -36,7 +36,6 @@ from tether.identity import (
     app_instance,
     ownership,
 )
-from tether.kube.apply import last_applied_text, read_last_applied, with_last_applied
 from tether.kube.changeset import Action
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
@@ -126,15 +125,13 @@ class EngineAdapter:
     async def compare(
         self, app: Application, resolved: Resolved, desired: Sequence[dict[str, Any]]
     ) -> Comparison:
-        spec = app_spec(app)
-        keyed, errors = await self.engine.desired(spec, desired)
-        if errors:
-            raise InvalidObjects("; ".join(errors[:5]))
-        report = await self.engine.diff(spec, desired)
+        # The render is a function of the commit and the app's spec, so this names it
+        # for the engine's memo: a no-op reconcile then does no keying or hashing.
+        render_id = f"{resolved.commit}:{app.metadata.uid}:{app.metadata.generation}"
+        report = await self.engine.diff(app_spec(app), desired, revision=render_id)
         if report.errors:
             raise InvalidObjects("; ".join(report.errors[:5]))
-        by_key = dict(keyed)
-        compare = await self.engine.comparator(GVK.of(o) for _, o in keyed)
+        by_key = report.desired
         resources: list[ResourceState] = []
         conflicts: list[str] = []
         healths: list[HealthResult] = []
@@ -153,8 +150,8 @@ class EngineAdapter:
                 "prune": "OutOfSync",
             }.get(entry.status, "Unknown")
             fields: tuple[str, ...] = ()
-            if entry.status == "out-of-sync" and obj is not None and live is not None:
-                fields = tuple(self._fields(compare, obj, live))
+            if entry.status == "out-of-sync":
+                fields = tuple(drifted_fields(entry.patch))
             if entry.status == "conflict":
                 conflicts.append(f"{_label(key)} {entry.message}")
                 status = "Unknown"
@@ -184,15 +181,6 @@ class EngineAdapter:
             conflicts=tuple(conflicts),
             empty=not desired,
         )
-
-    def _fields(self, compare: Any, obj: dict[str, Any], live: dict[str, Any]) -> list[str]:
-        try:
-            modified = with_last_applied(obj, last_applied_text(obj))
-            res = self.engine.discovery.lookup(GVK.of(obj))
-            result = compare(modified, live, read_last_applied(live), res)
-            return drifted_fields(result.patch)
-        except Exception:  # the status can live without the detail
-            return []
 
     async def sync(
         self,
