@@ -41,3 +41,30 @@ def git(repo: Path, *args: str) -> str:
 def first_node(kubectl: Any) -> str:
     names = kubectl.run("get", "nodes", "-o", "name").stdout.split()
     return names[0].removeprefix("node/")
+
+
+OPEN_SPEC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+}
+
+
+def crd(group: str, kind: str, plural: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A namespaced, single-version (v1) CRD; by default its ``spec`` takes anything."""
+    version = {
+        "name": "v1",
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": schema or OPEN_SPEC_SCHEMA},
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [version],
+        },
+    }

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from ruamel.yaml import YAML
 
+from engine_helpers import crd
 from tether.kube.cache import CacheEvent, ResourceCache
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
@@ -168,35 +169,20 @@ class StaleResume(ResourceCache):
         return rv
 
 
-def _crd(group: str) -> dict[str, Any]:
-    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"things.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": "Thing", "plural": "things", "singular": "thing"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": schema},
-                }
-            ],
-        },
-    }
-
-
 async def test_expired_watch_gets_410_and_the_cache_relists(
     cluster: Any, namespace: str, kubectl: Any
 ) -> None:
     # A new kind's watch cache starts at the current revision, so resourceVersion 1
     # is certainly too old for it.
     group = f"gone{uuid.uuid4().hex[:8]}.example.com"
-    kubectl.apply(_crd(group))
+    kubectl.apply(
+        crd(
+            group,
+            "Thing",
+            "things",
+            {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        )
+    )
     kubectl.run("wait", "--for=condition=Established", f"crd/things.{group}", "--timeout=30s")
     app = f"{namespace}_gone"
     client = await KubeClient.connect(str(cluster.kubeconfig))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from engine_helpers import crd as make_crd
+from engine_helpers import tether, write
 
 pytestmark = pytest.mark.cluster
 
@@ -42,21 +43,6 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 """
-
-
-def tether(cluster: Any, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-c", "from tether.cli import main; main()", *args]
-    argv += ["--kubeconfig", str(cluster.kubeconfig)]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def write(folder: Path, **files: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.yaml"):
-        old.unlink()
-    for name, text in files.items():
-        (folder / f"{name}.yaml").write_text(text)
-    return folder
 
 
 @pytest.fixture
@@ -175,7 +161,7 @@ def test_crd_and_cr_in_one_source(
     cluster: Any, namespace: str, tmp_path: Path, kubectl: Any
 ) -> None:
     group = f"{namespace}.example.com"
-    crd = _crd(group, "Widget", "widgets")
+    crd = make_crd(group, "Widget", "widgets")
     cr = f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n"
     src = write(tmp_path / "crd", crd=json.dumps(crd), cr=cr)
     result = tether(cluster, "sync", str(src), "--app", "crd", "-n", namespace)
@@ -190,7 +176,7 @@ def test_huge_crd_goes_through_server_side_apply(
     cluster: Any, namespace: str, tmp_path: Path, kubectl: Any
 ) -> None:
     group = f"big-{namespace}.example.com"
-    crd = _crd(group, "Blob", "blobs")
+    crd = make_crd(group, "Blob", "blobs")
     props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     props["properties"] = {
         f"field{i:05d}": {"type": "string", "description": "x" * 120} for i in range(2200)
@@ -225,42 +211,6 @@ def test_impersonated_sa_without_rights_fails_with_rbac_message(
         "get", "cm,svc,deploy", "-n", namespace, "-l", "tether.dev/app", "-o", "name"
     )
     assert listed.stdout.strip() == ""
-
-
-def _crd(group: str, kind: str, plural: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {
-                "kind": kind,
-                "plural": plural,
-                "singular": kind.lower(),
-                "listKind": f"{kind}List",
-            },
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "x-kubernetes-preserve-unknown-fields": True,
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
 
 
 def test_create_namespace_sync_option(cluster: Any, src: Path, kubectl: Any) -> None:

@@ -15,13 +15,17 @@ from typing import Any
 
 import pytest
 
-from engine_helpers import first_node, git, tether, tether_argv, write
+from engine_helpers import crd, first_node, git, tether, tether_argv, write
 from tether.identity import APP_LABEL, TRACKING_ANNOTATION
 
 pytestmark = pytest.mark.cluster
 
 GATE_LABEL = "e2e.tether.dev/gate"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+GADGET_SCHEMA = {
+    "type": "object",
+    "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}},
+}
 
 CONFIGMAP = """
 apiVersion: v1
@@ -248,33 +252,6 @@ def test_killed_sync_resumes_from_saved_state_without_redoing_steps(
     assert again["metadata"]["resourceVersion"] == early_rv
 
 
-def _crd(group: str) -> dict[str, Any]:
-    schema = {
-        "type": "object",
-        "properties": {
-            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
-        },
-    }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": schema},
-                }
-            ],
-        },
-    }
-
-
 async def test_normalization_noise_is_confirmed_by_dry_run_once_then_free(
     cluster: Any, namespace: str, tmp_path: Path, kubectl: Any
 ) -> None:
@@ -282,7 +259,7 @@ async def test_normalization_noise_is_confirmed_by_dry_run_once_then_free(
     from tether.engine import AppSpec, Engine
 
     group = f"noise{uuid.uuid4().hex[:8]}.example.com"
-    kubectl.apply(_crd(group))
+    kubectl.apply(crd(group, "Gadget", "gadgets", GADGET_SCHEMA))
     kubectl.run("wait", "--for=condition=Established", f"crd/gadgets.{group}", "--timeout=30s")
     gadget = {
         "apiVersion": f"{group}/v1",
