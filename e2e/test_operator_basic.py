@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from engine_helpers import tether
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 
 from git_servers import free_port, git, push_commit, start_git_daemon, stop
@@ -101,11 +103,10 @@ class Operator:
 def start_operator(kubeconfig: Path, tmp: Path, *extra: str) -> Operator:
     port = free_port()
     log = tmp / f"operator-{port}.log"
-    tether = str(Path(sys.executable).with_name("tether"))
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [
-            tether,
+            str(Path(sys.executable).with_name("tether")),
             "run",
             "--all-namespaces",
             f"--kubeconfig={kubeconfig}",
@@ -457,55 +458,16 @@ def test_cli_manual_sync_and_refresh_wait_for_the_result(
 
     wait_for("OutOfSync (manual mode)", out_of_sync, timeout=60)
     assert kubectl.run("get", "configmap", "manual", "-n", namespace, check=False).returncode != 0
-    tether = str(Path(sys.executable).with_name("tether"))
-    done = subprocess.run(
-        [
-            tether,
-            "app",
-            "sync",
-            f"{namespace}/app",
-            "--wait",
-            "--timeout=60",
-            f"--kubeconfig={cluster.kubeconfig}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = tether(cluster, "app", "sync", f"{namespace}/app", "--wait", "--timeout=60", timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Succeeded" in done.stdout
     assert kubectl.json("get", "configmap", "manual", "-n", namespace)["data"]["key"] == "m"
-    refreshed = subprocess.run(
-        [
-            tether,
-            "app",
-            "refresh",
-            f"{namespace}/app",
-            "--wait",
-            "--timeout=60",
-            f"--kubeconfig={cluster.kubeconfig}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
+    refreshed = tether(
+        cluster, "app", "refresh", f"{namespace}/app", "--wait", "--timeout=60", timeout=90
     )
     assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
     assert "Synced" in refreshed.stdout
-    missing = subprocess.run(
-        [
-            tether,
-            "app",
-            "sync",
-            f"{namespace}/nope",
-            "--wait",
-            "--timeout=5",
-            f"--kubeconfig={cluster.kubeconfig}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    missing = tether(
+        cluster, "app", "sync", f"{namespace}/nope", "--wait", "--timeout=5", timeout=60
     )
     assert missing.returncode == 1 and "nope" in missing.stderr
