@@ -25,7 +25,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "git"))
@@ -148,35 +150,12 @@ def app_states(kubeconfig: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-async def drift_latencies(kubeconfig: Path, edits: int) -> list[float]:
-    from tether.controller.kubeio import APPLICATIONS
-    from tether.kube.client import KubeClient
-    from tether.kube.resource import ApiResource
-
-    cms = ApiResource("", "v1", "ConfigMap", "configmaps", True)
-    client = await KubeClient.connect(str(kubeconfig))
-    out: list[float] = []
-    try:
-        for i in range(edits):
-            app = f"app{i:03d}"
-            await client.patch(cms, f"{app}-cm0", {"data": {"index": f"live-{i}"}}, namespace=NS)
-            started = time.perf_counter()
-            while True:
-                body = await client.get(APPLICATIONS, app, NS)
-                if ((body.get("status") or {}).get("sync") or {}).get("status") == "OutOfSync":
-                    out.append(time.perf_counter() - started)
-                    break
-                if time.perf_counter() - started > 30:
-                    out.append(float("inf"))
-                    break
-                await asyncio.sleep(0.01)
-    finally:
-        await client.close()
-    return out
-
-
-async def heal_latencies(kubeconfig: Path, apps: range) -> list[float]:
-    """Live edit of a selfHeal app's ConfigMap -> the Git value is back, per app."""
+async def edit_latencies(
+    kubeconfig: Path,
+    apps: Iterable[int],
+    settled: Callable[[Any, Any, int], Awaitable[bool]],
+) -> list[float]:
+    """Per app: edit its first ConfigMap live, then time until ``settled`` says so."""
     from tether.kube.client import KubeClient
     from tether.kube.resource import ApiResource
 
@@ -185,21 +164,34 @@ async def heal_latencies(kubeconfig: Path, apps: range) -> list[float]:
     out: list[float] = []
     try:
         for a in apps:
-            name = f"app{a:03d}-cm0"
-            await client.patch(cms, name, {"data": {"index": "edited"}}, namespace=NS)
+            await client.patch(
+                cms, f"app{a:03d}-cm0", {"data": {"index": f"live-{a}"}}, namespace=NS
+            )
             started = time.perf_counter()
-            while True:
-                body = await client.get(cms, name, NS)
-                if (body.get("data") or {}).get("index") == "0":
-                    out.append(time.perf_counter() - started)
-                    break
+            while not await settled(client, cms, a):
                 if time.perf_counter() - started > 30:
                     out.append(float("inf"))
                     break
                 await asyncio.sleep(0.01)
+            else:
+                out.append(time.perf_counter() - started)
     finally:
         await client.close()
     return out
+
+
+async def out_of_sync(client: Any, _cms: Any, a: int) -> bool:
+    """The app's status says OutOfSync."""
+    from tether.controller.kubeio import APPLICATIONS
+
+    body = await client.get(APPLICATIONS, f"app{a:03d}", NS)
+    return ((body.get("status") or {}).get("sync") or {}).get("status") == "OutOfSync"
+
+
+async def healed(client: Any, cms: Any, a: int) -> bool:
+    """selfHeal put Git's value back."""
+    body = await client.get(cms, f"app{a:03d}-cm0", NS)
+    return (body.get("data") or {}).get("index") == "0"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -309,8 +301,8 @@ def main() -> None:
         idle = {v: n for v, n in idle.items() if n}
         writes = sum(n for v, n in idle.items() if v.split("-")[0] in WRITE_VERBS)
 
-        lat = asyncio.run(drift_latencies(kubeconfig, edits))
-        heal = asyncio.run(heal_latencies(kubeconfig, range(heal_from, args.apps)))
+        lat = asyncio.run(edit_latencies(kubeconfig, range(edits), out_of_sync))
+        heal = asyncio.run(edit_latencies(kubeconfig, range(heal_from, args.apps), healed))
         rss_after = rss_mib(operator.pid)
 
         print(f"apps={args.apps} objects/app={args.objects} concurrency={args.concurrency}")
