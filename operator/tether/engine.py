@@ -38,6 +38,7 @@ from tether.identity import (
     ResourceKey,
     SharedConflict,
     app_instance,
+    as_written,
     ownership,
     resource_key,
     scope_from_crds,
@@ -51,6 +52,8 @@ from tether.kube.discovery import Discovery
 from tether.kube.errors import KubeError, NotFound, UnknownKind
 from tether.kube.openapi import OpenApiCache
 from tether.kube.resource import GVK
+from tether.manifests.objects import ensure_unique
+from tether.messages import join_limited
 from tether.plan import Plan, SkipReason, build_plan
 from tether.sync.executor import Executor, ExecutorConfig, Persist, Progress
 from tether.sync.state import OperationState, Phase
@@ -222,12 +225,17 @@ class Engine:
     async def desired(
         self, app: AppSpec, rendered: Sequence[Mapping[str, Any]]
     ) -> tuple[list[tuple[ResourceKey, dict[str, Any]]], list[str]]:
-        """Key and stamp each rendered object; errors name the object and the cause."""
+        """Key and stamp each rendered object; errors name the object and the cause.
+
+        Raises ``DuplicateObjectError`` when two objects share a key after namespace
+        defaulting.
+        """
         if not self.discovery.resources():
             await self.discovery.refresh()
         scope = LayeredScope(_DiscoveryScope(self.discovery), scope_from_crds(rendered))
         out: list[tuple[ResourceKey, dict[str, Any]]] = []
         errors: list[str] = []
+        places: list[tuple[ResourceKey, str]] = []
         for obj in rendered:
             try:
                 key = resource_key(obj, scope, app.destination_namespace)
@@ -238,6 +246,10 @@ class Engine:
             if key.namespace:
                 stamped["metadata"]["namespace"] = key.namespace
             out.append((key, stamped))
+            if key.name:
+                places.append((key, as_written(obj)))
+        # Exact only now, after namespace defaulting (the render checked objects as written).
+        ensure_unique(places, lambda key: key.label)
         return out, errors
 
     async def watch(self, app: AppSpec, gvks: Iterable[GVK] = ()) -> None:
@@ -403,7 +415,7 @@ class Engine:
             return ObjectDiff(key, "missing", message="to be created"), False
         verdict = Owned() if _same_tracking(live, desired) else ownership(live, app.ref, key)
         if isinstance(verdict, SharedConflict):
-            return ObjectDiff(key, "conflict", message=f"owned by another app: {verdict}"), False
+            return ObjectDiff(key, "conflict", message=str(verdict)), False
         server_side = app.server_side or key in prepared.too_big or _wants_ssa(desired)
         digest = prepared.digests.get(key)
         result = compare.verdict(desired, live, server_side=server_side, digest=digest)
@@ -584,10 +596,10 @@ def _plan_id(app: AppSpec, rendered: Sequence[Mapping[str, Any]], revision: str)
 
 def _refusal(plan: Plan, errors: list[str]) -> str:
     if errors:
-        return "invalid objects, nothing applied: " + "; ".join(errors[:5])
+        return "invalid objects, nothing applied: " + join_limited(errors)
     conflicts = [s for s in plan.skipped if s.reason is SkipReason.SHARED_CONFLICT]
     if conflicts:
-        names = "; ".join(f"{c.key}: {c.detail}" for c in conflicts[:5])
+        names = join_limited(f"{c.key}: {c.detail}" for c in conflicts)
         return f"refused, objects belong to another app (nothing changed): {names}"
     return ""
 

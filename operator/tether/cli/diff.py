@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tether.cli.messages import INPUT_ERRORS, cli_message
 from tether.cli.source import load_source_at, source_options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -123,12 +124,15 @@ async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
     try:
         engine = await Engine.connect(params.get("kubeconfig"), params.get("context"))
     except KubeError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     try:
         report = await engine.diff(app_spec(params), rendered.objects, revision=rendered.render_id)
+    except INPUT_ERRORS as exc:
+        click.echo(f"error: {cli_message(exc)}", err=True)
+        return EXIT_ERROR
     except (TimeoutError, KubeError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     finally:
         await engine.close()

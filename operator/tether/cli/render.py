@@ -17,7 +17,13 @@ from tether.cli.source import load_source, source_options
 @click.option(
     "--namespace", "helm_namespace", default="", help="Namespace passed to helm template."
 )
-@click.option("--app", "app_name", default=None, help="App name (Helm release name default).")
+@click.option(
+    "--app",
+    "app_name",
+    default=None,
+    help="App name, the Helm release name unless --release-name is given (as in Argo CD). "
+    "Default: the rendered folder's name (last part of --path, else of SOURCE).",
+)
 @click.option(
     "-o",
     "--output",

@@ -4,7 +4,8 @@ Prints progress per step and per object (created, configured, unchanged,
 pruned, failed, skipped). ``--dry-run`` goes through the server's dry-run;
 ``--state-file FILE`` persists the operation state after every step and resumes
 from it when the file holds an unfinished state for the same plan. Exit codes:
-0 success, 1 failure.
+0 success, 1 the sync failed, 2 the input is wrong (render, duplicate or
+invalid objects, bad annotations, flags) or the cluster cannot be reached.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from typing import Any
 
 import click
 
-from tether.cli.diff import Rendered, app_spec, load_objects, source_and_cluster_options
+from tether.cli.diff import (
+    EXIT_ERROR,
+    Rendered,
+    app_spec,
+    load_objects,
+    source_and_cluster_options,
+)
+from tether.cli.messages import INPUT_ERRORS, cli_message, sync_summary
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -47,14 +55,14 @@ def parse_duration(text: str) -> float:
     help="Persist the operation state here after each step; resume from it.",
 )
 def sync(**params: Any) -> None:
-    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure)."""
+    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure, 2 on bad input)."""
     try:
         timeout = parse_duration(params["timeout"])
         rendered = load_objects(params)
         saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
     sys.exit(asyncio.run(_sync(params, rendered, timeout, saved)))
 
 
@@ -74,8 +82,8 @@ async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, save
     try:
         engine = await Engine.connect(params.get("kubeconfig"), params.get("context"))
     except KubeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+        click.echo(f"error: {cli_message(exc)}", err=True)
+        return EXIT_ERROR
     app = app_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
     try:
         state = await engine.sync(
@@ -89,14 +97,15 @@ async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, save
             server_side=params["server_side"],
             progress=_print_progress,
         )
+    except INPUT_ERRORS as exc:
+        click.echo(f"error: {cli_message(exc)}", err=True)
+        return EXIT_ERROR
     except (TimeoutError, KubeError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc)}", err=True)
         return 1
     finally:
         await engine.close()
-    counts = state.changes.counts()
-    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
-    click.echo(f"sync {state.phase.value.lower()}: {summary}")
+    click.echo(sync_summary(state.phase is Phase.SUCCEEDED, state.changes.counts()))
     if state.phase is not Phase.SUCCEEDED:
         click.echo(f"error: {state.message}", err=True)
         return 1

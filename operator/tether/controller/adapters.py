@@ -40,6 +40,7 @@ from tether.kube.changeset import Action
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
+from tether.messages import join_limited
 from tether.sync.state import OperationState
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class EngineAdapter:
         render_id = f"{resolved.commit}:{app.metadata.uid}:{app.metadata.generation}"
         report = await self.engine.diff(app_spec(app), desired, revision=render_id)
         if report.errors:
-            raise InvalidObjects("; ".join(report.errors[:5]))
+            raise InvalidObjects(join_limited(report.errors))
         by_key = report.desired
         resources: list[ResourceState] = []
         conflicts: list[str] = []
@@ -251,9 +252,10 @@ class EngineAdapter:
                     problems.append(f"{_label(key)}: {exc}")
         remaining = tuple(_label(k) for k, _ in owned)
         stuck = [o for _, o in owned if (o.get("metadata") or {}).get("finalizers")]
-        message = "; ".join(problems[:5])
+        message = join_limited(problems)
         if not message:
-            message = f"{len(remaining)} object(s) still present: " + ", ".join(remaining[:5])
+            present = join_limited(remaining, sep=", ")
+            message = f"{len(remaining)} object(s) still present: {present}"
             if stuck:
                 message += f" ({len(stuck)} held by finalizers)"
         return DeletionOutcome(False, remaining, message)

@@ -10,6 +10,7 @@ exception hierarchy.
 from tether.manifests.cache import RenderCache
 from tether.manifests.errors import (
     DuplicateKeyError,
+    DuplicateObjectError,
     InvalidObjectError,
     ManifestError,
     ManifestPathEscapeError,
@@ -17,6 +18,7 @@ from tether.manifests.errors import (
     RenderToolError,
     SizeLimitError,
     SourceNotFoundError,
+    UnsupportedFileError,
     YAMLSyntaxError,
 )
 from tether.manifests.limits import Limits
@@ -40,6 +42,7 @@ __all__ = [
     "DirectoryOptions",
     "Document",
     "DuplicateKeyError",
+    "DuplicateObjectError",
     "HelmOptions",
     "InvalidObjectError",
     "KustomizeImage",
@@ -59,6 +62,7 @@ __all__ = [
     "RenderToolError",
     "SizeLimitError",
     "SourceNotFoundError",
+    "UnsupportedFileError",
     "YAMLSyntaxError",
     "detect_renderer",
     "from_source",

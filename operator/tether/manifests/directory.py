@@ -10,7 +10,7 @@ any document without apiVersion and kind. ``.git`` folders are never entered.
 from __future__ import annotations
 
 from tether.manifests.documents import parse_file
-from tether.manifests.errors import SizeLimitError, SourceNotFoundError
+from tether.manifests.errors import SizeLimitError, SourceNotFoundError, UnsupportedFileError
 from tether.manifests.globs import matches_any
 from tether.manifests.limits import Budget
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
@@ -20,6 +20,8 @@ from tether.manifests.yaml import Loader
 from tether.tree import FileTree, TreeEntry
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+# A source that is one file must be one of these; anything else (README.md) is refused.
+SINGLE_FILE_SUFFIXES = (*MANIFEST_SUFFIXES, ".jsonnet")
 CONFIG_FILES = frozenset(
     {"Chart.yaml", "Chart.lock", "kustomization.yaml", "kustomization.yml", "Kustomization"}
 )
@@ -38,6 +40,7 @@ def render_directory(
     if kind is None:
         raise SourceNotFoundError("path does not exist in the repository", file=path or ".")
     if kind == "file":
+        _check_single_file(path)
         files: list[tuple[str, int | None]] = [(path, None)]
     else:
         files = [(e.path, e.size) for e in list_manifest_files(tree, path, options, budget)]
@@ -73,6 +76,14 @@ def list_manifest_files(
             f"more than {budget.limits.max_files:,} manifest files", file=path or "."
         )
     return sorted(selected, key=lambda entry: entry.path.split("/"))
+
+
+def _check_single_file(path: str) -> None:
+    if not path.lower().endswith(SINGLE_FILE_SUFFIXES):
+        raise UnsupportedFileError(
+            "not a manifest file: a single-file source must be .yaml, .yml, .json or .jsonnet",
+            file=path,
+        )
 
 
 def _wanted(entry: TreeEntry, root: str, options: DirectoryOptions) -> bool:
