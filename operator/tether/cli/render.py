@@ -44,6 +44,10 @@ def render(output: str, **params: Any) -> None:
     """
     result = load_source(**params)
     objects = list(result.objects)
+    if not objects:
+        # Exit 0 (an empty source is valid), but never silently: a folder of files
+        # Tether does not read would otherwise look like a success.
+        click.echo(f"warning: {params['source']} rendered no objects", err=True)
     if output == "json":
         click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
     else:
