@@ -10,6 +10,7 @@ refuses the objects (a kind it does not know).
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,24 @@ def git_catalogue(
     ]
 
 
+def check(case: BadSource, command: str, done: subprocess.CompletedProcess[str]) -> list[str]:
+    """What is wrong with one run (empty when it behaved as documented)."""
+    expected = case.exit_code(command) if command in ("render", "diff", "sync") else 2
+    lines = done.stderr.splitlines()
+    problems = []
+    if "Traceback" in done.stderr or "Traceback" in done.stdout:
+        problems.append("printed a traceback")
+    if done.returncode != expected:
+        problems.append(f"exit {done.returncode}, documented {expected}")
+    if expected != 0 and len(lines) != 1:
+        problems.append(f"{len(lines)} stderr lines, expected exactly 1")
+    if expected == 0 and len(lines) > 1:
+        problems.append(f"{len(lines)} stderr lines on success, expected at most 1")
+    if command in ("render", "diff", "sync") and lines and case.says not in done.stderr:
+        problems.append(f"the message does not mention {case.says!r}")
+    return [f"{command} {case.name}: {p}: {done.stderr.strip()[:300]!r}" for p in problems]
+
+
 def _alias_bomb() -> str:
     lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
     for level in range(1, 12):
@@ -164,4 +183,4 @@ def _closed_port() -> int:
     return port
 
 
-__all__ = ["BadSource", "git_catalogue", "local_catalogue"]
+__all__ = ["BadSource", "check", "git_catalogue", "local_catalogue"]

@@ -5,7 +5,7 @@ failure is exactly one line on stderr that says what is wrong, with the
 documented exit code, and never a Python traceback. ``crds`` and ``version``
 take no SOURCE, so for them every case is a usage error (exit 2). ``diff`` and
 ``sync`` run over the same catalogue against a cluster in
-``e2e/test_cli_bad_sources.py``.
+``e2e/test_bad_sources_cluster.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from bad_sources import CM, BadSource, git_catalogue, local_catalogue
+from bad_sources import CM, BadSource, check, git_catalogue, local_catalogue
 from git_servers import HttpGitServer, commit_files, git
 
 PROG = [sys.executable, "-c", "from tether.cli import main; main()"]
@@ -52,24 +52,6 @@ def catalogue(
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*PROG, *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-def check(case: BadSource, command: str, done: subprocess.CompletedProcess[str]) -> list[str]:
-    """What is wrong with one run (empty when it behaved as documented)."""
-    expected = case.exit_code(command) if command in ("render", "diff", "sync") else 2
-    lines = done.stderr.splitlines()
-    problems = []
-    if "Traceback" in done.stderr or "Traceback" in done.stdout:
-        problems.append("printed a traceback")
-    if done.returncode != expected:
-        problems.append(f"exit {done.returncode}, documented {expected}")
-    if expected != 0 and len(lines) != 1:
-        problems.append(f"{len(lines)} stderr lines, expected exactly 1")
-    if expected == 0 and len(lines) > 1:
-        problems.append(f"{len(lines)} stderr lines on success, expected at most 1")
-    if command in ("render", "diff", "sync") and lines and case.says not in done.stderr:
-        problems.append(f"the message does not mention {case.says!r}")
-    return [f"{command} {case.name}: {p}: {done.stderr.strip()[:300]!r}" for p in problems]
 
 
 def test_render_crds_and_version_fail_in_one_line_for_every_bad_source(

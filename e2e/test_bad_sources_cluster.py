@@ -1,0 +1,75 @@
+"""No traceback for any input: ``tether diff`` and ``tether sync`` over bad sources.
+
+The same catalogue as ``tests/git/test_cli_bad_sources.py`` (render, crds,
+version), here against the real control plane: each failure is one line on
+stderr with the documented exit code (diff 2; sync 2 for bad input, 1 when the
+cluster refuses the objects), and never a Python traceback. Nothing is created
+in the namespace by any of them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine_helpers import tether
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
+
+from bad_sources import CM, BadSource, check, git_catalogue, local_catalogue
+from git_servers import HttpGitServer, commit_files, git, start_git_daemon, stop
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[BadSource]]:
+    base = tmp_path_factory.mktemp("served")
+    work = tmp_path_factory.mktemp("catalogue-work")
+    git("init", "-q", cwd=work)
+    commit_files(work, {"app/cm.yaml": CM.format(name="served")}, "one")
+    git("clone", "-q", "--bare", str(work), str(base / "catalogue.git"))
+    daemon, port = start_git_daemon(base)
+    http = HttpGitServer(base)
+    http.start()
+    auth = tmp_path_factory.mktemp("auth")
+    (auth / "good.yaml").write_text(f"username: {http.username}\npassword: {http.password}\n")
+    (auth / "bad.yaml").write_text(f"username: {http.username}\npassword: wrong\n")
+    try:
+        yield [
+            *local_catalogue(tmp_path_factory.mktemp("bad")),
+            *git_catalogue(
+                f"git://127.0.0.1:{port}/catalogue.git",
+                f"{http.url}/catalogue.git",
+                auth / "good.yaml",
+                auth / "bad.yaml",
+            ),
+        ]
+    finally:
+        http.stop()
+        stop(daemon)
+
+
+def test_diff_and_sync_fail_in_one_line_for_every_bad_source(
+    cluster: Any, kubectl: Any, namespace: str, catalogue: list[BadSource]
+) -> None:
+    jobs = [
+        (case, command, (command, *case.args, "--app", f"bad-{case.name}", "-n", namespace))
+        for case in catalogue
+        for command in ("diff", "sync")
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: tether(cluster, *job[2]), jobs))
+    problems = [
+        p
+        for (case, command, _), done in zip(jobs, results, strict=True)
+        for p in check(case, command, done)
+    ]
+    assert not problems, "\n".join(problems)
+    left = kubectl.run("get", "configmaps,deployments", "-n", namespace, "-o", "name").stdout
+    assert left.split() == ["configmap/kube-root-ca.crt"], left
