@@ -159,7 +159,8 @@ def check(case: BadSource, command: str, done: subprocess.CompletedProcess[str])
         problems.append(f"{len(lines)} stderr lines, expected exactly 1")
     if expected == 0 and len(lines) > 1:
         problems.append(f"{len(lines)} stderr lines on success, expected at most 1")
-    if command in ("render", "diff", "sync") and lines and case.says not in done.stderr:
+    says = command == "render" or (expected != 0 and command in ("diff", "sync"))
+    if says and lines and case.says not in done.stderr:
         problems.append(f"the message does not mention {case.says!r}")
     return [f"{command} {case.name}: {p}: {done.stderr.strip()[:300]!r}" for p in problems]
 
