@@ -47,6 +47,7 @@ class LazyGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        prog_name = prog_name or "tether"  # not "-c" or "__main__.py" when run by python
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
