@@ -9,6 +9,7 @@ in the namespace by any of them.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from engine_helpers import tether
+from engine_helpers import PROG, tether
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 
@@ -73,3 +74,30 @@ def test_diff_and_sync_fail_in_one_line_for_every_bad_source(
     assert not problems, "\n".join(problems)
     left = kubectl.run("get", "configmaps,deployments", "-n", namespace, "-o", "name").stdout
     assert left.split() == ["configmap/kube-root-ca.crt"], left
+
+
+def test_a_duplicate_only_namespace_defaulting_reveals_is_refused_by_diff_and_sync(
+    cluster: Any, kubectl: Any, namespace: str, tmp_path: Path
+) -> None:
+    """One copy names the destination namespace, the other leaves it to defaulting.
+
+    The render cannot tell (it does not know the kind's scope); the engine's check
+    after keying does, with the same error type.
+    """
+    (tmp_path / "named.yaml").write_text(
+        CM.format(name="twice").replace("name: twice", f"name: twice\n  namespace: {namespace}")
+    )
+    (tmp_path / "defaulted.yaml").write_text(CM.format(name="twice"))
+    rendered = subprocess.run(
+        [*PROG, "render", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    for command in ("diff", "sync"):
+        done = tether(cluster, command, str(tmp_path), "--app", "mixed", "-n", namespace)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr == (
+            f"error: ConfigMap {namespace}/twice is declared twice: "
+            f"ConfigMap twice (no namespace) and ConfigMap {namespace}/twice\n"
+        )
+    listed = kubectl.run("get", "configmap", "twice", "-n", namespace, "--ignore-not-found")
+    assert listed.stdout.strip() == ""
