@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
+import tether.cli as cli_module
 from tether.cli import main
 from tether.cli.messages import cli_message, one_line, sync_summary
 from tether.cli.source import default_app_name
@@ -96,3 +98,30 @@ def test_a_single_markdown_file_is_refused_in_one_line(tmp_path: Path) -> None:
         "error: README.md: not a manifest file: a single-file source must be "
         ".yaml, .yml, .json or .jsonnet\n"
     )
+
+
+@click.command()
+def boom() -> None:
+    """A command with a bug."""
+    raise RuntimeError("something\nunexpected")
+
+
+def test_usage_errors_are_one_line_naming_the_help() -> None:
+    result = CliRunner().invoke(main, ["crds", "extra"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: Got unexpected extra argument (extra) (see '")
+    assert result.stderr.endswith(" crds --help')\n")
+
+
+def test_a_bug_is_one_line_with_exit_3_and_the_traceback_only_on_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(cli_module._COMMANDS, "boom", (__name__, "boom"))
+    monkeypatch.delenv("TETHER_DEBUG", raising=False)
+    result = CliRunner().invoke(main, ["boom"])
+    assert result.exit_code == cli_module.EXIT_INTERNAL == 3
+    assert result.stderr == "error: internal error: RuntimeError: something unexpected\n"
+    monkeypatch.setenv("TETHER_DEBUG", "1")
+    debug = CliRunner().invoke(main, ["boom"])
+    assert isinstance(debug.exception, RuntimeError)
