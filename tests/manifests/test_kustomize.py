@@ -138,7 +138,9 @@ def test_an_escaping_symlink_fails_only_the_render_that_reads_it(
     (repo.parent / "host.yaml").write_text("x: 1\n")
     (repo / "base" / "host.yaml").symlink_to(repo.parent / "host.yaml")
     assert set(kustomize_render(repo, "base")) == {"Deployment", "ConfigMap"}
-    (repo / "base" / "kustomization.yaml").write_text("resources:\n  - deploy.yaml\n  - host.yaml\n")
+    (repo / "base" / "kustomization.yaml").write_text(
+        "resources:\n  - deploy.yaml\n  - host.yaml\n"
+    )
     with pytest.raises(ManifestPathEscapeError, match=r"^base/kustomization.yaml: resources\[1\]"):
         kustomize_render(repo, "base")
 

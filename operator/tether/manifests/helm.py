@@ -119,7 +119,13 @@ def resolve_value_file(tree: FileTree, chart_path: str, name: str) -> str:
     relative = posixpath.normpath(posixpath.join(chart_path or ".", name))
     if name.startswith("/") or relative == ".." or relative.startswith("../"):
         raise ManifestPathEscapeError("value file lies outside the repository", file=name)
-    if tree_kind(tree, relative) != "file":
+    try:
+        kind = tree_kind(tree, relative)
+    except ManifestPathEscapeError:
+        raise ReferenceEscapeError(
+            f"value file {name!r} leaves the repository (through a symlink)", file=relative
+        ) from None
+    if kind != "file":
         raise SourceNotFoundError("value file not found in the repository", file=relative)
     return relative
 
