@@ -34,11 +34,11 @@ from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import HelmOptions
 from tether.manifests.toolrun import run_tool, tool_env
-from tether.manifests.treeio import read_file, tree_kind, tree_listdir
+from tether.manifests.treeio import read_file, resolve_reference, tree_kind, tree_listdir
 from tether.manifests.workdir import render_workdir
 from tether.manifests.yaml import Loader, load_documents
 from tether.tools import ToolNotFoundError, find_tool
-from tether.tree import FileTree, PathEscapeError
+from tether.tree import FileTree
 
 CHART_FILE = "Chart.yaml"
 _SOURCE_LINE = re.compile(r"^# Source: (.+?)\s*$", re.MULTILINE)
@@ -138,7 +138,8 @@ def check_dependencies(tree: FileTree, path: str, budget: Budget) -> None:
         return
     vendored = _vendored_charts(tree, path, budget)
     for file, index, dependency in declared:
-        refuse_escaping_dependency(tree, path, dependency, f"{file}: dependencies[{index}]")
+        where = f"dependencies[{index}]"
+        refuse_escaping_dependency(tree, path, dependency, file=file, where=where)
     for _file, _index, dependency in declared:
         name = str(dependency.get("name") or "")
         if name in vendored:
@@ -156,30 +157,15 @@ def check_dependencies(tree: FileTree, path: str, budget: Budget) -> None:
 
 
 def refuse_escaping_dependency(
-    tree: FileTree, chart: str, dependency: dict[str, Any], where: str
+    tree: FileTree, chart: str, dependency: dict[str, Any], *, file: str, where: str
 ) -> None:
     """A ``file://`` dependency must name a path inside the repository (helm reads it
     on ``dependency build``; Tether never does, but a chart that points out is refused)."""
     repository = dependency.get("repository")
     if not isinstance(repository, str) or not repository.startswith("file://"):
         return
-    file, _, label = where.partition(": ")
     target = repository[len("file://") :]
-    joined = posixpath.normpath(posixpath.join(chart or ".", target))
-    how = ""
-    if target.startswith("/"):
-        how = " (absolute paths are not allowed)"
-    elif joined == ".." or joined.startswith("../"):
-        how = " "
-    else:
-        try:
-            tree.kind("" if joined == "." else joined)
-        except PathEscapeError:
-            how = " (through a symlink)"
-    if how:
-        raise ReferenceEscapeError(
-            f"{label}.repository {repository!r} leaves the repository{how.rstrip()}", file=file
-        )
+    resolve_reference(tree, chart, target, file=file, where=f"{where}.repository", shown=repository)
 
 
 def _declared_dependencies(

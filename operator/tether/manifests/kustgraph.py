@@ -35,7 +35,7 @@ from tether.manifests.errors import (
     RenderToolError,
 )
 from tether.manifests.limits import Budget
-from tether.manifests.treeio import read_file
+from tether.manifests.treeio import read_file, resolve_reference
 from tether.manifests.yaml import Loader, load_documents
 from tether.tree import EntryType, FileTree, PathEscapeError, TreeError
 
@@ -247,18 +247,7 @@ class _Ref:
 
     def resolve(self, where: str, entry: str) -> tuple[str, EntryType | None]:
         """The tree path ``entry`` names from this folder and its type; escapes raise."""
-        if entry.startswith("/"):
-            raise self._escape(where, entry, "absolute paths are not allowed")
-        joined = posixpath.normpath(posixpath.join(self.folder or ".", entry))
-        if joined == ".." or joined.startswith("../"):
-            raise self._escape(where, entry, "")
-        path = "" if joined == "." else joined
-        try:
-            return path, self.walk.tree.kind(path)
-        except PathEscapeError:
-            raise self._escape(where, entry, "through a symlink") from None
-        except TreeError as exc:
-            raise ManifestError(f"{where} {entry!r}: {exc}", file=self.file) from None
+        return resolve_reference(self.walk.tree, self.folder, entry, file=self.file, where=where)
 
     def _refuse_url(self, where: str, entry: str) -> None:
         if "://" in entry:
@@ -266,12 +255,6 @@ class _Ref:
                 f"{where} {entry!r} is a URL; Tether renders without network access",
                 file=self.file,
             )
-
-    def _escape(self, where: str, entry: str, how: str) -> ReferenceEscapeError:
-        suffix = f" ({how})" if how else ""
-        return ReferenceEscapeError(
-            f"{where} {entry!r} leaves the repository{suffix}", file=self.file
-        )
 
 
 def _kind(tree: FileTree, path: str, file: str) -> EntryType | None:
