@@ -27,9 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import best_of, document
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
+
+from _corpus import best_of, document
 from tether.git import GitTree
 from tether.manifests import LocalTree, render
 from tether.tools import find_tool
