@@ -32,7 +32,7 @@ from dulwich.repo import Repo
 
 from _corpus import best_of, document
 from tether.git import GitTree
-from tether.manifests import LocalTree, render
+from tether.manifests import LocalTree, render, toolrun
 from tether.tools import find_tool
 
 APP = {
@@ -137,6 +137,9 @@ def repository_bench(args: argparse.Namespace) -> None:
                 assert b"prod-web" in done.stdout
 
         after = best_of(args.runs, closure)
+        jail = toolrun.jail_available()
+        toolrun.jail_available = lambda: False  # type: ignore[assignment]
+        unjailed = best_of(args.runs, closure)
         before = best_of(max(1, args.runs // 3), whole_export)
     print(
         f"Kustomize app in a {args.repo_files:,}-file, {args.repo_mb} MB commit "
@@ -145,6 +148,11 @@ def repository_bench(args: argparse.Namespace) -> None:
     print(f"before, whole-repository export + kustomize (baseline): {before:.3f} s")
     print(f"after, closure export + kustomize:                      {after:.3f} s")
     print(f"after / before: {after / before:.4f}  (before / after = {before / after:,.0f}x)")
+    if jail:
+        print(
+            f"after, without the mount namespace: {unjailed:.3f} s (jail / no jail = "
+            f"{after / unjailed:.2f}x)"
+        )
 
 
 if __name__ == "__main__":
