@@ -76,8 +76,7 @@ transformers:
   - transformers/labels.yaml
 """,
     "app/extra/svc.yaml": (
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
-        "spec:\n  ports:\n    - port: 80\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n    - port: 80\n"
     ),
     "app/app.properties": "color=blue\n",
     "app/conf/raw.txt": "raw\n",
