@@ -5,7 +5,9 @@ and a source that points at them: ``..`` chains, absolute paths, symlinked
 folders and files, through every Kustomize field that names a file and
 through Helm's dependencies, value files and chart symlinks. Each render is
 refused with a ManifestPathEscapeError naming the file that holds the
-reference and the reference itself, and the marker appears nowhere. Every
+reference and the reference itself (field names in any case, as kustomize
+reads them; two spellings of one field are refused as ambiguous), and the
+marker appears nowhere. Every
 case runs over a real Git commit (GitTree) and over a local folder.
 """
 
@@ -25,7 +27,7 @@ from tether.manifests import (
     RenderOptions,
     render,
 )
-from tether.manifests.errors import ReferenceEscapeError
+from tether.manifests.errors import InvalidObjectError, ReferenceEscapeError
 
 MARKER = f"planted-{uuid.uuid4().hex[:12]}"
 OUT = Path(f"/tmp/{MARKER}")  # absolute, so symlinks and '..' chains reach it from any repo
@@ -68,6 +70,15 @@ CASES = [
          "app/kustomization.yaml", f"resources[1] '{UP}' leaves the repository"),
     Case("resources absolute", kust(f"resources:\n  - {OUT}\n"),
          "app/kustomization.yaml", f"resources[0] '{OUT}' leaves the repository"),
+    # kustomize matches field names without regard to case (Go's encoding/json)
+    Case("RESOURCES in capitals", kust(f"RESOURCES:\n  - {UP}\n"),
+         "app/kustomization.yaml", "resources[0]"),
+    Case("resources with a long s", kust(f"re\u017fources:\n  - {UP}\n"),
+         "app/kustomization.yaml", "resources[0]"),
+    Case("Patches Path in capitals", kust(f"resources: [cm.yaml]\nPatches:\n  - PATH: {UP}/patch.yaml\n"),
+         "app/kustomization.yaml", "patches[0].path"),
+    Case("resources and Resources", kust(f"resources: [cm.yaml]\nResources:\n  - {UP}\n"),
+         "app/kustomization.yaml", "'Resources' is given twice", kind=InvalidObjectError),
     Case("bases ..-chain", kust(f"bases:\n  - {UP}\n"),
          "app/kustomization.yaml", "bases[0]"),
     Case("components ..-chain", kust(f"resources: [cm.yaml]\ncomponents:\n  - {UP}\n"),
@@ -177,7 +188,7 @@ def test_escape_is_refused_naming_the_file_and_reference(
 ) -> None:
     tree = make_tree(case.files, case.links)
     options = RenderOptions(helm=HelmOptions(value_files=case.values))
-    with pytest.raises(ManifestPathEscapeError) as info:
+    with pytest.raises((ManifestPathEscapeError, InvalidObjectError)) as info:
         render(tree, case.path, options, app_name="evil", cache_key=None)
     assert isinstance(info.value, case.kind)
     message = str(info.value)

@@ -130,36 +130,33 @@ class _Walk:
                 ref.file_entry(where, entry)
         for name in _PATH_OBJECT_LISTS:
             for index, item in enumerate(_list(spec, name, file)):
-                if isinstance(item, dict) and isinstance(item.get("path"), str):
-                    ref.file_entry(f"{name}[{index}].path", item["path"])
+                path = fields(item, file).get("path")
+                if isinstance(path, str):
+                    ref.file_entry(f"{name}[{index}].path", path)
         for name in _GENERATORS:
             for index, item in enumerate(_list(spec, name, file)):
-                if isinstance(item, dict):
-                    ref.generator(f"{name}[{index}]", item)
-        openapi = spec.get("openapi")
-        if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-            ref.file_entry("openapi.path", openapi["path"])
+                ref.generator(f"{name}[{index}]", fields(item, file))
+        openapi = fields(spec.get("openapi"), file).get("path")
+        if isinstance(openapi, str):
+            ref.file_entry("openapi.path", openapi)
         self._helm(ref, spec, file)
 
     def _helm(self, ref: _Ref, spec: dict[str, Any], file: str) -> None:
         """Helm inflation is never enabled, but its paths are confined all the same."""
-        globals_ = spec.get("helmGlobals")
-        if isinstance(globals_, dict) and isinstance(globals_.get("chartHome"), str):
-            ref.confine("helmGlobals.chartHome", globals_["chartHome"])
+        chart_home = fields(spec.get("helmglobals"), file).get("charthome")
+        if isinstance(chart_home, str):
+            ref.confine("helmGlobals.chartHome", chart_home)
         for name in ("helmCharts", "helmChartInflationGenerator"):
             for index, item in enumerate(_list(spec, name, file)):
-                if isinstance(item, dict):
-                    ref.plugin_paths(f"{name}[{index}]", item)
+                ref.plugin_paths(f"{name}[{index}]", fields(item, file))
 
     def _spec(self, file: str) -> dict[str, Any]:
         data = self.read(file)
         documents = load_documents(data, file=file, loader=self.loader)
         spec = documents[0].value if documents else {}
-        if spec is None:
-            return {}
-        if not isinstance(spec, dict):
+        if not isinstance(spec, dict | None):
             raise InvalidObjectError("a kustomization must be a mapping", file=file)
-        return spec
+        return fields(spec, file)
 
     def read(self, path: str) -> bytes:
         """Read ``path`` once, counted against the budget, and keep it for the export."""
@@ -170,13 +167,10 @@ class _Walk:
 
     def plugin_config(self, path: str, base: str, where: str, owner: str) -> None:
         """Scan a plugin configuration file for the path fields of built-in plugins."""
-        try:
-            documents = load_documents(self.read(path), file=path, loader=self.loader)
-        except ManifestError:
-            return  # not YAML: kustomize reports it, and it names no file we could miss
-        for document in documents:
+        for document in load_documents(self.read(path), file=path, loader=self.loader):
             if isinstance(document.value, dict):
-                _Ref(self, base, owner).plugin_paths(where, document.value, also=path)
+                config = fields(document.value, path)
+                _Ref(self, base, owner).plugin_paths(where, config, also=path)
 
 
 @dataclass(frozen=True)
@@ -205,7 +199,7 @@ class _Ref:
 
     def file_entry(self, where: str, entry: str) -> None:
         """An entry naming one file; inline content (several lines) names none."""
-        if "\n" in entry or entry.lstrip().startswith(("{", "[")):
+        if "\n" in entry:
             return
         self._refuse_url(where, entry)
         path, kind = self.resolve(where, entry)
@@ -223,13 +217,14 @@ class _Ref:
             self.file_entry(f"{where}.files[{index}]", entry.split("=", 1)[-1])
         for index, entry in enumerate(_string_list(item.get("envs"), f"{where}.envs", self.file)):
             self.file_entry(f"{where}.envs[{index}]", entry)
-        if isinstance(item.get("env"), str):
-            self.file_entry(f"{where}.env", item["env"])
+        env = item.get("env")
+        if isinstance(env, str):
+            self.file_entry(f"{where}.env", env)
 
     def plugin_paths(self, where: str, config: dict[str, Any], *, also: str = "") -> None:
         """Path fields of a built-in plugin configuration, or of a helmCharts entry."""
         for name in _PLUGIN_PATH_FIELDS:
-            value = config.get(name)
+            value = config.get(name.casefold())
             entries = (
                 [value] if isinstance(value, str) else value if isinstance(value, list) else []
             )
@@ -241,9 +236,11 @@ class _Ref:
                 self.file_entry(label, target)
                 if also:  # kustomize's loader root, or the config file's own folder
                     _Ref(self.walk, posixpath.dirname(also), self.file).file_entry(label, target)
-        for index, item in enumerate(config.get("replacements") or ()):
-            if isinstance(item, dict) and isinstance(item.get("path"), str):
-                self.file_entry(f"{where}.replacements[{index}].path", item["path"])
+        replacements = config.get("replacements")
+        for index, item in enumerate(replacements if isinstance(replacements, list) else ()):
+            path = fields(item, self.file).get("path")
+            if isinstance(path, str):
+                self.file_entry(f"{where}.replacements[{index}].path", path)
 
     def resolve(self, where: str, entry: str) -> tuple[str, EntryType | None]:
         """The tree path ``entry`` names from this folder and its type; escapes raise."""
@@ -266,8 +263,26 @@ def _kind(tree: FileTree, path: str, file: str) -> EntryType | None:
         raise ManifestError(str(exc), file=file) from None
 
 
+def fields(value: Any, file: str) -> dict[str, Any]:
+    """A mapping's fields with case-folded names ({} for anything else).
+
+    kustomize decodes with Go's encoding/json, which matches field names without
+    regard to case (``Resources:``, even with a long s (U+017F), are
+    ``resources``), so the walk must see them too. Two keys that fold to the same
+    name are ambiguous (Go keeps the last) and refused."""
+    if not isinstance(value, dict):
+        return {}
+    folded: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key.casefold() if isinstance(key, str) else str(key)
+        if name in folded:
+            raise InvalidObjectError(f"field {key!r} is given twice (names ignore case)", file=file)
+        folded[name] = item
+    return folded
+
+
 def _list(spec: Mapping[str, Any], name: str, file: str) -> list[Any]:
-    value = spec.get(name)
+    value = spec.get(name.casefold())
     if value is None:
         return []
     if not isinstance(value, list):
