@@ -16,12 +16,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tool_processes import hanging_tool, is_running, new_marker, wait_for_processes
 from tree_builders import TreeFactory
 
 from tether.manifests import (
@@ -136,45 +135,6 @@ def test_the_time_budget_covers_the_whole_render(make_tree: TreeFactory) -> None
         )
 
 
-def hanging_tool(folder: Path, marker: str) -> Path:
-    """A fake kustomize that starts a child and a grandchild and never ends."""
-    script = folder / "kustomize"
-    script.write_text(f"#!/bin/sh\nsh -c 'sleep 3600.{marker}1' &\nsleep 3600.{marker}2 &\nwait\n")
-    script.chmod(0o755)
-    return script
-
-
-def processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def wait_for_processes(marker: str, count: int) -> list[int]:
-    """The pids of ``count`` processes with ``marker``, waiting until they have started."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = processes_with(marker)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"the fake tool's processes did not start: {processes_with(marker)}")
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def start_render(tree: LocalTree, limits: Limits) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
@@ -191,7 +151,7 @@ def start_render(tree: LocalTree, limits: Limits) -> tuple[threading.Thread, lis
 
 @pytest.fixture
 def hanging_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalTree, str]:
-    marker = str(uuid.uuid4().int)[:10]  # digits: it becomes a fraction of the sleep
+    marker = new_marker()
     tools = tmp_path / "tools"
     tools.mkdir()
     monkeypatch.setenv("TETHER_KUSTOMIZE", str(hanging_tool(tools, marker)))
