@@ -12,29 +12,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from test_kustomize import DEPLOYMENT
 from tree_builders import TreeFactory, write_files
 
 from tether.manifests import load_documents, render
 
-DEPLOY = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.0
-"""
-
 FILES = {
     "shared/base/kustomization.yaml": "resources:\n  - deploy.yaml\n",
-    "shared/base/deploy.yaml": DEPLOY,
+    "shared/base/deploy.yaml": DEPLOYMENT,
     "shared/component/kustomization.yaml": (
         "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
         "commonAnnotations:\n  from-component: 'yes'\n"
