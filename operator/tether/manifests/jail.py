@@ -11,7 +11,8 @@ nothing of the operator into the tool's process. Steps:
 2. mount a small tmpfs on ``ROOT/.jail``; bind ``ROOT`` read-write and each
    ``SRC`` read-only (system folders, the tool binary, /dev/null) at their
    paths inside it;
-3. ``chroot`` there, ``chdir`` back to the working folder and exec ARGV.
+3. ``pivot_root`` there and detach the old root (so, unlike a bare chroot, no
+   path leads back to it), ``chdir`` back to the working folder and exec ARGV.
 
 Everything else the operator can see (other renders' folders, the Git cache,
 the service account token, /proc, /etc) is simply absent for the tool.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -33,7 +35,9 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
 JAIL = ".jail"
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -90,6 +94,21 @@ def enter(root: str, read_only: list[tuple[str, str]]) -> str:
     return new_root
 
 
+def switch_root(new_root: str) -> None:
+    """Make ``new_root`` the root and detach the old one; plain chroot where the
+    pivot_root syscall number of this machine is not known."""
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        os.chroot(new_root)
+        return
+    os.chdir(new_root)
+    os.mkdir(".old")
+    _check(_libc.syscall(number, b".", b".old"), "pivot_root")
+    os.chroot(".")
+    _check(_libc.umount2(b"/.old", MNT_DETACH), "umount /.old")
+    os.rmdir("/.old")
+
+
 def main(args: list[str]) -> int:
     probe = args[:1] == ["--probe"]
     if probe:
@@ -105,7 +124,7 @@ def main(args: list[str]) -> int:
         new_root = enter(root, read_only)
         if probe:
             return 0
-        os.chroot(new_root)
+        switch_root(new_root)
         os.chdir(cwd)
         os.execv(argv[0], argv)
     except OSError as exc:
