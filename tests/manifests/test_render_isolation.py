@@ -30,8 +30,10 @@ from tether.manifests import (
     RenderTimeoutError,
     SizeLimitError,
     render,
+    toolrun,
     workdir,
 )
+from tether.manifests.errors import ReferenceEscapeError
 from tether.manifests.helm import render_helm
 from tether.manifests.kustomize import render_kustomize
 from tether.manifests.limits import Budget
@@ -254,3 +256,18 @@ def test_the_jail_shows_the_tool_only_its_folder(tmp_path: Path) -> None:
     for hidden in ("/proc/1/environ", "/etc/hostname", str(Path.home())):
         with pytest.raises(Exception, match="No such file or directory"):
             cat(Path(hidden))
+
+
+def test_without_the_jail_tools_still_run_behind_validation(
+    make_tree: TreeFactory, kustomize: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod cannot unshare: the probe fails, tools run unjailed, escapes are still refused."""
+    monkeypatch.setattr(toolrun, "jail_available", lambda: False)
+    files = {"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": CM.format(name="c")}
+    tree = make_tree(files)
+    assert [
+        o["metadata"]["name"] for o in render(tree, "app", app_name="a", cache_key=None).objects
+    ] == ["c"]
+    evil = make_tree({"app/kustomization.yaml": "resources:\n  - ../../etc\n"})
+    with pytest.raises(ReferenceEscapeError, match=r"^app/kustomization.yaml: resources\[0\]"):
+        render(evil, "app", app_name="a", cache_key=None)

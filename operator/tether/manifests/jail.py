@@ -2,7 +2,7 @@
 
 The second wall behind reference validation, where the kernel allows it
 (Linux with CAP_SYS_ADMIN: a root test machine yes, a restricted pod no).
-``toolrun`` runs this file as a script, ``python -I jail.py ROOT [--ro SRC DST]...
+``toolrun`` runs this file as a script, ``python -I -S jail.py ROOT [--ro SRC DST]...
 -- ARGV``; it imports only the standard library, so it starts fast and pulls
 nothing of the operator into the tool's process. Steps:
 
@@ -16,7 +16,8 @@ nothing of the operator into the tool's process. Steps:
 
 Everything else the operator can see (other renders' folders, the Git cache,
 the service account token, /proc, /etc) is simply absent for the tool.
-``--probe`` does steps 1 and 2 and exits 0: how ``toolrun`` detects support.
+``--probe`` in place of ``--`` does every step but the exec and exits 0: how
+``toolrun`` detects support.
 Failures exit 126 with one line on stderr.
 """
 
@@ -110,21 +111,20 @@ def switch_root(new_root: str) -> None:
 
 
 def main(args: list[str]) -> int:
-    probe = args[:1] == ["--probe"]
-    if probe:
-        args = args[1:]
+    """``ROOT [--ro SRC DST]... (-- ARGV | --probe ...)``."""
     root, rest = args[0], args[1:]
     read_only: list[tuple[str, str]] = []
-    while rest and rest[0] == "--ro":
+    while rest[:1] == ["--ro"]:
         read_only.append((rest[1], rest[2]))
         rest = rest[3:]
-    argv = rest[1:] if rest[:1] == ["--"] else rest
+    probe = rest[:1] == ["--probe"]
+    argv = rest[1:]
     try:
         cwd = os.getcwd()
         new_root = enter(root, read_only)
+        switch_root(new_root)
         if probe:
             return 0
-        switch_root(new_root)
         os.chdir(cwd)
         os.execv(argv[0], argv)
     except OSError as exc:

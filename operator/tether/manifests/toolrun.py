@@ -87,7 +87,7 @@ def jail_available() -> bool:
     with tempfile.TemporaryDirectory(prefix="tether-jail-probe-") as probe:
         try:
             done = subprocess.run(
-                [sys.executable, "-I", str(JAIL_SCRIPT), "--probe", probe],
+                ["--probe" if arg == "--" else arg for arg in jailed(["/bin/true"], Path(probe))],
                 capture_output=True,
                 timeout=30,
                 check=False,
@@ -109,7 +109,7 @@ def jailed(argv: list[str], root: Path) -> list[str]:
     real = os.path.realpath(tool)
     binds += [(real, real), (real, tool)]
     flat = [item for source, target in binds for item in ("--ro", source, target)]
-    return [sys.executable, "-I", str(JAIL_SCRIPT), str(root), *flat, "--", tool, *argv[1:]]
+    return [sys.executable, "-I", "-S", str(JAIL_SCRIPT), str(root), *flat, "--", tool, *argv[1:]]
 
 
 STDERR_LINES = 15

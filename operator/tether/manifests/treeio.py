@@ -3,7 +3,7 @@
 Renderers call the tree only through these helpers, so a path escape or a
 missing file always surfaces as a ManifestError subclass, and every file read
 is counted against the render's Budget (size checked before reading when the
-tree reports a size, and again after).
+tree reports a size, and again after; the render's time budget before each read).
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ T = TypeVar("T")
 
 
 def read_file(tree: FileTree, path: str, budget: Budget, size_hint: int | None = None) -> bytes:
-    """Read ``path``, refusing it when it is over the file or total size limits."""
+    """Read ``path``, refusing it when it is over the file or total size limits, or when
+    the render has used up its time."""
+    budget.check_time(file=path)
     if size_hint is not None:
         budget.check_file_size(size_hint, file=path)
     data = _call(path, lambda: tree.read(path))
