@@ -40,6 +40,7 @@ from test_operator_basic import (
     synced_healthy,
     wait_for,
 )
+from test_operator_more import condition
 from tether.git import GitCache
 
 pytestmark = pytest.mark.cluster
@@ -47,10 +48,6 @@ pytestmark = pytest.mark.cluster
 __all__ = ["installed"]  # fixture used here
 
 TEAM_B_PASSWORD = "team-b-only-Passw0rd"
-
-
-def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
-    return {c["type"]: c for c in status.get("conditions") or ()}.get(type_) or {}
 
 
 def repo_status(kubectl: Any, ns: str, name: str) -> dict[str, Any]:

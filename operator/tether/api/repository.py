@@ -48,7 +48,8 @@ class RepositorySpec(ApiModel):
         max_length=MAX_URL_LENGTH,
         description=(
             "The Git URL: https://host/org/repo.git, ssh://git@host/org/repo.git or "
-            "git@host:org/repo.git. http://, git:// and file:// need insecure: true."
+            "git@host:org/repo.git. http://, git:// and file:// need insecure: true; "
+            "file:// also needs the operator to allow the folder (--allow-file-urls)."
         ),
     )
     secret_ref: LocalObjectReference | None = Field(
