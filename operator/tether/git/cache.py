@@ -250,9 +250,7 @@ class GitCache:
         return when is not None and max_age > 0 and self._clock() - when < max_age
 
     def _parse(self, url: str, insecure: bool) -> GitURL:
-        parsed = parse_url(url, insecure=insecure)
-        self.file_urls.check(parsed, self.root)
-        return parsed
+        return self.file_urls.admit(parse_url(url, insecure=insecure), self.root)
 
     def _installation_salt(self) -> bytes:
         if self._salt is None:

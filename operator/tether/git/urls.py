@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -173,16 +173,20 @@ class FileURLPolicy:
         """Allow any local folder (still never the cache)."""
         return cls(anywhere=True)
 
-    def check(self, url: GitURL, cache_root: Path) -> None:
-        """Raise InsecureURLError when ``url`` is a file:// URL this policy does not allow."""
+    def admit(self, url: GitURL, cache_root: Path) -> GitURL:
+        """``url`` to use, with a file:// path resolved; InsecureURLError when not allowed.
+
+        The resolved path is what gets opened, so a symlink swapped after the check
+        cannot point the read somewhere else.
+        """
         if url.scheme != "file":
-            return
+            return url
         target = Path(url.path).resolve()
         forbidden = cache_root.resolve()
         if any(place.is_relative_to(forbidden) for place in (target, *_repo_dirs(target))):
             raise InsecureURLError("file:// URLs may not read Tether's Git cache", url=url.redacted)
         if self.anywhere:
-            return
+            return replace(url, path=str(target))
         allowed = [root.resolve() for root in self.roots]
         if not any(target.is_relative_to(root) for root in allowed):
             where = ", ".join(str(root) for root in allowed) or "none are"
@@ -192,6 +196,7 @@ class FileURLPolicy:
                 "(chart value operator.allowFileURLs)",
                 url=url.redacted,
             )
+        return replace(url, path=str(target))
 
 
 NO_FILE_URLS = FileURLPolicy()
