@@ -205,3 +205,21 @@ def test_a_kustomization_that_climbs_out_is_refused_over_git_daemon(
     )  # fmt: skip
     assert good.returncode == 0, good.stderr
     assert names(good.stdout) == ["prod-settings"]
+
+
+def test_local_file_url_renders_but_the_cache_itself_is_refused(
+    render_repo: Path, tmp_path: Path
+) -> None:
+    from tether.git import GitCache
+
+    local = Remote("file", lambda repo: f"file://{repo}", {}, True, {})
+    url = local.url(render_repo)
+    out = run_render(local, url, tmp_path, "--path", "plain", "-o", "json", auth={})
+    assert out.returncode == 0, out.stderr
+    assert names(out.stdout) == ["a", "b"]
+    cached = GitCache(tmp_path / "cache" / "git").repo_path(url)  # same root, same salt
+    assert (cached / "objects").is_dir(), "the render filled this cache folder"
+    refused = run_render(local, f"file://{cached}", tmp_path, "--path", "plain", auth={})
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "may not read Tether's Git cache" in refused.stderr
