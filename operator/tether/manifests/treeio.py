@@ -3,7 +3,8 @@
 Renderers call the tree only through these helpers, so a path escape or a
 missing file always surfaces as a ManifestError subclass, and every file read
 is counted against the render's Budget (size checked before reading when the
-tree reports a size, and again after; the render's time budget before each read).
+tree reports a size, and again after; the render's time budget and shutdown before
+each read).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tether.manifests.errors import (
     SourceNotFoundError,
 )
 from tether.manifests.limits import Budget
+from tether.manifests.toolrun import check_not_stopping
 from tether.tree import (
     EntryType,
     FileTree,
@@ -32,8 +34,9 @@ T = TypeVar("T")
 
 
 def read_file(tree: FileTree, path: str, budget: Budget, size_hint: int | None = None) -> bytes:
-    """Read ``path``, refusing it when it is over the file or total size limits, or when
-    the render has used up its time."""
+    """Read ``path``, refusing it when it is over the file or total size limits, when the
+    render has used up its time, or once Tether is shutting down."""
+    check_not_stopping(file=path)
     budget.check_time(file=path)
     if size_hint is not None:
         budget.check_file_size(size_hint, file=path)
