@@ -18,6 +18,8 @@ Prints best-of-N wall times and ratios.
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import stat
 import subprocess
 import sys
@@ -50,7 +52,12 @@ def main() -> None:
     parser.add_argument("--repo-mb", type=int, default=30)
     parser.add_argument("--skip-folder", action="store_true")
     parser.add_argument("--skip-repo", action="store_true")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        mode, repo, commit, runs = args.child
+        child(mode, repo, commit, int(runs))
+        return
     if not args.skip_folder:
         folder_bench(args)
     if not args.skip_repo:
@@ -117,42 +124,60 @@ def big_commit(folder: Path, files: int, megabytes: int) -> tuple[Repo, str]:
 
 
 def repository_bench(args: argparse.Namespace) -> None:
-    kustomize = find_tool("kustomize")
+    """Each variant runs in its own process, so each reports its own peak RSS."""
     with tempfile.TemporaryDirectory() as temp:
         start = time.perf_counter()
         repo, commit = big_commit(Path(temp) / "big.git", args.repo_files, args.repo_mb)
+        repo.close()
         built = time.perf_counter() - start
-        tree = GitTree(repo, commit)
-
-        def closure() -> None:
-            result = render(tree, "apps/web/overlay", app_name="bench", cache_key=None)
-            assert [o["metadata"]["name"] for o in result.objects] == ["prod-web"]
-
-        def whole_export() -> None:
-            """What Tether did before: export the whole commit, then run kustomize on it."""
-            with tempfile.TemporaryDirectory(prefix="bench-whole-") as work:
-                tree.export("", Path(work) / "src")
-                argv = [kustomize, "build", str(Path(work) / "src/apps/web/overlay")]
-                done = subprocess.run(argv, capture_output=True, timeout=600, check=True)
-                assert b"prod-web" in done.stdout
-
-        after = best_of(args.runs, closure)
-        jail = toolrun.jail_available()
-        toolrun.jail_available = lambda: False  # type: ignore[assignment]
-        unjailed = best_of(args.runs, closure)
-        before = best_of(max(1, args.runs // 3), whole_export)
+        after = variant("closure", repo.path, commit, args.runs)
+        unjailed = variant("closure-nojail", repo.path, commit, args.runs)
+        before = variant("whole", repo.path, commit, max(1, args.runs // 3))
     print(
         f"Kustomize app in a {args.repo_files:,}-file, {args.repo_mb} MB commit "
-        f"(built in {built:.1f} s), read through GitTree:"
+        f"(built in {built:.1f} s), read through GitTree, one process per variant:"
     )
-    print(f"before, whole-repository export + kustomize (baseline): {before:.3f} s")
-    print(f"after, closure export + kustomize:                      {after:.3f} s")
-    print(f"after / before: {after / before:.4f}  (before / after = {before / after:,.0f}x)")
-    if jail:
-        print(
-            f"after, without the mount namespace: {unjailed:.3f} s (jail / no jail = "
-            f"{after / unjailed:.2f}x)"
-        )
+    for label, figures in (
+        ("before, whole-repository export + kustomize (baseline)", before),
+        ("after, closure export + kustomize", after),
+        ("after, without the mount namespace", unjailed),
+    ):
+        print(f"{label}: {figures['best']:.3f} s, peak RSS {figures['rss_mb']:.0f} MB")
+    ratio = after["best"] / before["best"]
+    print(f"time after / before: {ratio:.4f}  (before / after = {1 / ratio:,.0f}x)")
+    print(f"peak RSS after / before: {after['rss_mb'] / before['rss_mb']:.2f}")
+    print(f"mount namespace cost: jail / no jail = {after['best'] / unjailed['best']:.2f}x")
+
+
+def variant(mode: str, repo: str, commit: str, runs: int) -> dict[str, float]:
+    argv = [sys.executable, __file__, "--child", mode, repo, commit, str(runs)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=True)
+    figures: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return figures
+
+
+def child(mode: str, repo_path: str, commit: str, runs: int) -> None:
+    """One variant, ``runs`` times: print the best time and this process's peak RSS."""
+    kustomize = find_tool("kustomize")
+    tree = GitTree(Repo(repo_path), commit)
+
+    def closure() -> None:
+        result = render(tree, "apps/web/overlay", app_name="bench", cache_key=None)
+        assert [o["metadata"]["name"] for o in result.objects] == ["prod-web"]
+
+    def whole_export() -> None:
+        """What Tether did before: export the whole commit, then run kustomize on it."""
+        with tempfile.TemporaryDirectory(prefix="bench-whole-") as work:
+            tree.export("", Path(work) / "src")
+            argv = [kustomize, "build", str(Path(work) / "src/apps/web/overlay")]
+            done = subprocess.run(argv, capture_output=True, timeout=600, check=True)
+            assert b"prod-web" in done.stdout
+
+    if mode == "closure-nojail":
+        toolrun.jail_available = lambda: False  # type: ignore[assignment]
+    best = best_of(runs, whole_export if mode == "whole" else closure)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"best": best, "rss_mb": rss_mb}))
 
 
 if __name__ == "__main__":
