@@ -17,6 +17,7 @@ Hierarchy::
     ├── SourceNotFoundError    the path, a value file or a chart dependency is missing
     ├── ManifestPathEscapeError  a path, symlink or Jsonnet import leaves the
     │                            repository (also a ``tether.tree.PathEscapeError``)
+    │   └── JsonnetImportEscapeError  ... through a Jsonnet import (``file:line:col``)
     ├── JsonnetError           a Jsonnet file failed to evaluate (``file:line:col``)
     └── RenderToolError        helm/kustomize failed or is missing
         └── RenderTimeoutError helm/kustomize/Jsonnet ran past its timeout
@@ -120,11 +121,28 @@ class JsonnetError(ManifestError):
 
     @property
     def message(self) -> str:
-        if self.position is None:
-            return f"{self.file}: {self.cause}"
-        if self.position.file == self.file:
-            return f"{self.position}: {self.cause}"
-        return f"{self.file}: {self.position}: {self.cause}"
+        return positioned(self.file or "<input>", self.position, self.cause)
+
+
+class JsonnetImportEscapeError(ManifestPathEscapeError):
+    """A Jsonnet import that leaves the repository; ``position`` is the import's place."""
+
+    def __init__(self, cause: str, *, file: str, position: Position | None = None) -> None:
+        self.position = position
+        super().__init__(cause, file=file, line=position.line if position else None)
+
+    @property
+    def message(self) -> str:
+        return positioned(self.file or "<input>", self.position, self.cause)
+
+
+def positioned(file: str, position: Position | None, cause: str) -> str:
+    """``file:line:col: cause``, or ``file: other:line:col: cause`` when it points elsewhere."""
+    if position is None:
+        return f"{file}: {cause}"
+    if position.file == file:
+        return f"{position}: {cause}"
+    return f"{file}: {position}: {cause}"
 
 
 class RenderToolError(ManifestError):

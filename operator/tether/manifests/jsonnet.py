@@ -38,6 +38,7 @@ from tether.manifests import jsonnet_worker
 from tether.manifests.errors import (
     InvalidObjectError,
     JsonnetError,
+    JsonnetImportEscapeError,
     ManifestError,
     ManifestPathEscapeError,
     Position,
@@ -264,11 +265,10 @@ def _evaluation_error(
     position = positions[0] if positions else None
     if refusals:
         refusal = refusals[0]
-        importer = position.file if position else f"{refusal.folder or './'}(imported by {file})"
-        at = f"{importer}:{position.line}:{position.column}" if position else importer
-        return ManifestPathEscapeError(
-            f"{at}: import {refusal.target!r} refused: {refusal.reason}", file=file
-        )
+        cause = f"import {refusal.target!r} refused: {refusal.reason}"
+        if position is None:
+            cause += f" (imported from a file in {refusal.folder or './'})"
+        return JsonnetImportEscapeError(cause, file=file, position=position)
     caller = next((p for p in positions if p.file == file), None)
     if position is not None and position.file != file and caller is not None:
         message += f" (from {caller})"
