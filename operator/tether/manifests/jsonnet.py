@@ -62,7 +62,7 @@ _LOCATION = re.compile(r"^(?P<file>.+?):\(?(?P<line>\d+):(?P<col>\d+)")
 
 
 @dataclass(frozen=True)
-class _Refusal:
+class ImportRefusal:
     """An import the parent refused; raised once the evaluator reports where it was."""
 
     target: str
@@ -104,7 +104,7 @@ class JsonnetSession:
             self._worker = _Worker(self._budget.limits.tool_timeout, self._budget.limits)
         worker = self._worker
         header = self._eval_header(file)
-        refusals: list[_Refusal] = []
+        refusals: list[ImportRefusal] = []
         with worker.guard(file):
             worker.send(header, source)
             while True:
@@ -113,7 +113,7 @@ class JsonnetSession:
                     break
                 self._answer(worker, reply["dir"], reply["target"], refusals)
         if reply["op"] == "error":
-            raise _evaluation_error(reply["message"], file, refusals, self._known_files(file))
+            raise evaluation_error(reply["message"], file, refusals, self._known_files(file))
         if reply["op"] == "too-large":
             raise SizeLimitError(
                 f"Jsonnet output is {reply['bytes']:,} bytes, over the limit of "
@@ -139,11 +139,13 @@ class JsonnetSession:
             "max_output": max(0, limits.max_total_bytes - self._budget.bytes),
         }
 
-    def _answer(self, worker: _Worker, folder: str, target: str, refusals: list[_Refusal]) -> None:
+    def _answer(
+        self, worker: _Worker, folder: str, target: str, refusals: list[ImportRefusal]
+    ) -> None:
         try:
             path = resolve_import(self._tree, folder, target, self._libs, self._source)
         except _ImportRefused as refused:
-            refusals.append(_Refusal(target, refused.reason, folder))
+            refusals.append(ImportRefusal(target, refused.reason, folder))
             worker.send({"op": "refused", "reason": refused.reason})
             return
         if path is None:
@@ -257,8 +259,8 @@ def _kind_of(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _evaluation_error(
-    text: str, file: str, refusals: list[_Refusal], known: frozenset[str]
+def evaluation_error(
+    text: str, file: str, refusals: list[ImportRefusal], known: frozenset[str]
 ) -> ManifestError:
     """The evaluator's message as a typed, one-line error naming ``file:line``."""
     message, positions = parse_error(text, known)
