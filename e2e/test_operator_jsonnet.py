@@ -3,7 +3,9 @@
 A folder of ``*.jsonnet`` files with a library, top-level arguments and
 external variables syncs to Synced/Healthy with every object present; a file
 that fails to evaluate, or imports from outside the repository, sets
-Ready=False with reason RenderFailed and a message naming ``file:line``.
+Ready=False with reason RenderFailed and a message naming ``file:line``. Files
+that give empty arrays are an empty render: EmptyRender, and nothing is pruned
+without allowEmpty.
 
 Uses the chart install, operator process and helpers of ``test_operator_basic``.
 """
@@ -101,12 +103,13 @@ def apply_jsonnet_app(
     )
 
 
-def render_failed(kubectl: Any, ns: str) -> Any:
+def not_ready(kubectl: Any, ns: str, reason: str, revision: str = "") -> Any:
     def check() -> Any:
         status = app_status(kubectl, ns)
         ready = {c["type"]: c for c in status.get("conditions") or ()}.get("Ready") or {}
-        ok = ready.get("status") == "False" and ready.get("reason") == "RenderFailed"
-        return ready if ok else NotYet(status)
+        ok = ready.get("status") == "False" and ready.get("reason") == reason
+        at = (status.get("sync") or {}).get("revision", "").endswith(revision)
+        return ready if ok and at else NotYet(status)
 
     return check
 
@@ -143,6 +146,20 @@ def test_jsonnet_folder_with_tlas_syncs(
         "extra-1", "extra-2", "extra-3", "web", "web-settings",
     ]  # fmt: skip
 
+    # Files that now give empty arrays: an empty render, which without allowEmpty
+    # is reported and prunes nothing.
+    empty = git_server.push(
+        {f"{path}/main.jsonnet": "function(name, port=80, replicas=1) []\n",
+         f"{path}/extra.jsonnet": "[]\n"},
+        message="empty",
+    )  # fmt: skip
+    ready = wait_for("EmptyRender", not_ready(kubectl, namespace, "EmptyRender", empty), 90)
+    assert "allowEmpty" in ready["message"]
+    assert (
+        kubectl.json("get", "configmap", "web-settings", "-n", namespace)["data"]["env"] == "prod"
+    )
+    assert kubectl.json("get", "service", "web", "-n", namespace)["metadata"]["name"] == "web"
+
 
 @pytest.mark.parametrize(
     ("files", "message"),
@@ -164,5 +181,5 @@ def test_jsonnet_failure_reaches_status_with_file_and_line(
     path = f"{namespace}/jsonnet-bad"
     git_server.push({f"{path}/{name}": text for name, text in files.items()}, message="bad")
     apply_jsonnet_app(kubectl, namespace, git_server.url(), path, {})
-    ready = wait_for("RenderFailed", render_failed(kubectl, namespace), timeout=60)
+    ready = wait_for("RenderFailed", not_ready(kubectl, namespace, "RenderFailed"), timeout=60)
     assert ready["message"].endswith(f"{path}/{message}"), ready["message"]

@@ -280,3 +280,12 @@ def test_importbin_gives_bytes(tmp_path: Path) -> None:
         " binaryData: { x: std.base64(importbin 'x.bin') } }"
     )
     assert run(tree).objects[0]["binaryData"] == {"x": "AP8="}
+
+
+def test_an_empty_array_is_an_empty_render_not_an_error(tmp_path: Path) -> None:
+    # The allowEmpty rule downstream (policy and plan) decides what an empty render means.
+    tree = write(
+        tmp_path,
+        {"none.jsonnet": "[]", "list.jsonnet": "{ apiVersion: 'v1', kind: 'List', items: [] }"},
+    )
+    assert run(tree).objects == ()

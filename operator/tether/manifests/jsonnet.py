@@ -101,7 +101,7 @@ class JsonnetSession:
     def evaluate(self, file: str, source: bytes) -> list[Manifest]:
         """The objects of the Jsonnet file ``file`` whose text is ``source``."""
         if self._worker is None:
-            self._worker = _Worker(self._budget.limits.tool_timeout, self._budget.limits)
+            self._worker = _Worker(self._budget.limits)
         worker = self._worker
         header = self._eval_header(file)
         refusals: list[ImportRefusal] = []
@@ -312,7 +312,8 @@ def _one_line(text: str) -> str:
 class _Worker:
     """The evaluator process: framed messages over its stdin/stdout, killed at the deadline."""
 
-    def __init__(self, timeout: float, limits: Limits) -> None:
+    def __init__(self, limits: Limits) -> None:
+        timeout = limits.tool_timeout
         self._timeout = timeout
         # Closed in stop(): the worker outlives this call.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
