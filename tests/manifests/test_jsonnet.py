@@ -265,11 +265,18 @@ def test_huge_output_hits_the_size_limit(tmp_path: Path) -> None:
 
 
 def test_slow_evaluation_is_stopped_at_the_timeout(tmp_path: Path) -> None:
-    # About 10^10 steps: minutes of CPU, so only the deadline can end it.
-    slow = "std.length([i * j for i in std.range(1, 100000) for j in std.range(1, 100000)])"
-    tree = write(tmp_path, {"a.jsonnet": cm("'a'"), "slow.jsonnet": cm(f"'x' + {slow}")})
+    # A tail-recursive loop of 10^9 steps in constant memory: only the deadline ends it.
+    slow = "local f(n, acc) = if n == 0 then acc else f(n - 1, acc + 1) tailstrict;\n"
+    tree = write(tmp_path, {"a.jsonnet": cm("'a'"), "slow.jsonnet": slow + cm("'x' + f(1e9, 0)")})
     with pytest.raises(RenderTimeoutError, match=r"^slow\.jsonnet: Jsonnet evaluation did not"):
         run(tree, limits=Limits(tool_timeout=2))
+
+
+def test_memory_hungry_evaluation_hits_the_memory_limit(tmp_path: Path) -> None:
+    hungry = "std.length(std.makeArray(100000000, function(i) [i]))"
+    tree = write(tmp_path, {"big.jsonnet": cm("'x' + " + hungry)})
+    with pytest.raises(JsonnetError, match=r"^big\.jsonnet: Jsonnet evaluation ran out of memory"):
+        run(tree, limits=Limits(jsonnet_max_memory=300 * 1024 * 1024, tool_timeout=60))
 
 
 def test_importbin_gives_bytes(tmp_path: Path) -> None:

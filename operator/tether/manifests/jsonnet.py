@@ -47,7 +47,7 @@ from tether.manifests.errors import (
     SourceNotFoundError,
 )
 from tether.manifests.jsonstream import load_json_documents
-from tether.manifests.limits import Budget, Limits
+from tether.manifests.limits import Budget, Limits, MiB
 from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import JsonnetOptions, JsonnetVar
@@ -315,6 +315,7 @@ class _Worker:
     def __init__(self, limits: Limits) -> None:
         timeout = limits.tool_timeout
         self._timeout = timeout
+        self._memory = limits.jsonnet_max_memory
         # Closed in stop(): the worker outlives this call.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         argv = [
@@ -370,10 +371,13 @@ class _Worker:
             )
         self._stderr.seek(0)
         detail = trim_stderr(self._stderr.read(), {})
+        if "memory allocation" in detail or "MemoryError" in detail:
+            return JsonnetError(
+                f"Jsonnet evaluation ran out of memory (limit {self._memory // MiB:,} MiB)",
+                file=file,
+            )
         return JsonnetError(
-            f"the Jsonnet evaluator stopped (exit {self._process.returncode}; "
-            f"out of memory or CPU time?): {detail}",
-            file=file,
+            f"the Jsonnet evaluator stopped (exit {self._process.returncode}): {detail}", file=file
         )
 
     def stop(self) -> None:
