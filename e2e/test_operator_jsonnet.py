@@ -26,6 +26,7 @@ from test_operator_basic import (
     NotYet,
     Operator,
     app_status,
+    apply_repo_and_app,
     git_server,
     installed,
     operator,
@@ -72,35 +73,9 @@ EXTRA = """\
 """
 
 
-def apply_jsonnet_app(
-    kubectl: Any, ns: str, url: str, path: str, jsonnet: dict[str, Any], name: str = "app"
-) -> None:
-    kubectl.apply(
-        [
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Repository",
-                "metadata": {"name": "repo", "namespace": ns},
-                "spec": {"url": url, "insecure": True, "interval": "2s"},
-            },
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {
-                    "source": {
-                        "repositoryRef": {"name": "repo"},
-                        "revision": "main",
-                        "path": path,
-                        "directory": {"jsonnet": jsonnet},
-                    },
-                    "destination": {"namespace": ns},
-                    "syncPolicy": {"automated": {"prune": True}},
-                    "interval": "30s",
-                },
-            },
-        ]
-    )
+def apply_jsonnet_app(kubectl: Any, ns: str, url: str, path: str, jsonnet: dict[str, Any]) -> None:
+    source = {"directory": {"jsonnet": jsonnet}}
+    apply_repo_and_app(kubectl, ns, url, path, automated={"prune": True}, source=source)
 
 
 def not_ready(kubectl: Any, ns: str, reason: str, revision: str = "") -> Any:

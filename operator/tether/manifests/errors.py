@@ -105,7 +105,19 @@ class Position:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class JsonnetError(ManifestError):
+class _PositionedError(ManifestError):
+    """An error whose message leads with the evaluator's ``file:line:col``."""
+
+    def __init__(self, cause: str, *, file: str, position: Position | None = None) -> None:
+        self.position = position
+        super().__init__(cause, file=file, line=position.line if position else None)
+
+    @property
+    def message(self) -> str:
+        return positioned(self.file or "<input>", self.position, self.cause)
+
+
+class JsonnetError(_PositionedError):
     """A Jsonnet file failed to evaluate: a syntax, runtime or stack-depth error.
 
     ``position`` is where the evaluator points (``file:line:col``), which may be
@@ -115,25 +127,9 @@ class JsonnetError(ManifestError):
         apps/web.jsonnet: lib/k.libsonnet:3:9: max stack frames exceeded.
     """
 
-    def __init__(self, cause: str, *, file: str, position: Position | None = None) -> None:
-        self.position = position
-        super().__init__(cause, file=file, line=position.line if position else None)
 
-    @property
-    def message(self) -> str:
-        return positioned(self.file or "<input>", self.position, self.cause)
-
-
-class JsonnetImportEscapeError(ManifestPathEscapeError):
+class JsonnetImportEscapeError(_PositionedError, ManifestPathEscapeError):
     """A Jsonnet import that leaves the repository; ``position`` is the import's place."""
-
-    def __init__(self, cause: str, *, file: str, position: Position | None = None) -> None:
-        self.position = position
-        super().__init__(cause, file=file, line=position.line if position else None)
-
-    @property
-    def message(self) -> str:
-        return positioned(self.file or "<input>", self.position, self.cause)
 
 
 def positioned(file: str, position: Position | None, cause: str) -> str:
