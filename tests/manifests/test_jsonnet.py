@@ -296,3 +296,19 @@ def test_an_empty_array_is_an_empty_render_not_an_error(tmp_path: Path) -> None:
         {"none.jsonnet": "[]", "list.jsonnet": "{ apiVersion: 'v1', kind: 'List', items: [] }"},
     )
     assert run(tree).objects == ()
+
+
+def test_render_cache_keys_on_jsonnet_options(tmp_path: Path) -> None:
+    from tether.manifests import RenderCache
+
+    tree = write(tmp_path, {"app.jsonnet": "function(name) " + cm("name")})
+    cache: RenderCache[RenderResult] = RenderCache(max_entries=4)
+
+    def name(value: str) -> list[str]:
+        jsonnet = JsonnetOptions(tlas=(JsonnetVar("name", value),))
+        options = RenderOptions(directory=DirectoryOptions(jsonnet=jsonnet))
+        return names(render(tree, "", options, app_name="app", cache_key="c1", cache=cache))
+
+    assert name("one") == ["one"]
+    assert name("two") == ["two"]
+    assert name("one") == ["one"]
