@@ -21,6 +21,7 @@ from tether.manifests import (
     DirectoryOptions,
     JsonnetOptions,
     LocalTree,
+    ManifestError,
     ManifestPathEscapeError,
     RenderOptions,
     render,
@@ -181,3 +182,11 @@ def test_inside_imports_still_work_next_to_the_catalogue(repository: Repository)
     options = RenderOptions(directory=DirectoryOptions(jsonnet=JsonnetOptions(libs=("vendor",))))
     result = render(tree, "app", options, app_name="app", cache_key=None)
     assert result.objects[0]["data"] == {"v": "kll"}
+
+
+def test_a_symlink_loop_is_an_error_naming_the_file(repository: Repository) -> None:
+    tree = repository.tree(
+        {"app/main.jsonnet": "import 'loop.libsonnet'"}, {"app/loop.libsonnet": "loop.libsonnet"}
+    )
+    with pytest.raises(ManifestError, match=r"^app/main\.jsonnet:1:1: couldn't open import "):
+        render(tree, "app", RenderOptions(), app_name="app", cache_key=None)

@@ -148,6 +148,9 @@ class JsonnetSession:
             refusals.append(ImportRefusal(target, refused.reason, folder))
             worker.send({"op": "refused", "reason": refused.reason})
             return
+        except ManifestError as broken:  # a symlink loop, say: the evaluator says where
+            worker.send({"op": "refused", "reason": str(broken)})
+            return
         if path is None:
             worker.send({"op": "refused", "reason": "not found in the repository"})
             return
@@ -183,8 +186,8 @@ def resolve_import(
         if candidate == ".." or candidate.startswith("../"):
             raise _ImportRefused(f"the '..' chain leaves the repository (from {base or '.'}/)")
         try:
-            kind = tree.kind(candidate)
-        except PathEscapeError:
+            kind = tree_kind(tree, candidate)
+        except ManifestPathEscapeError:
             raise _ImportRefused(f"{candidate} is a symlink that leaves the repository") from None
         if kind == "file":
             return candidate
