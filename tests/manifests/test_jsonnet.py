@@ -312,3 +312,58 @@ def test_render_cache_keys_on_jsonnet_options(tmp_path: Path) -> None:
     assert name("one") == ["one"]
     assert name("two") == ["two"]
     assert name("one") == ["one"]
+
+
+def _children(parent: int) -> list[int]:
+    """Live (non-zombie) Jsonnet workers whose parent is ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and stat[0] != "Z" and b"jsonnet_worker.py" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+def test_the_worker_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = "local f(n, acc) = if n == 0 then acc else f(n - 1, acc + 1) tailstrict;\n"
+    write(tmp_path, {"slow.jsonnet": slow + cm("'x' + f(1e9, 0)")})
+    script = (
+        "import sys; from pathlib import Path; from tether.manifests import *\n"
+        "render(LocalTree(Path(sys.argv[1])), '', app_name='a', cache_key=None,"
+        " limits=Limits(tool_timeout=600))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (workers := _children(parent.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert workers, "the render never started its Jsonnet worker"
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while _alive(workers[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survived = _alive(workers[0])
+    if survived:
+        os.kill(workers[0], signal.SIGKILL)
+    assert not survived, "the worker outlived its killed parent"

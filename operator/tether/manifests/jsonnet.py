@@ -327,6 +327,7 @@ class _Worker:
             jsonnet_worker.__file__,
             str(limits.jsonnet_max_memory),
             str(int(timeout) + 2),
+            str(os.getpid()),
         ]
         self._process = subprocess.Popen(
             argv,

@@ -1,12 +1,13 @@
 """The Jsonnet evaluator process, and the framed messages it exchanges with Tether.
 
-Run as ``python -I jsonnet_worker.py MEMORY_BYTES CPU_SECONDS``: the C++
+Run as ``python -I jsonnet_worker.py MEMORY_BYTES CPU_SECONDS PARENT_PID``: the C++
 evaluator cannot be interrupted from Python, so it runs in its own process,
 which the parent kills at the render's deadline. The process has no view of
 any repository: every ``import``, ``importstr`` and ``importbin`` is sent to
 the parent as a request, and the parent answers with the file's bytes or a
-refusal (see ``jsonnet.py``). Kernel limits on address space and CPU time are
-a second wall should the parent die before it can kill the process.
+refusal (see ``jsonnet.py``). Kernel limits on address space and CPU time, and
+a parent-death signal, are a second wall should the parent die before it can
+kill the process.
 
 This file imports only the standard library and ``_jsonnet``, so the process
 starts in tens of milliseconds without loading the rest of Tether.
@@ -20,6 +21,7 @@ JSON output) or ``error`` (the evaluator's message).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import IO, Any
 
@@ -44,6 +46,19 @@ def receive(stream: IO[bytes]) -> tuple[Header, bytes] | None:
     if len(payload) != size:
         return None
     return header, payload
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        raise SystemExit(1)
 
 
 def _limit_resources(memory: int, cpu_seconds: int) -> None:
@@ -91,6 +106,7 @@ def _evaluate(header: Header, source: bytes, stdin: IO[bytes], stdout: IO[bytes]
 
 def main(argv: list[str]) -> int:
     """Evaluate files as the parent sends them, until it closes the pipe."""
+    _die_with_parent(int(argv[3]))
     _limit_resources(int(argv[1]), int(argv[2]))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while (message := receive(stdin)) is not None:
