@@ -297,6 +297,8 @@ def parse_error(text: str, known: frozenset[str]) -> tuple[str, list[Position]]:
         first = first.split(": ", 1)[1] if ": " in first else first
         positions = [static]
     preferred = [p for p in positions if p.file in known]
+    if any(line.strip() == "Top-level function" for line in lines[1:]):
+        first += " (top-level arguments: directory.jsonnet.tlas, --jsonnet-tla)"
     return _one_line(first), preferred + [p for p in positions if p not in preferred]
 
 

@@ -41,6 +41,14 @@ def test_text_without_positions_still_names_the_file() -> None:
     assert str(error) == "a.jsonnet: odd"
 
 
+def test_a_top_level_argument_problem_points_at_the_tlas() -> None:
+    text = "RUNTIME ERROR: function parameter name not bound in call.\n\tTop-level function\t\n"
+    assert str(evaluation_error(text, "a.jsonnet", [], frozenset())) == (
+        "a.jsonnet: function parameter name not bound in call. "
+        "(top-level arguments: directory.jsonnet.tlas, --jsonnet-tla)"
+    )
+
+
 def test_long_messages_are_cut_to_one_short_line() -> None:
     text = "RUNTIME ERROR: " + "word " * 300 + "\n\ta.jsonnet:1:1\tobject\n"
     message = str(evaluation_error(text, "a.jsonnet", [], frozenset({"a.jsonnet"})))
