@@ -101,7 +101,7 @@ class JsonnetSession:
     def evaluate(self, file: str, source: bytes) -> list[Manifest]:
         """The objects of the Jsonnet file ``file`` whose text is ``source``."""
         if self._worker is None:
-            self._worker = _Worker(self._budget.limits)
+            self._worker = _Worker(self._budget.limits, file)
         worker = self._worker
         header = self._eval_header(file)
         refusals: list[ImportRefusal] = []
@@ -317,7 +317,7 @@ def _one_line(text: str) -> str:
 class _Worker:
     """The evaluator process: framed messages over its stdin/stdout, killed at the deadline."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, file: str) -> None:
         timeout = limits.tool_timeout
         self._timeout = timeout
         self._memory = limits.jsonnet_max_memory
@@ -331,15 +331,21 @@ class _Worker:
             str(int(timeout) + 2),
             str(os.getpid()),
         ]
-        self._process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            cwd="/",
-            env={"LANG": "C.UTF-8"},
-            start_new_session=True,
-        )
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd="/",
+                env={"LANG": "C.UTF-8"},
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise JsonnetError(
+                f"cannot start the Jsonnet evaluator: {exc.strerror}", file=file
+            ) from None
         self._timed_out = threading.Event()
         self._timer = threading.Timer(timeout, self._expire)
         self._timer.daemon = True
