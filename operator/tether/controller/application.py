@@ -39,12 +39,13 @@ from tether.controller.repository import Failure, RepositoryController, classify
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
+from tether.manifests.toolrun import RenderStoppedError
 
 log = logging.getLogger(__name__)
 
 FINALIZER = "tether.dev/finalizer"
 SYNC_ANNOTATION = "tether.dev/sync"
-REFRESH_ANNOTATION = "tether.dev/refresh"
+REFRESH_ANNOTATION = triggers.REFRESH_ANNOTATION
 SHARED_RESOURCE = "SharedResource"
 DELETION_RETRY = 5.0
 
@@ -206,6 +207,8 @@ class ApplicationController:
             return
         try:
             desired = await self.engine.render(app, resolved)
+        except RenderStoppedError:
+            return  # shutting down: not a fault of the source; the next process renders again
         except Exception as exc:
             problem = Problem(Reason.RENDER_FAILED, REDACTOR.redact(str(exc)))
             await self._write_problem(key, body, app, problem, refresh=refresh, resolved=resolved)
@@ -307,7 +310,12 @@ class ApplicationController:
             return cached[1]
         try:
             found = await self.git.resolve(
-                source.repo_url, source.revision, auth=None, insecure=source.insecure, timeout=60.0
+                source.repo_url,
+                source.revision,
+                auth=None,
+                insecure=source.insecure,
+                timeout=60.0,
+                max_age=0.0 if force else app.spec.interval_seconds,
             )
         except Exception as exc:
             failure: Failure = classify(exc)

@@ -39,6 +39,8 @@ from tether.controller.rendering import render_app
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter
+from tether.manifests.toolrun import allow_tools, stop_tools
+from tether.manifests.workdir import prepare as prepare_render_folders
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class OperatorConfig:
     metrics_port: int = 8080
     concurrency: int = 8
     cache_dir: Path | None = None
+    allow_file_urls: tuple[Path, ...] = ()  # folders file:// Repository URLs may name
     kubeconfig: str | None = None
     context: str | None = None
     leader_elect: bool = False
@@ -90,21 +93,31 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     """Run until ``stop`` is set or a signal arrives; returns the exit code."""
     from tether.engine import Engine
     from tether.git.cache import GitCache
+    from tether.git.urls import FileURLPolicy
     from tether.kube.client import KubeClient
     from tether.tools import cache_dir
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def _on_signal() -> None:
+        stop.set()
+        stop_tools()  # a render in a worker thread must not hold the shutdown up
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, _on_signal)
+    allow_tools()
+    prepare_render_folders()  # and remove those a killed predecessor left behind
 
     metrics = Metrics()
     probes = Probes()
     client = await KubeClient.connect(cfg.kubeconfig, cfg.context)
     client.counter.hooks.append(lambda verb, code, _s: metrics.count_api_request(verb, code))
     engine = Engine(client)
-    git = GitCache((cfg.cache_dir or cache_dir()) / "git")
+    git = GitCache(
+        (cfg.cache_dir or cache_dir()) / "git", file_urls=FileURLPolicy(cfg.allow_file_urls)
+    )
     source = GitCacheSource(git)
     runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
     recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)
@@ -189,6 +202,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
             await runtime.run(stop)
     finally:
         stop.set()
+        stop_tools()
         probes.ready = False
         if elector is not None:
             await elector.release()

@@ -27,6 +27,8 @@ from tether.manifests.objects import Manifest, ObjectSource
 from tether.manifests.options import (
     DirectoryOptions,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     KustomizeImage,
     KustomizeOptions,
     KustomizePatch,
@@ -45,6 +47,8 @@ __all__ = [
     "DuplicateObjectError",
     "HelmOptions",
     "InvalidObjectError",
+    "JsonnetOptions",
+    "JsonnetVar",
     "KustomizeImage",
     "KustomizeOptions",
     "KustomizePatch",
