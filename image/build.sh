@@ -116,7 +116,9 @@ mkdir "$root/wheels" "$root/pip"
 cp "$work"/wheels/*.whl "$root/wheels/"
 cp "$work"/pip/pip-*.whl "$root/pip/"
 pip_whl="$(cd "$root/pip" && ls pip-*.whl)"
-chroot "$root" /usr/bin/python3 "/pip/$pip_whl/pip" install -q --no-index --find-links /wheels \
+# A clean environment: the host's PIP_* settings must not reach the image's pip.
+in_root=(env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root chroot "$root")
+"${in_root[@]}" /usr/bin/python3 "/pip/$pip_whl/pip" install -q --no-index --find-links /wheels \
   --no-compile --no-cache-dir --disable-pip-version-check --root-user-action=ignore \
   --break-system-packages tether
 rm -rf "$root/wheels" "$root/pip"
@@ -140,7 +142,7 @@ chown 10001:10001 "$root/var/cache/tether"
 
 # 4. Byte-code with hash-based checks: no source mtimes inside, same bytes every build.
 find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-chroot "$root" /usr/bin/python3 -m compileall -q -j 1 --invalidation-mode checked-hash \
+"${in_root[@]}" /usr/bin/python3 -m compileall -q -j 1 --invalidation-mode checked-hash \
   /usr/lib/python3.11 /usr/local/lib/python3.11/dist-packages >/dev/null
 echo "image: byte-compiled at +$(($(date +%s) - start))s"
 

@@ -52,14 +52,17 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 15
+    port: int,
+    process: subprocess.Popen[bytes] | None = None,
+    timeout: float = 15,
+    host: str = "127.0.0.1",
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
@@ -75,7 +78,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def start_git_daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_git_daemon(base: Path, listen: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -85,7 +88,7 @@ def start_git_daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
             "--reuseaddr",
             "--informative-errors",
             f"--base-path={base}",
-            "--listen=127.0.0.1",
+            f"--listen={listen}",
             f"--port={port}",
             str(base),
         ],
@@ -93,7 +96,7 @@ def start_git_daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for_port(port, process)
+    wait_for_port(port, process, host=listen)
     return process, port
 
 

@@ -169,6 +169,10 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     code = 0
     try:
         await _wait_first(ready, stop, kopf_task)
+        # Ready means "watching, able to lead", so a warm standby is ready too: were it
+        # not, a rolling update with leader election would never finish (the new pod
+        # would wait for the Lease the old pod holds until the old pod is deleted).
+        probes.ready = not stop.is_set()
         if cfg.leader_elect:
             elector = LeaderElector(
                 client,
