@@ -13,6 +13,7 @@ PostSync hook. Figures (startup, RSS, takeover) are printed for bench/README.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -73,11 +74,14 @@ try:
     tools["python -m pip"] = "importable"
 except ImportError:
     tools["python -m pip"] = None
+import hashlib
 helm = subprocess.run(["helm", "version", "--short"], capture_output=True, text=True).stdout
 kustomize = subprocess.run(["kustomize", "version"], capture_output=True, text=True).stdout
+digests = {t: hashlib.sha256(open(shutil.which(t), "rb").read()).hexdigest()
+           for t in ("helm", "kustomize")}
 print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "writable": found,
                   "root_options": root, "tools": tools,
-                  "helm": helm.strip(), "kustomize": kustomize.strip()}))
+                  "helm": helm.strip(), "kustomize": kustomize.strip(), "digests": digests}))
 """
 
 
@@ -297,8 +301,16 @@ def test_container_user_writable_paths_and_tools(installed: RealCluster) -> None
     assert outside == [], f"writable outside {WRITABLE}: {outside}"
     assert "/tmp" in report["writable"] and "/var/cache/tether" in report["writable"]
     assert report["tools"] == dict.fromkeys(report["tools"])  # no compiler, no package manager
-    assert report["helm"].startswith(versions["HELM_VERSION"] + "+"), report["helm"]
-    assert versions["KUSTOMIZE_VERSION"] in report["kustomize"], report["kustomize"]
+    for tool, key in (("helm", "HELM_VERSION"), ("kustomize", "KUSTOMIZE_VERSION")):
+        pinned = Path(find_tool(tool)).with_name(f"{tool}-{versions[key]}")
+        assert report["digests"][tool] == hashlib.sha256(pinned.read_bytes()).hexdigest(), tool
+        host = subprocess.run(
+            [str(pinned), "version", *(["--short"] if tool == "helm" else [])],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert report[tool] == host, (tool, report[tool], host)
     for pod_info in real.pods():
         log = real.kubectl.run(
             "logs", "-n", RELEASE_NS, pod_info["metadata"]["name"], "-c", "operator"

@@ -146,9 +146,22 @@ find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPO
   /usr/lib/python3.11 /usr/local/lib/python3.11/dist-packages >/dev/null
 echo "image: byte-compiled at +$(($(date +%s) - start))s"
 
+# Every Tether module imports in the image (a missing shared library shows here, not in
+# a pod), and the pinned tools run.
+"${in_root[@]}" /usr/bin/python3 -c '
+import importlib, pkgutil, tether
+for m in pkgutil.walk_packages(tether.__path__, "tether."):
+    importlib.import_module(m.name)
+' || {
+  echo "image: a Tether module does not import in the image (see above)" >&2
+  exit 1
+}
+"${in_root[@]}" /usr/local/bin/helm version --short >/dev/null
+"${in_root[@]}" /usr/local/bin/kustomize version >/dev/null
+
 # 5. One layer, one config, one OCI archive.
-"$py" -m tether.localcluster.oci "$root" "$work/image.tar" --name "$name" \
-  --config "$here/config.json" --epoch "$SOURCE_DATE_EPOCH"
+"$py" -c 'import sys; from tether.localcluster.oci import main; sys.exit(main())' \
+  "$root" "$work/image.tar" --name "$name" --config "$here/config.json" --epoch "$SOURCE_DATE_EPOCH"
 mv "$work/image.tar" "$cached"
 cp "$cached" "$out"
 echo "image: $name built ($key) -> $out in $(($(date +%s) - start))s"

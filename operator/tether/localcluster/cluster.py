@@ -347,7 +347,9 @@ class LocalCluster:
         layout, nl = self.layout, self.node_layout
         nl.make_dirs()
         node.setup_host_network(self.state.ports.apiserver, comp.SERVICE_IP)
-        nl.containerd_config.write_text(node.containerd_config(nl))
+        nl.containerd_config.write_text(
+            node.containerd_config(nl, restrict_oom_score=not node.has_cap_sys_resource())
+        )
         (nl.cni_conf_dir / "10-tether.conflist").write_text(node.cni_conflist(nl))
         self._launch(
             "containerd", node.containerd_argv(binaries["containerd"], nl), die_with_parent

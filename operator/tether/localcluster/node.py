@@ -129,8 +129,26 @@ def swap_on() -> bool:
     return len(lines) > 1
 
 
-def containerd_config(layout: NodeLayout) -> str:
-    """containerd 1.6/1.7 config (version 2): our own root, socket, CNI folder and pause."""
+_CAP_SYS_RESOURCE = 24
+
+
+def has_cap_sys_resource(status: str | None = None) -> bool:
+    """Whether this process may lower OOM scores (CAP_SYS_RESOURCE in /proc/self/status)."""
+    if status is None:
+        status = Path("/proc/self/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> _CAP_SYS_RESOURCE & 1)
+    return False
+
+
+def containerd_config(layout: NodeLayout, *, restrict_oom_score: bool = False) -> str:
+    """containerd 1.6/1.7 config (version 2): our own root, socket, CNI folder and pause.
+
+    ``restrict_oom_score`` clamps the OOM score adjustments the kubelet asks for (-998
+    for sandboxes) to containerd's own: without CAP_SYS_RESOURCE runc cannot lower them
+    and every pod fails with "failed to update /proc/self/oom_score_adj".
+    """
     cni_bin = next((d for d in CNI_BIN_DIRS if Path(d, "bridge").exists()), CNI_BIN_DIRS[0])
     return f"""version = 2
 root = "{layout.containerd_root}"
@@ -150,6 +168,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
   enable_cdi = false
+  restrict_oom_score_adj = {"true" if restrict_oom_score else "false"}
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

@@ -78,3 +78,12 @@ def test_cgroup_version_comes_from_the_mount_at_sys_fs_cgroup() -> None:
     v2 = "cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n"
     assert node.cgroup_v1(v1) is True
     assert node.cgroup_v1(v2) is False
+
+
+def test_oom_scores_are_clamped_only_without_cap_sys_resource() -> None:
+    without = "Name:\tx\nCapEff:\t000001fffeffffff\n"
+    full = "Name:\tx\nCapEff:\t000001ffffffffff\n"
+    assert node.has_cap_sys_resource(without) is False
+    assert node.has_cap_sys_resource(full) is True
+    assert "restrict_oom_score_adj = true" in node.containerd_config(LAYOUT, restrict_oom_score=True)
+    assert "restrict_oom_score_adj = false" in node.containerd_config(LAYOUT)
