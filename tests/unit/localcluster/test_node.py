@@ -85,5 +85,7 @@ def test_oom_scores_are_clamped_only_without_cap_sys_resource() -> None:
     full = "Name:\tx\nCapEff:\t000001ffffffffff\n"
     assert node.has_cap_sys_resource(without) is False
     assert node.has_cap_sys_resource(full) is True
-    assert "restrict_oom_score_adj = true" in node.containerd_config(LAYOUT, restrict_oom_score=True)
+    assert "restrict_oom_score_adj = true" in node.containerd_config(
+        LAYOUT, restrict_oom_score=True
+    )
     assert "restrict_oom_score_adj = false" in node.containerd_config(LAYOUT)
