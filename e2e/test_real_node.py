@@ -323,12 +323,12 @@ def test_leader_pod_killed_other_takes_over_and_heals(installed: RealCluster) ->
     real = installed
     wait_for("two operator pods Ready", lambda: _ready_pods(real, 2), timeout=120)
     leader = wait_for("a lease holder", lambda: _leader_pod(real), timeout=60)
-    real.kubectl.json("get", "configmap", "demo-page", "-n", "demo")
+    page = real.kubectl.json("get", "configmap", "demo-page", "-n", "demo")["data"]["index.html"]
     started = time.monotonic()
     real.kubectl.run("delete", "pod", "-n", RELEASE_NS, leader, "--grace-period=0", "--force")
     real.kubectl.run(
         "patch", "configmap", "demo-page", "-n", "demo", "--type=merge",
-        "-p", '{"data": {"edited": "live"}}',
+        "-p", json.dumps({"data": {"index.html": "<h1>edited by hand</h1>"}}),
     )  # fmt: skip
 
     def new_leader() -> str:
@@ -340,7 +340,7 @@ def test_leader_pod_killed_other_takes_over_and_heals(installed: RealCluster) ->
 
     def healed() -> Any:
         data = real.kubectl.json("get", "configmap", "demo-page", "-n", "demo").get("data") or {}
-        return "edited" not in data or NotYet(data)
+        return data.get("index.html") == page or NotYet(data)
 
     wait_for("the live edit healed by the new leader", healed, timeout=120)
     healed_after = time.monotonic() - started

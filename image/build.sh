@@ -13,7 +13,8 @@
 # plus helm and kustomize at the pinned versions from ~/.cache/tether/bin
 # (e2e/build-tools.sh). The result is cached under ~/.cache/tether/image by the hash
 # of every input, so a warm build is a copy. Needs root (chroot) and mmdebstrap.
-# SOURCE_DATE_EPOCH (default: the last commit's time) fixes every timestamp.
+# SOURCE_DATE_EPOCH (default: the time of the last commit touching an input) fixes
+# every timestamp.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +46,9 @@ fi
 out="$(realpath -m "${1:-$repo/dist/tether-image.tar}")"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml")"
 name="${TETHER_IMAGE_NAME:-localhost/tether:$version}"
-export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct)}"
+# The last commit that touched an input, so unrelated commits keep the cached image.
+inputs=(operator pyproject.toml README.md image)
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct -- "${inputs[@]}")}"
 start=$(date +%s)
 
 pinned_tool() { # name version -> path of the pinned binary, or exit
@@ -62,7 +65,7 @@ kustomize_bin="$(pinned_tool kustomize "$KUSTOMIZE_VERSION")"
 # Every input of the image, hashed: sources, definition files, tool binaries, epoch.
 inputs_key() {
   {
-    (cd "$repo" && git ls-files -co --exclude-standard -- operator pyproject.toml README.md image |
+    (cd "$repo" && git ls-files -co --exclude-standard -- "${inputs[@]}" |
       LC_ALL=C sort | xargs -d '\n' sha256sum)
     sha256sum "$helm_bin" "$kustomize_bin" | cut -d' ' -f1
     echo "$name $SOURCE_DATE_EPOCH"
