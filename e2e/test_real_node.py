@@ -98,6 +98,7 @@ def _versions() -> dict[str, str]:
 class RealCluster:
     local: LocalCluster
     kubectl: Kubectl
+    install_output: str = ""
 
     def helm(self, *args: str) -> str:
         done = subprocess.run(
@@ -224,7 +225,7 @@ def installed(real: RealCluster, tmp_path_factory: pytest.TempPathFactory) -> Re
     }
     path = tmp_path_factory.mktemp("rn-values") / "values.json"
     path.write_text(json.dumps(values))
-    real.helm(
+    real.install_output = real.helm(
         "install", RELEASE, str(CHART), "-n", RELEASE_NS, "--create-namespace",
         "-f", str(path), "--wait", "--timeout", "5m",
     )  # fmt: skip
@@ -265,6 +266,8 @@ def test_pods_ready_on_the_real_node_and_demo_app_synced(
     installed: RealCluster, demo_git: DemoGit
 ) -> None:
     real = installed
+    # The default image is not in any registry, and the install notes say so.
+    assert "localhost/tether:0.1.0 is not in any registry" in real.install_output
     pods = wait_for("two operator pods Ready", lambda: _ready_pods(real, 2), timeout=180)
     assert {p["spec"]["nodeName"] for p in pods} == {real_node.NODE_NAME}
     for pod in pods:
