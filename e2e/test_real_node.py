@@ -252,6 +252,17 @@ def _leader_pod(real: RealCluster) -> str:
     return next((n for n in names if holder.startswith(n + "-")), "")
 
 
+def _operator_logs(real: RealCluster) -> str:
+    """The operator pods' logs, for failure messages."""
+    return "\n".join(
+        f"--- {p['metadata']['name']}\n"
+        + real.kubectl.run(
+            "logs", "-n", RELEASE_NS, p["metadata"]["name"], "-c", "operator", check=False
+        ).stdout[-6000:]
+        for p in real.pods()
+    )
+
+
 def _pod_rss_bytes(pod: dict[str, Any]) -> int:
     """total_rss of the pod's memory cgroup (v1) or anon memory (v2), from the kubelet's tree."""
     uid = pod["metadata"]["uid"]
@@ -404,5 +415,5 @@ def test_rollout_restart_mid_sync_finishes_once_and_hook_runs_once(
         "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job"
     )["items"]
     created = [e for e in events if e.get("reason") == "SuccessfulCreate"]
-    assert len(created) == 1, [e.get("message") for e in events]
+    assert len(created) == 1, [e.get("message") for e in events] + [_operator_logs(real)]
     assert real.kubectl.json("get", "configmap", "after", "-n", ns)["data"]["key"] == "w"

@@ -99,7 +99,7 @@ sources=/etc/apt/sources.list.d/debian.sources
 [[ -f $sources ]] || sources=http://deb.debian.org/debian
 mapfile -t packages < <(grep -v '^\s*\(#\|$\)' "$here/packages.txt")
 mmdebstrap --quiet --variant=extract --include="$(IFS=,; echo "${packages[*]}")" \
-  --customize-hook='mkdir -p "$1/usr/share/tether" && (cd "$1/var/cache/apt/archives" && ls *.deb) | LC_ALL=C sort >"$1/usr/share/tether/debian-packages.txt"' \
+  --extract-hook='mkdir -p "$1/usr/share/tether" && (cd "$1/var/cache/apt/archives" && ls -- *.deb) | LC_ALL=C sort >"$1/usr/share/tether/debian-packages.txt"' \
   bookworm "$root" "$sources"
 echo "image: debian packages at +$(($(date +%s) - start))s"
 
@@ -132,8 +132,12 @@ install -m 0755 "$helm_bin" "$root/usr/local/bin/helm"
 install -m 0755 "$kustomize_bin" "$root/usr/local/bin/kustomize"
 install -m 0644 "$here/passwd" "$root/etc/passwd"
 install -m 0644 "$here/group" "$root/etc/group"
+# dpkg, debconf and the account tools came as dependencies of openssh-client; the image
+# needs none of them (and no admin tool in /usr/sbin at all).
 rm -rf "$root"/usr/bin/dpkg* "$root"/usr/bin/debconf* "$root"/usr/bin/update-alternatives \
-  "$root"/usr/sbin/dpkg* "$root"/usr/share/perl5 "$root"/usr/share/debconf \
+  "$root"/usr/bin/{chage,chfn,chsh,expiry,gpasswd,passwd,py3clean,py3compile,py3versions} \
+  "$root"/usr/sbin/* "$root"/usr/share/perl5 "$root"/usr/share/debconf "$root"/etc/cron.daily \
+  "$root"/etc/logrotate.d "$root"/etc/dpkg "$root"/etc/alternatives "$root"/etc/debconf.conf \
   "$root"/etc/apt "$root"/var/lib/apt "$root"/var/cache/apt "$root"/var/lib/dpkg \
   "$root"/var/cache/debconf "$root"/var/log/* "$root"/usr/share/doc "$root"/usr/share/man \
   "$root"/usr/share/info "$root"/usr/share/locale "$root"/usr/share/lintian \
