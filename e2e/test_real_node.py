@@ -263,6 +263,21 @@ def _operator_logs(real: RealCluster) -> str:
     )
 
 
+def _follow_logs(real: RealCluster, folder: Path) -> list[Path]:
+    """Stream each current operator pod's log to a file (it outlives the pod)."""
+    paths = []
+    for pod in real.pods():
+        path = folder / f"{pod['metadata']['name']}.log"
+        with path.open("wb") as out:
+            subprocess.Popen(
+                [real.kubectl.binary, f"--kubeconfig={real.kubectl.kubeconfig}", "logs", "-f",
+                 "-n", RELEASE_NS, pod["metadata"]["name"], "-c", "operator"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        paths.append(path)
+    return paths
+
+
 def _pod_rss_bytes(pod: dict[str, Any]) -> int:
     """total_rss of the pod's memory cgroup (v1) or anon memory (v2), from the kubelet's tree."""
     uid = pod["metadata"]["uid"]
@@ -364,7 +379,7 @@ def test_leader_pod_killed_other_takes_over_and_heals(installed: RealCluster) ->
 
 
 def test_rollout_restart_mid_sync_finishes_once_and_hook_runs_once(
-    installed: RealCluster, demo_git: DemoGit
+    installed: RealCluster, demo_git: DemoGit, tmp_path: Path
 ) -> None:
     real = installed
     ns = "rollout"
@@ -391,6 +406,7 @@ def test_rollout_restart_mid_sync_finishes_once_and_hook_runs_once(
 
     wait_for("the sync to wait at the wave-0 health gate", running, timeout=120)
     before = app_status(real.kubectl, ns)["operationState"]
+    old_logs = _follow_logs(real, tmp_path)
     real.kubectl.run("rollout", "restart", "deployment", "-n", RELEASE_NS, RELEASE)
     real.kubectl.run("rollout", "status", "deployment", "-n", RELEASE_NS, RELEASE, "--timeout=300s")
     node = real.kubectl.json("get", "nodes", "-l", "type=kwok")["items"][0]["metadata"]["name"]
@@ -415,5 +431,9 @@ def test_rollout_restart_mid_sync_finishes_once_and_hook_runs_once(
         "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job"
     )["items"]
     created = [e for e in events if e.get("reason") == "SuccessfulCreate"]
-    assert len(created) == 1, [e.get("message") for e in events] + [_operator_logs(real)]
+    if len(created) != 1:
+        print(_operator_logs(real))
+        for path in old_logs:
+            print(f"--- old pod {path.stem}\n{path.read_text(errors='replace')[-8000:]}")
+    assert len(created) == 1, [e.get("message") for e in events]
     assert real.kubectl.json("get", "configmap", "after", "-n", ns)["data"]["key"] == "w"

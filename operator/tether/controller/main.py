@@ -87,6 +87,13 @@ async def _refresh_token(client: Any) -> None:
             await result
 
 
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
 async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None) -> int:
     """Run until ``stop`` is set or a signal arrives; returns the exit code."""
     from tether.engine import Engine
@@ -96,10 +103,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     from tether.tools import cache_dir
 
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    _stop_on_signals(stop)
 
     metrics = Metrics()
     probes = Probes()
@@ -173,6 +177,10 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     code = 0
     try:
         await _wait_first(ready, stop, kopf_task)
+        # kopf installed its own SIGINT/SIGTERM handlers over ours, and they only stop
+        # kopf: the workers would go on (still holding the Lease) until kopf is done.
+        # Ours again: one signal stops workers and kopf (stop is its stop_flag) at once.
+        _stop_on_signals(stop)
         # Ready means "watching, able to lead", so a warm standby is ready too: were it
         # not, a rolling update with leader election would never finish (the new pod
         # would wait for the Lease the old pod holds until the old pod is deleted).
