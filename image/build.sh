@@ -30,9 +30,12 @@ if [[ ${1:-} == --relock ]]; then
   "$py" - "$report" "$here/constraints.txt" <<'EOF'
 import json, sys
 pins = sorted(
-    f"{i['metadata']['name']}=={i['metadata']['version']}"
-    for i in json.load(open(sys.argv[1]))["install"]
-    if i["metadata"]["name"] != "tether"
+    (
+        f"{i['metadata']['name']}=={i['metadata']['version']}"
+        for i in json.load(open(sys.argv[1]))["install"]
+        if i["metadata"]["name"] != "tether"
+    ),
+    key=str.lower,
 )
 head = [l for l in open(sys.argv[2]) if l.startswith("#")]
 pip = [l for l in open(sys.argv[2]) if l.startswith("pip==")]
