@@ -29,6 +29,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from git_servers import git, push_commit, start_git_daemon, stop
+
 from test_operator_basic import (
     GitServer,
     NotYet,
@@ -298,3 +300,115 @@ def test_a_namespace_holding_foreign_objects_is_not_pruned(
         assert kubectl.json("get", "configmap", "foreign", "-n", shop)["data"] == {"k": "v"}
     finally:
         kubectl.run("delete", "namespace", shop, "--wait=false", check=False)
+
+
+def live_value(kubectl: Any, ns: str, name: str) -> str:
+    return str(kubectl.json("get", "configmap", name, "-n", ns)["data"]["key"])
+
+
+def edit_and_wait_healed(kubectl: Any, ns: str, name: str, want: str) -> float:
+    """Edit the canary live; return how long selfHeal took to restore ``want``."""
+    patch = '{"data":{"key":"edited-live"}}'
+    kubectl.run("patch", "configmap", name, "-n", ns, "--type=merge", "-p", patch)
+    edited = time.monotonic()
+    wait_for(
+        f"selfHeal to restore {name}",
+        lambda: live_value(kubectl, ns, name) == want,
+        timeout=30,
+        every=0.1,
+    )
+    return time.monotonic() - edited
+
+
+def test_a_stopped_or_dead_git_server_does_not_hold_up_other_apps(
+    own_operator: list[Operator],
+    git_server: GitServer,
+    kubectl: Any,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    # The canary follows the module's healthy Git server, with selfHeal.
+    canary = f"{namespace}/canary"
+    git_server.push({f"{canary}/cm.yaml": configmap("canary", "git")}, message="canary")
+    apply_repo_and_app(
+        kubectl,
+        namespace,
+        git_server.url(),
+        canary,
+        automated={"prune": True, "selfHeal": True},
+        name="canary",
+    )
+    wait_for("the canary", synced_healthy(kubectl, namespace, "canary"), timeout=90)
+
+    # The other app follows a second server, which is then stopped, then killed.
+    bare = tmp_path / "hostile" / "other.git"
+    bare.parent.mkdir()
+    git("init", "-q", "--bare", str(bare))
+    work = tmp_path / "other-work"
+    git("clone", "-q", str(bare), str(work))
+    push_commit(work, {"app/cm.yaml": configmap("other", "1")}, "other")
+    daemon, port = start_git_daemon(bare.parent)
+    try:
+        kubectl.apply(
+            [
+                {
+                    "apiVersion": "tether.dev/v1alpha1",
+                    "kind": "Repository",
+                    "metadata": {"name": "other", "namespace": namespace},
+                    "spec": {
+                        "url": f"git://127.0.0.1:{port}/other.git",
+                        "insecure": True,
+                        "interval": "10s",
+                        "timeout": "60s",
+                    },
+                },
+                {
+                    "apiVersion": "tether.dev/v1alpha1",
+                    "kind": "Application",
+                    "metadata": {"name": "other", "namespace": namespace},
+                    "spec": {
+                        "source": {
+                            "repositoryRef": {"name": "other"},
+                            "revision": "main",
+                            "path": "app",
+                        },
+                        "destination": {"namespace": namespace},
+                        "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+                    },
+                },
+            ]
+        )
+        wait_for("the other app", synced_healthy(kubectl, namespace, "other"), timeout=90)
+
+        # SIGSTOP: connections are accepted by the kernel and never answered, so the
+        # next fetch of the other Repository hangs for up to its 60 s timeout.
+        daemon.send_signal(signal.SIGSTOP)
+        stalled_commit = push_commit(work, {"app/cm.yaml": configmap("other", "2")}, "two")
+        healed = [edit_and_wait_healed(kubectl, namespace, "canary", "git") for _ in range(3)]
+
+        def still_stalled() -> Any:
+            other = app_status(kubectl, namespace, "other")
+            return NotYet(other) if stalled_commit in json.dumps(other) else other
+
+        # The heals happened while the other app could not see its new commit.
+        assert still_stalled(), "the stopped server answered"
+        daemon.send_signal(signal.SIGCONT)
+        daemon.kill()
+        daemon.wait(10)
+
+        def fetch_failed() -> Any:
+            repo = kubectl.json("get", "repositories.tether.dev", "other", "-n", namespace)
+            ready = {c["type"]: c for c in (repo.get("status") or {}).get("conditions", [])}
+            cond = ready.get("Ready") or {}
+            return cond if cond.get("status") == "False" else NotYet(repo.get("status"))
+
+        failed = wait_for("the dead server's Repository to report it", fetch_failed, 120)
+        assert failed.get("reason"), failed
+        healed.append(edit_and_wait_healed(kubectl, namespace, "canary", "git"))
+        # nothing of the other app was lost because its source went away
+        assert live_value(kubectl, namespace, "other") == "1"
+        print(f"canary selfHeal while the other Git server was stopped/dead: {healed}")
+    finally:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGCONT)
+            stop(daemon)
