@@ -255,12 +255,17 @@ class Executor:
             await self._record_hook(gone)
             return _hook_change(task.key, gone, "not run again")
         if not ours:
+            if live is not None and not dry and _terminating(live):
+                # A previous run on its way out (e.g. its HookSucceeded delete) is not an
+                # existing hook: wait until it is gone, then run this operation's.
+                if not await wait_gone(task.key, self._lookup, timeout=60, uid=_uid(live)):
+                    return Change(task.key, Action.FAILED, "previous hook run still terminating")
+                live = None
             if live is not None and not dry:
                 if DeletePolicy.BEFORE_HOOK_CREATION not in policies:
                     return Change(task.key, Action.UNCHANGED, "hook already exists", dry)
                 await self._delete(task.key, desired)
-                uid = str((live.get("metadata") or {}).get("uid") or "")
-                if not await wait_gone(task.key, self._lookup, timeout=60, uid=uid):
+                if not await wait_gone(task.key, self._lookup, timeout=60, uid=_uid(live)):
                     return Change(
                         task.key, Action.FAILED, "previous hook run was not deleted in 60s"
                     )
@@ -316,6 +321,14 @@ class Executor:
             await self._client.delete(
                 res, key.name, namespace=key.namespace or None, propagation="Foreground"
             )
+
+
+def _uid(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+def _terminating(obj: dict[str, Any]) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _operation_of(obj: dict[str, Any]) -> str:

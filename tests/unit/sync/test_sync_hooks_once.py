@@ -223,3 +223,27 @@ async def test_a_hook_removed_before_its_result_was_seen_is_not_run_again() -> N
     assert final.phase is Phase.SUCCEEDED
     assert cluster.created[gone] == 1
     assert "removed before its result was seen" in (final.hook(str(gone)) or "").__str__()
+
+
+async def test_a_previous_run_still_terminating_is_waited_out_then_run() -> None:
+    cluster = Cluster()
+    post = HOOKS[-1]  # HookSucceeded only: an existing object would be kept as is
+    old = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": post.name}}
+    old["metadata"].update(uid="old", deletionTimestamp="2026-01-01T00:00:00Z")
+    cluster.objects[post] = old
+    lookups = 0
+    ex = executor(cluster)
+    real_lookup = ex._lookup
+
+    async def lookup(key: ResourceKey) -> dict[str, Any] | None:
+        nonlocal lookups
+        if key == post and cluster.objects.get(key) is old:
+            lookups += 1
+            if lookups == 3:  # the garbage collector finishes the deletion
+                del cluster.objects[key]
+        return await real_lookup(key)
+
+    ex._lookup = lookup
+    final = await ex.run(PLAN, OperationState.begin("p", "r", 3), lambda _s: None)
+    assert final.phase is Phase.SUCCEEDED and cluster.created[post] == 1
+    assert lookups >= 3
