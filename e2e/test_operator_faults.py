@@ -172,6 +172,16 @@ def test_hooks_run_once_per_operation_across_sigkills(
                 apply_repo_and_app(
                     kubectl, namespace, git_server.url(), path, automated={"prune": True}
                 )
+            else:  # fetch now rather than at the Repository's next interval
+                kubectl.run(
+                    "annotate",
+                    "repositories.tether.dev",
+                    "repo",
+                    "-n",
+                    namespace,
+                    f"tether.dev/refresh=round-{round_}",
+                    "--overwrite",
+                )
 
             def running(rev: str = revision) -> Any:
                 op = app_status(kubectl, namespace).get("operationState") or {}
