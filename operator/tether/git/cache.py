@@ -348,20 +348,23 @@ class GitCache:
                 connections.append(conn)
                 return operation(conn)
 
+        silent = GitTimeoutError(f"no answer within {timeout:g}s", url=url.redacted, ref=ref)
         try:
             return await asyncio.wait_for(asyncio.to_thread(work), timeout)
         except TimeoutError:
             for conn in connections:
                 conn.abort()
-            raise GitTimeoutError(
-                f"no answer within {timeout:g}s", url=url.redacted, ref=ref
-            ) from None
+            raise silent from None
         except AuthenticationError as exc:
             raise _with_key_hint(exc, auth) from None
         except GitError:
             raise
         except Exception as exc:
-            raise _with_key_hint(translate_error(exc, url=url.redacted, ref=ref), auth) from exc
+            error = translate_error(exc, url=url.redacted, ref=ref)
+            # A socket read that timed out is the same silence as the overall deadline.
+            raise (
+                silent if isinstance(error, GitTimeoutError) else _with_key_hint(error, auth)
+            ) from exc
 
 
 def _as_auth(auth: AuthLike) -> GitAuth:
