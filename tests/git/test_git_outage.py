@@ -5,18 +5,29 @@ backlog and nobody answers, so a fetch waits for its timeout. SIGKILL closes the
 socket, which resets the connections still in the backlog and refuses new ones.
 These tests signal the daemon process itself (``start_git_daemon`` no longer goes
 through the ``git`` wrapper, which swallowed both signals and left the real server
-answering: the e2e fault test then waited in vain for a failure).
+answering: the e2e fault test then waited in vain for a failure). A hung server
+holds one thread per fetch until the timeout; those threads are the cache's own, so
+renders and local reads on asyncio's default pool, and other servers, go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from git_servers import Remote, SampleRepo, git_remote, push_commit, start_git_daemon, stop
+from git_servers import (
+    Remote,
+    SampleRepo,
+    git,
+    git_remote,
+    push_commit,
+    start_git_daemon,
+    stop,
+)
 
 from tether.git import GitCache, GitTimeoutError, NetworkUnreachableError, Snapshot
 
@@ -25,8 +36,9 @@ class OwnDaemon:
     """A git daemon only this test signals, and the URL of one fresh repository on it."""
 
     def __init__(self, base: Path, bare: Path) -> None:
-        self.process, port = start_git_daemon(base)
-        self.url = git_remote(base, port).url(bare)
+        self.process, self.port = start_git_daemon(base)
+        self.remote = git_remote(base, self.port)
+        self.url = self.remote.url(bare)
 
     def signal(self, sig: signal.Signals) -> None:
         self.process.send_signal(sig)
@@ -93,6 +105,62 @@ async def test_killing_a_stopped_server_fails_the_waiting_fetch_now_not_at_its_t
     with pytest.raises(NetworkUnreachableError, match="Connection refused"):
         await cache.fetch(own_daemon.url, "main", insecure=True)
     assert _read(cache, before, "file1.yaml") == "n: 1\n"
+
+
+async def test_many_repositories_on_a_stopped_server_hold_up_no_other_work(
+    git_base: Path,
+    tmp_path: Path,
+    cache: GitCache,
+    git_daemon: int,
+    sample_repo: SampleRepo,
+) -> None:
+    # More hung fetches than asyncio's default pool has threads (cpu count + 4, capped).
+    hung_count = min(32, (os.cpu_count() or 1) + 4) + 2
+    base = tmp_path / "stopped"
+    base.mkdir()
+    for i in range(hung_count):
+        git("clone", "-q", "--bare", str(sample_repo.bare), str(base / f"r{i}.git"))
+    daemon = OwnDaemon(base, base / "r0.git")
+    try:
+        daemon.signal(signal.SIGSTOP)
+        urls = [daemon.remote.url(base / f"r{i}.git") for i in range(hung_count)]
+        hung = [
+            asyncio.ensure_future(cache.fetch(url, "main", insecure=True, timeout=120))
+            for url in urls
+        ]
+        await _connected(hung_count, daemon.port)  # every fetch is in its network step
+        # Renders and local reads (asyncio's default pool) and a server that answers
+        # are served while every one of those fetches still waits.
+        assert await asyncio.to_thread(lambda: "free") == "free"
+        healthy = git_remote(git_base, git_daemon).url(sample_repo.bare)
+        other = await cache.fetch(healthy, "main", insecure=True)
+        assert other.commit == sample_repo.shas["main"]
+        assert not any(task.done() for task in hung)
+        daemon.kill()
+        failures = await asyncio.gather(*hung, return_exceptions=True)
+        assert all(isinstance(f, NetworkUnreachableError) for f in failures), failures
+    finally:
+        if daemon.process.poll() is None:
+            daemon.signal(signal.SIGCONT)
+            stop(daemon.process)
+
+
+async def _connected(count: int, port: int) -> None:
+    """Wait until ``count`` client sockets are connecting or connected to ``port``."""
+    seen = 0
+    for _ in range(600):
+        seen = _client_sockets_to(port)
+        if seen >= count:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"only {seen} of {count} fetches reached the stopped server")
+
+
+def _client_sockets_to(port: int) -> int:
+    """Sockets whose remote end is 127.0.0.1:``port``, ESTABLISHED or SYN_SENT."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    remote = f"0100007F:{port:04X}"
+    return sum(1 for row in rows if row.split()[2] == remote and row.split()[3] in ("01", "02"))
 
 
 def _read(cache: GitCache, snapshot: Snapshot, path: str) -> str:
