@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +26,8 @@ from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
     DirectoryOptions,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     LocalTree,
     ManifestError,
     RenderOptions,
@@ -65,6 +70,7 @@ def source_options(func: F) -> F:
             metavar="GLOB",
             help="Skip files matching GLOB (repeatable; wins over --include).",
         ),
+        *jsonnet_options(),
         click.option(
             "--values",
             "value_files",
@@ -110,12 +116,68 @@ def source_options(func: F) -> F:
     return func
 
 
+def jsonnet_options() -> list[Callable[[F], F]]:
+    """The flags for a folder's Jsonnet files (directory.jsonnet in an Application)."""
+    pairs = [
+        ("--jsonnet-ext-var", "NAME=VALUE", "External variable, a string (repeatable)."),
+        ("--jsonnet-ext-code", "NAME=CODE", "External variable, Jsonnet code (repeatable)."),
+        ("--jsonnet-tla", "NAME=VALUE", "Top-level argument, a string (repeatable)."),
+        ("--jsonnet-tla-code", "NAME=CODE", "Top-level argument, Jsonnet code (repeatable)."),
+        ("--jsonnet-lib", "PATH", "Jsonnet library folder in the source (repeatable)."),
+    ]
+    return [
+        click.option(flag, multiple=True, metavar=meta, help=text) for flag, meta, text in pairs
+    ]
+
+
+def jsonnet_from_flags(
+    ext_vars: Sequence[str], ext_codes: Sequence[str], tlas: Sequence[str], tla_codes: Sequence[str]
+) -> tuple[tuple[JsonnetVar, ...], tuple[JsonnetVar, ...]]:
+    """External variables and top-level arguments from NAME=VALUE flags, strings first."""
+
+    def parse(flag: str, items: Sequence[str], code: bool) -> list[JsonnetVar]:
+        out = []
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise click.BadParameter(f"{flag} {item!r}: expected NAME=VALUE")
+            out.append(JsonnetVar(name, value, code))
+        return out
+
+    return (
+        (
+            *parse("--jsonnet-ext-var", ext_vars, False),
+            *parse("--jsonnet-ext-code", ext_codes, True),
+        ),
+        (*parse("--jsonnet-tla", tlas, False), *parse("--jsonnet-tla-code", tla_codes, True)),
+    )
+
+
 @dataclass(frozen=True)
 class LoadedSource:
     """A render and the Git commit it was made from ("" for a local folder)."""
 
     result: RenderResult
     commit: str = ""
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while rendering, so a running helm or kustomize is
+    killed with its process group and the render's temp folder removed (by their
+    ``finally`` blocks) instead of being left behind by an abrupt exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(_signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def load_source(**params: Any) -> RenderResult:
@@ -139,14 +201,25 @@ def load_source_at(
     known_hosts: str | None = None,
     helm_namespace: str = "",
     app_name: str | None = None,
+    jsonnet_ext_var: Sequence[str] = (),
+    jsonnet_ext_code: Sequence[str] = (),
+    jsonnet_tla: Sequence[str] = (),
+    jsonnet_tla_code: Sequence[str] = (),
+    jsonnet_lib: Sequence[str] = (),
     **_unused: Any,
 ) -> LoadedSource:
     """Render SOURCE and say which commit it came from ("" for a local folder).
 
     Raises click.ClickException with one clear line on any failure.
     """
+    ext_vars, tlas = jsonnet_from_flags(
+        jsonnet_ext_var, jsonnet_ext_code, jsonnet_tla, jsonnet_tla_code
+    )
+    jsonnet = JsonnetOptions(ext_vars=ext_vars, tlas=tlas, libs=tuple(jsonnet_lib))
     options = RenderOptions(
-        directory=DirectoryOptions(recurse=recurse, include=tuple(include), exclude=tuple(exclude)),
+        directory=DirectoryOptions(
+            recurse=recurse, include=tuple(include), exclude=tuple(exclude), jsonnet=jsonnet
+        ),
         helm=HelmOptions(
             value_files=tuple(value_files),
             set=tuple(_split_set(item) for item in set_values),
@@ -155,24 +228,25 @@ def load_source_at(
         ),
     )
     name = app_name or release_name or _default_name(source)
-    try:
-        local = Path(source)
-        if local.is_dir():
-            tree = LocalTree(local)
-            return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
-        if local.is_file():
-            if path:
-                raise click.BadParameter(f"{source} is a file; --path applies to folders")
-            tree = LocalTree(local.resolve().parent)
-            return LoadedSource(
-                render(tree, local.name, options, app_name=name, cache_key=None), ""
-            )
-        if "://" not in source and "@" not in source:
-            raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
-        auth = _auth(auth_file, ssh_key, known_hosts)
-        return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
-    except (GitError, ManifestError, TreeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with exit_on_sigterm():
+        try:
+            local = Path(source)
+            if local.is_dir():
+                tree = LocalTree(local)
+                return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
+            if local.is_file():
+                if path:
+                    raise click.BadParameter(f"{source} is a file; --path applies to folders")
+                tree = LocalTree(local.resolve().parent)
+                return LoadedSource(
+                    render(tree, local.name, options, app_name=name, cache_key=None), ""
+                )
+            if "://" not in source and "@" not in source:
+                raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
+            auth = _auth(auth_file, ssh_key, known_hosts)
+            return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
+        except (GitError, ManifestError, TreeError) as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 async def _render_git(
