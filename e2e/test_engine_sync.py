@@ -256,7 +256,8 @@ async def test_normalization_noise_is_confirmed_by_dry_run_once_then_free(
     cluster: Any, namespace: str, tmp_path: Path, kubectl: Any
 ) -> None:
     """The server prunes an unknown field: the local patch is noise, never drift."""
-    from tether.engine import AppSpec, Engine
+    from tether.appspec import spec_from_flags
+    from tether.engine import Engine
 
     group = f"noise{uuid.uuid4().hex[:8]}.example.com"
     kubectl.apply(crd(group, "Gadget", "gadgets", GADGET_SCHEMA))
@@ -278,7 +279,7 @@ async def test_normalization_noise_is_confirmed_by_dry_run_once_then_free(
 
         engine = await Engine.connect(str(cluster.kubeconfig))
         try:
-            app = AppSpec("noise", namespace, namespace)
+            app = spec_from_flags(app="noise", namespace=namespace)
             counter = engine.client.counter
             first = await engine.diff(app, [gadget], revision="r1")
             assert first.in_sync
@@ -430,8 +431,9 @@ async def test_ignore_differences_by_manager_and_pointer(
 ) -> None:
     """A field another manager owns is not drift for an app that ignores that manager,
     and sync leaves it alone; the same edit is drift for an app without the rule."""
+    from tether.appspec import spec_from_flags
     from tether.diff import IgnoreRule
-    from tether.engine import AppSpec, Engine
+    from tether.engine import Engine
 
     deploy = {
         "apiVersion": "apps/v1",
@@ -446,17 +448,15 @@ async def test_ignore_differences_by_manager_and_pointer(
             },
         },
     }
-    plain = AppSpec("ignore", namespace, namespace)
-    by_manager = AppSpec(
-        "ignore",
-        namespace,
-        namespace,
+    plain = spec_from_flags(app="ignore", namespace=namespace)
+    by_manager = spec_from_flags(
+        app="ignore",
+        namespace=namespace,
         ignore=(IgnoreRule(group="apps", kind="Deployment", managed_fields_managers=("hpa-sim",)),),
     )
-    by_pointer = AppSpec(
-        "ignore",
-        namespace,
-        namespace,
+    by_pointer = spec_from_flags(
+        app="ignore",
+        namespace=namespace,
         ignore=(IgnoreRule(kind="Deployment", json_pointers=("/metadata/annotations/owner",)),),
     )
     engine = await Engine.connect(str(cluster.kubeconfig))
@@ -479,7 +479,9 @@ async def test_ignore_differences_by_manager_and_pointer(
         (entry,) = managed.by_status("out-of-sync")  # only the annotation is left
         assert "replicas" not in entry.diff and "owner: ops" in entry.diff
 
-        both = AppSpec("ignore", namespace, namespace, ignore=by_manager.ignore + by_pointer.ignore)
+        both = spec_from_flags(
+            app="ignore", namespace=namespace, ignore=by_manager.ignore + by_pointer.ignore
+        )
         assert (await engine.diff(both, [deploy])).in_sync
         state = await engine.sync(both, [deploy])
         assert state.changes.counts() == {"unchanged": 1}

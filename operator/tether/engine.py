@@ -12,9 +12,9 @@ an ``AppSpec`` (who the app is and how to sync it) and the rendered objects.
   for that (resourceVersion, desired hash) and the object counts as in sync.
   A warm, in-sync app makes no API request at all.
 * ``plan(app, rendered, revision)`` -> ``tether.plan.Plan``.
-* ``sync(app, rendered, ...)`` -> ``OperationState``: executes the plan,
-  persisting the state after each step, resuming from a saved state, and
-  retrying per the app's retry policy.
+* ``sync(app, rendered, ...)`` -> ``OperationState``: executes the plan once,
+  persisting the state after each step and resuming from a saved state;
+  retries are the caller's policy.
 
 Stops at the engine: rendering sources and writing Application status are the
 callers' jobs.
@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tether.appspec import AppSpec
 from tether.diff import DiffError, DiffResult, IgnoreRule, VerdictCache, desired_hash
 from tether.identity import (
     TRACKING_ANNOTATION,
@@ -37,7 +38,6 @@ from tether.identity import (
     Owned,
     ResourceKey,
     SharedConflict,
-    app_instance,
     ownership,
     resource_key,
     scope_from_crds,
@@ -67,54 +67,6 @@ COMMON_KINDS: tuple[GVK, ...] = (
     GVK("batch", "v1", "Job"),
     GVK("batch", "v1", "CronJob"),
 )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """``syncPolicy.retry``: attempts after the first, and the backoff between them."""
-
-    limit: int = 0
-    duration: float = 5.0
-    factor: float = 2.0
-    max_duration: float = 180.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.duration * self.factor**attempt, self.max_duration))
-
-
-@dataclass(frozen=True)
-class AppSpec:
-    """What the engine needs to know about one Application."""
-
-    name: str
-    namespace: str = "default"
-    destination_namespace: str = "default"
-    service_account: str | None = None
-    sync_options: tuple[str, ...] = ()
-    prune: bool = False
-    allow_empty: bool = False
-    retry: RetryPolicy = RetryPolicy()
-    concurrency: int = 8
-    health_timeout: float = 300.0
-    extra_kinds: tuple[GVK, ...] = ()
-    ignore: tuple[IgnoreRule, ...] = ()
-
-    @property
-    def needs_managed_fields(self) -> bool:
-        """Whether an ignore rule names field managers (the cache must keep managedFields)."""
-        return any(rule.managed_fields_managers for rule in self.ignore)
-
-    @property
-    def server_side(self) -> bool:
-        return "ServerSideApply=true" in self.sync_options
-
-    @property
-    def ref(self) -> AppRef:
-        return AppRef(self.namespace, self.name)
-
-    @property
-    def label(self) -> str:
-        return app_instance(self.ref)
 
 
 @dataclass(frozen=True)
@@ -481,8 +433,8 @@ class Engine:
             inventory=inventory,
             sync_options=app.sync_options,
             destination_namespace=app.destination_namespace,
-            prune=app.prune if prune is None else prune,
-            allow_empty=app.allow_empty,
+            prune=app.sync.prune if prune is None else prune,
+            allow_empty=app.sync.allow_empty,
             input_failed=input_failed or bool(prepared.errors),
         )
         return plan, prepared.errors
@@ -500,30 +452,23 @@ class Engine:
         server_side: bool = False,
         progress: Progress | None = None,
     ) -> OperationState:
-        """Sync once (with retries per ``app.retry``); returns the final state."""
+        """Sync once and return the final state.
+
+        Retrying a failed sync is the caller's decision (the operator's sync
+        policy); a saved ``state`` of the same plan is resumed.
+        """
         persist = persist or (lambda _s: None)
         plan_id = _plan_id(app, rendered, revision)
-        attempt = state.attempt if state is not None else 0
-        while True:
-            plan, errors = await self.plan(app, rendered, revision, prune=prune)
-            if state is None or not state.resumable_for(plan_id):
-                state = OperationState.begin(plan_id, revision, len(plan.steps), dry_run=dry_run)
-            refusal = _refusal(plan, errors)
-            if refusal:
-                state = state.finish(Phase.FAILED, refusal)
-                await _persist(persist, state)
-                return state
-            executor = await self._executor(app, plan, dry_run, server_side, progress)
-            state = await executor.run(plan, state, persist)
-            if state.phase is Phase.SUCCEEDED or dry_run or attempt >= app.retry.limit:
-                return state
-            await asyncio.sleep(app.retry.delay(attempt))
-            attempt += 1
-            state = replace(
-                OperationState.begin(plan_id, revision, 0, dry_run=dry_run),
-                attempt=attempt,
-                message=f"retrying after: {state.message}",
-            )
+        plan, errors = await self.plan(app, rendered, revision, prune=prune)
+        if state is None or not state.resumable_for(plan_id):
+            state = OperationState.begin(plan_id, revision, len(plan.steps), dry_run=dry_run)
+        refusal = _refusal(plan, errors)
+        if refusal:
+            state = state.finish(Phase.FAILED, refusal)
+            await _persist(persist, state)
+            return state
+        executor = await self._executor(app, plan, dry_run, server_side, progress)
+        return await executor.run(plan, state, persist)
 
     async def _executor(
         self,
@@ -605,5 +550,4 @@ __all__ = [
     "KubeError",
     "ObjectDiff",
     "OperationState",
-    "RetryPolicy",
 ]

@@ -323,12 +323,6 @@ class Backoff(ApiModel):
     factor: float = Field(default=2, ge=1, description="Each wait is this times the last.")
     max_duration: Duration = Field(default="3m", description="The longest wait. Defaults to 3m.")
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (0 for the first retry)."""
-        first = parse_duration(self.duration)
-        cap = parse_duration(self.max_duration)
-        return float(min(cap, first * self.factor ** max(attempt, 0)))
-
 
 class RetryPolicy(ApiModel):
     """Retry a failed sync."""

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import click
 
-from tether.cli.source import load_source_at, source_options
+from tether.appspec import AppSpec, spec_from_flags
+from tether.cli.source import flag_render_options, load_source_at, source_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -81,16 +82,18 @@ _CLUSTER_PARAMS = frozenset(
 )
 
 
-def app_spec(params: dict[str, Any], **extra: Any) -> Any:
-    from tether.engine import AppSpec
-
-    return AppSpec(
-        name=params["app"],
+def app_spec(params: dict[str, Any], **knobs: Any) -> AppSpec:
+    """The ``AppSpec`` of the command's flags (through ``tether.appspec.spec_from_flags``)."""
+    return spec_from_flags(
+        app=params["app"],
         namespace=params["namespace"],
-        destination_namespace=params["namespace"],
         service_account=params.get("service_account"),
         sync_options=tuple(params.get("sync_options") or ()),
-        **extra,
+        revision=params.get("revision") or "HEAD",
+        path=params.get("path") or "",
+        insecure=bool(params.get("insecure")),
+        render=flag_render_options(params, helm_namespace=params["namespace"]),
+        **knobs,
     )
 
 

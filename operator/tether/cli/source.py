@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from tether.appspec import render_options_from_flags
 from tether.git import GitAuth, GitCache, GitError
 from tether.manifests import (
-    DirectoryOptions,
-    HelmOptions,
     LocalTree,
     ManifestError,
     RenderOptions,
@@ -127,34 +126,21 @@ def load_source_at(
     source: str,
     revision: str = "HEAD",
     path: str = "",
-    recurse: bool = False,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    value_files: Sequence[str] = (),
-    set_values: Sequence[str] = (),
-    release_name: str | None = None,
     insecure: bool = False,
     auth_file: str | None = None,
     ssh_key: str | None = None,
     known_hosts: str | None = None,
     helm_namespace: str = "",
     app_name: str | None = None,
-    **_unused: Any,
+    **flags: Any,
 ) -> LoadedSource:
     """Render SOURCE and say which commit it came from ("" for a local folder).
 
+    ``flags`` are the render flags of ``source_options`` (others are ignored).
     Raises click.ClickException with one clear line on any failure.
     """
-    options = RenderOptions(
-        directory=DirectoryOptions(recurse=recurse, include=tuple(include), exclude=tuple(exclude)),
-        helm=HelmOptions(
-            value_files=tuple(value_files),
-            set=tuple(_split_set(item) for item in set_values),
-            release_name=release_name or "",
-            namespace=helm_namespace,
-        ),
-    )
-    name = app_name or release_name or _default_name(source)
+    options = flag_render_options(flags, helm_namespace)
+    name = app_name or flags.get("release_name") or _default_name(source)
     try:
         local = Path(source)
         if local.is_dir():
@@ -189,6 +175,19 @@ async def _render_git(
     tree = cache.tree(snapshot)
     result = render(tree, path, options, app_name=app_name, cache_key=snapshot.commit)
     return LoadedSource(result, snapshot.commit)
+
+
+def flag_render_options(params: dict[str, Any], helm_namespace: str = "") -> RenderOptions:
+    """The render options SOURCE's flags in ``params`` ask for."""
+    return render_options_from_flags(
+        recurse=bool(params.get("recurse")),
+        include=params.get("include") or (),
+        exclude=params.get("exclude") or (),
+        value_files=params.get("value_files") or (),
+        set_values=[_split_set(item) for item in params.get("set_values") or ()],
+        release_name=params.get("release_name"),
+        helm_namespace=helm_namespace,
+    )
 
 
 def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -> GitAuth:

@@ -1,8 +1,7 @@
 """Bind the controller ports to the real engine: GitCache, renderer, Engine, cache.
 
 ``GitCacheSource`` resolves and fetches through the shared ``GitCache``.
-``EngineAdapter`` turns an ``Application`` into the engine's ``AppSpec``, runs
-``Engine.diff`` and reshapes the report into a ``Comparison`` (health per
+``EngineAdapter`` runs ``Engine.diff`` on an app's ``AppSpec`` and reshapes the report into a ``Comparison`` (health per
 object from the cluster cache, waves and hooks from the annotations, drifted
 fields from the three-way patch), runs ``Engine.sync`` with retries left to
 the controller's policy, and deletes or orphans an app's objects.
@@ -14,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from tether.api.application import Application
+from tether.appspec import AppSpec
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
@@ -23,7 +22,7 @@ from tether.controller.ports import (
     ResourceState,
     SyncOutcome,
 )
-from tether.engine import AppSpec, Engine, RetryPolicy
+from tether.engine import Engine
 from tether.git.auth import GitAuth
 from tether.git.cache import GitCache, Snapshot
 from tether.health import HealthResult, HealthStatus, aggregate, assess
@@ -44,8 +43,8 @@ from tether.sync.state import OperationState
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Any, Application, str], Awaitable[list[dict[str, Any]]]]
-"""(tree, application, commit as cache key) -> the rendered objects."""
+Renderer = Callable[[Any, AppSpec, str], Awaitable[list[dict[str, Any]]]]
+"""(tree, app spec, commit as cache key) -> the rendered objects."""
 
 
 class GitCacheSource:
@@ -59,23 +58,6 @@ class GitCacheSource:
     ) -> Resolved:
         snap = await self.cache.fetch(url, revision, auth, insecure=insecure, timeout=timeout)
         return Resolved(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
-
-
-def app_spec(app: Application) -> AppSpec:
-    """The engine's view of an Application; retries stay with the controller."""
-    ns = app.metadata.namespace or "default"
-    sp = app.spec.sync_policy
-    auto = sp.automated
-    return AppSpec(
-        name=app.metadata.name,
-        namespace=ns,
-        destination_namespace=app.target_namespace or ns,
-        service_account=app.spec.destination.service_account_name,
-        sync_options=tuple(sp.sync_options),
-        prune=bool(auto and auto.prune),
-        allow_empty=bool(auto and auto.allow_empty),
-        retry=RetryPolicy(limit=0),
-    )
 
 
 def drifted_fields(patch: Mapping[str, Any], prefix: str = "", limit: int = 20) -> list[str]:
@@ -115,7 +97,7 @@ class EngineAdapter:
         self.renderer = renderer
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
-    async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: AppSpec, resolved: Resolved) -> list[dict[str, Any]]:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
             return list(await self.renderer(tree, app, resolved.commit))
@@ -123,12 +105,12 @@ class EngineAdapter:
             tree.close()
 
     async def compare(
-        self, app: Application, resolved: Resolved, desired: Sequence[dict[str, Any]]
+        self, app: AppSpec, resolved: Resolved, desired: Sequence[dict[str, Any]]
     ) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
-        render_id = f"{resolved.commit}:{app.metadata.uid}:{app.metadata.generation}"
-        report = await self.engine.diff(app_spec(app), desired, revision=render_id)
+        render_id = f"{resolved.commit}:{app.render_id}"
+        report = await self.engine.diff(app, desired, revision=render_id)
         if report.errors:
             raise InvalidObjects("; ".join(report.errors[:5]))
         by_key = report.desired
@@ -184,7 +166,7 @@ class EngineAdapter:
 
     async def sync(
         self,
-        app: Application,
+        app: AppSpec,
         resolved: Resolved,
         desired: Sequence[dict[str, Any]],
         *,
@@ -198,7 +180,7 @@ class EngineAdapter:
             await persist(step.to_dict())
 
         final = await self.engine.sync(
-            app_spec(app),
+            app,
             desired,
             revision=resolved.display,
             state=state,
@@ -210,11 +192,12 @@ class EngineAdapter:
         )
         return SyncOutcome(final.phase.value, final.message, final.to_dict(), pruned)
 
-    async def delete(self, app: Application, *, cascade: bool) -> DeletionOutcome:
-        spec = app_spec(app)
-        kinds = _kinds_from_status(app)
+    async def delete(
+        self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()
+    ) -> DeletionOutcome:
+        spec = app
         await self.engine.watch(spec, kinds)
-        ref = AppRef(spec.namespace, spec.name)
+        ref = spec.ref
         live = [o for o in self.engine.cache.objects(spec.label)]
         owned = [
             (k, o)
@@ -258,12 +241,11 @@ class EngineAdapter:
                 message += f" ({len(stuck)} held by finalizers)"
         return DeletionOutcome(False, remaining, message)
 
-    def watch(self, app: Application, wake: Callable[[], None]) -> None:
-        label = app_instance(AppRef(app.metadata.namespace or "default", app.metadata.name))
-        key = (app.metadata.namespace or "default", app.metadata.name)
+    def watch(self, app: AppSpec, wake: Callable[[], None]) -> None:
+        key = (app.namespace, app.name)
         if key in self._unsubscribe:
             return
-        self._unsubscribe[key] = self.engine.cache.subscribe(label, lambda _event: wake())
+        self._unsubscribe[key] = self.engine.cache.subscribe(app.label, lambda _event: wake())
 
     async def forget(self, key: tuple[str, str]) -> None:
         unsubscribe = self._unsubscribe.pop(key, None)
@@ -307,18 +289,9 @@ def _label(key: ResourceKey) -> str:
     return f"{key.kind} {where}"
 
 
-def _kinds_from_status(app: Application) -> set[GVK]:
-    kinds: set[GVK] = set()
-    for r in app.status.resources if app.status else ():
-        if r.version:
-            kinds.add(GVK(r.group, r.version, r.kind))
-    return kinds
-
-
 __all__ = [
     "EngineAdapter",
     "GitCacheSource",
     "InvalidObjects",
-    "app_spec",
     "drifted_fields",
 ]

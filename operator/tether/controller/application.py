@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from tether.api import conditions as cond
 from tether.api.application import MAX_HISTORY, Application
 from tether.api.conditions import Reason
-from tether.api.types import parse_duration
+from tether.appspec import AppSpec, spec_of
 from tether.controller import events as ev
 from tether.controller import policy, triggers
 from tether.controller.metrics import Metrics
@@ -39,6 +39,7 @@ from tether.controller.repository import Failure, RepositoryController, classify
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
+from tether.kube.resource import GVK
 
 log = logging.getLogger(__name__)
 
@@ -76,31 +77,6 @@ def _parse_stamp(text: Any) -> float | None:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
-
-
-def policy_of(app: Application) -> policy.SyncPolicy:
-    """The automation rules the spec asks for, as plain data."""
-    sp = app.spec.sync_policy
-    auto = sp.automated
-    retry = sp.retry
-    backoff = policy.Backoff()
-    limit = 0
-    if retry is not None:
-        limit = retry.limit
-        backoff = policy.Backoff(
-            duration=parse_duration(retry.backoff.duration),
-            factor=retry.backoff.factor,
-            max_duration=parse_duration(retry.backoff.max_duration),
-        )
-    return policy.SyncPolicy(
-        automated=auto is not None,
-        prune=bool(auto and auto.prune),
-        self_heal=bool(auto and auto.self_heal),
-        allow_empty=bool(auto and auto.allow_empty),
-        retry_limit=limit,
-        backoff=backoff,
-        suspend=app.spec.suspend,
-    )
 
 
 def last_operation(status: Mapping[str, Any]) -> policy.LastOperation | None:
@@ -177,14 +153,15 @@ class ApplicationController:
             app = Application.model_validate(body)
         except ValidationError as exc:
             await self._write_problem(
-                key, body, None, Problem(Reason.INVALID_SPEC, _validation_message(exc), True)
+                key, body, Problem(Reason.INVALID_SPEC, _validation_message(exc), True)
             )
             return
+        spec = spec_of(app)
         if key not in self._watched:
-            self.engine.watch(app, lambda: self.queue.wake(key, triggers.DRIFT))
+            self.engine.watch(spec, lambda: self.queue.wake(key, triggers.DRIFT))
             self._watched.add(key)
         if meta.get("deletionTimestamp"):
-            await self._delete(key, app, body)
+            await self._delete(key, app, spec, body)
             return
         if FINALIZER not in (meta.get("finalizers") or []):
             await self.meta.patch_metadata(
@@ -194,27 +171,27 @@ class ApplicationController:
         refresh = meta.get("annotations", {}).get(REFRESH_ANNOTATION, "")
         refresh_new = bool(refresh) and refresh != observed.get("lastHandledRefresh")
         self._outages.pop(key, None)
-        resolved = await self._source(key, app, force=refresh_new)
+        resolved = await self._source(key, spec, force=refresh_new)
         outage = self._outages.pop(key, None)
         if isinstance(resolved, Problem):
-            await self._write_problem(key, body, app, resolved, refresh=refresh)
+            await self._write_problem(key, body, resolved, refresh=refresh)
             if not resolved.waiting:
                 await self.events.warning(
                     ev.InvolvedObject.of(body), ev.SOURCE_UNAVAILABLE, resolved.message
                 )
-            self._schedule(key, app, retry=not resolved.waiting)
+            self._schedule(key, spec, retry=not resolved.waiting)
             return
         try:
-            desired = await self.engine.render(app, resolved)
+            desired = await self.engine.render(spec, resolved)
         except Exception as exc:
             problem = Problem(Reason.RENDER_FAILED, REDACTOR.redact(str(exc)))
-            await self._write_problem(key, body, app, problem, refresh=refresh, resolved=resolved)
-            self._schedule(key, app, retry=True)
+            await self._write_problem(key, body, problem, refresh=refresh, resolved=resolved)
+            self._schedule(key, spec, retry=True)
             return
-        comparison = await self.engine.compare(app, resolved, desired)
+        comparison = await self.engine.compare(spec, resolved, desired)
         status = dict(self.writer.last(key, observed))
         decision = policy.decide(
-            policy_of(app),
+            spec.sync,
             policy.Observation(comparison.sync_status, resolved.display, comparison.empty),
             last_operation(status),
             sync_request=meta.get("annotations", {}).get(SYNC_ANNOTATION, ""),
@@ -225,14 +202,14 @@ class ApplicationController:
             # The source may be stale: no automatic sync (and so no prune) until it is back.
             decision = policy.Decision("none", "source unavailable; automatic sync paused")
         if decision.action in ("sync", "resume"):
-            status = await self._sync(key, body, app, resolved, desired, decision, status)
-            comparison = await self.engine.compare(app, resolved, desired)
+            status = await self._sync(key, body, spec, resolved, desired, decision, status)
+            comparison = await self.engine.compare(spec, resolved, desired)
         new = build_status(
             status,
             generation=generation,
             comparison=comparison,
             decision=decision,
-            suspended=app.spec.suspend,
+            suspended=spec.sync.suspend,
             refresh=refresh,
             now=self._now(),
             outage=outage,
@@ -249,17 +226,17 @@ class ApplicationController:
         self._states[key] = (new["sync"]["status"], new["health"]["status"])
         if decision.action == "wait":
             self.queue.wake_after(key, decision.wait_seconds, triggers.RETRY)
-        self._schedule(key, app, retry=False)
+        self._schedule(key, spec, retry=False)
 
     # -- source -----------------------------------------------------------------------
 
-    async def _source(self, key: Key, app: Application, *, force: bool) -> Resolved | Problem:
-        source = app.spec.source
+    async def _source(self, key: Key, app: AppSpec, *, force: bool) -> Resolved | Problem:
+        source = app.source
         revision = source.revision
         if source.repo_url is not None:
             return await self._inline_source(key, app, force=force)
-        assert source.repository_ref is not None
-        repo_key = (key[0], source.repository_ref.name)
+        assert source.repository is not None
+        repo_key = (key[0], source.repository)
         if force:
             self.wake_repo(repo_key, triggers.REFRESH)
         if self.store_repo_missing(repo_key):
@@ -292,18 +269,12 @@ class ApplicationController:
     def store_repo_missing(self, repo_key: Key) -> bool:
         return self.repos.store.get(repo_key) is None
 
-    async def _inline_source(
-        self, key: Key, app: Application, *, force: bool
-    ) -> Resolved | Problem:
-        source = app.spec.source
+    async def _inline_source(self, key: Key, app: AppSpec, *, force: bool) -> Resolved | Problem:
+        source = app.source
         assert source.repo_url is not None
         cache_key = (source.repo_url, source.revision)
         cached = self._inline.get(cache_key)
-        if (
-            cached is not None
-            and not force
-            and self.clock() - cached[0] < app.spec.interval_seconds
-        ):
+        if cached is not None and not force and self.clock() - cached[0] < app.interval:
             return cached[1]
         try:
             found = await self.git.resolve(
@@ -328,7 +299,7 @@ class ApplicationController:
         self,
         key: Key,
         body: dict[str, Any],
-        app: Application,
+        app: AppSpec,
         resolved: Resolved,
         desired: Sequence[dict[str, Any]],
         decision: policy.Decision,
@@ -423,19 +394,22 @@ class ApplicationController:
 
     # -- deletion ---------------------------------------------------------------------
 
-    async def _delete(self, key: Key, app: Application, body: dict[str, Any]) -> None:
+    async def _delete(
+        self, key: Key, app: Application, spec: AppSpec, body: dict[str, Any]
+    ) -> None:
         finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
         if FINALIZER not in finalizers:
             return
-        policy_name = app.spec.effective_deletion_policy()
         try:
-            outcome = await self.engine.delete(app, cascade=policy_name == "Delete")
+            outcome = await self.engine.delete(
+                spec, cascade=spec.deletion_policy == "Delete", kinds=_kinds_from_status(app)
+            )
         except Exception as exc:
             outcome_message = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
-            await self._deletion_blocked(key, body, app, outcome_message)
+            await self._deletion_blocked(key, body, spec, outcome_message)
             return
         if not outcome.done:
-            await self._deletion_blocked(key, body, app, outcome.message)
+            await self._deletion_blocked(key, body, spec, outcome.message)
             return
         await self.meta.patch_metadata(
             key, {"metadata": {"finalizers": [f for f in finalizers if f != FINALIZER]}}
@@ -443,12 +417,10 @@ class ApplicationController:
         await self._gone(key)
 
     async def _deletion_blocked(
-        self, key: Key, body: dict[str, Any], app: Application, message: str
+        self, key: Key, body: dict[str, Any], app: AppSpec, message: str
     ) -> None:
-        text = f"deletion ({app.spec.effective_deletion_policy()}) waits: {message}"
-        await self._write_problem(
-            key, body, app, Problem(Reason.DELETION_BLOCKED, text), deleting=True
-        )
+        text = f"deletion ({app.deletion_policy}) waits: {message}"
+        await self._write_problem(key, body, Problem(Reason.DELETION_BLOCKED, text))
         await self.events.warning(ev.InvolvedObject.of(body), ev.DELETION_BLOCKED, text)
         self.queue.wake_after(key, DELETION_RETRY, triggers.DELETING)
 
@@ -466,12 +438,10 @@ class ApplicationController:
         self,
         key: Key,
         body: dict[str, Any],
-        app: Application | None,
         problem: Problem,
         *,
         refresh: str = "",
         resolved: Resolved | None = None,
-        deleting: bool = False,
     ) -> None:
         observed = body.get("status") or {}
         generation = (body.get("metadata") or {}).get("generation")
@@ -489,8 +459,8 @@ class ApplicationController:
         health = new.get("health", {}).get("status", "Unknown")
         self._states[key] = (sync, health)
 
-    def _schedule(self, key: Key, app: Application, *, retry: bool) -> None:
-        interval = app.spec.interval_seconds
+    def _schedule(self, key: Key, app: AppSpec, *, retry: bool) -> None:
+        interval = app.interval
         if retry:
             self.queue.wake_after(key, min(interval, 10.0), triggers.RETRY)
         else:
@@ -716,6 +686,12 @@ def build_problem_status(
     if refresh:
         status["lastHandledRefresh"] = refresh
     return status
+
+
+def _kinds_from_status(app: Application) -> frozenset[GVK]:
+    """The kinds the last status listed, so deletion watches every kind the app wrote."""
+    resources = app.status.resources if app.status else ()
+    return frozenset(GVK(r.group, r.version, r.kind) for r in resources if r.version)
 
 
 def _validation_message(exc: ValidationError) -> str:

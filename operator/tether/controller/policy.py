@@ -1,6 +1,6 @@
 """When to sync: the automation rules, as a pure function of data.
 
-``decide`` takes what the Application asks for (``SyncPolicy``), what the last
+``decide`` takes what the Application asks for (``tether.appspec.SyncSpec``), what the last
 reconcile found (sync status, revision, an empty render) and what the status
 remembers about the previous operation (``LastOperation``), and returns a
 ``Decision``. No I/O and no clock: ``now`` is passed in.
@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from tether.appspec import SyncSpec
+
 Action = Literal["none", "sync", "resume", "wait"]
 
 RUNNING = "Running"
@@ -31,30 +33,6 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 ERROR = "Error"
 TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED, ERROR})
-
-
-@dataclass(frozen=True)
-class Backoff:
-    duration: float = 5.0
-    factor: float = 2.0
-    max_duration: float = 180.0
-
-    def delay(self, failures: int) -> float:
-        """Wait before retry ``failures`` (1 = first retry)."""
-        if failures <= 0:
-            return 0.0
-        return float(min(self.max_duration, self.duration * self.factor ** (failures - 1)))
-
-
-@dataclass(frozen=True)
-class SyncPolicy:
-    automated: bool = False
-    prune: bool = False
-    self_heal: bool = False
-    allow_empty: bool = False
-    retry_limit: int = 0  # retries after the first failed attempt; < 0 means unlimited
-    backoff: Backoff = Backoff()
-    suspend: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +66,7 @@ class Decision:
 
 
 def decide(
-    policy: SyncPolicy,
+    policy: SyncSpec,
     seen: Observation,
     last: LastOperation | None,
     *,
@@ -132,20 +110,20 @@ def decide(
     return _retry(policy, last, now)
 
 
-def _after_success(policy: SyncPolicy) -> Decision:
+def _after_success(policy: SyncSpec) -> Decision:
     if policy.self_heal:
         return Decision("sync", "self-heal: live state drifted", prune=policy.prune, automated=True)
     return Decision("none", "already synced this revision once; selfHeal is off")
 
 
-def _retry(policy: SyncPolicy, last: LastOperation, now: float) -> Decision:
+def _retry(policy: SyncSpec, last: LastOperation, now: float) -> Decision:
     failures = last.retry_count + 1
-    if policy.retry_limit >= 0 and last.retry_count >= policy.retry_limit:
+    if policy.retry.limit >= 0 and last.retry_count >= policy.retry.limit:
         return Decision(
             "none",
             f"automatic sync of this revision failed {failures} time(s); retry limit reached",
         )
-    delay = policy.backoff.delay(failures)
+    delay = policy.retry.backoff.delay(failures)
     due = (last.finished_at or now) + delay
     if due > now:
         return Decision("wait", "waiting to retry the failed sync", wait_seconds=due - now)

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tether.api.application import Application
+from tether.appspec import AppSpec
 from tether.git.auth import GitAuth
+from tether.kube.resource import GVK
 
 
 @dataclass(frozen=True)
@@ -139,19 +140,19 @@ PersistStep = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 class AppEngine(Protocol):
-    """Render, compare, sync and delete one Application's objects."""
+    """Render, compare, sync and delete one app's objects, given its ``AppSpec``."""
 
-    async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: AppSpec, resolved: Resolved) -> list[dict[str, Any]]:
         """Desired objects at ``resolved`` (raises a render error naming file and cause)."""
         ...
 
     async def compare(
-        self, app: Application, resolved: Resolved, desired: Sequence[dict[str, Any]]
+        self, app: AppSpec, resolved: Resolved, desired: Sequence[dict[str, Any]]
     ) -> Comparison: ...
 
     async def sync(
         self,
-        app: Application,
+        app: AppSpec,
         resolved: Resolved,
         desired: Sequence[dict[str, Any]],
         *,
@@ -160,11 +161,16 @@ class AppEngine(Protocol):
         persist: PersistStep,
     ) -> SyncOutcome: ...
 
-    async def delete(self, app: Application, *, cascade: bool) -> DeletionOutcome:
-        """Delete (``cascade``) or orphan (remove tracking from) every object the app owns."""
+    async def delete(
+        self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()
+    ) -> DeletionOutcome:
+        """Delete (``cascade``) or orphan (remove tracking from) every object the app owns.
+
+        ``kinds`` are the kinds the last status listed, watched so none is missed.
+        """
         ...
 
-    def watch(self, app: Application, wake: Callable[[], None]) -> None:
+    def watch(self, app: AppSpec, wake: Callable[[], None]) -> None:
         """Call ``wake`` when one of the app's live objects changes."""
         ...
 

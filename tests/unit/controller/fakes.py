@@ -103,7 +103,7 @@ class FakeEngine:
             {"planId": "p1", "phase": self.sync_phase},
         )
 
-    async def delete(self, app: Any, *, cascade: bool) -> DeletionOutcome:
+    async def delete(self, app: Any, *, cascade: bool, kinds: Any = frozenset()) -> DeletionOutcome:
         self.deletes.append(cascade)
         if self.delete_done:
             return DeletionOutcome(True)
@@ -114,7 +114,7 @@ class FakeEngine:
         )
 
     def watch(self, app: Any, wake: Callable[[], None]) -> None:
-        self.wakers[app.metadata.name] = wake
+        self.wakers[app.name] = wake
 
     async def forget(self, key: Key) -> None:
         self.wakers.pop(key[1], None)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from tether.appspec import Backoff, Retry
+from tether.appspec import SyncSpec as SyncPolicy
 from tether.controller.policy import (
-    Backoff,
     Decision,
     LastOperation,
     Observation,
-    SyncPolicy,
     decide,
 )
 
 AUTO = SyncPolicy(automated=True, prune=True)
 HEAL = SyncPolicy(automated=True, self_heal=True)
-RETRY = SyncPolicy(automated=True, retry_limit=2, backoff=Backoff(10, 2, 60))
+RETRY = SyncPolicy(automated=True, retry=Retry(2, Backoff(10, 2, 60)))
 OUT = Observation("OutOfSync", "main@sha1:b")
 NOW = 1000.0
 
