@@ -20,10 +20,8 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from tether.api.application import Application, ApplicationSource, IgnoreDifference
-from tether.api.types import parse_duration
 from tether.diff import IgnoreRule
 from tether.identity import AppRef, app_instance
 from tether.kube.resource import GVK
@@ -37,6 +35,9 @@ from tether.manifests.options import (
     RenderOptions,
     inline_values,
 )
+
+if TYPE_CHECKING:  # the API models are only read here; the CLI need not import them
+    from tether.api.application import Application, ApplicationSource, IgnoreDifference
 
 DeletionPolicy = Literal["Orphan", "Delete"]
 
@@ -252,6 +253,8 @@ def render_options(source: ApplicationSource) -> RenderOptions:
 
 
 def _sync_of(app: Application) -> SyncSpec:
+    from tether.api.types import parse_duration
+
     policy = app.spec.sync_policy
     auto = policy.automated
     retry = Retry()

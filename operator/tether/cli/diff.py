@@ -26,6 +26,8 @@ import click
 
 from tether.appspec import AppSpec, spec_from_flags
 from tether.cli.source import flag_render_options, load_source_at, source_options
+from tether.engine.model import DiffReport, Standing
+from tether.objects import label
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -138,33 +140,28 @@ async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
     return print_report(report)
 
 
-def print_report(report: Any) -> int:
+def print_report(report: DiffReport) -> int:
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
-    for entry in report.by_status("error"):
-        click.echo(f"error: {_name(entry.key)}: {entry.message}", err=True)
-    for entry in report.by_status("out-of-sync"):
+    for entry in report.by_status(Standing.ERROR):
+        click.echo(f"error: {label(entry.key)}: {entry.message}", err=True)
+    for entry in report.by_status(Standing.OUT_OF_SYNC):
         click.echo(entry.diff, nl=False)
         if entry.message:
-            click.echo(f"# {_name(entry.key)}: {entry.message}")
+            click.echo(f"# {label(entry.key)}: {entry.message}")
     for status, title in (
-        ("missing", "to create"),
-        ("prune", "would be pruned"),
-        ("conflict", "refused"),
+        (Standing.MISSING, "to create"),
+        (Standing.PRUNE, "would be pruned"),
+        (Standing.CONFLICT, "refused"),
     ):
         entries = report.by_status(status)
         if entries:
             click.echo(f"{title}:")
             for entry in entries:
-                note = f" ({entry.message})" if status == "conflict" else ""
-                click.echo(f"  {_name(entry.key)}{note}")
-    if report.errors or report.by_status("error"):
+                note = f" ({entry.message})" if status is Standing.CONFLICT else ""
+                click.echo(f"  {label(entry.key)}{note}")
+    if report.errors or report.by_status(Standing.ERROR):
         return EXIT_ERROR
-    drifted = len(report.entries) - len(report.by_status("in-sync"))
-    click.echo(f"{len(report.by_status('in-sync'))} in sync, {drifted} drifted", err=True)
+    in_sync = len(report.by_status(Standing.IN_SYNC))
+    click.echo(f"{in_sync} in sync, {len(report.entries) - in_sync} drifted", err=True)
     return EXIT_IN_SYNC if report.in_sync else EXIT_DRIFT
-
-
-def _name(key: Any) -> str:
-    where = f"{key.namespace}/{key.name}" if key.namespace else key.name
-    return f"{key.kind} {where}"

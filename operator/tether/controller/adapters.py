@@ -32,7 +32,6 @@ from tether.identity import (
     AppRef,
     Owned,
     ResourceKey,
-    app_instance,
     ownership,
 )
 from tether.kube.changeset import Action
@@ -251,7 +250,7 @@ class EngineAdapter:
         unsubscribe = self._unsubscribe.pop(key, None)
         if unsubscribe is not None:
             unsubscribe()
-        await self.engine.cache.unregister(app_instance(AppRef(*key)))
+        await self.engine.forget(AppRef(*key))
 
 
 class InvalidObjects(Exception):

@@ -17,6 +17,8 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
+from tether.appspec import Backoff
+
 Key = tuple[str, str]
 """(namespace, name) of the object to reconcile."""
 
@@ -44,10 +46,8 @@ def jittered(seconds: float, fraction: float = 0.1, rng: random.Random | None = 
 
 
 def backoff(failures: int, base: float = 1.0, factor: float = 2.0, cap: float = 300.0) -> float:
-    """Delay before retry number ``failures`` (1-based): base * factor**(n-1), capped."""
-    if failures <= 0:
-        return 0.0
-    return float(min(cap, base * factor ** (failures - 1)))
+    """Delay before retry number ``failures`` (1-based): ``tether.appspec.Backoff``."""
+    return Backoff(base, factor, cap).delay(failures)
 
 
 @dataclass

@@ -58,7 +58,7 @@ CONFLICT_RETRIES = 3
 _VOLATILE_META = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp")
 
 
-class VerdictStore(Protocol):
+class NoiseVerdicts(Protocol):
     """Remembers that (resourceVersion, desired hash) was found in sync by the server."""
 
     def known_in_sync(self, key: ResourceKey, resource_version: str, desired_hash: str) -> bool: ...
@@ -154,7 +154,7 @@ class Applier:
         discovery: Discovery,
         compare: Comparer,
         *,
-        verdicts: VerdictStore | None = None,
+        verdicts: NoiseVerdicts | None = None,
         app: AppRef | None = None,
     ) -> None:
         self._client = client

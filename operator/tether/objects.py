@@ -1,0 +1,63 @@
+"""Small accessors for Kubernetes objects as plain mappings, and deep plain copies.
+
+One home for the helpers every layer needs: an object's resourceVersion,
+annotations and key, a ``Kind ns/name`` label for messages, whether it asks for
+server-side apply, and ``plain`` (mappings, views and tuples to dicts and
+lists). Pure and dependency-free below ``tether.identity``; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tether.identity import ResourceKey
+
+SYNC_OPTION_ANNOTATIONS = ("tether.dev/sync-options", "argocd.argoproj.io/sync-options")
+
+
+def metadata(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    meta = (obj or {}).get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def resource_version(obj: Mapping[str, Any] | None) -> str:
+    """``metadata.resourceVersion``, ``""`` when unset."""
+    return str(metadata(obj).get("resourceVersion") or "")
+
+
+def annotations_of(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    found = metadata(obj).get("annotations")
+    return found if isinstance(found, Mapping) else {}
+
+
+def key_of(obj: Mapping[str, Any]) -> ResourceKey:
+    """The key an object names itself by (no scope lookup: its own namespace, or none)."""
+    meta = metadata(obj)
+    group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+    return ResourceKey(
+        group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    )
+
+
+def label(key: ResourceKey) -> str:
+    """``Kind ns/name`` (or ``Kind name`` when cluster-scoped), for messages."""
+    where = f"{key.namespace}/{key.name}" if key.namespace else key.name
+    return f"{key.kind} {where}"
+
+
+def wants_server_side(obj: Mapping[str, Any]) -> bool:
+    """Whether the object's own sync-options annotation asks for server-side apply."""
+    notes = annotations_of(obj)
+    return any("ServerSideApply=true" in str(notes.get(n) or "") for n in SYNC_OPTION_ANNOTATIONS)
+
+
+def plain(value: Any) -> Any:
+    """A deep copy with every mapping (or mapping view) a dict and every sequence a list."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "items") and not isinstance(value, str | bytes):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
