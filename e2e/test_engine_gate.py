@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from engine_helpers import first_node
-from tether.sync.executor import ProgressEvent
+from tether.sync.executor import ProgressEvent, ProgressKind
 
 pytestmark = pytest.mark.cluster
 
@@ -76,7 +76,7 @@ class GateWitness:
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, event: ProgressEvent) -> None:
-        if event.kind == "gate":
+        if event.kind is ProgressKind.GATE:
             live = self.kubectl.json("get", "deployment", "fresh", "-n", self.namespace)
             self.seen.append((event.message, live))
 

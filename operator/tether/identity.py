@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.errors import TetherError
+
 APP_LABEL = "tether.dev/app"
 TRACKING_ANNOTATION = "tether.dev/tracking-id"
 
@@ -29,7 +31,7 @@ _LABEL_HASH_CHARS = 10
 _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
-class IdentityError(Exception):
+class IdentityError(TetherError):
     """Base class for errors deciding an object's identity."""
 
 

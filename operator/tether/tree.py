@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from tether.errors import TetherError
+
 EntryType = Literal["file", "dir", "symlink"]
 
 
-class TreeError(Exception):
+class TreeError(TetherError):
     """Base class for errors reading a source tree."""
 
 

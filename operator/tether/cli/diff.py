@@ -57,15 +57,16 @@ def source_and_cluster_options(func: F) -> F:
 
 
 @dataclass(frozen=True)
-class Rendered:
-    """What SOURCE rendered to, and its identity for the engine's memo and state."""
+class Loaded:
+    """What SOURCE rendered to, where each object came from, and the render's identity."""
 
     objects: list[dict[str, Any]]
     commit: str
     render_id: str
+    sources: tuple[str, ...] = ()
 
 
-def load_objects(params: dict[str, Any]) -> Rendered:
+def load_objects(params: dict[str, Any]) -> Loaded:
     """Render SOURCE (raises click.ClickException with one clear line)."""
     loaded = load_source_at(
         **params, app_name=params["app"], helm_namespace=params.get("namespace") or ""
@@ -76,7 +77,12 @@ def load_objects(params: dict[str, Any]) -> Rendered:
             {k: v for k, v in sorted(params.items()) if k not in _CLUSTER_PARAMS}, default=str
         )
         render_id = f"{loaded.commit}:{hashlib.sha256(options.encode()).hexdigest()[:16]}"
-    return Rendered([dict(o) for o in loaded.result.objects], loaded.commit, render_id)
+    return Loaded(
+        [dict(o) for o in loaded.result.objects],
+        loaded.commit,
+        render_id,
+        tuple(map(str, loaded.result.sources)),
+    )
 
 
 _CLUSTER_PARAMS = frozenset(
@@ -121,7 +127,7 @@ def diff(**params: Any) -> None:
     sys.exit(asyncio.run(_diff(params, rendered)))
 
 
-async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
+async def _diff(params: dict[str, Any], rendered: Loaded) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
 
@@ -131,7 +137,12 @@ async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
     try:
-        report = await engine.diff(app_spec(params), rendered.objects, revision=rendered.render_id)
+        report = await engine.diff(
+            app_spec(params),
+            rendered.objects,
+            revision=rendered.render_id,
+            sources=rendered.sources,
+        )
     except (TimeoutError, KubeError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR

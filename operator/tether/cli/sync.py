@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from tether.cli.diff import Rendered, app_spec, load_objects, source_and_cluster_options
+from tether.cli.diff import Loaded, app_spec, load_objects, source_and_cluster_options
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -58,7 +58,7 @@ def sync(**params: Any) -> None:
     sys.exit(asyncio.run(_sync(params, rendered, timeout, saved)))
 
 
-async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, saved: Any) -> int:
+async def _sync(params: dict[str, Any], rendered: Loaded, timeout: float, saved: Any) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
     from tether.sync.state import OperationState, Phase
@@ -88,6 +88,7 @@ async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, save
             prune=params["prune"],
             server_side=params["server_side"],
             progress=_print_progress,
+            sources=rendered.sources,
         )
     except (TimeoutError, KubeError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -115,9 +116,11 @@ def _load_state(path: Path | None) -> Any:
 
 
 def _print_progress(event: Any) -> None:
-    if event.kind == "step":
+    from tether.sync.executor import ProgressKind
+
+    if event.kind is ProgressKind.STEP:
         click.echo(f"step {event.step + 1} {event.label}: {event.message}")
-    elif event.kind == "change" and event.change is not None:
+    elif event.kind is ProgressKind.CHANGE and event.change is not None:
         click.echo(f"  {event.change}")
-    elif event.kind == "gate" and event.message:
+    elif event.kind is ProgressKind.GATE and event.message:
         click.echo(f"  {event.message}")

@@ -13,16 +13,19 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from tether.api.conditions import Reason
 from tether.appspec import AppSpec
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
     PersistStep,
+    Rendered,
     Resolved,
     ResourceState,
     SyncOutcome,
 )
-from tether.engine import Engine
+from tether.engine import Engine, Standing
+from tether.errors import TetherError
 from tether.git.auth import GitAuth
 from tether.git.cache import GitCache, Snapshot
 from tether.health import HealthResult, HealthStatus, aggregate, assess
@@ -32,6 +35,7 @@ from tether.identity import (
     AppRef,
     Owned,
     ResourceKey,
+    UnknownKindError,
     ownership,
 )
 from tether.kube.changeset import Action
@@ -42,7 +46,7 @@ from tether.sync.state import OperationState
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Any, AppSpec, str], Awaitable[list[dict[str, Any]]]]
+Renderer = Callable[[Any, AppSpec, str], Awaitable[Rendered]]
 """(tree, app spec, commit as cache key) -> the rendered objects."""
 
 
@@ -96,22 +100,22 @@ class EngineAdapter:
         self.renderer = renderer
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
-    async def render(self, app: AppSpec, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: AppSpec, resolved: Resolved) -> Rendered:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            return list(await self.renderer(tree, app, resolved.commit))
+            return await self.renderer(tree, app, resolved.commit)
         finally:
             tree.close()
 
-    async def compare(
-        self, app: AppSpec, resolved: Resolved, desired: Sequence[dict[str, Any]]
-    ) -> Comparison:
+    async def compare(self, app: AppSpec, resolved: Resolved, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
         render_id = f"{resolved.commit}:{app.render_id}"
-        report = await self.engine.diff(app, desired, revision=render_id)
+        report = await self.engine.diff(
+            app, desired.objects, revision=render_id, sources=desired.sources
+        )
         if report.errors:
-            raise InvalidObjects("; ".join(report.errors[:5]))
+            raise ObjectsRejected.of(report.errors, report.problems)
         by_key = report.desired
         resources: list[ResourceState] = []
         conflicts: list[str] = []
@@ -121,21 +125,14 @@ class EngineAdapter:
             obj = by_key.get(key)
             live = self.engine.cache.get((key.group, key.kind, key.namespace, key.name))
             hook, wave = _hook_and_wave(obj)
-            health = assess(live) if entry.status != "prune" else None
+            health = assess(live) if entry.status is not Standing.PRUNE else None
             if health is not None and not hook:
                 healths.append(health)
-            status = {
-                "in-sync": "Synced",
-                "out-of-sync": "OutOfSync",
-                "missing": "OutOfSync",
-                "prune": "OutOfSync",
-            }.get(entry.status, "Unknown")
             fields: tuple[str, ...] = ()
-            if entry.status == "out-of-sync":
+            if entry.status is Standing.OUT_OF_SYNC:
                 fields = tuple(drifted_fields(entry.patch))
-            if entry.status == "conflict":
+            if entry.status is Standing.CONFLICT:
                 conflicts.append(f"{_label(key)} {entry.message}")
-                status = "Unknown"
             resources.append(
                 ResourceState(
                     kind=key.kind,
@@ -143,31 +140,31 @@ class EngineAdapter:
                     group=key.group,
                     version=_version(obj, live),
                     namespace=key.namespace or None,
-                    status=status,
-                    health=health.status.value if health else None,
+                    status=entry.status.sync_status,
+                    health=health.status if health else None,
                     health_message=health.message if health else "",
                     wave=wave,
-                    requires_pruning=entry.status == "prune",
+                    requires_pruning=entry.status is Standing.PRUNE,
                     hook=hook,
                     drifted_fields=fields,
-                    message=entry.message if entry.status not in ("in-sync",) else "",
+                    message=entry.message if entry.status is not Standing.IN_SYNC else "",
                 )
             )
         overall = aggregate(healths) if healths else HealthResult(HealthStatus.HEALTHY, "")
         return Comparison(
             revision=resolved.display,
             resources=tuple(resources),
-            health=overall.status.value,
+            health=overall.status,
             health_message=overall.message,
             conflicts=tuple(conflicts),
-            empty=not desired,
+            empty=not desired.objects,
         )
 
     async def sync(
         self,
         app: AppSpec,
         resolved: Resolved,
-        desired: Sequence[dict[str, Any]],
+        desired: Rendered,
         *,
         prune: bool,
         resume: Mapping[str, Any] | None,
@@ -180,7 +177,8 @@ class EngineAdapter:
 
         final = await self.engine.sync(
             app,
-            desired,
+            desired.objects,
+            sources=desired.sources,
             revision=resolved.display,
             state=state,
             persist=save,
@@ -189,7 +187,7 @@ class EngineAdapter:
         pruned = tuple(
             _label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
         )
-        return SyncOutcome(final.phase.value, final.message, final.to_dict(), pruned)
+        return SyncOutcome(final.phase, final.message, final.to_dict(), pruned)
 
     async def delete(
         self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()
@@ -253,8 +251,24 @@ class EngineAdapter:
         await self.engine.forget(AppRef(*key))
 
 
-class InvalidObjects(Exception):
-    """Rendered objects that cannot be keyed (no name, unknown kind, wrong scope)."""
+class ObjectsRejected(TetherError):
+    """Rendered objects that cannot be keyed (no name, unknown kind, wrong scope).
+
+    ``reason`` is ``UnknownKind`` when every rejected object is of a kind the
+    cluster does not know, else ``InvalidObjects``. The message lists every
+    object (file and cause), one per line part.
+    """
+
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @classmethod
+    def of(cls, errors: Sequence[str], problems: Sequence[Exception]) -> ObjectsRejected:
+        unknown = bool(problems) and all(isinstance(p, UnknownKindError) for p in problems)
+        reason = Reason.UNKNOWN_KIND if unknown else Reason.INVALID_OBJECTS
+        head = f"{len(errors)} object(s) rejected: " if len(errors) > 1 else ""
+        return cls(head + "; ".join(errors), reason)
 
 
 def _hook_and_wave(obj: Mapping[str, Any] | None) -> tuple[bool, int]:
@@ -291,6 +305,6 @@ def _label(key: ResourceKey) -> str:
 __all__ = [
     "EngineAdapter",
     "GitCacheSource",
-    "InvalidObjects",
+    "ObjectsRejected",
     "drifted_fields",
 ]

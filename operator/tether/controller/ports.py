@@ -8,13 +8,16 @@ Every result here is an immutable value in the shape the status needs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tether.appspec import AppSpec
+from tether.engine.model import SyncStatus
 from tether.git.auth import GitAuth
+from tether.health import HealthStatus
 from tether.kube.resource import GVK
+from tether.sync.state import Phase
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,14 @@ class GitSource(Protocol):
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """What a source rendered to, and where each object came from (``file[doc N]``)."""
+
+    objects: tuple[dict[str, Any], ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ResourceState:
     """One object of the comparison, in the shape of ``status.resources[]``."""
 
@@ -57,8 +68,8 @@ class ResourceState:
     group: str = ""
     version: str = ""
     namespace: str | None = None
-    status: str = "Synced"  # Synced, OutOfSync or Unknown
-    health: str | None = None
+    status: SyncStatus = SyncStatus.SYNCED
+    health: HealthStatus | None = None
     health_message: str = ""
     wave: int = 0
     requires_pruning: bool = False
@@ -78,23 +89,22 @@ class Comparison:
 
     revision: str
     resources: tuple[ResourceState, ...] = ()
-    health: str = "Unknown"
+    health: HealthStatus = HealthStatus.UNKNOWN
     health_message: str = ""
     conflicts: tuple[str, ...] = ()  # one message per object another app owns
     empty: bool = False
 
     @property
-    def sync_status(self) -> str:
-        if any(r.status == "Unknown" for r in self.resources if not r.hook):
-            return "Unknown"
-        drifted = any(
-            r.status == "OutOfSync" or r.requires_pruning for r in self.resources if not r.hook
-        )
-        return "OutOfSync" if drifted else "Synced"
+    def sync_status(self) -> SyncStatus:
+        tracked = [r for r in self.resources if not r.hook]
+        if any(r.status is SyncStatus.UNKNOWN for r in tracked):
+            return SyncStatus.UNKNOWN
+        drifted = any(r.status is SyncStatus.OUT_OF_SYNC or r.requires_pruning for r in tracked)
+        return SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED
 
     def drift_summary(self, limit: int = 3) -> str:
         """A short line naming what drifted, for ``status.message``."""
-        out = [r for r in self.resources if not r.hook and r.status == "OutOfSync"]
+        out = [r for r in self.resources if not r.hook and r.status is SyncStatus.OUT_OF_SYNC]
         prune = [r for r in self.resources if not r.hook and r.requires_pruning]
         parts: list[str] = []
         for r in out[:limit]:
@@ -103,7 +113,7 @@ class Comparison:
                 f"{r.label} ({fields})"
                 if fields
                 else f"{r.label} (missing)"
-                if r.health == "Missing"
+                if r.health is HealthStatus.MISSING
                 else r.label
             )
         if len(out) > limit:
@@ -120,7 +130,7 @@ class Comparison:
 class SyncOutcome:
     """How a sync ended. ``state`` is the final persisted operation record."""
 
-    phase: str  # Succeeded, Failed or Error
+    phase: Phase  # Succeeded, Failed or Error
     message: str
     state: Mapping[str, Any] = field(default_factory=dict)
     pruned: tuple[str, ...] = ()
@@ -142,19 +152,19 @@ PersistStep = Callable[[Mapping[str, Any]], Awaitable[None]]
 class AppEngine(Protocol):
     """Render, compare, sync and delete one app's objects, given its ``AppSpec``."""
 
-    async def render(self, app: AppSpec, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: AppSpec, resolved: Resolved) -> Rendered:
         """Desired objects at ``resolved`` (raises a render error naming file and cause)."""
         ...
 
-    async def compare(
-        self, app: AppSpec, resolved: Resolved, desired: Sequence[dict[str, Any]]
-    ) -> Comparison: ...
+    async def compare(self, app: AppSpec, resolved: Resolved, desired: Rendered) -> Comparison:
+        """Compare with live; raises an error with a ``reason`` when objects are rejected."""
+        ...
 
     async def sync(
         self,
         app: AppSpec,
         resolved: Resolved,
-        desired: Sequence[dict[str, Any]],
+        desired: Rendered,
         *,
         prune: bool,
         resume: Mapping[str, Any] | None,

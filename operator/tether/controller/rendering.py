@@ -11,22 +11,20 @@ and the cause, and the controller turns it into a ``RenderFailed`` condition.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from tether.appspec import AppSpec
+from tether.controller.ports import Rendered
 from tether.manifests.render import render
 from tether.tree import FileTree
 
 
-def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> list[dict[str, Any]]:
+def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> Rendered:
     """The desired objects of ``app`` read from ``tree``, in the calling thread."""
     source = app.source
     result = render(tree, source.path, source.render, app_name=app.name, cache_key=cache_key)
-    return [dict(o) for o in result.objects]
+    return Rendered(tuple(dict(o) for o in result.objects), tuple(map(str, result.sources)))
 
 
-async def render_app(
-    tree: FileTree, app: AppSpec, cache_key: str | None = None
-) -> list[dict[str, Any]]:
+async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None = None) -> Rendered:
     """The desired objects of ``app`` read from ``tree``, in a worker thread."""
     return await asyncio.to_thread(render_blocking, tree, app, cache_key)

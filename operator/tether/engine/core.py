@@ -117,15 +117,17 @@ class Engine:
         *,
         revision: str = "",
         confirm: bool = True,
+        sources: Sequence[str] = (),
     ) -> DiffReport:
         """Compare ``rendered`` with live.
 
         ``revision`` names the render (commit, path, parameters): with it, keying,
         stamping and hashing are memoized, so a repeated no-op diff does no tree
         walk. With ``confirm`` (the default) each non-empty local patch is checked
-        with one server-side dry-run, and the answer is remembered.
+        with one server-side dry-run, and the answer is remembered. ``sources``
+        names each rendered object's file, for error messages.
         """
-        desired = await self.desired.of(app, rendered, revision)
+        desired = await self.desired.of(app, rendered, revision, sources)
         live = await self._live(app, desired, fetch_missing=True)
         return await self.differ.diff(app, self.client_for(app), desired, live, confirm=confirm)
 
@@ -137,8 +139,9 @@ class Engine:
         *,
         prune: bool | None = None,
         input_failed: bool = False,
+        sources: Sequence[str] = (),
     ) -> tuple[Plan, list[str]]:
-        desired = await self.desired.of(app, rendered)
+        desired = await self.desired.of(app, rendered, sources=sources)
         live = await self._live(app, desired, fetch_missing=False)
         plan = self.syncer.plan(
             app, desired, live, revision, prune=prune, input_failed=input_failed
@@ -157,13 +160,14 @@ class Engine:
         prune: bool | None = None,
         server_side: bool = False,
         progress: Progress | None = None,
+        sources: Sequence[str] = (),
     ) -> OperationState:
         """Sync once and return the final state.
 
         Retrying a failed sync is the caller's decision (the operator's sync
         policy); a saved ``state`` of the same plan is resumed.
         """
-        plan, errors = await self.plan(app, rendered, revision, prune=prune)
+        plan, errors = await self.plan(app, rendered, revision, prune=prune, sources=sources)
         return await self.syncer.sync(
             app,
             self.client_for(app),

@@ -22,6 +22,7 @@ from tether.identity import (
     IdentityError,
     LayeredScope,
     ResourceKey,
+    UnknownKindError,
     resource_key,
     scope_from_crds,
     stamp,
@@ -38,11 +39,12 @@ class DesiredSet:
     """One render, keyed and stamped, with each object's hash."""
 
     objects: Keyed
-    errors: tuple[str, ...]
+    errors: tuple[str, ...]  # one line each, naming the file and the object
     digests: Mapping[ResourceKey, str]
     too_big: frozenset[ResourceKey] = frozenset()  # annotation over the limit: SSA
     gvks: frozenset[GVK] = frozenset()
     cache_keys: frozenset[tuple[str, str, str, str]] = frozenset()
+    problems: tuple[IdentityError, ...] = ()  # the errors as raised, for their kind
 
 
 class Desired:
@@ -53,19 +55,36 @@ class Desired:
         self._memo: dict[AppRef, tuple[str, DesiredSet]] = {}
 
     async def keyed(
-        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]]
-    ) -> tuple[Keyed, list[str]]:
-        """Key and stamp each rendered object; errors name the object and the cause."""
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        sources: Sequence[str] = (),
+    ) -> tuple[Keyed, list[tuple[str, IdentityError]]]:
+        """Key and stamp each rendered object; errors name the file, the object and the cause.
+
+        A kind discovery does not know triggers one (rate-limited) discovery
+        refresh, so a CRD installed since the last look is found.
+        """
         if not self.discovery.resources():
             await self.discovery.refresh()
+        out, errors = self._key_all(app, rendered, sources)
+        if any(isinstance(exc, UnknownKindError) for _, exc in errors):
+            await self.discovery.refresh(force=False)
+            out, errors = self._key_all(app, rendered, sources)
+        return out, errors
+
+    def _key_all(
+        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], sources: Sequence[str]
+    ) -> tuple[Keyed, list[tuple[str, IdentityError]]]:
         scope = LayeredScope(_DiscoveryScope(self.discovery), scope_from_crds(rendered))
         out: Keyed = []
-        errors: list[str] = []
-        for obj in rendered:
+        errors: list[tuple[str, IdentityError]] = []
+        for index, obj in enumerate(rendered):
             try:
                 key = resource_key(obj, scope, app.destination_namespace)
             except IdentityError as exc:  # bad object, unknown kind, wrong scope
-                errors.append(str(exc))
+                where = sources[index] if index < len(sources) else ""
+                errors.append((f"{where}: {exc}" if where else str(exc), exc))
                 continue
             stamped = stamp(obj, app.ref, key)
             if key.namespace:
@@ -74,22 +93,31 @@ class Desired:
         return out, errors
 
     async def of(
-        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], render_id: str = ""
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        render_id: str = "",
+        sources: Sequence[str] = (),
     ) -> DesiredSet:
-        """The ``DesiredSet`` of ``rendered``, memoized per app for ``render_id``."""
+        """The ``DesiredSet`` of ``rendered``, memoized per app for ``render_id``.
+
+        ``sources`` names where each rendered object came from (``file[doc N]``).
+        A render with errors is not memoized: the next call looks again.
+        """
         memo = self._memo.get(app.ref)
         if render_id and memo is not None and memo[0] == render_id:
             return memo[1]
-        objects, errors = await self.keyed(app, rendered)
+        objects, errors = await self.keyed(app, rendered, sources)
         result = DesiredSet(
             objects,
-            tuple(errors),
+            tuple(text for text, _ in errors),
             {key: desired_hash(obj) for key, obj in objects},
             frozenset(key for key, obj in objects if needs_server_side(obj)),
             frozenset(GVK.of(obj) for _, obj in objects),
             frozenset((k.group, k.kind, k.namespace, k.name) for k, _ in objects),
+            tuple(exc for _, exc in errors),
         )
-        if render_id:
+        if render_id and not errors:
             self._memo[app.ref] = (render_id, result)
         return result
 

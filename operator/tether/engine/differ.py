@@ -109,7 +109,7 @@ class Differ:
                 entries.append(
                     ObjectDiff(key, Standing.PRUNE, message="not in the source any more")
                 )
-        return DiffReport(tuple(entries), desired.errors, dict(desired.objects))
+        return DiffReport(tuple(entries), desired.errors, dict(desired.objects), desired.problems)
 
     def _judge(
         self,

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.identity import ResourceKey
+from tether.identity import IdentityError, ResourceKey
+
+
+class SyncStatus(enum.StrEnum):
+    """An app's (or one object's) sync status, as ``status.sync.status`` shows it."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
 
 
 class Standing(enum.StrEnum):
@@ -25,6 +33,15 @@ class Standing(enum.StrEnum):
     PRUNE = "prune"
     CONFLICT = "conflict"
     ERROR = "error"
+
+    @property
+    def sync_status(self) -> SyncStatus:
+        """The object's sync status: in sync, drifted (also missing or to prune), or unknown."""
+        if self is Standing.IN_SYNC:
+            return SyncStatus.SYNCED
+        if self in (Standing.CONFLICT, Standing.ERROR):
+            return SyncStatus.UNKNOWN
+        return SyncStatus.OUT_OF_SYNC
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class DiffReport:
     desired: Mapping[ResourceKey, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    problems: tuple[IdentityError, ...] = field(default=(), repr=False, compare=False)
 
     def by_status(self, status: Standing) -> tuple[ObjectDiff, ...]:
         return tuple(e for e in self.entries if e.status == status)

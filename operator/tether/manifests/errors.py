@@ -26,10 +26,11 @@ that secrets in a repository do not reach logs or status.
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 from tether.tree import PathEscapeError
 
 
-class ManifestError(Exception):
+class ManifestError(TetherError):
     """A source could not be turned into Kubernetes objects."""
 
     def __init__(

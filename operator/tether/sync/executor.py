@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -54,11 +55,20 @@ class ExecutorConfig:
     poll: float = 0.2
 
 
+class ProgressKind(enum.Enum):
+    """What a ``ProgressEvent`` reports."""
+
+    STEP = "step"  # a step starts
+    CHANGE = "change"  # one object was written (or left alone)
+    GATE = "gate"  # a step's health gate passed or failed
+    DONE = "done"  # the operation finished
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     """What the executor is doing, for progress output: step start/end or one change."""
 
-    kind: str  # "step" | "change" | "gate" | "done"
+    kind: ProgressKind
     step: int
     label: str
     change: Change | None = None
@@ -107,7 +117,9 @@ class Executor:
         for index, (step, label) in enumerate(zip(plan.steps, labels, strict=True)):
             if label in done:
                 continue
-            self._progress(ProgressEvent("step", index, label, message=f"{len(step.tasks)} tasks"))
+            self._progress(
+                ProgressEvent(ProgressKind.STEP, index, label, message=f"{len(step.tasks)} tasks")
+            )
             changes = await self._run_step(step)
             record = StepRecord(index, label, changes)
             if (
@@ -124,7 +136,7 @@ class Executor:
                 )
                 if not gate.passed:
                     record = StepRecord(index, label, changes, healthy=False, message=gate.message)
-                self._progress(ProgressEvent("gate", index, label, message=gate.message))
+                self._progress(ProgressEvent(ProgressKind.GATE, index, label, message=gate.message))
             state = state.step_done(record)
             if not changes.ok or not record.healthy:
                 message = record.message or _failure_message(changes)
@@ -133,7 +145,7 @@ class Executor:
             await _call(persist, state)
         state = state.finish(Phase.SUCCEEDED, "successfully synced")
         await _call(persist, state)
-        self._progress(ProgressEvent("done", len(plan.steps), "", message=state.message))
+        self._progress(ProgressEvent(ProgressKind.DONE, len(plan.steps), "", message=state.message))
         return state
 
     async def _fail(
@@ -147,7 +159,7 @@ class Executor:
             state = state.step_done(StepRecord(state.next_step, "SyncFail", fail_changes))
         state = state.finish(Phase.FAILED, message)
         await _call(persist, state)
-        self._progress(ProgressEvent("done", state.next_step, "", message=message))
+        self._progress(ProgressEvent(ProgressKind.DONE, state.next_step, "", message=message))
         return state
 
     # -- one step ----------------------------------------------------------------------
@@ -161,7 +173,7 @@ class Executor:
                     change = await self._run_task(task)
                 except KubeError as exc:
                     change = Change(task.key, Action.FAILED, str(exc), self._config.dry_run)
-            self._progress(ProgressEvent("change", -1, "", change=change))
+            self._progress(ProgressEvent(ProgressKind.CHANGE, -1, "", change=change))
             return change
 
         return ChangeSet.of(await asyncio.gather(*(one(t) for t in step.tasks)))

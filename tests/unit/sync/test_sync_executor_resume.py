@@ -15,7 +15,7 @@ from tether.kube.changeset import Action, Change, ChangeSet
 from tether.plan.annotations import Phase as PlanPhase
 from tether.plan.model import Action as TaskAction
 from tether.plan.model import Plan, Step, StepPurpose, Task
-from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, step_labels
+from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, ProgressKind, step_labels
 from tether.sync.state import OperationState, Phase, StepRecord
 
 APP = AppRef("apps", "demo")
@@ -159,7 +159,7 @@ async def test_health_gate_passes_when_objects_are_healthy() -> None:
     ex = Recorder(live=live, config=ExecutorConfig(poll=0.01, health_timeout=1))
     final, _ = await run(ex, plan, OperationState.begin("p", "r", 2))
     assert final.phase is Phase.SUCCEEDED and ex.ran == [("a",), ("b",)]
-    assert any(e.kind == "gate" for e in ex.events)
+    assert any(e.kind is ProgressKind.GATE for e in ex.events)
 
 
 async def test_dry_run_skips_health_gates() -> None:

@@ -18,7 +18,7 @@ from tether.kube.wait import fresh_lookup, wait_healthy
 from tether.plan.annotations import Phase as PlanPhase
 from tether.plan.model import Action as TaskAction
 from tether.plan.model import Plan, Step, StepPurpose, Task
-from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, step_labels
+from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, ProgressKind, step_labels
 from tether.sync.state import OperationState, Phase
 
 APP = AppRef("apps", "demo")
@@ -204,7 +204,7 @@ async def test_executor_gate_reads_the_server_while_the_cache_lags() -> None:
     final = await run(executor)
     assert final.phase is Phase.SUCCEEDED
     assert server.gets == 2  # passed only once the server showed generation 2 observed
-    assert [e.kind for e in executor.events if e.kind == "gate"] == ["gate"]
+    assert [e.kind for e in executor.events if e.kind is ProgressKind.GATE] == [ProgressKind.GATE]
 
 
 async def test_executor_gate_fails_while_the_new_generation_is_unobserved() -> None:
