@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engine_helpers import crd, first_node, git, tether, tether_argv, write
+from engine_helpers import crd, first_node, git, tether, tether_argv, wait_for, write
 from tether.identity import APP_LABEL, TRACKING_ANNOTATION
 
 pytestmark = pytest.mark.cluster
@@ -101,12 +101,13 @@ def applied(proc: subprocess.Popen[str], kubectl: Any, name: str, namespace: str
     return exists(kubectl, "deployment", name, namespace)
 
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+def unschedulable(kubectl: Any, namespace: str) -> bool:
+    pods = kubectl.json("get", "pods", "-n", namespace)["items"]
+    return any(
+        c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable"
+        for pod in pods
+        for c in (pod.get("status") or {}).get("conditions") or ()
+    )
 
 
 @pytest.fixture
@@ -172,7 +173,10 @@ def test_wave_one_starts_only_after_wave_zero_is_healthy(
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for("wave 0 applied", lambda: applied(proc, kubectl, "gated", namespace))
-        time.sleep(2)  # wave 0 stays unhealthy: nothing of wave 1 may appear meanwhile
+        # The positive signal: the scheduler has judged wave 0's pod unschedulable, so
+        # the gate has been looking at an unhealthy Deployment for a while; without a
+        # gate, wave 1 would have been created right after wave 0.
+        wait_for("wave 0's pod to be unschedulable", lambda: unschedulable(kubectl, namespace))
         assert proc.poll() is None
         assert not exists(kubectl, "configmap", "second", namespace)
         open_gate(namespace)

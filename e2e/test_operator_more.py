@@ -10,7 +10,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_servers import (
     GIT_ENV,
@@ -30,7 +28,7 @@ from git_servers import (
     wait_for_port,
 )
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     NotYet,
     Operator,
@@ -40,6 +38,7 @@ from test_operator_basic import (
     git_server,
     installed,
     operator,
+    refresh_round_trip,
     synced_healthy,
     wait_for,
 )
@@ -296,7 +295,7 @@ def test_two_apps_claiming_one_object(
 
     status = wait_for("SharedResource on the second app", shared, timeout=30)
     assert "shared" in condition(status, "SharedResource")["message"]
-    time.sleep(2)
+    refresh_round_trip(kubectl, namespace, "second")  # a later reconcile has run in full
     after = kubectl.json("get", "configmap", "shared", "-n", namespace)["metadata"]
     assert after["resourceVersion"] == before["resourceVersion"]
     assert after["labels"]["tether.dev/app"] == before["labels"]["tether.dev/app"]

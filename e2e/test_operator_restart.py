@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     NotYet,
     Operator,

@@ -34,7 +34,6 @@ from tether.identity import (
     TRACKING_ANNOTATION,
     AppRef,
     Owned,
-    ResourceKey,
     UnknownKindError,
     ownership,
 )
@@ -42,6 +41,7 @@ from tether.kube.changeset import Action
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
+from tether.objects import key_of, label
 from tether.sync.state import OperationState
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class EngineAdapter:
             key = entry.key
             obj = by_key.get(key)
             live = self.engine.cache.get((key.group, key.kind, key.namespace, key.name))
-            hook, wave = _hook_and_wave(obj)
+            hook = entry.status is Standing.HOOK
             health = assess(live) if entry.status is not Standing.PRUNE else None
             if health is not None and not hook:
                 healths.append(health)
@@ -132,7 +132,7 @@ class EngineAdapter:
             if entry.status is Standing.OUT_OF_SYNC:
                 fields = tuple(drifted_fields(entry.patch))
             if entry.status is Standing.CONFLICT:
-                conflicts.append(f"{_label(key)} {entry.message}")
+                conflicts.append(f"{label(key)} {entry.message}")
             resources.append(
                 ResourceState(
                     kind=key.kind,
@@ -143,11 +143,11 @@ class EngineAdapter:
                     status=entry.status.sync_status,
                     health=health.status if health else None,
                     health_message=health.message if health else "",
-                    wave=wave,
+                    wave=entry.wave,
                     requires_pruning=entry.status is Standing.PRUNE,
                     hook=hook,
                     drifted_fields=fields,
-                    message=entry.message if entry.status is not Standing.IN_SYNC else "",
+                    message=entry.message,
                 )
             )
         overall = aggregate(healths) if healths else HealthResult(HealthStatus.HEALTHY, "")
@@ -185,7 +185,7 @@ class EngineAdapter:
             prune=prune,
         )
         pruned = tuple(
-            _label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
+            label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
         )
         return SyncOutcome(final.phase, final.message, final.to_dict(), pruned)
 
@@ -198,7 +198,7 @@ class EngineAdapter:
         live = [o for o in self.engine.cache.objects(spec.label)]
         owned = [
             (k, o)
-            for k, o in ((_key(o), o) for o in live)
+            for k, o in ((key_of(o), o) for o in live)
             if isinstance(ownership(o, ref, k), Owned)
         ]
         if not owned:
@@ -209,7 +209,7 @@ class EngineAdapter:
             for key, obj in owned:
                 change = await pruner.prune(key, obj, propagation="background")
                 if change.action is Action.FAILED:
-                    problems.append(f"{_label(key)}: {change.message}")
+                    problems.append(f"{label(key)}: {change.message}")
         else:
             for key, obj in owned:
                 try:
@@ -228,8 +228,8 @@ class EngineAdapter:
                 except NotFound:
                     continue
                 except KubeError as exc:
-                    problems.append(f"{_label(key)}: {exc}")
-        remaining = tuple(_label(k) for k, _ in owned)
+                    problems.append(f"{label(key)}: {exc}")
+        remaining = tuple(label(k) for k, _ in owned)
         stuck = [o for _, o in owned if (o.get("metadata") or {}).get("finalizers")]
         message = "; ".join(problems[:5])
         if not message:
@@ -271,35 +271,9 @@ class ObjectsRejected(TetherError):
         return cls(head + "; ".join(errors), reason)
 
 
-def _hook_and_wave(obj: Mapping[str, Any] | None) -> tuple[bool, int]:
-    if obj is None:
-        return False, 0
-    from tether.plan.annotations import hook_spec, wave
-
-    where = _label(_key(obj)) if (obj.get("metadata") or {}).get("name") else "object"
-    try:
-        spec = hook_spec(obj, where)
-        return spec.is_hook, wave(obj, where, is_hook=spec.is_hook)
-    except Exception:
-        return False, 0
-
-
 def _version(obj: Mapping[str, Any] | None, live: Mapping[str, Any] | None) -> str:
     api_version = str((obj or live or {}).get("apiVersion") or "")
     return api_version.rpartition("/")[2]
-
-
-def _key(obj: Mapping[str, Any]) -> ResourceKey:
-    meta = obj.get("metadata") or {}
-    group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-    return ResourceKey(
-        group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name") or "")
-    )
-
-
-def _label(key: ResourceKey) -> str:
-    where = f"{key.namespace}/{key.name}" if key.namespace else key.name
-    return f"{key.kind} {where}"
 
 
 __all__ = [

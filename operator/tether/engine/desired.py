@@ -3,8 +3,12 @@
 ``Desired.of(app, rendered, render_id)`` gives a ``DesiredSet``: each rendered
 object with its ``ResourceKey`` (scope from discovery and the CRDs in the same
 render), stamped with the app's tracking label and annotation, its desired hash
-(for the verdict store) and the kinds involved. Objects that cannot be keyed
-become errors naming the object and the cause. With a ``render_id`` the result
+(for the verdict store), its sync wave, whether it is a hook, and the kinds
+involved. Hooks (PreSync/Sync/PostSync/SyncFail, Argo CD and Helm annotations,
+and objects marked Skip) belong to a sync operation, not to the desired state:
+the differ never counts them. Objects that cannot be keyed, or whose hook or
+wave annotation is invalid, become errors naming the file, the object and the
+cause. With a ``render_id`` the result
 is remembered per app, so a repeated no-op reconcile does no tree walk;
 ``forget(app)`` drops it.
 """
@@ -12,17 +16,19 @@ is remembered per app, so a repeated no-op reconcile does no tree walk;
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tether.appspec import AppSpec
 from tether.diff import desired_hash
+from tether.errors import TetherError
 from tether.identity import (
     AppRef,
     IdentityError,
     LayeredScope,
     ResourceKey,
     UnknownKindError,
+    describe,
     resource_key,
     scope_from_crds,
     stamp,
@@ -30,6 +36,8 @@ from tether.identity import (
 from tether.kube.apply import needs_server_side
 from tether.kube.discovery import Discovery
 from tether.kube.resource import GVK
+from tether.plan.annotations import hook_spec, wave
+from tether.plan.errors import PlanError
 
 Keyed = list[tuple[ResourceKey, dict[str, Any]]]
 
@@ -44,7 +52,9 @@ class DesiredSet:
     too_big: frozenset[ResourceKey] = frozenset()  # annotation over the limit: SSA
     gvks: frozenset[GVK] = frozenset()
     cache_keys: frozenset[tuple[str, str, str, str]] = frozenset()
-    problems: tuple[IdentityError, ...] = ()  # the errors as raised, for their kind
+    problems: tuple[TetherError, ...] = ()  # the errors as raised, for their kind
+    hooks: frozenset[ResourceKey] = frozenset()  # hooks and Skip objects: not desired state
+    waves: Mapping[ResourceKey, int] = field(default_factory=dict)
 
 
 class Desired:
@@ -59,7 +69,7 @@ class Desired:
         app: AppSpec,
         rendered: Sequence[Mapping[str, Any]],
         sources: Sequence[str] = (),
-    ) -> tuple[Keyed, list[tuple[str, IdentityError]]]:
+    ) -> tuple[Keyed, list[tuple[str, TetherError]]]:
         """Key and stamp each rendered object; errors name the file, the object and the cause.
 
         A kind discovery does not know triggers one (rate-limited) discovery
@@ -75,14 +85,15 @@ class Desired:
 
     def _key_all(
         self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], sources: Sequence[str]
-    ) -> tuple[Keyed, list[tuple[str, IdentityError]]]:
+    ) -> tuple[Keyed, list[tuple[str, TetherError]]]:
         scope = LayeredScope(_DiscoveryScope(self.discovery), scope_from_crds(rendered))
         out: Keyed = []
-        errors: list[tuple[str, IdentityError]] = []
+        errors: list[tuple[str, TetherError]] = []
         for index, obj in enumerate(rendered):
             try:
                 key = resource_key(obj, scope, app.destination_namespace)
-            except IdentityError as exc:  # bad object, unknown kind, wrong scope
+                operation_of(obj, key)  # a bad hook or wave annotation is an invalid object
+            except (IdentityError, PlanError) as exc:  # bad object, unknown kind, scope
                 where = sources[index] if index < len(sources) else ""
                 errors.append((f"{where}: {exc}" if where else str(exc), exc))
                 continue
@@ -108,6 +119,7 @@ class Desired:
         if render_id and memo is not None and memo[0] == render_id:
             return memo[1]
         objects, errors = await self.keyed(app, rendered, sources)
+        operations = {key: operation_of(obj, key) for key, obj in objects}
         result = DesiredSet(
             objects,
             tuple(text for text, _ in errors),
@@ -116,6 +128,8 @@ class Desired:
             frozenset(GVK.of(obj) for _, obj in objects),
             frozenset((k.group, k.kind, k.namespace, k.name) for k, _ in objects),
             tuple(exc for _, exc in errors),
+            frozenset(key for key, (hook, _) in operations.items() if hook),
+            {key: wave for key, (_, wave) in operations.items()},
         )
         if render_id and not errors:
             self._memo[app.ref] = (render_id, result)
@@ -123,6 +137,22 @@ class Desired:
 
     def forget(self, app: AppRef) -> None:
         self._memo.pop(app, None)
+
+
+def operation_of(obj: Mapping[str, Any], key: ResourceKey) -> tuple[bool, int]:
+    """(whether ``obj`` is a hook or marked Skip, its sync wave); raises ``PlanError``."""
+    where = f"{describe(obj)} ({key})"
+    spec = hook_spec(obj, where)
+    return spec.is_hook or spec.skip, wave(obj, where, is_hook=spec.is_hook)
+
+
+def is_hook(obj: Mapping[str, Any]) -> bool:
+    """Whether a live object is a hook (its delete policy, not pruning, removes it)."""
+    try:
+        spec = hook_spec(obj, describe(obj))
+    except PlanError:
+        return True  # an invalid hook annotation still marks a hook: never prune it
+    return spec.is_hook
 
 
 class _DiscoveryScope:

@@ -19,7 +19,7 @@ from typing import Any
 
 from tether.appspec import AppSpec
 from tether.diff import DiffError
-from tether.engine.desired import DesiredSet
+from tether.engine.desired import DesiredSet, is_hook
 from tether.engine.model import DiffReport, ObjectDiff, Standing
 from tether.engine.verdicts import Confirmation, Confirmations, VerdictStore
 from tether.identity import TRACKING_ANNOTATION, Owned, ResourceKey, SharedConflict, ownership
@@ -82,6 +82,9 @@ class Differ:
         wanted = set()
         for key, obj in desired.objects:
             wanted.add(key)
+            if key in desired.hooks:
+                entries.append(ObjectDiff(key, Standing.HOOK, wave=desired.waves.get(key, 0)))
+                continue
             current = live.get(key)
             try:
                 entry, server_side = self._judge(app, key, obj, current, compare, desired)
@@ -95,7 +98,7 @@ class Differ:
                 is not Confirmation.DRIFT
             ):
                 pending.append(_Pending(len(entries), key, obj, current, server_side))
-            entries.append(entry)
+            entries.append(replace(entry, wave=desired.waves.get(key, 0)))
         answers = await self._confirm(app, client, compare, pending, desired.digests)
         for item, (confirmation, message) in zip(pending, answers, strict=True):
             digest = desired.digests.get(item.key, "")
@@ -105,6 +108,8 @@ class Differ:
             elif message:
                 entries[item.index] = replace(entries[item.index], message=message)
         for key in sorted(k for k in live if k not in wanted):
+            if is_hook(live[key]):
+                continue  # an earlier operation's hook: its delete policy removes it
             if isinstance(ownership(live[key], app.ref, key), Owned):
                 entries.append(
                     ObjectDiff(key, Standing.PRUNE, message="not in the source any more")

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.identity import IdentityError, ResourceKey
+from tether.errors import TetherError
+from tether.identity import ResourceKey
 
 
 class SyncStatus(enum.StrEnum):
@@ -33,11 +34,12 @@ class Standing(enum.StrEnum):
     PRUNE = "prune"
     CONFLICT = "conflict"
     ERROR = "error"
+    HOOK = "hook"  # part of a sync operation, not of the desired state: never drift
 
     @property
     def sync_status(self) -> SyncStatus:
         """The object's sync status: in sync, drifted (also missing or to prune), or unknown."""
-        if self is Standing.IN_SYNC:
+        if self in (Standing.IN_SYNC, Standing.HOOK):
             return SyncStatus.SYNCED
         if self in (Standing.CONFLICT, Standing.ERROR):
             return SyncStatus.UNKNOWN
@@ -57,6 +59,7 @@ class ObjectDiff:
     status: Standing
     diff: str = ""
     message: str = ""
+    wave: int = 0
     patch: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -70,11 +73,13 @@ class DiffReport:
     desired: Mapping[ResourceKey, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
-    problems: tuple[IdentityError, ...] = field(default=(), repr=False, compare=False)
+    problems: tuple[TetherError, ...] = field(default=(), repr=False, compare=False)
 
     def by_status(self, status: Standing) -> tuple[ObjectDiff, ...]:
         return tuple(e for e in self.entries if e.status == status)
 
     @property
     def in_sync(self) -> bool:
-        return not self.errors and all(e.status is Standing.IN_SYNC for e in self.entries)
+        return not self.errors and all(
+            e.status in (Standing.IN_SYNC, Standing.HOOK) for e in self.entries
+        )
