@@ -21,10 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.constants import APP_LABEL, TRACKING_ANNOTATION
 from tether.errors import TetherError
-
-APP_LABEL = "tether.dev/app"
-TRACKING_ANNOTATION = "tether.dev/tracking-id"
 
 _MAX_LABEL_VALUE = 63
 _LABEL_HASH_CHARS = 10

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tether.constants import SYNC_OPTION_ANNOTATIONS
 from tether.identity import ResourceKey
-
-SYNC_OPTION_ANNOTATIONS = ("tether.dev/sync-options", "argocd.argoproj.io/sync-options")
 
 
 def metadata(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:

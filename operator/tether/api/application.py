@@ -28,7 +28,7 @@ from tether.api.urls import MAX_URL_LENGTH, check_git_url
 
 SyncStatusCode = Literal["Synced", "OutOfSync", "Unknown"]
 HealthStatusCode = Literal["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"]
-OperationPhase = Literal["Running", "Succeeded", "Failed", "Error", "Terminating"]
+OperationPhaseName = Literal["Running", "Succeeded", "Failed", "Error", "Terminating"]
 DeletionPolicy = Literal["Orphan", "Delete"]
 
 MAX_HISTORY = 10
@@ -316,7 +316,7 @@ class AutomatedSync(ApiModel):
     )
 
 
-class Backoff(ApiModel):
+class RetryBackoff(ApiModel):
     """How long to wait between retries."""
 
     duration: Duration = Field(default="5s", description="The first wait. Defaults to 5s.")
@@ -328,7 +328,9 @@ class RetryPolicy(ApiModel):
     """Retry a failed sync."""
 
     limit: int = Field(default=5, ge=0, description="How many retries; 0 means none.")
-    backoff: Backoff = Field(default_factory=Backoff, description="Waits between retries.")
+    backoff: RetryBackoff = Field(
+        default_factory=RetryBackoff, description="Waits between retries."
+    )
 
 
 class SyncPolicy(ApiModel):
@@ -492,7 +494,9 @@ class SyncResult(StatusModel):
 class OperationState(StatusModel):
     """The running or last sync, persisted after each step so a restart can resume it."""
 
-    phase: OperationPhase = Field(description="Running, Succeeded, Failed, Error or Terminating.")
+    phase: OperationPhaseName = Field(
+        description="Running, Succeeded, Failed, Error or Terminating."
+    )
     message: str | None = Field(default=None, description="What is happening or went wrong.")
     revision: str | None = Field(default=None, description="The revision being synced.")
     initiated_by: str | None = Field(
@@ -517,7 +521,7 @@ class HistoryEntry(StatusModel):
     revision: str = Field(description="The revision synced.")
     deployed_at: Timestamp = Field(description="When the sync finished.")
     started_at: Timestamp | None = Field(default=None, description="When the sync started.")
-    result: OperationPhase = Field(description="Succeeded, Failed or Error.")
+    result: OperationPhaseName = Field(description="Succeeded, Failed or Error.")
     message: str | None = Field(default=None, description="A short summary.")
 
 
@@ -564,7 +568,7 @@ def append_history(
     history: Sequence[HistoryEntry],
     *,
     revision: str,
-    result: OperationPhase,
+    result: OperationPhaseName,
     deployed_at: datetime,
     started_at: datetime | None = None,
     message: str | None = None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,17 @@ import click
 
 from tether.cli.diff import Loaded, app_spec, load_objects, source_and_cluster_options
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
+def parse_timeout(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``1h30m`` -> seconds (``tether.api.types.parse_duration``,
+    plus bare numbers as seconds)."""
+    from tether.api.types import parse_duration
 
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``5m``, ``1h30m`` -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 5m or 1h")
-    hours, minutes, seconds = match.groups()
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    text = text.strip()
+    try:
+        return parse_duration(f"{text}s" if text.replace(".", "", 1).isdigit() else text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
 
 
 @click.command()
@@ -49,7 +49,7 @@ def parse_duration(text: str) -> float:
 def sync(**params: Any) -> None:
     """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure)."""
     try:
-        timeout = parse_duration(params["timeout"])
+        timeout = parse_timeout(params["timeout"])
         rendered = load_objects(params)
         saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
@@ -61,11 +61,11 @@ def sync(**params: Any) -> None:
 async def _sync(params: dict[str, Any], rendered: Loaded, timeout: float, saved: Any) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
-    from tether.sync.state import OperationState, Phase
+    from tether.sync.state import OperationPhase, SyncOperation
 
     state_path = Path(params["state_file"]) if params.get("state_file") else None
 
-    def persist(state: OperationState) -> None:
+    def persist(state: SyncOperation) -> None:
         if state_path is not None:
             tmp = state_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(state.to_dict()))
@@ -98,19 +98,19 @@ async def _sync(params: dict[str, Any], rendered: Loaded, timeout: float, saved:
     counts = state.changes.counts()
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
     click.echo(f"sync {state.phase.value.lower()}: {summary}")
-    if state.phase is not Phase.SUCCEEDED:
+    if state.phase is not OperationPhase.SUCCEEDED:
         click.echo(f"error: {state.message}", err=True)
         return 1
     return 0
 
 
 def _load_state(path: Path | None) -> Any:
-    from tether.sync.state import OperationState
+    from tether.sync.state import SyncOperation
 
     if path is None or not path.exists():
         return None
     try:
-        return OperationState.from_dict(json.loads(path.read_text()))
+        return SyncOperation.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"{path}: not a saved operation state: {exc}") from exc
 

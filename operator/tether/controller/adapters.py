@@ -15,13 +15,14 @@ from typing import Any
 
 from tether.api.conditions import Reason
 from tether.appspec import AppSpec
+from tether.constants import APP_LABEL, TRACKING_ANNOTATION
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
     PersistStep,
     Rendered,
-    Resolved,
     ResourceState,
+    SourceCommit,
     SyncOutcome,
 )
 from tether.engine import Engine, Standing
@@ -30,8 +31,6 @@ from tether.git.auth import GitAuth
 from tether.git.cache import GitCache, Snapshot
 from tether.health import HealthResult, HealthStatus, aggregate, assess
 from tether.identity import (
-    APP_LABEL,
-    TRACKING_ANNOTATION,
     AppRef,
     Owned,
     UnknownKindError,
@@ -42,7 +41,7 @@ from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
 from tether.objects import key_of, label
-from tether.sync.state import OperationState
+from tether.sync.state import SyncOperation
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +57,9 @@ class GitCacheSource:
 
     async def resolve(
         self, url: str, revision: str, *, auth: GitAuth | None, insecure: bool, timeout: float
-    ) -> Resolved:
+    ) -> SourceCommit:
         snap = await self.cache.fetch(url, revision, auth, insecure=insecure, timeout=timeout)
-        return Resolved(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
+        return SourceCommit(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
 
 
 def drifted_fields(patch: Mapping[str, Any], prefix: str = "", limit: int = 20) -> list[str]:
@@ -100,14 +99,14 @@ class EngineAdapter:
         self.renderer = renderer
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
-    async def render(self, app: AppSpec, resolved: Resolved) -> Rendered:
+    async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
             return await self.renderer(tree, app, resolved.commit)
         finally:
             tree.close()
 
-    async def compare(self, app: AppSpec, resolved: Resolved, desired: Rendered) -> Comparison:
+    async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
         render_id = f"{resolved.commit}:{app.render_id}"
@@ -163,16 +162,16 @@ class EngineAdapter:
     async def sync(
         self,
         app: AppSpec,
-        resolved: Resolved,
+        resolved: SourceCommit,
         desired: Rendered,
         *,
         prune: bool,
         resume: Mapping[str, Any] | None,
         persist: PersistStep,
     ) -> SyncOutcome:
-        state = OperationState.from_dict(dict(resume)) if resume else None
+        state = SyncOperation.from_dict(dict(resume)) if resume else None
 
-        async def save(step: OperationState) -> None:
+        async def save(step: SyncOperation) -> None:
             await persist(step.to_dict())
 
         final = await self.engine.sync(

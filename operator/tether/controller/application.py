@@ -30,6 +30,7 @@ from tether.api import conditions as cond
 from tether.api.application import Application
 from tether.api.conditions import Reason
 from tether.appspec import AppSpec, Backoff, spec_of
+from tether.constants import FINALIZER, REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller import events as ev
 from tether.controller import policy, triggers
 from tether.controller.appstatus import (
@@ -43,7 +44,7 @@ from tether.controller.appstatus import (
 )
 from tether.controller.metrics import Metrics
 from tether.controller.policy import Initiator, SyncAction
-from tether.controller.ports import AppEngine, GitSource, Rendered, Resolved, SyncOutcome
+from tether.controller.ports import AppEngine, GitSource, Rendered, SourceCommit, SyncOutcome
 from tether.controller.redact import REDACTOR
 from tether.controller.repository import Failure, RepoState, classify
 from tether.controller.status import StatusWriter
@@ -51,14 +52,11 @@ from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.errors import TetherError
 from tether.kube.resource import GVK
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FINALIZER = "tether.dev/finalizer"
-SYNC_ANNOTATION = "tether.dev/sync"
-REFRESH_ANNOTATION = "tether.dev/refresh"
 DELETION_RETRY = 5.0
 
 
@@ -95,7 +93,7 @@ class Neighbours:
 class Sourced:
     """The commit to render, and the outage to report when it is the last known one."""
 
-    resolved: Resolved
+    resolved: SourceCommit
     outage: Problem | None = None
 
 
@@ -104,7 +102,7 @@ def last_operation(status: Mapping[str, Any]) -> policy.LastOperation | None:
     if not isinstance(op, Mapping) or not op.get("phase"):
         return None
     try:
-        phase = Phase(str(op["phase"]))
+        phase = OperationPhase(str(op["phase"]))
     except ValueError:
         return None
     initiated = str(op.get("initiatedBy") or "")
@@ -136,7 +134,7 @@ class ApplicationController:
         self.neighbours = neighbours
         self.clock = clock
         self._states: dict[Key, tuple[str, str]] = {}
-        self._inline: dict[tuple[str, str], tuple[float, Resolved]] = {}
+        self._inline: dict[tuple[str, str], tuple[float, SourceCommit]] = {}
         self._watched: set[Key] = set()
         self._failures = FailureLog()
 
@@ -324,7 +322,7 @@ class ApplicationController:
         key: Key,
         body: dict[str, Any],
         app: AppSpec,
-        resolved: Resolved,
+        resolved: SourceCommit,
         desired: Rendered,
         decision: policy.Decision,
         status: dict[str, Any],
@@ -338,7 +336,7 @@ class ApplicationController:
             initiated = str(previous.get("initiatedBy") or initiated)
         started_at = (previous.get("startedAt") if resuming else None) or stamp(self._now())
         op: dict[str, Any] = {
-            "phase": str(Phase.RUNNING),
+            "phase": str(OperationPhase.RUNNING),
             "message": decision.reason,
             "revision": resolved.display,
             "initiatedBy": initiated,
@@ -389,7 +387,7 @@ class ApplicationController:
             )
         except Exception as exc:  # the engine's boundary: the operation ends in Error
             problem = failure_problem(Reason.APPLY_FAILED, exc)
-            outcome = SyncOutcome(Phase.ERROR, f"{problem.reason}: {problem.message}")
+            outcome = SyncOutcome(OperationPhase.ERROR, f"{problem.reason}: {problem.message}")
         finished = self._now()
         log.info(
             "application %s/%s: sync of %s %s in %.1fs: %s",
@@ -421,7 +419,7 @@ class ApplicationController:
             await self.events.normal(
                 who, ev.PRUNED, f"pruned {len(outcome.pruned)}: " + ", ".join(outcome.pruned[:10])
             )
-        if outcome.phase is Phase.SUCCEEDED:
+        if outcome.phase is OperationPhase.SUCCEEDED:
             await self.events.normal(who, ev.SYNC_SUCCEEDED, f"synced {resolved.display}")
         else:
             await self.events.warning(who, ev.SYNC_FAILED, final["message"])
@@ -478,7 +476,7 @@ class ApplicationController:
         problem: Problem,
         *,
         refresh: str = "",
-        resolved: Resolved | None = None,
+        resolved: SourceCommit | None = None,
     ) -> None:
         """Say why in the status (Ready=False, a named reason), log a change once, retry."""
         await self._write_problem(key, body, problem, refresh=refresh, resolved=resolved)
@@ -501,7 +499,7 @@ class ApplicationController:
         problem: Problem,
         *,
         refresh: str = "",
-        resolved: Resolved | None = None,
+        resolved: SourceCommit | None = None,
     ) -> None:
         observed = body.get("status") or {}
         new = problem_status(

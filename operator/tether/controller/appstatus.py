@@ -26,11 +26,11 @@ from tether.api import conditions as cond
 from tether.api.application import MAX_HISTORY
 from tether.api.conditions import Reason
 from tether.controller.policy import Decision, Hold, SyncAction
-from tether.controller.ports import Comparison, Resolved, ResourceState
+from tether.controller.ports import Comparison, ResourceState, SourceCommit
 from tether.controller.redact import REDACTOR
 from tether.engine.model import SyncStatus
 from tether.health import HealthStatus
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 SHARED_RESOURCE = "SharedResource"
 _CARRIED = ("operationState", "history", "lastHandledSync", "lastHandledRefresh")
@@ -183,7 +183,8 @@ def compared_status(
     """
     op = previous.get("operationState") or {}
     failed_here = (
-        op.get("phase") in (Phase.FAILED, Phase.ERROR) and op.get("revision") == comparison.revision
+        op.get("phase") in (OperationPhase.FAILED, OperationPhase.ERROR)
+        and op.get("revision") == comparison.revision
     )
     verdict = readiness(
         comparison,
@@ -232,7 +233,7 @@ def problem_status(
     *,
     generation: int | None,
     problem: Problem,
-    resolved: Resolved | None,
+    resolved: SourceCommit | None,
     refresh: str,
     now: datetime,
 ) -> dict[str, Any]:
@@ -273,7 +274,7 @@ def append_history(
     history: Sequence[Mapping[str, Any]],
     *,
     revision: str,
-    result: Phase,
+    result: OperationPhase,
     started: str,
     finished: str,
     message: str,

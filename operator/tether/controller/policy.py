@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tether.appspec import SyncSpec
 from tether.engine.model import SyncStatus
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 
 class SyncAction(enum.Enum):
@@ -58,7 +58,7 @@ class Hold(enum.Enum):
 class LastOperation:
     """What the status remembers of the most recent operation."""
 
-    phase: Phase
+    phase: OperationPhase
     revision: str
     automated: bool
     request: str = ""  # the tether.dev/sync value that started it, if manual
@@ -97,7 +97,7 @@ def decide(
     now: float,
 ) -> Decision:
     """Decide whether this reconcile starts, resumes or skips a sync."""
-    if last is not None and last.phase is Phase.RUNNING:
+    if last is not None and last.phase is OperationPhase.RUNNING:
         if last.automated and policy.suspend:
             return Decision(
                 SyncAction.NONE, "suspended; the interrupted automatic sync is not resumed"
@@ -132,10 +132,14 @@ def decide(
             hold=Hold.EMPTY_RENDER,
         )
     if last is None or not last.automated or last.revision != seen.revision:
-        if last is not None and last.revision == seen.revision and last.phase is Phase.SUCCEEDED:
+        if (
+            last is not None
+            and last.revision == seen.revision
+            and last.phase is OperationPhase.SUCCEEDED
+        ):
             return _after_success(policy)
         return Decision(SyncAction.SYNC, "new revision", prune=policy.prune, automated=True)
-    if last.phase is Phase.SUCCEEDED:
+    if last.phase is OperationPhase.SUCCEEDED:
         return _after_success(policy)
     return _retry(policy, last, now)
 

@@ -17,11 +17,11 @@ from tether.engine.model import SyncStatus
 from tether.git.auth import GitAuth
 from tether.health import HealthStatus
 from tether.kube.resource import GVK
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 
 @dataclass(frozen=True)
-class Resolved:
+class SourceCommit:
     """A revision an app follows and the commit it resolved to."""
 
     revision: str
@@ -46,7 +46,7 @@ class GitSource(Protocol):
         auth: GitAuth | None,
         insecure: bool,
         timeout: float,
-    ) -> Resolved:
+    ) -> SourceCommit:
         """Resolve and fetch ``revision`` (raises ``tether.git.errors.GitError``)."""
         ...
 
@@ -130,7 +130,7 @@ class Comparison:
 class SyncOutcome:
     """How a sync ended. ``state`` is the final persisted operation record."""
 
-    phase: Phase  # Succeeded, Failed or Error
+    phase: OperationPhase  # Succeeded, Failed or Error
     message: str
     state: Mapping[str, Any] = field(default_factory=dict)
     pruned: tuple[str, ...] = ()
@@ -152,18 +152,18 @@ PersistStep = Callable[[Mapping[str, Any]], Awaitable[None]]
 class AppEngine(Protocol):
     """Render, compare, sync and delete one app's objects, given its ``AppSpec``."""
 
-    async def render(self, app: AppSpec, resolved: Resolved) -> Rendered:
+    async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
         """Desired objects at ``resolved`` (raises a render error naming file and cause)."""
         ...
 
-    async def compare(self, app: AppSpec, resolved: Resolved, desired: Rendered) -> Comparison:
+    async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         """Compare with live; raises an error with a ``reason`` when objects are rejected."""
         ...
 
     async def sync(
         self,
         app: AppSpec,
-        resolved: Resolved,
+        resolved: SourceCommit,
         desired: Rendered,
         *,
         prune: bool,

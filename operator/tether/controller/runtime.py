@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from tether.api.application import Application
 from tether.appspec import spec_of
+from tether.constants import REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller import triggers
-from tether.controller.application import REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller.store import ObjectStore, key_of
 from tether.controller.triggers import Key, QueueClosed, WakeQueue
 

@@ -24,7 +24,7 @@ from tether.kube.openapi import OpenApiCache
 from tether.kube.resource import GVK
 from tether.plan import Plan
 from tether.sync.executor import Persist, Progress
-from tether.sync.state import OperationState
+from tether.sync.state import SyncOperation
 
 # Kinds watched for every app so that pruning finds objects of kinds the source dropped.
 COMMON_KINDS: tuple[GVK, ...] = (
@@ -156,14 +156,14 @@ class Engine:
         rendered: Sequence[Mapping[str, Any]],
         *,
         revision: str = "",
-        state: OperationState | None = None,
+        state: SyncOperation | None = None,
         persist: Persist | None = None,
         dry_run: bool = False,
         prune: bool | None = None,
         server_side: bool = False,
         progress: Progress | None = None,
         sources: Sequence[str] = (),
-    ) -> OperationState:
+    ) -> SyncOperation:
         """Sync once and return the final state.
 
         Retrying a failed sync is the caller's decision (the operator's sync

@@ -18,11 +18,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tether.appspec import AppSpec
+from tether.constants import TRACKING_ANNOTATION
 from tether.diff import DiffError
 from tether.engine.desired import DesiredSet, is_hook
 from tether.engine.model import DiffReport, ObjectDiff, Standing
 from tether.engine.verdicts import Confirmation, Confirmations, VerdictStore
-from tether.identity import TRACKING_ANNOTATION, Owned, ResourceKey, SharedConflict, ownership
+from tether.identity import (
+    Owned,
+    ResourceKey,
+    SharedConflict,
+    ownership,
+)
 from tether.kube.apply import Applier, ApplyItem, ApplyOptions
 from tether.kube.client import KubeClient
 from tether.kube.compare import Comparer

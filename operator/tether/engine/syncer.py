@@ -28,7 +28,7 @@ from tether.kube.discovery import Discovery
 from tether.kube.resource import GVK
 from tether.plan import Plan, SkipReason, build_plan
 from tether.sync.executor import Executor, ExecutorConfig, Persist, Progress
-from tether.sync.state import OperationState, Phase
+from tether.sync.state import OperationPhase, SyncOperation
 
 
 class Syncer:
@@ -75,18 +75,18 @@ class Syncer:
         plan_id: str,
         revision: str,
         *,
-        state: OperationState | None,
+        state: SyncOperation | None,
         persist: Persist,
         dry_run: bool,
         server_side: bool,
         progress: Progress | None,
-    ) -> OperationState:
+    ) -> SyncOperation:
         """Run ``plan`` once (resuming ``state`` when it belongs to ``plan_id``)."""
         if state is None or not state.resumable_for(plan_id):
-            state = OperationState.begin(plan_id, revision, len(plan.steps), dry_run=dry_run)
+            state = SyncOperation.begin(plan_id, revision, len(plan.steps), dry_run=dry_run)
         refusal = _refusal(plan, errors)
         if refusal:
-            state = state.finish(Phase.FAILED, refusal)
+            state = state.finish(OperationPhase.FAILED, refusal)
             await _persist(persist, state)
             return state
         executor = await self._executor(app, client, plan, dry_run, server_side, progress)
@@ -140,7 +140,7 @@ def _refusal(plan: Plan, errors: Sequence[str]) -> str:
     return ""
 
 
-async def _persist(persist: Persist, state: OperationState) -> None:
+async def _persist(persist: Persist, state: SyncOperation) -> None:
     result = persist(state)
     if result is not None:
         await result

@@ -51,6 +51,7 @@ from tether.kube.compare import Comparer
 from tether.kube.discovery import Discovery
 from tether.kube.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from tether.kube.resource import ApiResource
+from tether.objects import resource_version
 
 ANNOTATION_LIMIT = 262144
 FIELD_MANAGER = "tether"
@@ -86,11 +87,6 @@ class ApplyItem:
     desired: dict[str, Any]
     live: dict[str, Any] | None
     options: ApplyOptions = ApplyOptions()
-
-
-def last_applied_text(desired: Mapping[str, Any]) -> str:
-    """The annotation value kubectl would write for ``desired``."""
-    return last_applied_annotation(desired)
 
 
 def with_last_applied(desired: Mapping[str, Any], text: str | None = None) -> dict[str, Any]:
@@ -268,7 +264,7 @@ class Applier:
         if not same_as_live(preview, live):
             return False
         if self._verdicts:
-            self._verdicts.record_in_sync(key, _rv(live), digest)
+            self._verdicts.record_in_sync(key, resource_version(live), digest)
         return True
 
     async def _update(
@@ -288,7 +284,9 @@ class Applier:
         result = self._compare.verdict(desired, live, server_side=server_side, digest=digest)
         if result.in_sync:
             return Change(item.key, Action.UNCHANGED, "", options.dry_run)
-        if self._verdicts and self._verdicts.known_in_sync(item.key, _rv(live), digest):
+        if self._verdicts and self._verdicts.known_in_sync(
+            item.key, resource_version(live), digest
+        ):
             return Change(item.key, Action.UNCHANGED, "", options.dry_run)
         if options.replace and not server_side:
             return await self._replace(res, ns, with_last_applied(desired), live, item)
@@ -342,7 +340,10 @@ class Applier:
         live: dict[str, Any],
         item: ApplyItem,
     ) -> Change:
-        body = {**modified, "metadata": {**modified["metadata"], "resourceVersion": _rv(live)}}
+        body = {
+            **modified,
+            "metadata": {**modified["metadata"], "resourceVersion": resource_version(live)},
+        }
         try:
             result = await self._client.replace(
                 res, body, namespace=ns, dry_run=item.options.dry_run
@@ -399,7 +400,7 @@ class Applier:
         self, item: ApplyItem, live: dict[str, Any], result: dict[str, Any], note: str
     ) -> Change:
         dry = item.options.dry_run
-        if result and _rv(result) == _rv(live) and not dry:
+        if result and resource_version(result) == resource_version(live) and not dry:
             return Change(item.key, Action.UNCHANGED, "", False)
         return Change(item.key, Action.CONFIGURED, note, dry, _written(result, live, dry))
 
@@ -418,7 +419,3 @@ def _written(result: Any, previous: dict[str, Any] | None, dry_run: bool) -> Wri
     if dry_run or not isinstance(result, Mapping):
         return None
     return Written.of(result, previous)
-
-
-def _rv(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

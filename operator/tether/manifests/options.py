@@ -97,15 +97,15 @@ class RenderOptions:
 
 def options_hash(options: RenderOptions, *extra: str) -> str:
     """A stable hex digest of ``options`` (and extra strings such as the app name)."""
-    canonical = json.dumps([_plain(options), list(extra)], sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps([_as_json(options), list(extra)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _plain(value: Any) -> Any:
+def _as_json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: _as_json(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
+        return [_as_json(item) for item in value]
     return value
 
 

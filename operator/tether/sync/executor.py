@@ -12,7 +12,7 @@ For each step of the plan, in order:
    objects to be healthy (timeout -> ``Failed``); an object the cache still
    holds at a version older than the step's write to it is read by a GET, so
    the gate never judges the previous generation;
-4. hand the new ``OperationState`` to ``persist``.
+4. hand the new ``SyncOperation`` to ``persist``.
 
 Steps are recorded by a label (phase/wave/purpose and occurrence), not only by
 index, so that a resumed run skips finished steps even when re-planning from
@@ -39,10 +39,10 @@ from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
 from tether.kube.wait import LiveLookup, fresh_lookup, wait_gone, wait_healthy
+from tether.objects import plain
 from tether.plan.annotations import DeletePolicy
-from tether.plan.model import Action as TaskAction
-from tether.plan.model import Plan, Step, Task
-from tether.sync.state import OperationState, Phase, StepRecord
+from tether.plan.model import Plan, Step, Task, TaskAction
+from tether.sync.state import OperationPhase, StepRecord, SyncOperation
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class ProgressEvent:
     message: str = ""
 
 
-Persist = Callable[[OperationState], Awaitable[None] | None]
+Persist = Callable[[SyncOperation], Awaitable[None] | None]
 Progress = Callable[[ProgressEvent], None]
 
 
@@ -111,7 +111,7 @@ class Executor:
         self._config = config
         self._progress = progress or (lambda _e: None)
 
-    async def run(self, plan: Plan, state: OperationState, persist: Persist) -> OperationState:
+    async def run(self, plan: Plan, state: SyncOperation, persist: Persist) -> SyncOperation:
         labels = step_labels(plan.steps)
         done = {record.label for record in state.steps}
         for index, (step, label) in enumerate(zip(plan.steps, labels, strict=True)):
@@ -143,21 +143,21 @@ class Executor:
                 state = await self._fail(plan, state, persist, message)
                 return state
             await _call(persist, state)
-        state = state.finish(Phase.SUCCEEDED, "successfully synced")
+        state = state.finish(OperationPhase.SUCCEEDED, "successfully synced")
         await _call(persist, state)
         self._progress(ProgressEvent(ProgressKind.DONE, len(plan.steps), "", message=state.message))
         return state
 
     async def _fail(
-        self, plan: Plan, state: OperationState, persist: Persist, message: str
-    ) -> OperationState:
+        self, plan: Plan, state: SyncOperation, persist: Persist, message: str
+    ) -> SyncOperation:
         await _call(persist, state)
         fail_changes = ChangeSet()
         for step in plan.sync_fail:
             fail_changes = fail_changes + await self._run_step(step)
         if fail_changes.entries:
             state = state.step_done(StepRecord(state.next_step, "SyncFail", fail_changes))
-        state = state.finish(Phase.FAILED, message)
+        state = state.finish(OperationPhase.FAILED, message)
         await _call(persist, state)
         self._progress(ProgressEvent(ProgressKind.DONE, state.next_step, "", message=message))
         return state
@@ -191,7 +191,7 @@ class Executor:
             )
         if task.object is None:
             return Change(task.key, Action.SKIPPED, "no object", dry)
-        desired = _plain(task.object)
+        desired = plain(task.object)
         if task.action is TaskAction.HOOK:
             return await self._run_hook(task, desired)
         live = await self._lookup(task.key)
@@ -277,17 +277,7 @@ def _failure_message(changes: ChangeSet) -> str:
     return f"{len(failed)} object(s) failed: {head}{more}"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-async def _call(persist: Persist, state: OperationState) -> None:
+async def _call(persist: Persist, state: SyncOperation) -> None:
     result = persist(state)
     if result is not None:
         await result

@@ -13,17 +13,18 @@ from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
     Rendered,
-    Resolved,
     ResourceState,
+    SourceCommit,
     SyncOutcome,
 )
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
-from tether.controller.status import StatusWriter, apply_merge
+from tether.controller.status import StatusWriter
+from tether.diff.jsonmerge import apply_merge_patch as apply_merge
 from tether.engine.model import SyncStatus
 from tether.git import errors as gerr
 from tether.health import HealthStatus
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 Key = tuple[str, str]
 
@@ -66,20 +67,20 @@ class FakeGit:
 
     async def resolve(
         self, url: str, revision: str, *, auth: Any, insecure: bool, timeout: float
-    ) -> Resolved:
+    ) -> SourceCommit:
         self.calls.append((url, revision, auth))
         if self.error is not None:
             raise self.error
         if revision not in self.commits:
             raise gerr.RefNotFoundError("no such branch", url=url, ref=revision)
-        return Resolved(revision, self.commits[revision], f"refs/heads/{revision}", url)
+        return SourceCommit(revision, self.commits[revision], f"refs/heads/{revision}", url)
 
 
 @dataclass
 class FakeEngine:
     comparison: Callable[[str], Comparison] = synced
     after_sync: Callable[[str], Comparison] | None = synced
-    sync_phase: Phase = Phase.SUCCEEDED
+    sync_phase: OperationPhase = OperationPhase.SUCCEEDED
     render_error: Exception | None = None
     compare_error: Exception | None = None
     syncs: list[dict[str, Any]] = field(default_factory=list)
@@ -88,30 +89,37 @@ class FakeEngine:
     wakers: dict[str, Callable[[], None]] = field(default_factory=dict)
     persisted: list[Mapping[str, Any]] = field(default_factory=list)
 
-    async def render(self, app: Any, resolved: Resolved) -> Rendered:
+    async def render(self, app: Any, resolved: SourceCommit) -> Rendered:
         if self.render_error is not None:
             raise self.render_error
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}
         return Rendered((cm,), ("cm.yaml[doc 1]",))
 
     async def compare(
-        self, app: Any, resolved: Resolved, desired: Sequence[dict[str, Any]]
+        self, app: Any, resolved: SourceCommit, desired: Sequence[dict[str, Any]]
     ) -> Comparison:
         if self.compare_error is not None:
             raise self.compare_error
         return self.comparison(resolved.display)
 
     async def sync(
-        self, app: Any, resolved: Resolved, desired: Any, *, prune: bool, resume: Any, persist: Any
+        self,
+        app: Any,
+        resolved: SourceCommit,
+        desired: Any,
+        *,
+        prune: bool,
+        resume: Any,
+        persist: Any,
     ) -> SyncOutcome:
         self.syncs.append({"revision": resolved.display, "prune": prune, "resume": resume})
         await persist({"planId": "p1", "phase": "Running", "nextStep": 1})
         self.persisted.append({"nextStep": 1})
-        if self.sync_phase is Phase.SUCCEEDED and self.after_sync is not None:
+        if self.sync_phase is OperationPhase.SUCCEEDED and self.after_sync is not None:
             self.comparison = self.after_sync
         return SyncOutcome(
             self.sync_phase,
-            "done" if self.sync_phase is Phase.SUCCEEDED else "apply failed",
+            "done" if self.sync_phase is OperationPhase.SUCCEEDED else "apply failed",
             {"planId": "p1", "phase": str(self.sync_phase)},
         )
 

@@ -15,7 +15,7 @@ from tether.controller.appstatus import (
     readiness,
 )
 from tether.controller.policy import Decision, Hold, SyncAction
-from tether.controller.ports import Comparison, Resolved, ResourceState
+from tether.controller.ports import Comparison, ResourceState, SourceCommit
 from tether.engine.model import SyncStatus
 from tether.health import HealthStatus
 
@@ -116,7 +116,7 @@ def test_a_new_problem_replaces_the_stale_message_and_keeps_the_inventory() -> N
         previous,
         generation=2,
         problem=Problem(Reason.UNKNOWN_KIND, "a.yaml[doc 1]: Rollout ns/r: unknown kind"),
-        resolved=Resolved("main", "a" * 40, "refs/heads/main"),
+        resolved=SourceCommit("main", "a" * 40, "refs/heads/main"),
         refresh="",
         now=NOW,
     )

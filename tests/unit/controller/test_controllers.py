@@ -12,7 +12,7 @@ from tether.controller import triggers
 from tether.controller.application import FINALIZER, REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.engine.model import SyncStatus
 from tether.git import errors as gerr
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 MAIN = "refs/heads/main@sha1:" + "a" * 40
 
@@ -221,7 +221,7 @@ async def test_failed_sync_retries_with_backoff_then_stalls() -> None:
         syncPolicy={"automated": {}, "retry": {"limit": 1, "backoff": {"duration": "10s"}}},
     )
     h.engine.comparison = drifted
-    h.engine.sync_phase = Phase.FAILED
+    h.engine.sync_phase = OperationPhase.FAILED
     await h.apps.reconcile(key, frozenset())
     assert len(h.engine.syncs) == 1
     assert conditions(h.app(key)["status"])["Ready"]["reason"] == "SyncFailed"
@@ -407,7 +407,7 @@ async def test_written_statuses_match_the_crd_models(strict_status_models: None)
     h.engine.after_sync = drifted
     await h.apps.reconcile(key, frozenset())
     ApplicationStatus.model_validate(h.app(key)["status"])
-    from tether.controller.status import apply_merge
+    from tether.diff.jsonmerge import apply_merge_patch as apply_merge
 
     state: dict[str, Any] = {}
     for _, patch in h.app_api.status_patches:  # every intermediate status is valid too

@@ -14,7 +14,7 @@ from tether.controller.policy import (
     decide,
 )
 from tether.engine.model import SyncStatus
-from tether.sync.state import Phase
+from tether.sync.state import OperationPhase
 
 AUTO = SyncPolicy(automated=True, prune=True)
 HEAL = SyncPolicy(automated=True, self_heal=True)
@@ -31,7 +31,9 @@ def op(
     retries: int = 0,
     at: float = 990,
 ) -> LastOperation:
-    return LastOperation(Phase(phase), revision, automated, retry_count=retries, finished_at=at)
+    return LastOperation(
+        OperationPhase(phase), revision, automated, retry_count=retries, finished_at=at
+    )
 
 
 CASES = [
