@@ -186,7 +186,10 @@ class EngineAdapter:
         pruned = tuple(
             label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
         )
-        return SyncOutcome(final.phase, final.message, final.to_dict(), pruned)
+        adopted = tuple(
+            label(c.key) for c in final.changes if c.action is Action.ADOPTED and not c.dry_run
+        )
+        return SyncOutcome(final.phase, final.message, final.to_dict(), pruned, adopted=adopted)
 
     async def delete(
         self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()

@@ -234,7 +234,7 @@ class ApplicationController:
             await self.events.warning(who, ev.SOURCE_UNAVAILABLE, outage.message)
         if comparison.conflicts:
             await self.events.warning(who, ev.SHARED_RESOURCE, "; ".join(comparison.conflicts))
-        self._states[key] = (new["sync"]["status"], new["health"]["status"])
+        self._remember_state(key, (new["sync"]["status"], new["health"]["status"]))
         if decision.action is SyncAction.WAIT:
             self.queue.wake_after(key, decision.wait_seconds, triggers.RETRY)
         self._schedule(key, spec)
@@ -415,6 +415,12 @@ class ApplicationController:
         )
         current = {**current, "operationState": final, "history": history}
         self.metrics.count_sync(outcome.phase)
+        if outcome.adopted:
+            await self.events.normal(
+                who,
+                ev.ADOPTED,
+                f"adopted {len(outcome.adopted)}: " + ", ".join(outcome.adopted[:10]),
+            )
         if outcome.pruned:
             await self.events.normal(
                 who, ev.PRUNED, f"pruned {len(outcome.pruned)}: " + ", ".join(outcome.pruned[:10])
@@ -511,7 +517,15 @@ class ApplicationController:
             now=self._now(),
         )
         await self.writer.write(key, new, observed)
-        self._states[key] = (new["sync"]["status"], new["health"]["status"])
+        self._remember_state(key, (new["sync"]["status"], new["health"]["status"]))
+
+    def _remember_state(self, key: Key, state: tuple[str, str]) -> None:
+        """Keep the app's (sync, health) for metrics; log one line when it changes."""
+        previous = self._states.get(key)
+        if previous != state:
+            was = f" (was {previous[0]} {previous[1]})" if previous is not None else ""
+            log.info("application %s/%s: %s %s%s", *key, *state, was)
+        self._states[key] = state
 
     def _schedule(self, key: Key, app: AppSpec) -> None:
         self.queue.wake_after(key, triggers.jittered(app.interval), triggers.INTERVAL)

@@ -135,6 +135,7 @@ class SyncOutcome:
     state: Mapping[str, Any] = field(default_factory=dict)
     pruned: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    adopted: tuple[str, ...] = ()  # objects that existed untracked and are now the app's
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from tether.api.application import Application
 from tether.appspec import spec_of
 from tether.constants import REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller import triggers
+from tether.controller.redact import REDACTOR
 from tether.controller.store import ObjectStore, key_of
 from tether.controller.triggers import Key, QueueClosed, WakeQueue
 
@@ -205,8 +206,12 @@ class Runtime:
                 await reconcile(key, reasons)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s %s/%s: reconcile failed; retrying in 5s", kind, *key)
+            except Exception as exc:  # the outermost loop: one line, then retry
+                # Controllers map their own failures to status conditions; what lands
+                # here (e.g. the status write itself failing) is logged without a
+                # traceback, redacted, and retried.
+                text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+                log.error("%s %s/%s: reconcile failed: %s; retrying in 5s", kind, *key, text)
                 queue.wake_after(key, 5.0, triggers.RETRY)
             finally:
                 queue.done(key)

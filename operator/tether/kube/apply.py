@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.constants import TRACKING_ANNOTATION
 from tether.diff import (
     LAST_APPLIED,
     DiffError,
@@ -51,7 +52,7 @@ from tether.kube.compare import Comparer
 from tether.kube.discovery import Discovery
 from tether.kube.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from tether.kube.resource import ApiResource
-from tether.objects import resource_version
+from tether.objects import annotations_of, resource_version
 
 ANNOTATION_LIMIT = 262144
 FIELD_MANAGER = "tether"
@@ -402,7 +403,8 @@ class Applier:
         dry = item.options.dry_run
         if result and resource_version(result) == resource_version(live) and not dry:
             return Change(item.key, Action.UNCHANGED, "", False)
-        return Change(item.key, Action.CONFIGURED, note, dry, _written(result, live, dry))
+        action = Action.CONFIGURED if _tracked(live) else Action.ADOPTED
+        return Change(item.key, action, note, dry, _written(result, live, dry))
 
     def _refuse_foreign(self, key: ResourceKey, live: dict[str, Any]) -> Change | None:
         """Never take over an object another app tracks (SharedResource conflict)."""
@@ -412,6 +414,11 @@ class Applier:
         if isinstance(verdict, SharedConflict):
             return Change(key, Action.FAILED, f"refused: the object belongs to app {verdict.other}")
         return None
+
+
+def _tracked(live: Mapping[str, Any]) -> bool:
+    """Whether some app tracks ``live`` (otherwise writing it adopts it)."""
+    return bool(annotations_of(live).get(TRACKING_ANNOTATION))
 
 
 def _written(result: Any, previous: dict[str, Any] | None, dry_run: bool) -> Written | None:

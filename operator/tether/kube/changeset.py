@@ -25,6 +25,7 @@ from tether.objects import resource_version
 class Action(enum.StrEnum):
     CREATED = "created"
     CONFIGURED = "configured"
+    ADOPTED = "adopted"  # existed live without any app's tracking; now tracked by this app
     UNCHANGED = "unchanged"
     PRUNED = "pruned"
     FAILED = "failed"

@@ -465,5 +465,10 @@ async def test_a_failed_compare_sets_a_named_reason_backs_off_and_logs_once(
     assert h.engine.syncs == []  # nothing is synced while the compare fails
     assert all(d is not None for d in delays) and delays[0] < delays[1] < delays[2]
     lines = [r.getMessage() for r in caplog.records]
-    assert lines == [f"application ns/web: UnknownKind: {message}", "application ns/web: recovered"]
+    failures = [line for line in lines if "UnknownKind" in line or "recovered" in line]
+    assert failures == [
+        f"application ns/web: UnknownKind: {message}",
+        "application ns/web: recovered",
+    ]
+    assert "application ns/web: Unknown Healthy (was Synced Healthy)" in lines
     assert not any(r.exc_info for r in caplog.records)
