@@ -25,6 +25,7 @@ from tether.api.syncoptions import (
 )
 from tether.api.types import ApiModel, Duration, StatusModel, Timestamp, parse_duration
 from tether.api.urls import MAX_URL_LENGTH, check_git_url
+from tether.tree import joined_path, path_problem
 
 SyncStatusCode = Literal["Synced", "OutOfSync", "Unknown"]
 HealthStatusCode = Literal["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"]
@@ -44,14 +45,9 @@ _PATH_RULE = (
 
 def check_repo_path(path: str) -> str:
     """Return ``path`` if it is relative and cannot leave the repository root."""
-    if "\x00" in path:
-        raise ValueError("the path contains a NUL character")
-    if "\\" in path:
-        raise ValueError(f"{path!r} uses a backslash: separate folders with /")
-    if path.startswith("/"):
-        raise ValueError(f"{path!r} must be relative to the repository root: remove the leading /")
-    if ".." in path.split("/"):
-        raise ValueError(f"{path!r} must not contain '..': paths cannot leave the repository")
+    problem = path_problem(path)
+    if problem is not None:
+        raise ValueError(problem)
     return path
 
 
@@ -272,8 +268,7 @@ class ApplicationSource(ApiModel):
         if self.helm is not None:
             base = clean_repo_path(self.path)
             for name in self.helm.value_files:
-                joined = posixpath.normpath(posixpath.join(base, name))
-                if joined == ".." or joined.startswith("../"):
+                if joined_path(base, name) is None:
                     raise ValueError(
                         f"value file {name!r} lies outside the repository: keep it inside"
                     )

@@ -26,14 +26,13 @@ from tether.manifests.errors import (
 )
 from tether.manifests.kustomize import export_tree
 from tether.manifests.limits import Budget
-from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import HelmOptions
 from tether.manifests.toolrun import run_tool, tool_env
 from tether.manifests.treeio import read_file, tree_kind, tree_listdir
 from tether.manifests.yaml import Loader, load_documents
 from tether.tools import ToolNotFoundError, find_tool
-from tether.tree import FileTree
+from tether.tree import FileTree, joined_path, split_tree_path
 
 CHART_FILE = "Chart.yaml"
 _SOURCE_LINE = re.compile(r"^# Source: (.+?)\s*$", re.MULTILINE)
@@ -109,8 +108,8 @@ def resolve_value_file(tree: FileTree, chart_path: str, name: str) -> str:
         raise SourceNotFoundError(
             "value files must be files in the repository; URLs are not fetched", file=name
         )
-    relative = posixpath.normpath(posixpath.join(chart_path or ".", name))
-    if name.startswith("/") or relative == ".." or relative.startswith("../"):
+    relative = joined_path(chart_path, name)
+    if relative is None:
         raise ManifestPathEscapeError("value file lies outside the repository", file=name)
     if tree_kind(tree, relative) != "file":
         raise SourceNotFoundError("value file not found in the repository", file=relative)
