@@ -214,7 +214,7 @@ def apply_repo_and_app(
                 "apiVersion": "tether.dev/v1alpha1",
                 "kind": "Repository",
                 "metadata": {"name": "repo", "namespace": ns},
-                "spec": {"url": url, "insecure": True, "interval": "2s"},
+                "spec": {"url": url, "insecure": True, "interval": "10s"},
             },
             {
                 "apiVersion": "tether.dev/v1alpha1",
@@ -229,6 +229,11 @@ def apply_repo_and_app(
             },
         ]
     )
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The condition of ``type_`` in a status ({} when absent)."""
+    return {c["type"]: c for c in status.get("conditions") or ()}.get(type_) or {}
 
 
 def app_status(kubectl: Any, ns: str, name: str = "app") -> dict[str, Any]:

@@ -34,6 +34,7 @@ from operator_helpers import (
     Operator,
     app_status,
     apply_repo_and_app,
+    condition,
     configmap,
     git_server,
     installed,
@@ -46,10 +47,6 @@ from operator_helpers import (
 pytestmark = pytest.mark.cluster
 
 __all__ = ["git_server", "installed", "operator"]  # fixtures used here
-
-
-def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
-    return {c["type"]: c for c in status.get("conditions") or ()}.get(type_) or {}
 
 
 def ready_is(kubectl: Any, ns: str, status: str, reason: str, name: str = "app") -> Any:
@@ -170,7 +167,7 @@ def test_wrong_credentials_report_authentication_failed_without_the_secret(
                     "spec": {
                         "url": f"{server.url}/apps.git",
                         "insecure": True,
-                        "interval": "2s",
+                        "interval": "10s",
                         "secretRef": {"name": "creds"},
                     },
                 },

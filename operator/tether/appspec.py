@@ -16,12 +16,12 @@ values they already checked.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from tether.backoff import exponential
 from tether.diff import IgnoreRule
 from tether.identity import AppRef, app_instance
 from tether.kube.resource import GVK
@@ -46,9 +46,9 @@ DeletionPolicy = Literal["Orphan", "Delete"]
 class Backoff:
     """Exponential backoff: ``duration * factor**(retry-1)``, capped at ``max_duration``.
 
-    ``retry`` counts from 1 (the first retry). Overflow-safe for any count, so a
-    failure streak of thousands never raises. The one backoff of the code base:
-    sync retries, failing reconciles and Repository fetches all use it.
+    ``retry`` counts from 1 (the first retry). Overflow-safe for any count
+    (``tether.backoff.exponential``), so a failure streak of thousands never
+    raises. Sync retries and failing reconciles use it.
     """
 
     duration: float = 5.0
@@ -57,15 +57,7 @@ class Backoff:
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (0 or less: no wait)."""
-        if retry <= 0:
-            return 0.0
-        if self.factor <= 1.0:
-            return float(min(self.duration, self.max_duration))
-        # Compare exponents instead of computing factor**n, which overflows a float.
-        limit = math.log(max(self.max_duration, 1e-9) / max(self.duration, 1e-9), self.factor)
-        if retry - 1 >= limit:
-            return float(self.max_duration)
-        return float(min(self.max_duration, self.duration * self.factor ** (retry - 1)))
+        return exponential(retry, self.duration, self.factor, self.max_duration)
 
     def jittered(
         self, retry: int, fraction: float = 0.1, rng: random.Random | None = None

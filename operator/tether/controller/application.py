@@ -300,7 +300,12 @@ class ApplicationController:
             return Sourced(cached[1])
         try:
             found = await self.ports.git.resolve(
-                source.repo_url, source.revision, auth=None, insecure=source.insecure, timeout=60.0
+                source.repo_url,
+                source.revision,
+                auth=None,
+                insecure=source.insecure,
+                timeout=60.0,
+                max_age=0.0 if force else app.interval,
             )
         except Exception as exc:  # classify maps every Git failure to a reason
             failure: Failure = classify(exc)

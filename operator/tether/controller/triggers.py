@@ -17,7 +17,8 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
-from tether.appspec import Backoff
+from tether.backoff import exponential
+from tether.constants import REFRESH_ANNOTATION as REFRESH_ANNOTATION  # re-exported
 
 Key = tuple[str, str]
 """(namespace, name) of the object to reconcile."""
@@ -46,8 +47,11 @@ def jittered(seconds: float, fraction: float = 0.1, rng: random.Random | None = 
 
 
 def backoff(failures: int, base: float = 1.0, factor: float = 2.0, cap: float = 300.0) -> float:
-    """Delay before retry number ``failures`` (1-based): ``tether.appspec.Backoff``."""
-    return Backoff(base, factor, cap).delay(failures)
+    """Delay before retry number ``failures`` (1-based): base * factor**(n-1), capped.
+
+    Never overflows, whatever the count (see ``tether.backoff``).
+    """
+    return exponential(failures, base, factor, cap)
 
 
 @dataclass
