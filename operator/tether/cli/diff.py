@@ -90,7 +90,7 @@ _CLUSTER_PARAMS = frozenset(
 )
 
 
-def app_spec(params: dict[str, Any], **knobs: Any) -> AppSpec:
+def flag_spec(params: dict[str, Any], **knobs: Any) -> AppSpec:
     """The ``AppSpec`` of the command's flags (through ``tether.appspec.spec_from_flags``)."""
     return spec_from_flags(
         app=params["app"],
@@ -138,7 +138,7 @@ async def _diff(params: dict[str, Any], rendered: Loaded) -> int:
         return EXIT_ERROR
     try:
         report = await engine.diff(
-            app_spec(params),
+            flag_spec(params),
             rendered.objects,
             revision=rendered.render_id,
             sources=rendered.sources,

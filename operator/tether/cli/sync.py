@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from tether.cli.diff import Loaded, app_spec, load_objects, source_and_cluster_options
+from tether.cli.diff import Loaded, flag_spec, load_objects, source_and_cluster_options
 
 
 def parse_timeout(text: str) -> float:
@@ -76,7 +76,7 @@ async def _sync(params: dict[str, Any], rendered: Loaded, timeout: float, saved:
     except KubeError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
-    app = app_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
+    app = flag_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
     try:
         state = await engine.sync(
             app,

@@ -41,6 +41,7 @@ from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
 from tether.objects import key_of, label
+from tether.plan.errors import DuplicateObjectError
 from tether.sync.state import SyncOperation
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,8 @@ class ObjectsRejected(TetherError):
     """Rendered objects that cannot be keyed (no name, unknown kind, wrong scope).
 
     ``reason`` is ``UnknownKind`` when every rejected object is of a kind the
-    cluster does not know, else ``InvalidObjects``. The message lists every
+    cluster does not know, ``DuplicateObject`` when every one is declared twice,
+    else ``InvalidObjects``. The message lists every
     object (file and cause), one per line part.
     """
 
@@ -276,8 +278,11 @@ class ObjectsRejected(TetherError):
 
     @classmethod
     def of(cls, errors: Sequence[str], problems: Sequence[Exception]) -> ObjectsRejected:
-        unknown = bool(problems) and all(isinstance(p, UnknownKindError) for p in problems)
-        reason = Reason.UNKNOWN_KIND if unknown else Reason.INVALID_OBJECTS
+        reason = Reason.INVALID_OBJECTS
+        for kind, named in ((UnknownKindError, Reason.UNKNOWN_KIND),
+                            (DuplicateObjectError, Reason.DUPLICATE_OBJECT)):  # fmt: skip
+            if problems and all(isinstance(p, kind) for p in problems):
+                reason = named
         head = f"{len(errors)} object(s) rejected: " if len(errors) > 1 else ""
         return cls(head + "; ".join(errors), reason)
 

@@ -9,10 +9,16 @@ the reasons it was woken. It:
 3. renders and compares through the ``AppEngine`` port;
 4. asks ``policy.decide`` whether to sync; a sync persists ``operationState``
    after each step (one status PATCH per step) and resumes a Running one;
-5. writes the status with ``StatusWriter`` (one PATCH, none when unchanged),
-   posts Events, updates metrics and schedules the next interval.
+5. writes the status built by ``appstatus`` with ``StatusWriter`` (one PATCH,
+   none when unchanged), posts Events, updates metrics and schedules the next
+   interval.
 
-Failures of source or render never reach the sync step, so they never prune.
+The Application is translated once, by ``tether.appspec.spec_of``; everything
+after reads the ``AppSpec``. A failure of source, render, compare or sync ends
+the reconcile with Ready=False and a named reason (``failure_problem`` is the
+one mapping), is logged once when it starts or changes, and is retried with
+exponential backoff; failures before the sync step never reach it, so they
+never prune.
 """
 
 from __future__ import annotations

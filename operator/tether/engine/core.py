@@ -16,7 +16,7 @@ from tether.engine.live import LiveReader
 from tether.engine.model import DiffReport
 from tether.engine.syncer import Syncer, plan_id
 from tether.engine.verdicts import VerdictStore
-from tether.identity import AppRef, ResourceKey
+from tether.identity import AppRef, ResourceKey, app_instance
 from tether.kube.cache import ResourceCache
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
@@ -86,8 +86,6 @@ class Engine:
 
     async def forget(self, app: AppRef) -> None:
         """Stop watching for ``app`` and drop every memo and verdict kept for it."""
-        from tether.identity import app_instance
-
         await self.cache.unregister(app_instance(app))
         self.desired.forget(app)
         self.verdicts.forget(app)

@@ -37,7 +37,7 @@ from tether.kube.apply import needs_server_side
 from tether.kube.discovery import Discovery
 from tether.kube.resource import GVK
 from tether.plan.annotations import hook_spec, wave
-from tether.plan.errors import PlanError
+from tether.plan.errors import DuplicateObjectError, PlanError
 
 Keyed = list[tuple[ResourceKey, dict[str, Any]]]
 
@@ -89,14 +89,21 @@ class Desired:
         scope = LayeredScope(_DiscoveryScope(self.discovery), scope_from_crds(rendered))
         out: Keyed = []
         errors: list[tuple[str, TetherError]] = []
+        seen: dict[ResourceKey, str] = {}
         for index, obj in enumerate(rendered):
+            where = sources[index] if index < len(sources) else ""
             try:
                 key = resource_key(obj, scope, app.destination_namespace)
                 operation_of(obj, key)  # a bad hook or wave annotation is an invalid object
+                if key.name and key in seen:
+                    raise DuplicateObjectError(
+                        f"{describe(obj)} declared twice ({seen[key] or 'first'} and "
+                        f"{where or 'again'})"
+                    )
             except (IdentityError, PlanError) as exc:  # bad object, unknown kind, scope
-                where = sources[index] if index < len(sources) else ""
                 errors.append((f"{where}: {exc}" if where else str(exc), exc))
                 continue
+            seen[key] = where
             stamped = stamp(obj, app.ref, key)
             if key.namespace:
                 stamped["metadata"]["namespace"] = key.namespace
