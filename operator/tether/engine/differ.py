@@ -88,14 +88,16 @@ class Differ:
         wanted = set()
         for key, obj in desired.objects:
             wanted.add(key)
+            wave = desired.waves.get(key, 0)
             if key in desired.hooks:
-                entries.append(ObjectDiff(key, Standing.HOOK, wave=desired.waves.get(key, 0)))
+                entries.append(ObjectDiff(key, Standing.HOOK, wave=wave))
                 continue
             current = live.get(key)
             try:
-                entry, server_side = self._judge(app, key, obj, current, compare, desired)
+                entry, server_side = self._judge(app, key, obj, current, compare, desired, wave)
             except DiffError as exc:
-                entry, server_side = ObjectDiff(key, Standing.ERROR, message=str(exc)), False
+                entry = ObjectDiff(key, Standing.ERROR, message=str(exc), wave=wave)
+                server_side = False
             if (
                 confirm
                 and current is not None
@@ -104,13 +106,14 @@ class Differ:
                 is not Confirmation.DRIFT
             ):
                 pending.append(_Pending(len(entries), key, obj, current, server_side))
-            entries.append(replace(entry, wave=desired.waves.get(key, 0)))
+            entries.append(entry)
         answers = await self._confirm(app, client, compare, pending, desired.digests)
         for item, (confirmation, message) in zip(pending, answers, strict=True):
             digest = desired.digests.get(item.key, "")
             confirmations.put(item.key, resource_version(item.live), digest, confirmation)
             if confirmation is Confirmation.NOISE:
-                entries[item.index] = ObjectDiff(item.key, Standing.IN_SYNC)
+                wave = entries[item.index].wave
+                entries[item.index] = ObjectDiff(item.key, Standing.IN_SYNC, wave=wave)
             elif message:
                 entries[item.index] = replace(entries[item.index], message=message)
         for key in sorted(k for k in live if k not in wanted):
@@ -130,24 +133,26 @@ class Differ:
         live: dict[str, Any] | None,
         compare: Comparer,
         desired_set: DesiredSet,
+        wave: int,
     ) -> tuple[ObjectDiff, bool]:
         if live is None:
-            return ObjectDiff(key, Standing.MISSING, message="to be created"), False
+            return ObjectDiff(key, Standing.MISSING, message="to be created", wave=wave), False
         verdict = Owned() if _same_tracking(live, desired) else ownership(live, app.ref, key)
         if isinstance(verdict, SharedConflict):
             owner = f"{verdict.other.namespace}/{verdict.other.name}"
-            return ObjectDiff(
-                key, Standing.CONFLICT, message=f"owned by another app: {owner}"
-            ), False
+            message = f"owned by another app: {owner}"
+            return ObjectDiff(key, Standing.CONFLICT, message=message, wave=wave), False
         server_side = app.server_side or key in desired_set.too_big or wants_server_side(desired)
         digest = desired_set.digests.get(key)
         result = compare.verdict(desired, live, server_side=server_side, digest=digest)
         if result.in_sync:
-            return ObjectDiff(key, Standing.IN_SYNC), server_side
+            return ObjectDiff(key, Standing.IN_SYNC, wave=wave), server_side
         confirmed = self.store.confirmations(app.ref).get(key, resource_version(live), digest or "")
         if confirmed is Confirmation.NOISE:
-            return ObjectDiff(key, Standing.IN_SYNC), server_side
-        entry = ObjectDiff(key, Standing.OUT_OF_SYNC, diff=result.diff, patch=result.effective)
+            return ObjectDiff(key, Standing.IN_SYNC, wave=wave), server_side
+        entry = ObjectDiff(
+            key, Standing.OUT_OF_SYNC, diff=result.diff, patch=result.effective, wave=wave
+        )
         return entry, server_side
 
     async def _confirm(
