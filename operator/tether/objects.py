@@ -17,7 +17,8 @@ from tether.identity import ResourceKey
 
 def metadata(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
     meta = (obj or {}).get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
+    # dict first: the ABC check is slow and this runs per object on every diff
+    return meta if isinstance(meta, (dict, Mapping)) else {}
 
 
 def resource_version(obj: Mapping[str, Any] | None) -> str:
@@ -27,7 +28,7 @@ def resource_version(obj: Mapping[str, Any] | None) -> str:
 
 def annotations_of(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
     found = metadata(obj).get("annotations")
-    return found if isinstance(found, Mapping) else {}
+    return found if isinstance(found, (dict, Mapping)) else {}
 
 
 def key_of(obj: Mapping[str, Any]) -> ResourceKey:
@@ -48,7 +49,12 @@ def label(key: ResourceKey) -> str:
 def wants_server_side(obj: Mapping[str, Any]) -> bool:
     """Whether the object's own sync-options annotation asks for server-side apply."""
     notes = annotations_of(obj)
-    return any("ServerSideApply=true" in str(notes.get(n) or "") for n in SYNC_OPTION_ANNOTATIONS)
+    if not notes:
+        return False
+    first, second = (notes.get(name) for name in SYNC_OPTION_ANNOTATIONS)
+    return (isinstance(first, str) and "ServerSideApply=true" in first) or (
+        isinstance(second, str) and "ServerSideApply=true" in second
+    )
 
 
 def plain(value: Any) -> Any:

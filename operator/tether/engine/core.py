@@ -97,9 +97,9 @@ class Engine:
         await self.watch(app, desired.gvks)
         live: dict[ResourceKey, dict[str, Any]] = {}
         for key, obj in desired.objects:
-            if fetch_missing and key in desired.hooks:
+            if fetch_missing and desired.hooks and key in desired.hooks:
                 continue  # diff never compares hooks; the plan looks them up in the cache
-            found = await self.live.get(key, GVK.of(obj), fetch_missing=fetch_missing)
+            found = await self.live.get(key, obj, fetch_missing=fetch_missing)
             if found is not None:
                 live[key] = found
         for cache_key in self.cache.keys(app.label) - desired.cache_keys:

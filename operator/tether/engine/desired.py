@@ -54,7 +54,7 @@ class DesiredSet:
     cache_keys: frozenset[tuple[str, str, str, str]] = frozenset()
     problems: tuple[TetherError, ...] = ()  # the errors as raised, for their kind
     hooks: frozenset[ResourceKey] = frozenset()  # hooks and Skip objects: not desired state
-    waves: Mapping[ResourceKey, int] = field(default_factory=dict)
+    waves: Mapping[ResourceKey, int] = field(default_factory=dict)  # non-zero waves only
 
 
 class Desired:
@@ -136,7 +136,7 @@ class Desired:
             frozenset((k.group, k.kind, k.namespace, k.name) for k, _ in objects),
             tuple(exc for _, exc in errors),
             frozenset(key for key, (hook, _) in operations.items() if hook),
-            {key: wave for key, (_, wave) in operations.items()},
+            {key: wave for key, (_, wave) in operations.items() if wave},
         )
         if render_id and not errors:
             self._memo[app.ref] = (render_id, result)

@@ -86,10 +86,11 @@ class Differ:
         entries: list[ObjectDiff] = []
         pending: list[_Pending] = []
         wanted = set()
+        hooks, waves = desired.hooks, desired.waves
         for key, obj in desired.objects:
             wanted.add(key)
-            wave = desired.waves.get(key, 0)
-            if key in desired.hooks:
+            wave = waves.get(key, 0) if waves else 0
+            if hooks and key in hooks:
                 entries.append(ObjectDiff(key, Standing.HOOK, wave=wave))
                 continue
             current = live.get(key)

@@ -10,6 +10,7 @@ does not hold yet is fetched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from tether.identity import ResourceKey
@@ -29,13 +30,21 @@ class LiveReader:
         self.cache = cache
 
     async def get(
-        self, key: ResourceKey, gvk: GVK | None = None, *, fetch_missing: bool = False
+        self,
+        key: ResourceKey,
+        desired: Mapping[str, Any] | None = None,
+        *,
+        fetch_missing: bool = False,
     ) -> dict[str, Any] | None:
-        """The live object at ``key`` (None when absent or not ours to see)."""
+        """The live object at ``key`` (None when absent or not ours to see).
+
+        ``desired`` names the exact version to GET when the cache cannot answer
+        (else discovery's preferred version of the kind).
+        """
         cached = self.cache.get((key.group, key.kind, key.namespace, key.name))
         if cached is not None or not key.name:
             return cached
-        res = await self._resource(key, gvk)
+        res = await self._resource(key, GVK.of(dict(desired)) if desired is not None else None)
         if res is None or (self.cache.is_synced(res.gvk) and not fetch_missing):
             return None
         try:

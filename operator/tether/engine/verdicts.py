@@ -36,22 +36,23 @@ class VerdictStore:
     """One LRU of local verdicts and server confirmations, entries tagged by app."""
 
     def __init__(self, max_entries: int = 200_000) -> None:
-        self._entries: OrderedDict[tuple[AppRef, Hashable], Any] = OrderedDict()
+        # Keys are ((namespace, name), tag, key): plain tuples, hashed in C.
+        self._entries: OrderedDict[tuple[tuple[str, str], str, Hashable], Any] = OrderedDict()
         self._max = max_entries
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, app: AppRef, key: Hashable) -> Any:
+    def get(self, app: AppRef | tuple[str, str], tag: str, key: Hashable) -> Any:
         """The entry for ``key`` of ``app`` (None when absent); marks it recently used."""
-        full = (app, key)
+        full = (_owner(app), tag, key)
         value = self._entries.get(full)
         if value is not None:
             self._entries.move_to_end(full)
         return value
 
-    def put(self, app: AppRef, key: Hashable, value: Any) -> None:
-        full = (app, key)
+    def put(self, app: AppRef | tuple[str, str], tag: str, key: Hashable, value: Any) -> None:
+        full = (_owner(app), tag, key)
         self._entries[full] = value
         self._entries.move_to_end(full)
         while len(self._entries) > self._max:
@@ -59,7 +60,8 @@ class VerdictStore:
 
     def forget(self, app: AppRef) -> None:
         """Drop every entry of ``app``."""
-        for full in [k for k in self._entries if k[0] == app]:
+        owner = _owner(app)
+        for full in [k for k in self._entries if k[0] == owner]:
             del self._entries[full]
 
     # -- views for one app ---------------------------------------------------------------
@@ -76,14 +78,14 @@ class LocalVerdicts:
 
     def __init__(self, store: VerdictStore, app: AppRef) -> None:
         self._store = store
-        self._app = app
+        self._app = _owner(app)
 
     def get(self, key: Hashable) -> DiffResult | None:
-        value = self._store.get(self._app, ("local", key))
+        value = self._store.get(self._app, "local", key)
         return value if isinstance(value, DiffResult) else None
 
     def put(self, key: Hashable, value: DiffResult) -> None:
-        self._store.put(self._app, ("local", key), value)
+        self._store.put(self._app, "local", key, value)
 
 
 class Confirmations:
@@ -91,20 +93,25 @@ class Confirmations:
 
     def __init__(self, store: VerdictStore, app: AppRef) -> None:
         self._store = store
-        self._app = app
+        self._app = _owner(app)
 
     def get(self, key: ResourceKey, resource_version: str, digest: str) -> Confirmation | None:
-        value = self._store.get(self._app, ("confirmed", key, resource_version, digest))
+        value = self._store.get(self._app, "confirmed", (key, resource_version, digest))
         return value if isinstance(value, Confirmation) else None
 
     def put(
         self, key: ResourceKey, resource_version: str, digest: str, value: Confirmation
     ) -> None:
         if value is not Confirmation.FAILED:
-            self._store.put(self._app, ("confirmed", key, resource_version, digest), value)
+            self._store.put(self._app, "confirmed", (key, resource_version, digest), value)
 
     def known_in_sync(self, key: ResourceKey, resource_version: str, desired_hash: str) -> bool:
         return self.get(key, resource_version, desired_hash) is Confirmation.NOISE
 
     def record_in_sync(self, key: ResourceKey, resource_version: str, desired_hash: str) -> None:
         self.put(key, resource_version, desired_hash, Confirmation.NOISE)
+
+
+def _owner(app: AppRef | tuple[str, str]) -> tuple[str, str]:
+    """The app as a plain (namespace, name) tuple (cheap to hash on every lookup)."""
+    return app if isinstance(app, tuple) else (app.namespace, app.name)

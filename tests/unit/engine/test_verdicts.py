@@ -12,11 +12,11 @@ KEY = ResourceKey("", "ConfigMap", "ns", "cm")
 
 def test_least_recently_used_entry_goes_first() -> None:
     store = VerdictStore(max_entries=2)
-    store.put(A, "one", 1)
-    store.put(A, "two", 2)
-    assert store.get(A, "one") == 1  # "one" is now the most recently used
-    store.put(A, "three", 3)
-    assert store.get(A, "two") is None and store.get(A, "one") == 1 and len(store) == 2
+    store.put(A, "t", "one", 1)
+    store.put(A, "t", "two", 2)
+    assert store.get(A, "t", "one") == 1  # "one" is now the most recently used
+    store.put(A, "t", "three", 3)
+    assert store.get(A, "t", "two") is None and store.get(A, "t", "one") == 1 and len(store) == 2
 
 
 def test_forget_drops_every_entry_of_one_app_only() -> None:
