@@ -46,12 +46,15 @@ def label(key: ResourceKey) -> str:
     return f"{key.kind} {where}"
 
 
+_OPTIONS = SYNC_OPTION_ANNOTATIONS
+
+
 def wants_server_side(obj: Mapping[str, Any]) -> bool:
     """Whether the object's own sync-options annotation asks for server-side apply."""
     notes = annotations_of(obj)
     if not notes:
         return False
-    first, second = (notes.get(name) for name in SYNC_OPTION_ANNOTATIONS)
+    first, second = notes.get(_OPTIONS[0]), notes.get(_OPTIONS[1])
     return (isinstance(first, str) and "ServerSideApply=true" in first) or (
         isinstance(second, str) and "ServerSideApply=true" in second
     )

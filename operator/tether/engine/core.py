@@ -96,10 +96,14 @@ class Engine:
         """Live objects for the desired keys, plus every other cached object of the app."""
         await self.watch(app, desired.gvks)
         live: dict[ResourceKey, dict[str, Any]] = {}
+        cached = self.cache.get
         for key, obj in desired.objects:
             if fetch_missing and desired.hooks and key in desired.hooks:
                 continue  # diff never compares hooks; the plan looks them up in the cache
-            found = await self.live.get(key, obj, fetch_missing=fetch_missing)
+            # The cache answers almost always; only a miss costs a coroutine (and maybe a GET).
+            found = cached((key.group, key.kind, key.namespace, key.name))
+            if found is None:
+                found = await self.live.get(key, obj, fetch_missing=fetch_missing)
             if found is not None:
                 live[key] = found
         for cache_key in self.cache.keys(app.label) - desired.cache_keys:

@@ -87,6 +87,7 @@ class Differ:
         pending: list[_Pending] = []
         wanted = set()
         hooks, waves = desired.hooks, desired.waves
+        app_ssa = app.server_side  # a property: read once, not per object
         for key, obj in desired.objects:
             wanted.add(key)
             wave = waves.get(key, 0) if waves else 0
@@ -95,7 +96,9 @@ class Differ:
                 continue
             current = live.get(key)
             try:
-                entry, server_side = self._judge(app, key, obj, current, compare, desired, wave)
+                entry, server_side = self._judge(
+                    app, key, obj, current, compare, desired, wave, app_ssa
+                )
             except DiffError as exc:
                 entry = ObjectDiff(key, Standing.ERROR, message=str(exc), wave=wave)
                 server_side = False
@@ -135,6 +138,7 @@ class Differ:
         compare: Comparer,
         desired_set: DesiredSet,
         wave: int,
+        app_ssa: bool,
     ) -> tuple[ObjectDiff, bool]:
         if live is None:
             return ObjectDiff(key, Standing.MISSING, message="to be created", wave=wave), False
@@ -143,7 +147,8 @@ class Differ:
             owner = f"{verdict.other.namespace}/{verdict.other.name}"
             message = f"owned by another app: {owner}"
             return ObjectDiff(key, Standing.CONFLICT, message=message, wave=wave), False
-        server_side = app.server_side or key in desired_set.too_big or wants_server_side(desired)
+        too_big = desired_set.too_big
+        server_side = app_ssa or (bool(too_big) and key in too_big) or wants_server_side(desired)
         digest = desired_set.digests.get(key)
         result = compare.verdict(desired, live, server_side=server_side, digest=digest)
         if result.in_sync:

@@ -81,7 +81,13 @@ class LocalVerdicts:
         self._app = _owner(app)
 
     def get(self, key: Hashable) -> DiffResult | None:
-        value = self._store.get(self._app, "local", key)
+        # Inlined VerdictStore.get: this runs once per object on every diff.
+        entries = self._store._entries
+        full = (self._app, "local", key)
+        value = entries.get(full)
+        if value is None:
+            return None
+        entries.move_to_end(full)
         return value if isinstance(value, DiffResult) else None
 
     def put(self, key: Hashable, value: DiffResult) -> None:
