@@ -1,7 +1,7 @@
 """More operator scenarios against the real control plane: outages, credentials,
 deletion policies, shared objects, Helm and Kustomize sources.
 
-Uses the chart install, operator process and helpers of ``test_operator_basic``.
+Uses the chart install, operator process and helpers of ``operator_helpers``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from git_servers import (
     HttpGitServer,
     free_port,
     git,
+    git_daemon_argv,
     push_commit,
     stop,
     wait_for_port,
@@ -69,16 +70,7 @@ class Daemon:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                "git",
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                f"--base-path={self.base}",
-                "--listen=127.0.0.1",
-                f"--port={self.port}",
-                str(self.base),
-            ],
+            git_daemon_argv(self.base, self.port),
             env=GIT_ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

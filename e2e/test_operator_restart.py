@@ -2,7 +2,7 @@
 resume, and sync waves with a PostSync hook gated on health.
 
 Each test starts and stops its own ``tether run`` (with the chart ServiceAccount's
-credentials from ``test_operator_basic.installed``).
+credentials from ``operator_helpers.installed``).
 """
 
 from __future__ import annotations

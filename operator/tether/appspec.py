@@ -28,6 +28,8 @@ from tether.kube.resource import GVK
 from tether.manifests.options import (
     DirectoryOptions,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     KustomizeImage,
     KustomizeOptions,
     KustomizePatch,
@@ -37,7 +39,12 @@ from tether.manifests.options import (
 )
 
 if TYPE_CHECKING:  # the API models are only read here; the CLI need not import them
-    from tether.api.application import Application, ApplicationSource, IgnoreDifference
+    from tether.api.application import (
+        Application,
+        ApplicationSource,
+        IgnoreDifference,
+    )
+    from tether.api.application import JsonnetOptions as ApiJsonnetOptions
 
 DeletionPolicy = Literal["Orphan", "Delete"]
 
@@ -217,6 +224,7 @@ def render_options(source: ApplicationSource) -> RenderOptions:
                 recurse=directory.recurse,
                 include=tuple(directory.include),
                 exclude=tuple(directory.exclude),
+                jsonnet=_jsonnet(directory.jsonnet),
             )
         )
     if kustomize is not None:
@@ -242,6 +250,16 @@ def render_options(source: ApplicationSource) -> RenderOptions:
             )
         )
     return options
+
+
+def _jsonnet(jsonnet: ApiJsonnetOptions | None) -> JsonnetOptions:
+    if jsonnet is None:
+        return JsonnetOptions()
+    return JsonnetOptions(
+        ext_vars=tuple(JsonnetVar(v.name, v.value, v.code) for v in jsonnet.ext_vars),
+        tlas=tuple(JsonnetVar(v.name, v.value, v.code) for v in jsonnet.tlas),
+        libs=tuple(jsonnet.libs),
+    )
 
 
 def _sync_of(app: Application) -> SyncSpec:
@@ -358,10 +376,16 @@ def render_options_from_flags(
     set_values: Sequence[tuple[str, str]] = (),
     release_name: str | None = None,
     helm_namespace: str = "",
+    jsonnet: JsonnetOptions | None = None,
 ) -> RenderOptions:
     """The render options the CLI's source flags ask for."""
     return RenderOptions(
-        directory=DirectoryOptions(recurse=recurse, include=tuple(include), exclude=tuple(exclude)),
+        directory=DirectoryOptions(
+            recurse=recurse,
+            include=tuple(include),
+            exclude=tuple(exclude),
+            jsonnet=jsonnet or JsonnetOptions(),
+        ),
         helm=HelmOptions(
             value_files=tuple(value_files),
             set=tuple(set_values),

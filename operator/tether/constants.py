@@ -13,6 +13,9 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # On managed objects.
 APP_LABEL = "tether.dev/app"
 TRACKING_ANNOTATION = "tether.dev/tracking-id"
+# Stamped on every hook object a sync creates: the id of the operation that ran it, so a
+# resumed operation recognises its own hook runs and never starts them twice.
+OPERATION_ANNOTATION = "tether.dev/operation"
 SYNC_OPTION_ANNOTATIONS = ("tether.dev/sync-options", "argocd.argoproj.io/sync-options")
 
 # On Applications: requests to the operator (set to any new value), and its finalizer.

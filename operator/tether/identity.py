@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tether.constants import APP_LABEL, TRACKING_ANNOTATION
+from tether.constants import OPERATION_ANNOTATION as OPERATION_ANNOTATION
 from tether.errors import TetherError
 
 _MAX_LABEL_VALUE = 63

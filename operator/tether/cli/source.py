@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +25,8 @@ import click
 from tether.appspec import render_options_from_flags
 from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
+    JsonnetOptions,
+    JsonnetVar,
     LocalTree,
     ManifestError,
     RenderOptions,
@@ -64,6 +69,7 @@ def source_options(func: F) -> F:
             metavar="GLOB",
             help="Skip files matching GLOB (repeatable; wins over --include).",
         ),
+        *jsonnet_options(),
         click.option(
             "--values",
             "value_files",
@@ -109,12 +115,68 @@ def source_options(func: F) -> F:
     return func
 
 
+def jsonnet_options() -> list[Callable[[F], F]]:
+    """The flags for a folder's Jsonnet files (directory.jsonnet in an Application)."""
+    pairs = [
+        ("--jsonnet-ext-var", "NAME=VALUE", "External variable, a string (repeatable)."),
+        ("--jsonnet-ext-code", "NAME=CODE", "External variable, Jsonnet code (repeatable)."),
+        ("--jsonnet-tla", "NAME=VALUE", "Top-level argument, a string (repeatable)."),
+        ("--jsonnet-tla-code", "NAME=CODE", "Top-level argument, Jsonnet code (repeatable)."),
+        ("--jsonnet-lib", "PATH", "Jsonnet library folder in the source (repeatable)."),
+    ]
+    return [
+        click.option(flag, multiple=True, metavar=meta, help=text) for flag, meta, text in pairs
+    ]
+
+
+def jsonnet_from_flags(
+    ext_vars: Sequence[str], ext_codes: Sequence[str], tlas: Sequence[str], tla_codes: Sequence[str]
+) -> tuple[tuple[JsonnetVar, ...], tuple[JsonnetVar, ...]]:
+    """External variables and top-level arguments from NAME=VALUE flags, strings first."""
+
+    def parse(flag: str, items: Sequence[str], code: bool) -> list[JsonnetVar]:
+        out = []
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise click.BadParameter(f"{flag} {item!r}: expected NAME=VALUE")
+            out.append(JsonnetVar(name, value, code))
+        return out
+
+    return (
+        (
+            *parse("--jsonnet-ext-var", ext_vars, False),
+            *parse("--jsonnet-ext-code", ext_codes, True),
+        ),
+        (*parse("--jsonnet-tla", tlas, False), *parse("--jsonnet-tla-code", tla_codes, True)),
+    )
+
+
 @dataclass(frozen=True)
 class LoadedSource:
     """A render and the Git commit it was made from ("" for a local folder)."""
 
     result: RenderResult
     commit: str = ""
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while rendering, so a running helm or kustomize is
+    killed with its process group and the render's temp folder removed (by their
+    ``finally`` blocks) instead of being left behind by an abrupt exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(_signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def load_source(**params: Any) -> RenderResult:
@@ -140,25 +202,27 @@ def load_source_at(
     Raises click.ClickException with one clear line on any failure.
     """
     options = flag_render_options(flags, helm_namespace)
-    name = app_name or flags.get("release_name") or _default_name(source)
-    try:
-        local = Path(source)
-        if local.is_dir():
-            tree = LocalTree(local)
-            return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
-        if local.is_file():
-            if path:
-                raise click.BadParameter(f"{source} is a file; --path applies to folders")
-            tree = LocalTree(local.resolve().parent)
-            return LoadedSource(
-                render(tree, local.name, options, app_name=name, cache_key=None), ""
-            )
-        if "://" not in source and "@" not in source:
-            raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
-        auth = _auth(auth_file, ssh_key, known_hosts)
-        return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
-    except (GitError, ManifestError, TreeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    release_name = flags.get("release_name")
+    name = app_name or release_name or _default_name(source)
+    with exit_on_sigterm():
+        try:
+            local = Path(source)
+            if local.is_dir():
+                tree = LocalTree(local)
+                return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
+            if local.is_file():
+                if path:
+                    raise click.BadParameter(f"{source} is a file; --path applies to folders")
+                tree = LocalTree(local.resolve().parent)
+                return LoadedSource(
+                    render(tree, local.name, options, app_name=name, cache_key=None), ""
+                )
+            if "://" not in source and "@" not in source:
+                raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
+            auth = _auth(auth_file, ssh_key, known_hosts)
+            return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
+        except (GitError, ManifestError, TreeError) as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 async def _render_git(
@@ -180,7 +244,13 @@ async def _render_git(
 
 
 def flag_render_options(params: dict[str, Any], helm_namespace: str = "") -> RenderOptions:
-    """The render options SOURCE's flags in ``params`` ask for."""
+    """The render options SOURCE's flags in ``params`` ask for (one translation)."""
+    ext_vars, tlas = jsonnet_from_flags(
+        params.get("jsonnet_ext_var") or (),
+        params.get("jsonnet_ext_code") or (),
+        params.get("jsonnet_tla") or (),
+        params.get("jsonnet_tla_code") or (),
+    )
     return render_options_from_flags(
         recurse=bool(params.get("recurse")),
         include=params.get("include") or (),
@@ -189,6 +259,9 @@ def flag_render_options(params: dict[str, Any], helm_namespace: str = "") -> Ren
         set_values=[_split_set(item) for item in params.get("set_values") or ()],
         release_name=params.get("release_name"),
         helm_namespace=helm_namespace,
+        jsonnet=JsonnetOptions(
+            ext_vars=ext_vars, tlas=tlas, libs=tuple(params.get("jsonnet_lib") or ())
+        ),
     )
 
 

@@ -58,6 +58,7 @@ from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.errors import TetherError
 from tether.kube.resource import GVK
+from tether.manifests.toolrun import RenderStoppedError
 from tether.sync.state import OperationPhase
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,8 @@ class ApplicationController:
             return
         try:
             await self._compare_and_sync(key, body, spec, sourced, refresh)
+        except RenderStoppedError:
+            return  # shutting down: not a fault of the source; the next process renders again
         except StepFailed as failed:
             await self._fail(
                 key, body, spec, failed.problem, refresh=refresh, resolved=sourced.resolved
@@ -249,7 +252,7 @@ class ApplicationController:
         """Await one engine step; a failure becomes ``StepFailed`` with a named reason."""
         try:
             return await work
-        except StepFailed:
+        except (StepFailed, RenderStoppedError):
             raise
         except Exception as exc:  # the engine's boundary: every failure gets a reason
             raise StepFailed(failure_problem(reason, exc)) from exc

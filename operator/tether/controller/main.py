@@ -39,6 +39,8 @@ from tether.controller.rendering import render_app
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter
+from tether.manifests.toolrun import allow_tools, stop_tools
+from tether.manifests.workdir import prepare as prepare_render_folders
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,18 @@ async def _refresh_token(client: Any) -> None:
             await result
 
 
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+
+    def _on_signal() -> None:
+        stop.set()
+        stop_tools()  # a render in a worker thread must not hold the shutdown up
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, _on_signal)
+
+
 async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None) -> int:
     """Run until ``stop`` is set or a signal arrives; returns the exit code."""
     from tether.engine import Engine
@@ -96,10 +110,9 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     from tether.tools import cache_dir
 
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    _stop_on_signals(stop)
+    allow_tools()
+    prepare_render_folders()  # and remove those a killed predecessor left behind
 
     metrics = Metrics()
     probes = Probes()
@@ -178,6 +191,14 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     code = 0
     try:
         await _wait_first(ready, stop, kopf_task)
+        # kopf installed its own SIGINT/SIGTERM handlers over ours, and they only stop
+        # kopf: the workers would go on (still holding the Lease) until kopf is done.
+        # Ours again: one signal stops workers and kopf (stop is its stop_flag) at once.
+        _stop_on_signals(stop)
+        # Ready means "watching, able to lead", so a warm standby is ready too: were it
+        # not, a rolling update with leader election would never finish (the new pod
+        # would wait for the Lease the old pod holds until the old pod is deleted).
+        probes.ready = not stop.is_set()
         if cfg.leader_elect:
             elector = LeaderElector(
                 client,
@@ -198,6 +219,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
             await runtime.run(stop)
     finally:
         stop.set()
+        stop_tools()
         probes.ready = False
         if elector is not None:
             await elector.release()

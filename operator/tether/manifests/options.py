@@ -17,12 +17,31 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class JsonnetVar:
+    """An external variable or top-level argument: a string, or Jsonnet code when ``code``."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class JsonnetOptions:
+    """Jsonnet files of a directory: extVars, top-level arguments and library folders."""
+
+    ext_vars: tuple[JsonnetVar, ...] = ()
+    tlas: tuple[JsonnetVar, ...] = ()
+    libs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DirectoryOptions:
     """Plain directories: recurse into subfolders, include/exclude globs (exclude wins)."""
 
     recurse: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
 
 
 @dataclass(frozen=True)
