@@ -16,7 +16,6 @@ from tether.api.application import (
     ApplicationSpec,
     ApplicationStatus,
     AutomatedSync,
-    Backoff,
     DeletionPolicy,
     DirectoryOptions,
     HealthState,
@@ -28,10 +27,11 @@ from tether.api.application import (
     JsonnetOptions,
     JsonnetVar,
     KustomizeOptions,
-    OperationPhase,
+    OperationPhaseName,
     OperationState,
     ResourceResult,
     ResourceStatus,
+    RetryBackoff,
     RetryPolicy,
     SyncPolicy,
     SyncResult,
@@ -59,11 +59,6 @@ from tether.api.conditions import (
 from tether.api.crd import crd_manifests, crds_yaml
 from tether.api.errors import ApiError, FieldProblem, InvalidObjectError
 from tether.api.meta import (
-    API_VERSION,
-    GROUP,
-    REFRESH_ANNOTATION,
-    SYNC_ANNOTATION,
-    VERSION,
     LocalObjectReference,
     ObjectMeta,
 )
@@ -72,6 +67,7 @@ from tether.api.patch import merge_patch, status_patch
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus, ResolvedRevision
 from tether.api.syncoptions import SyncOptions, parse_sync_options
 from tether.api.types import Duration, Timestamp, parse_duration, utc_now
+from tether.constants import API_VERSION, GROUP, REFRESH_ANNOTATION, SYNC_ANNOTATION, VERSION
 
 __all__ = [
     "API_VERSION",
@@ -90,7 +86,6 @@ __all__ = [
     "ApplicationSpec",
     "ApplicationStatus",
     "AutomatedSync",
-    "Backoff",
     "Condition",
     "DeletionPolicy",
     "DirectoryOptions",
@@ -108,7 +103,7 @@ __all__ = [
     "KustomizeOptions",
     "LocalObjectReference",
     "ObjectMeta",
-    "OperationPhase",
+    "OperationPhaseName",
     "OperationState",
     "Reason",
     "Repository",
@@ -117,6 +112,7 @@ __all__ = [
     "ResolvedRevision",
     "ResourceResult",
     "ResourceStatus",
+    "RetryBackoff",
     "RetryPolicy",
     "SyncOptions",
     "SyncPolicy",

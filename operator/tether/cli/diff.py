@@ -24,8 +24,11 @@ from typing import Any, TypeVar
 
 import click
 
+from tether.appspec import AppSpec, spec_from_flags
 from tether.cli.messages import INPUT_ERRORS, cli_message
-from tether.cli.source import load_source_at, source_options
+from tether.cli.source import flag_render_options, load_source_at, source_options
+from tether.engine.model import DiffReport, Standing
+from tether.objects import label
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -55,15 +58,16 @@ def source_and_cluster_options(func: F) -> F:
 
 
 @dataclass(frozen=True)
-class Rendered:
-    """What SOURCE rendered to, and its identity for the engine's memo and state."""
+class Loaded:
+    """What SOURCE rendered to, where each object came from, and the render's identity."""
 
     objects: list[dict[str, Any]]
     commit: str
     render_id: str
+    sources: tuple[str, ...] = ()
 
 
-def load_objects(params: dict[str, Any]) -> Rendered:
+def load_objects(params: dict[str, Any]) -> Loaded:
     """Render SOURCE (raises click.ClickException with one clear line)."""
     loaded = load_source_at(
         **params, app_name=params["app"], helm_namespace=params.get("namespace") or ""
@@ -74,7 +78,12 @@ def load_objects(params: dict[str, Any]) -> Rendered:
             {k: v for k, v in sorted(params.items()) if k not in _CLUSTER_PARAMS}, default=str
         )
         render_id = f"{loaded.commit}:{hashlib.sha256(options.encode()).hexdigest()[:16]}"
-    return Rendered([dict(o) for o in loaded.result.objects], loaded.commit, render_id)
+    return Loaded(
+        [dict(o) for o in loaded.result.objects],
+        loaded.commit,
+        render_id,
+        tuple(map(str, loaded.result.sources)),
+    )
 
 
 _CLUSTER_PARAMS = frozenset(
@@ -82,16 +91,18 @@ _CLUSTER_PARAMS = frozenset(
 )
 
 
-def app_spec(params: dict[str, Any], **extra: Any) -> Any:
-    from tether.engine import AppSpec
-
-    return AppSpec(
-        name=params["app"],
+def flag_spec(params: dict[str, Any], **knobs: Any) -> AppSpec:
+    """The ``AppSpec`` of the command's flags (through ``tether.appspec.spec_from_flags``)."""
+    return spec_from_flags(
+        app=params["app"],
         namespace=params["namespace"],
-        destination_namespace=params["namespace"],
         service_account=params.get("service_account"),
         sync_options=tuple(params.get("sync_options") or ()),
-        **extra,
+        revision=params.get("revision") or "HEAD",
+        path=params.get("path") or "",
+        insecure=bool(params.get("insecure")),
+        render=flag_render_options(params, helm_namespace=params["namespace"]),
+        **knobs,
     )
 
 
@@ -117,7 +128,7 @@ def diff(**params: Any) -> None:
     sys.exit(asyncio.run(_diff(params, rendered)))
 
 
-async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
+async def _diff(params: dict[str, Any], rendered: Loaded) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
 
@@ -127,7 +138,12 @@ async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
         click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     try:
-        report = await engine.diff(app_spec(params), rendered.objects, revision=rendered.render_id)
+        report = await engine.diff(
+            flag_spec(params),
+            rendered.objects,
+            revision=rendered.render_id,
+            sources=rendered.sources,
+        )
     except INPUT_ERRORS as exc:
         click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
@@ -139,33 +155,28 @@ async def _diff(params: dict[str, Any], rendered: Rendered) -> int:
     return print_report(report)
 
 
-def print_report(report: Any) -> int:
+def print_report(report: DiffReport) -> int:
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
-    for entry in report.by_status("error"):
-        click.echo(f"error: {_name(entry.key)}: {entry.message}", err=True)
-    for entry in report.by_status("out-of-sync"):
+    for entry in report.by_status(Standing.ERROR):
+        click.echo(f"error: {label(entry.key)}: {entry.message}", err=True)
+    for entry in report.by_status(Standing.OUT_OF_SYNC):
         click.echo(entry.diff, nl=False)
         if entry.message:
-            click.echo(f"# {_name(entry.key)}: {entry.message}")
+            click.echo(f"# {label(entry.key)}: {entry.message}")
     for status, title in (
-        ("missing", "to create"),
-        ("prune", "would be pruned"),
-        ("conflict", "refused"),
+        (Standing.MISSING, "to create"),
+        (Standing.PRUNE, "would be pruned"),
+        (Standing.CONFLICT, "refused"),
     ):
         entries = report.by_status(status)
         if entries:
             click.echo(f"{title}:")
             for entry in entries:
-                note = f" ({entry.message})" if status == "conflict" else ""
-                click.echo(f"  {_name(entry.key)}{note}")
-    if report.errors or report.by_status("error"):
+                note = f" ({entry.message})" if status is Standing.CONFLICT else ""
+                click.echo(f"  {label(entry.key)}{note}")
+    if report.errors or report.by_status(Standing.ERROR):
         return EXIT_ERROR
-    drifted = len(report.entries) - len(report.by_status("in-sync"))
-    click.echo(f"{len(report.by_status('in-sync'))} in sync, {drifted} drifted", err=True)
+    in_sync = len(report.by_status(Standing.IN_SYNC))
+    click.echo(f"{in_sync} in sync, {len(report.entries) - in_sync} drifted", err=True)
     return EXIT_IN_SYNC if report.in_sync else EXIT_DRIFT
-
-
-def _name(key: Any) -> str:
-    where = f"{key.namespace}/{key.name}" if key.namespace else key.name
-    return f"{key.kind} {where}"

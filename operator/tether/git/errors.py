@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tether.errors import TetherError
 from tether.messages import FIELD_HINTS, Hint
 
 
-class GitError(Exception):
+class GitError(TetherError):
     """Base class for every Git access failure.
 
     ``url`` is the redacted URL; ``ref`` the revision being resolved, if any;

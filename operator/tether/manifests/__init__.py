@@ -34,7 +34,6 @@ from tether.manifests.options import (
     KustomizePatch,
     KustomizeTarget,
     RenderOptions,
-    from_source,
 )
 from tether.manifests.render import DEFAULT_CACHE, RenderResult, detect_renderer, render
 from tether.manifests.yaml import Document, load_documents
@@ -69,7 +68,6 @@ __all__ = [
     "UnsupportedFileError",
     "YAMLSyntaxError",
     "detect_renderer",
-    "from_source",
     "load_documents",
     "render",
 ]

@@ -12,10 +12,11 @@ PlanError
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 from tether.manifests.errors import DuplicateObjectError
 
 
-class PlanError(Exception):
+class PlanError(TetherError):
     """Base class for planning errors."""
 
 
