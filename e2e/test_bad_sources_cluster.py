@@ -82,7 +82,7 @@ def test_a_duplicate_only_namespace_defaulting_reveals_is_refused_by_diff_and_sy
     """One copy names the destination namespace, the other leaves it to defaulting.
 
     The render cannot tell (it does not know the kind's scope); the engine's check
-    after keying does, with the same error type.
+    after keying does, with the same error type, naming both files.
     """
     (tmp_path / "named.yaml").write_text(
         CM.format(name="twice").replace("name: twice", f"name: twice\n  namespace: {namespace}")
@@ -97,7 +97,7 @@ def test_a_duplicate_only_namespace_defaulting_reveals_is_refused_by_diff_and_sy
         assert done.returncode == 2, done.stdout + done.stderr
         assert done.stderr == (
             f"error: ConfigMap {namespace}/twice is declared twice: "
-            f"ConfigMap twice (no namespace) and ConfigMap {namespace}/twice\n"
+            "defaulted.yaml[doc 0] and named.yaml[doc 0]\n"
         )
     listed = kubectl.run("get", "configmap", "twice", "-n", namespace, "--ignore-not-found")
     assert listed.stdout.strip() == ""

@@ -44,7 +44,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from engine_helpers import tether
-from test_operator_basic import installed, start_operator, stop_operator, wait_for
+from operator_helpers import installed, start_operator, stop_operator, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 

@@ -58,6 +58,7 @@ from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.errors import TetherError
 from tether.kube.resource import GVK
+from tether.manifests.errors import DuplicateObjectError
 from tether.manifests.toolrun import RenderStoppedError
 from tether.sync.state import OperationPhase
 
@@ -573,6 +574,8 @@ class StepFailed(Exception):
 def failure_problem(step: Reason, exc: BaseException) -> Problem:
     """The ``Problem`` for an exception raised by an engine step (the one mapping)."""
     reason = getattr(exc, "reason", None)
+    if isinstance(exc, DuplicateObjectError):  # found by the render, before any compare
+        reason = Reason.DUPLICATE_OBJECT
     if isinstance(reason, Reason):
         return Problem(reason, REDACTOR.redact(str(exc)))
     text = str(exc) or type(exc).__name__
