@@ -92,12 +92,17 @@ def test_a_duplicate_only_namespace_defaulting_reveals_is_refused_by_diff_and_sy
         [*PROG, "render", str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert rendered.returncode == 0, rendered.stderr
-    for command in ("diff", "sync"):
-        done = tether(cluster, command, str(tmp_path), "--app", "mixed", "-n", namespace)
-        assert done.returncode == 2, done.stdout + done.stderr
-        assert done.stderr == (
-            f"error: ConfigMap {namespace}/twice is declared twice: "
-            "defaulted.yaml[doc 0] and named.yaml[doc 0]\n"
-        )
+    twice = (
+        f"ConfigMap {namespace}/twice is declared twice: "
+        "defaulted.yaml[doc 0] and named.yaml[doc 0]"
+    )
+    diffed = tether(cluster, "diff", str(tmp_path), "--app", "mixed", "-n", namespace)
+    assert (diffed.returncode, diffed.stderr) == (2, f"error: {twice}\n"), diffed.stdout
+    # sync refuses it as a failed sync (exit 1) that changed nothing: the engine finds it
+    # while planning, where a render-time duplicate (exit 2) never gets.
+    synced = tether(cluster, "sync", str(tmp_path), "--app", "mixed", "-n", namespace)
+    assert synced.returncode == 1, synced.stdout + synced.stderr
+    assert synced.stderr == f"error: invalid objects, nothing applied: {twice}\n"
+    assert synced.stdout == "sync failed before changing anything\n"
     listed = kubectl.run("get", "configmap", "twice", "-n", namespace, "--ignore-not-found")
     assert listed.stdout.strip() == ""
