@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -172,7 +172,9 @@ class ApplicationController:
                 key, body, None, Problem(Reason.INVALID_SPEC, _validation_message(exc), True)
             )
             return
-        spec = spec_of(app)
+        # Keep watching the kinds the last status listed: when a kind leaves the source,
+        # its objects must still be seen to be pruned (a Namespace, a CRD's objects).
+        spec = replace(spec_of(app), extra_kinds=tuple(_kinds_from_status(app)))
         if key not in self._watched:
             self.engine.watch(spec, lambda: self.queue.wake(key, triggers.DRIFT))
             self._watched.add(key)
