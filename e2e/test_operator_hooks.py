@@ -10,6 +10,7 @@ Synced by itself once the CRD is installed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -146,7 +147,8 @@ def test_unknown_kind_is_a_named_reason_and_recovers_when_the_crd_appears(
     assert "Gadget" in ready["message"] and "gadget.yaml" in ready["message"]
     assert status["sync"]["status"] == "Unknown"
 
-    kubectl.apply(crd(group, "Gadget", "gadgets"))
+    # create, not apply: the CRD needs no last-applied annotation here
+    kubectl.run("create", "-f", "-", input=json.dumps(crd(group, "Gadget", "gadgets")))
     try:
         wait_for("Synced after the CRD appears", synced_healthy(kubectl, namespace), timeout=120)
         assert kubectl.json("get", f"gadgets.{group}", "g1", "-n", namespace)["spec"] == {"size": 1}
