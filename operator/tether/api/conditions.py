@@ -51,6 +51,7 @@ class Reason:
     EMPTY_RENDER = "EmptyRender"
     SUSPENDED = "Suspended"
     DELETION_BLOCKED = "DeletionBlocked"
+    NOT_PERMITTED = "NotPermitted"
 
 
 class Condition(StatusModel):
