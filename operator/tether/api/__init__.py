@@ -66,6 +66,7 @@ from tether.api.meta import (
     ObjectMeta,
 )
 from tether.api.parse import parse_application, parse_project, parse_repository
+from tether.api.patch import merge_patch, status_patch
 from tether.api.project import (
     DEFAULT_PROJECT,
     SELF,
@@ -76,7 +77,6 @@ from tether.api.project import (
     ProjectSpec,
     ProjectStatus,
 )
-from tether.api.patch import merge_patch, status_patch
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus, ResolvedRevision
 from tether.api.syncoptions import SyncOptions, parse_sync_options
 from tether.api.types import Duration, Timestamp, parse_duration, utc_now

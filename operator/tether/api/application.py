@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tether.api.conditions import Condition
-from tether.api.meta import DNS_LABEL, DNS_SUBDOMAIN, LocalObjectReference, ObjectMeta
+from tether.api.meta import DNS_LABEL, DNS_SUBDOMAIN, ObjectMeta, RepositoryReference
 from tether.api.syncoptions import (
     SYNC_OPTION_PATTERN,
     SyncOptions,
@@ -210,7 +210,7 @@ class ApplicationSource(ApiModel):
         }
     )
 
-    repository_ref: LocalObjectReference | None = Field(
+    repository_ref: RepositoryReference | None = Field(
         default=None, description="A Repository in the same namespace. Set this or repoURL."
     )
     repo_url: str | None = Field(

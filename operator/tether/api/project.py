@@ -18,7 +18,7 @@ This module validates and describes; the decisions are in ``tether.tenancy``.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -92,7 +92,7 @@ class ProjectServiceAccount(ApiModel):
     )
 
 
-def _no_dollar_but_self() -> dict[str, object]:
+def _no_dollar_but_self() -> dict[str, Any]:
     return {
         "x-kubernetes-validations": [
             {

@@ -1,0 +1,59 @@
+"""Tenancy: what a Project allows an Application to read, write, delete and impersonate.
+
+``policy_of`` turns a Project into a ``ProjectPolicy``; ``check`` weighs a ``Request``
+(the app, its source, its ServiceAccount, every planned object) against it and returns
+a ``Verdict`` of typed ``Refusal``s. ``operations_of_plan`` lists a sync plan's tasks
+as planned objects. Pure: the controller and the CLI do the reading and the writing.
+"""
+
+from tether.tenancy.check import (
+    Operation,
+    PlannedObject,
+    Refusal,
+    Request,
+    Rule,
+    SourceRequest,
+    Verdict,
+    check,
+    describe_key,
+    matchable_url,
+    missing_project,
+    operations_of_plan,
+    service_account_of,
+)
+from tether.tenancy.globs import glob_match
+from tether.tenancy.policy import (
+    DEFAULT_POLICY,
+    PERMISSIVE_POLICY,
+    TETHER_GROUP,
+    KindPattern,
+    ProjectPolicy,
+    ServiceAccountRef,
+    is_tether_kind,
+    policy_of,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "PERMISSIVE_POLICY",
+    "TETHER_GROUP",
+    "KindPattern",
+    "Operation",
+    "PlannedObject",
+    "ProjectPolicy",
+    "Refusal",
+    "Request",
+    "Rule",
+    "ServiceAccountRef",
+    "SourceRequest",
+    "Verdict",
+    "check",
+    "describe_key",
+    "glob_match",
+    "is_tether_kind",
+    "matchable_url",
+    "missing_project",
+    "operations_of_plan",
+    "policy_of",
+    "service_account_of",
+]
