@@ -47,6 +47,7 @@ from test_operator_basic import (
     operator,
     wait_for,
 )
+from test_operator_more import condition, ready_is
 from tether.identity import APP_LABEL, TRACKING_ANNOTATION, AppRef, ResourceKey, app_instance
 from tether.tools import find_tool
 
@@ -213,20 +214,6 @@ def application(name: str, ns: str, path: str, **spec: Any) -> dict[str, Any]:
             **spec,
         },
     }
-
-
-def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
-    return {c["type"]: c for c in status.get("conditions") or ()}.get(type_) or {}
-
-
-def ready_reason(kubectl: Any, ns: str, name: str, status: str, reason: str) -> Any:
-    def check() -> Any:
-        seen = app_status(kubectl, ns, name)
-        ready = condition(seen, "Ready")
-        ok = ready.get("status") == status and ready.get("reason") == reason
-        return seen if ok else NotYet(seen)
-
-    return check
 
 
 def exists(kubectl: Any, kind: str, name: str, ns: str | None = None) -> bool:
@@ -567,7 +554,7 @@ def test_escape_is_refused_and_changes_nothing(
 
     status = wait_for(
         f"NotPermitted for {escape.id}",
-        ready_reason(kubectl, w.team_a, name, "False", "NotPermitted"),
+        ready_is(kubectl, w.team_a, "False", "NotPermitted", name),
         timeout=60,
     )
     message = condition(status, "Ready")["message"]
@@ -717,7 +704,7 @@ def test_project_change_re_evaluates_its_apps(
     path = f"tenancy-{w.tag}/widen"
     git_server.push({f"{path}/cm.yaml": cm("wide", extra)}, message="widen")
     tenant_apply(kubectl, w, application("widen", w.team_a, path, project=name, interval="1h"))
-    wait_for("NotPermitted", ready_reason(kubectl, w.team_a, "widen", "False", "NotPermitted"))
+    wait_for("NotPermitted", ready_is(kubectl, w.team_a, "False", "NotPermitted", "widen"))
     assert not exists(kubectl, "configmap", "wide", extra)
     # Only the Project changes; the app (interval 1h) must be re-evaluated because of it.
     kubectl.apply(
