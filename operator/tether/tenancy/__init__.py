@@ -3,9 +3,10 @@
 ``policy_of`` turns a Project into a ``ProjectPolicy``; ``check`` weighs a ``Request``
 (the app, its source, its ServiceAccount, every planned object) against it and returns
 a ``Verdict`` of typed ``Refusal``s. ``operations_of_plan`` lists a sync plan's tasks
-as planned objects. Pure: the controller and the CLI do the reading and the writing.
+as planned objects; ``ProjectBook`` holds the Projects a process has seen. Pure: the controller and the CLI do the reading and the writing.
 """
 
+from tether.tenancy.book import InvalidProject, ProjectBook, entry_of
 from tether.tenancy.check import (
     Operation,
     PlannedObject,
@@ -37,9 +38,11 @@ __all__ = [
     "DEFAULT_POLICY",
     "PERMISSIVE_POLICY",
     "TETHER_GROUP",
+    "InvalidProject",
     "KindPattern",
     "Operation",
     "PlannedObject",
+    "ProjectBook",
     "ProjectPolicy",
     "Refusal",
     "Request",
@@ -49,6 +52,7 @@ __all__ = [
     "Verdict",
     "check",
     "describe_key",
+    "entry_of",
     "glob_match",
     "is_tether_kind",
     "matchable_url",
