@@ -6,7 +6,11 @@ basic auth), and times three cases for each client:
 
 * cold     - empty cache, shallow fetch of main (git: ``clone --bare --depth 1``);
 * incr     - one new commit touching one file (git: ``fetch --depth 1``);
-* unchanged- nothing moved, refs listed only (git: the same ``fetch``).
+* unchanged- nothing moved, refs listed only (git: the same ``fetch``);
+* sha-fresh- a cached full SHA whose credentials were proven within the interval:
+             no network at all (git: ``cat-file -e``, a local check);
+* sha-proof- the same SHA after the interval: one ls-remote proves the credentials,
+             no pack (git: ``ls-remote``).
 
 Prints the median of ``--rounds`` runs per case and the ratio tether/git.
 Usage: ``.venv/bin/python bench/bench_fetch.py [--files 2000] [--rounds 5]``.
@@ -90,6 +94,17 @@ def one_round(
     def tether_fetch() -> None:
         asyncio.run(cache.fetch(url, "main", auth, insecure=True))
 
+    def tether_sha(max_age: float) -> Callable[[], object]:
+        return lambda: asyncio.run(
+            cache.fetch(url, pinned[0], auth, insecure=True, max_age=max_age)
+        )
+
+    def cli_has_sha() -> None:
+        git_cli("cat-file", "-e", pinned[0], cwd=clone)
+
+    def cli_ls_remote() -> None:
+        git_cli("ls-remote", "origin", "main", cwd=clone)
+
     def cli_fetch() -> None:
         git_cli("fetch", "-q", "--depth", "1", "origin", "+main:main", cwd=clone)
 
@@ -113,6 +128,12 @@ def one_round(
     before = cache.stats.fetches
     result["unchanged"] = (timed(tether_fetch), timed(cli_fetch))
     assert cache.stats.fetches == before, "an unchanged ref must not fetch"
+    pinned = [asyncio.run(cache.fetch(url, "main", auth, insecure=True)).commit]
+    listed = cache.stats.ls_remotes
+    result["sha-fresh"] = (timed(tether_sha(3600.0)), timed(cli_has_sha))
+    assert cache.stats.ls_remotes == listed, "a proven, cached SHA must cost no network"
+    result["sha-proof"] = (timed(tether_sha(0.0)), timed(cli_ls_remote))
+    assert cache.stats.ls_remotes == listed + 1 and cache.stats.fetches == before
     return result
 
 

@@ -9,6 +9,7 @@ writes survives the round trip through the status subresource, and that
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import subprocess
@@ -24,6 +25,7 @@ from tether.api import (
     HealthState,
     OperationState,
     Reason,
+    Repository,
     ResourceStatus,
     SyncState,
     append_history,
@@ -112,6 +114,8 @@ def test_short_names_and_category(
             "spec.syncPolicy.syncOptions[0]",
         ),
         ({"source": {"repositoryRef": {"name": "d"}}, "interval": "5 minutes"}, "spec.interval"),
+        ({"source": {"repositoryRef": {"name": "d"}}, "interval": "1ns"}, "at least 10s"),
+        ({"source": {"repositoryRef": {"name": "d"}}, "interval": "9.5s"}, "at least 10s"),
         (
             {"source": {"repositoryRef": {"name": "d"}}, "deletionPolicy": "Cascade"},
             "spec.deletionPolicy",
@@ -146,6 +150,21 @@ def test_apiserver_rejects_insecure_repository_url(
     assert done.returncode != 0 and "need insecure: true" in done.stderr
     repo["spec"]["insecure"] = True
     assert create(kubectl, namespace, repo).returncode == 0
+
+
+@pytest.mark.parametrize(("interval", "accepted"), [("1ns", False), ("9s", False), ("10s", True)])
+def test_apiserver_enforces_the_repository_interval_floor(
+    crds: list[dict[str, Any]], kubectl: Kubectl, namespace: str, interval: str, accepted: bool
+) -> None:
+    spec = {"url": "https://git.example/r.git", "interval": interval}
+    with pytest.raises(ValueError) if not accepted else contextlib.nullcontext():
+        Repository.model_validate({"spec": spec})
+    name = f"floor-{interval.replace('.', '-')}"
+    repo = {"apiVersion": "tether.dev/v1alpha1", "kind": "Repository", "metadata": {"name": name}}
+    done = create(kubectl, namespace, {**repo, "spec": spec})
+    assert (done.returncode == 0) == accepted, done.stderr
+    if not accepted:
+        assert "interval must be at least 10s" in done.stderr
 
 
 def test_free_form_fields_survive(
@@ -267,6 +286,7 @@ def test_repository_columns(crds: list[dict[str, Any]], kubectl: Kubectl, namesp
         ],
         "revisions": [{"revision": "main", "resolved": REV}],
         "lastFetchTime": "2024-05-01T12:00:00Z",
+        "lastHandledRefresh": "2024-05-01T11:59:00Z",
         "observedGeneration": 1,
     }
     kubectl.run(

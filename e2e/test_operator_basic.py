@@ -230,7 +230,7 @@ def apply_repo_and_app(
                 "apiVersion": "tether.dev/v1alpha1",
                 "kind": "Repository",
                 "metadata": {"name": "repo", "namespace": ns},
-                "spec": {"url": url, "insecure": True, "interval": "2s"},
+                "spec": {"url": url, "insecure": True, "interval": "10s"},
             },
             {
                 "apiVersion": "tether.dev/v1alpha1",

@@ -171,7 +171,7 @@ def test_wrong_credentials_report_authentication_failed_without_the_secret(
                     "spec": {
                         "url": f"{server.url}/apps.git",
                         "insecure": True,
-                        "interval": "2s",
+                        "interval": "10s",
                         "secretRef": {"name": "creds"},
                     },
                 },

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tether.backoff import exponential
 from tether.diff import DiffError, DiffResult, IgnoreRule, VerdictCache, desired_hash
 from tether.identity import (
     TRACKING_ANNOTATION,
@@ -79,7 +80,7 @@ class RetryPolicy:
     max_duration: float = 180.0
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.duration * self.factor**attempt, self.max_duration))
+        return exponential(attempt + 1, self.duration, self.factor, self.max_duration)
 
 
 @dataclass(frozen=True)

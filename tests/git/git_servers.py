@@ -108,6 +108,7 @@ class HttpGitServer:
     port: int = 0
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     pack_requests: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # paths answered 401
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -161,6 +162,7 @@ class HttpGitServer:
                 ):
                     owner.pack_requests.append(path)
                 if not self._authorized():
+                    owner.refused.append(path)
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="git"')
                     self.send_header("Content-Length", "0")

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from git_servers import HttpGitServer, Remote, SampleRepo, push_commit
 
-from tether.git import GitCache, GitTimeoutError, InsecureURLError, NetworkUnreachableError
+from tether.git import (
+    FileURLPolicy,
+    GitCache,
+    GitTimeoutError,
+    InsecureURLError,
+    NetworkUnreachableError,
+)
 
 
 async def test_unchanged_ref_transfers_no_pack(
@@ -174,7 +180,10 @@ async def test_insecure_urls_need_the_flag(url: str, cache: GitCache) -> None:
         await cache.fetch(url)
 
 
-async def test_file_url_with_insecure(sample_repo: SampleRepo, cache: GitCache) -> None:
+async def test_file_url_with_insecure_in_an_allowed_folder(
+    sample_repo: SampleRepo, tmp_path: Path
+) -> None:
+    cache = GitCache(tmp_path / "c", file_urls=FileURLPolicy((sample_repo.bare.parent,)))
     snap = await cache.fetch(f"file://{sample_repo.bare}", "dev", insecure=True)
     assert snap.commit == sample_repo.shas["dev"]
 

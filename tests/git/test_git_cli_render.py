@@ -136,3 +136,21 @@ def test_missing_ref_names_the_ref(remote: Remote, render_repo: Path, tmp_path: 
     )
     assert out.returncode != 0
     assert "no-such-branch" in out.stderr
+
+
+def test_local_file_url_renders_but_the_cache_itself_is_refused(
+    render_repo: Path, tmp_path: Path
+) -> None:
+    from tether.git import GitCache
+
+    local = Remote("file", lambda repo: f"file://{repo}", {}, True, {})
+    url = local.url(render_repo)
+    out = run_render(local, url, tmp_path, "--path", "plain", "-o", "json", auth={})
+    assert out.returncode == 0, out.stderr
+    assert names(out.stdout) == ["a", "b"]
+    cached = GitCache(tmp_path / "cache" / "git").repo_path(url)  # same root, same salt
+    assert (cached / "objects").is_dir(), "the render filled this cache folder"
+    refused = run_render(local, f"file://{cached}", tmp_path, "--path", "plain", auth={})
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "may not read Tether's Git cache" in refused.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from git_servers import SampleRepo
 
-from tether.git import GitCache, GitTree
+from tether.git import FileURLPolicy, GitCache, GitTree
 from tether.tree import PathEscapeError, TreeError, TreeNotFoundError
 
 
@@ -17,7 +17,7 @@ from tether.tree import PathEscapeError, TreeError, TreeNotFoundError
 def tree(sample_repo: SampleRepo, tmp_path: Path) -> Iterator[GitTree]:
     import asyncio
 
-    cache = GitCache(tmp_path / "cache")
+    cache = GitCache(tmp_path / "cache", file_urls=FileURLPolicy((sample_repo.bare.parent,)))
     snap = asyncio.run(cache.fetch(f"file://{sample_repo.bare}", "main", insecure=True))
     with cache.tree(snap) as opened:
         yield opened

@@ -238,7 +238,15 @@ def test_chart_ships_the_generated_crds() -> None:
 
 @pytest.mark.parametrize(
     "sets",
-    [(), ("scope.namespaces={a,b}", "leaderElection.enabled=true", "replicaCount=2")],
+    [
+        (),
+        (
+            "scope.namespaces={a,b}",
+            "leaderElection.enabled=true",
+            "replicaCount=2",
+            "operator.allowFileURLs={/srv/git,/mnt/repos}",
+        ),
+    ],
 )
 def test_rendered_args_are_accepted_by_tether_run(sets: tuple[str, ...]) -> None:
     from tether.cli.run import run
@@ -252,8 +260,10 @@ def test_rendered_args_are_accepted_by_tether_run(sets: tuple[str, ...]) -> None
     if sets:
         assert params["namespaces"] == ("a", "b") and params["leader_elect"] is True
         assert params["leader_election_namespace"] == NS
+        assert [str(p) for p in params["allow_file_urls"]] == ["/srv/git", "/mnt/repos"]
     else:
         assert params["all_namespaces"] is True and params["namespaces"] == ()
+        assert params["allow_file_urls"] == (), "file:// URLs are refused by default"
 
 
 def test_operator_reads_projects_and_never_writes_them() -> None:

@@ -23,7 +23,14 @@ from tether.api.syncoptions import (
     check_sync_option,
     parse_sync_options,
 )
-from tether.api.types import ApiModel, Duration, StatusModel, Timestamp, parse_duration
+from tether.api.types import (
+    ApiModel,
+    Duration,
+    Interval,
+    StatusModel,
+    Timestamp,
+    parse_duration,
+)
 from tether.api.urls import MAX_URL_LENGTH, check_git_url
 
 SyncStatusCode = Literal["Synced", "OutOfSync", "Unknown"]
@@ -411,8 +418,9 @@ class ApplicationSpec(ApiModel):
     ignore_differences: list[IgnoreDifference] = Field(
         default_factory=list, description="Fields the diff leaves out."
     )
-    interval: Duration = Field(
-        default="3m", description="How often to re-check even without events. Defaults to 3m."
+    interval: Interval = Field(
+        default="3m",
+        description="How often to re-check even without events, at least 10s. Defaults to 3m.",
     )
     suspend: bool = Field(
         default=False, description="Stop automatic syncs; drift is still reported."

@@ -13,7 +13,14 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tether.api.conditions import Condition
 from tether.api.meta import LocalObjectReference, ObjectMeta
-from tether.api.types import ApiModel, Duration, StatusModel, Timestamp, parse_duration
+from tether.api.types import (
+    ApiModel,
+    Duration,
+    Interval,
+    StatusModel,
+    Timestamp,
+    parse_duration,
+)
 from tether.api.urls import MAX_URL_LENGTH, check_git_url, url_transport
 
 INSECURE_URL_RULE = (
@@ -41,7 +48,8 @@ class RepositorySpec(ApiModel):
         max_length=MAX_URL_LENGTH,
         description=(
             "The Git URL: https://host/org/repo.git, ssh://git@host/org/repo.git or "
-            "git@host:org/repo.git. http://, git:// and file:// need insecure: true."
+            "git@host:org/repo.git. http://, git:// and file:// need insecure: true; "
+            "file:// also needs the operator to allow the folder (--allow-file-urls)."
         ),
     )
     secret_ref: LocalObjectReference | None = Field(
@@ -52,8 +60,12 @@ class RepositorySpec(ApiModel):
             "known_hosts."
         ),
     )
-    interval: Duration = Field(
-        default="1m", description="How often to look for new commits. Defaults to 1m."
+    interval: Interval = Field(
+        default="1m",
+        description=(
+            "How often to look for new commits, at least 10s. Defaults to 1m. A cached "
+            "commit is served only while the credentials were accepted within it."
+        ),
     )
     timeout: Duration = Field(
         default="60s", description="Time limit for each network operation. Defaults to 60s."
@@ -113,6 +125,10 @@ class RepositoryStatus(StatusModel):
     )
     last_fetch_time: Timestamp | None = Field(
         default=None, description="When the repository was last fetched or checked."
+    )
+    last_handled_refresh: str | None = Field(
+        default=None,
+        description="The last tether.dev/refresh annotation value acted on (a fetch was made).",
     )
     revisions: list[ResolvedRevision] = Field(
         default_factory=list,

@@ -3,7 +3,8 @@
 ``ApiModel`` fixes how every model maps to Kubernetes JSON: camelCase aliases,
 construction by Python name or alias, immutable instances. ``Duration`` keeps a
 Go-style duration string (``1m``, ``1h30m``) exactly as the user wrote it and checks
-it; ``parse_duration`` turns one into seconds. ``Timestamp`` is a UTC datetime that
+it; ``parse_duration`` turns one into seconds. ``Interval`` is a Duration with a
+10 s floor, checked by the model and by the CRD's CEL rule alike. ``Timestamp`` is a UTC datetime that
 serialises as RFC 3339 with whole seconds, as ``metav1.Time`` does.
 """
 
@@ -72,6 +73,39 @@ Duration = Annotated[
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
 ]
 """A positive Go duration string, kept as written (parse it with parse_duration)."""
+
+MIN_INTERVAL = "10s"
+MIN_INTERVAL_SECONDS = 10.0
+_INTERVAL_MESSAGE = (
+    f"must be at least {MIN_INTERVAL}: a shorter polling interval only loads the Git server "
+    "and the API server; use webhooks or the tether.dev/refresh annotation for speed"
+)
+
+
+def _check_interval(text: str) -> str:
+    if parse_duration(text) < MIN_INTERVAL_SECONDS:
+        raise ValueError(f"{text!r} {_INTERVAL_MESSAGE}")
+    return text
+
+
+Interval = Annotated[
+    str,
+    AfterValidator(_check_interval),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "maxLength": 64,
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"duration(self) >= duration('{MIN_INTERVAL}')",
+                    "message": f"interval {_INTERVAL_MESSAGE}",
+                }
+            ],
+        }
+    ),
+]
+"""A polling interval: a Go duration of at least 10 s (model and CRD CEL rule agree)."""
 
 
 def _format_time(value: datetime) -> str:

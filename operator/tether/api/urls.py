@@ -1,7 +1,9 @@
 """Check the shape of a Git URL in a spec: transport, host, no embedded password.
 
 This is validation only, so that a Repository or Application with a bad URL is
-refused with a clear message before anything connects. Parsing a URL for use (host,
+refused with a clear message before anything connects. Which local folders a
+``file://`` URL may name is an operator setting, not part of the spec: that
+rule is ``tether.git.urls.FileURLPolicy``, applied by the Git cache. Parsing a URL for use (host,
 port, path, credentials) belongs to ``tether.git``.
 """
 

@@ -56,6 +56,19 @@ import click
     help="Git cache folder. Default: $TETHER_CACHE or ~/.cache/tether.",
 )
 @click.option(
+    "--allow-file-urls",
+    "allow_file_urls",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="TETHER_ALLOW_FILE_URLS",
+    help=(
+        "Let file:// Repository and Application URLs (with insecure: true) read Git "
+        "repositories under DIR (repeat for several; env: TETHER_ALLOW_FILE_URLS, "
+        "separated by ':'). Default: file:// URLs are refused. The Git cache is never "
+        "readable this way."
+    ),
+)
+@click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False),
     default=None,
@@ -87,6 +100,7 @@ def run(
     log_format: str,
     log_level: str,
     cache_dir: Path | None,
+    allow_file_urls: tuple[Path, ...],
     kubeconfig: str | None,
     context: str | None,
     leader_elect: bool,
@@ -114,6 +128,7 @@ def run(
         metrics_port=metrics_port,
         concurrency=concurrency,
         cache_dir=cache_dir,
+        allow_file_urls=tuple(allow_file_urls),
         kubeconfig=kubeconfig,
         context=context,
         leader_elect=leader_elect,

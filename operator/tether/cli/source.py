@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tether.git import GitAuth, GitCache, GitError
+from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
     DirectoryOptions,
     HelmOptions,
@@ -184,7 +184,9 @@ async def _render_git(
     options: RenderOptions,
     app_name: str,
 ) -> LoadedSource:
-    cache = GitCache()
+    # The user owns every file the CLI can read, so any local folder is fine; the cache
+    # itself stays off limits (FileURLPolicy refuses it for everyone).
+    cache = GitCache(file_urls=FileURLPolicy.any_folder())
     snapshot = await cache.fetch(url, revision, auth, insecure=insecure)
     tree = cache.tree(snapshot)
     result = render(tree, path, options, app_name=app_name, cache_key=snapshot.commit)

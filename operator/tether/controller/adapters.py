@@ -55,9 +55,18 @@ class GitCacheSource:
         self.cache = cache
 
     async def resolve(
-        self, url: str, revision: str, *, auth: GitAuth | None, insecure: bool, timeout: float
+        self,
+        url: str,
+        revision: str,
+        *,
+        auth: GitAuth | None,
+        insecure: bool,
+        timeout: float,
+        max_age: float = 0.0,
     ) -> Resolved:
-        snap = await self.cache.fetch(url, revision, auth, insecure=insecure, timeout=timeout)
+        snap = await self.cache.fetch(
+            url, revision, auth, insecure=insecure, timeout=timeout, max_age=max_age
+        )
         return Resolved(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
 
 

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 FINALIZER = "tether.dev/finalizer"
 SYNC_ANNOTATION = "tether.dev/sync"
-REFRESH_ANNOTATION = "tether.dev/refresh"
+REFRESH_ANNOTATION = triggers.REFRESH_ANNOTATION
 SHARED_RESOURCE = "SharedResource"
 DELETION_RETRY = 5.0
 
@@ -307,7 +307,12 @@ class ApplicationController:
             return cached[1]
         try:
             found = await self.git.resolve(
-                source.repo_url, source.revision, auth=None, insecure=source.insecure, timeout=60.0
+                source.repo_url,
+                source.revision,
+                auth=None,
+                insecure=source.insecure,
+                timeout=60.0,
+                max_age=0.0 if force else app.spec.interval_seconds,
             )
         except Exception as exc:
             failure: Failure = classify(exc)

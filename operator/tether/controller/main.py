@@ -51,6 +51,7 @@ class OperatorConfig:
     metrics_port: int = 8080
     concurrency: int = 8
     cache_dir: Path | None = None
+    allow_file_urls: tuple[Path, ...] = ()  # folders file:// Repository URLs may name
     kubeconfig: str | None = None
     context: str | None = None
     leader_elect: bool = False
@@ -90,6 +91,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     """Run until ``stop`` is set or a signal arrives; returns the exit code."""
     from tether.engine import Engine
     from tether.git.cache import GitCache
+    from tether.git.urls import FileURLPolicy
     from tether.kube.client import KubeClient
     from tether.tools import cache_dir
 
@@ -104,7 +106,9 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     client = await KubeClient.connect(cfg.kubeconfig, cfg.context)
     client.counter.hooks.append(lambda verb, code, _s: metrics.count_api_request(verb, code))
     engine = Engine(client)
-    git = GitCache((cfg.cache_dir or cache_dir()) / "git")
+    git = GitCache(
+        (cfg.cache_dir or cache_dir()) / "git", file_urls=FileURLPolicy(cfg.allow_file_urls)
+    )
     source = GitCacheSource(git)
     runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
     recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from tether.backoff import exponential
+
 Action = Literal["none", "sync", "resume", "wait"]
 
 RUNNING = "Running"
@@ -41,9 +43,7 @@ class Backoff:
 
     def delay(self, failures: int) -> float:
         """Wait before retry ``failures`` (1 = first retry)."""
-        if failures <= 0:
-            return 0.0
-        return float(min(self.max_duration, self.duration * self.factor ** (failures - 1)))
+        return exponential(failures, self.duration, self.factor, self.max_duration)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,13 @@ class GitSource(Protocol):
         auth: GitAuth | None,
         insecure: bool,
         timeout: float,
+        max_age: float = 0.0,
     ) -> Resolved:
-        """Resolve and fetch ``revision`` (raises ``tether.git.errors.GitError``)."""
+        """Resolve and fetch ``revision`` (raises ``tether.git.errors.GitError``).
+
+        ``max_age``: how old a previous acceptance of these credentials for this URL
+        may be for a cached commit to be served without asking the server again.
+        """
         ...
 
 

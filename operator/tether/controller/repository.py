@@ -3,8 +3,13 @@
 One reconcile of a Repository reads its Secret (if any), resolves every
 revision that an Application referencing it follows, writes the status (at
 most one PATCH) and wakes the apps whose revision moved. It runs at once on
-spec changes and Secret changes (the handlers wake it), when an app asks for a
-revision not yet resolved, and on its interval with jitter.
+spec changes, Secret changes and a new ``tether.dev/refresh`` annotation (the
+handlers wake it), when an app asks for a revision not yet resolved, and on its
+interval with jitter.
+
+The Git cache serves a cached commit to this Repository only while its own
+credentials were accepted by the server within its interval; a refresh asks
+for a new proof at once (``max_age`` 0).
 
 The resolved revisions are also kept in memory (``state``): apps read their
 commit from here, so a hundred apps on one repository cost one ``ls-remote``.
@@ -149,13 +154,17 @@ class RepositoryController:
             return
         started = time.perf_counter()
         try:
-            await self._reconcile(key, body)
+            await self._reconcile(key, body, force=triggers.REFRESH in reasons)
         finally:
             self.metrics.observe_reconcile("Repository", time.perf_counter() - started)
 
-    async def _reconcile(self, key: Key, body: dict[str, Any]) -> None:
+    async def _reconcile(self, key: Key, body: dict[str, Any], *, force: bool) -> None:
         generation = (body.get("metadata") or {}).get("generation")
         observed = body.get("status") or {}
+        refresh = ((body.get("metadata") or {}).get("annotations") or {}).get(
+            triggers.REFRESH_ANNOTATION, ""
+        )
+        force = force or (bool(refresh) and refresh != observed.get("lastHandledRefresh"))
         try:
             repo = Repository.model_validate(body)
         except ValidationError as exc:
@@ -164,9 +173,9 @@ class RepositoryController:
             await self._write(key, observed, generation, RepoState(generation, "", failure=failure))
             return
         previous = self._states.get(key)
-        state = await self._resolve_all(key, repo, previous)
+        state = await self._resolve_all(key, repo, previous, force=force)
         self._states[key] = state
-        await self._write(key, observed, generation, state)
+        await self._write(key, observed, generation, state, refresh=refresh)
         if state.failure is not None:
             await self.events.warning(
                 ev.InvolvedObject.of(body), ev.FETCH_FAILED, state.failure.message
@@ -175,7 +184,7 @@ class RepositoryController:
         self._schedule(key, repo, state)
 
     async def _resolve_all(
-        self, key: Key, repo: Repository, previous: RepoState | None
+        self, key: Key, repo: Repository, previous: RepoState | None, *, force: bool
     ) -> RepoState:
         generation = repo.metadata.generation
         spec = repo.spec
@@ -193,6 +202,7 @@ class RepositoryController:
                     auth=auth,
                     insecure=spec.insecure,
                     timeout=spec.timeout_seconds,
+                    max_age=0.0 if force else spec.interval_seconds,
                 )
                 for rev in revisions
             ),
@@ -228,7 +238,10 @@ class RepositoryController:
         if data is None:
             raise SecretMissing(f"Secret {key[0]}/{ref.name} named in secretRef does not exist")
         REDACTOR.add(*data.values())
-        return GitAuth.from_mapping(dict(data))
+        try:
+            return GitAuth.from_mapping(dict(data))
+        except gerr.AuthenticationError as exc:  # names keys only, never values
+            raise gerr.AuthenticationError(f"Secret {key[0]}/{ref.name}: {exc.message}") from None
 
     def _tell_apps(self, key: Key, previous: RepoState | None, state: RepoState) -> None:
         woken: set[Key] = set()
@@ -257,15 +270,26 @@ class RepositoryController:
         self.queue.wake_after(key, delay, triggers.INTERVAL)
 
     async def _write(
-        self, key: Key, observed: dict[str, Any], generation: int | None, state: RepoState
+        self,
+        key: Key,
+        observed: dict[str, Any],
+        generation: int | None,
+        state: RepoState,
+        *,
+        refresh: str = "",
     ) -> None:
         base = self.writer.last(key, observed)
-        status = build_status(base, generation, state, now=utc_now())
+        status = build_status(base, generation, state, now=utc_now(), refresh=refresh)
         await self.writer.write(key, status, observed)
 
 
 def build_status(
-    previous: dict[str, Any], generation: int | None, state: RepoState, *, now: datetime
+    previous: dict[str, Any],
+    generation: int | None,
+    state: RepoState,
+    *,
+    now: datetime,
+    refresh: str = "",
 ) -> dict[str, Any]:
     """The Repository status for ``state``; unchanged parts stay equal to ``previous``."""
     old_conditions = [
@@ -298,6 +322,8 @@ def build_status(
     }
     if generation is None:
         status.pop("observedGeneration")
+    if refresh or previous.get("lastHandledRefresh"):
+        status["lastHandledRefresh"] = refresh or previous["lastHandledRefresh"]
     last_fetch = previous.get("lastFetchTime")
     moved = (
         previous.get("revisions") != revisions or previous.get("conditions") != status["conditions"]

@@ -56,9 +56,13 @@ def repo_reasons(
     if old is None or event_type == "ADDED":
         return {triggers.CREATED}
     om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    reasons: set[str] = set()
     if om.get("generation") != nm.get("generation"):
-        return {triggers.SPEC_CHANGED}
-    return set()
+        reasons.add(triggers.SPEC_CHANGED)
+    oa, na = om.get("annotations") or {}, nm.get("annotations") or {}
+    if oa.get(REFRESH_ANNOTATION) != na.get(REFRESH_ANNOTATION) and na.get(REFRESH_ANNOTATION):
+        reasons.add(triggers.REFRESH)
+    return reasons
 
 
 def repository_of(app: dict[str, Any]) -> str | None:

@@ -17,8 +17,13 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
+from tether.backoff import exponential
+
 Key = tuple[str, str]
 """(namespace, name) of the object to reconcile."""
+
+REFRESH_ANNOTATION = "tether.dev/refresh"
+"""Set (to any new value) on an Application or Repository to ask for a fetch now."""
 
 # Why an object was woken. Plain strings so logs and tests read well.
 CREATED = "created"
@@ -44,10 +49,11 @@ def jittered(seconds: float, fraction: float = 0.1, rng: random.Random | None = 
 
 
 def backoff(failures: int, base: float = 1.0, factor: float = 2.0, cap: float = 300.0) -> float:
-    """Delay before retry number ``failures`` (1-based): base * factor**(n-1), capped."""
-    if failures <= 0:
-        return 0.0
-    return float(min(cap, base * factor ** (failures - 1)))
+    """Delay before retry number ``failures`` (1-based): base * factor**(n-1), capped.
+
+    Never overflows, whatever the count (see ``tether.backoff``).
+    """
+    return exponential(failures, base, factor, cap)
 
 
 @dataclass

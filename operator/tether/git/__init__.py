@@ -8,7 +8,7 @@ hierarchy in ``tether.git.errors``. The git CLI is never run.
 """
 
 from tether.git.auth import GitAuth
-from tether.git.cache import DEFAULT_TIMEOUT, GitCache, GitStats, Snapshot
+from tether.git.cache import DEFAULT_TIMEOUT, GitCache, GitStats, Grant, Snapshot
 from tether.git.errors import (
     AuthenticationError,
     GitError,
@@ -22,11 +22,12 @@ from tether.git.errors import (
 )
 from tether.git.revisions import RemoteRefs, resolve_revision
 from tether.git.tree import GitTree
-from tether.git.urls import GitURL, normalize_url, parse_url, redact
+from tether.git.urls import FileURLPolicy, GitURL, normalize_url, parse_url, redact
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "AuthenticationError",
+    "FileURLPolicy",
     "GitAuth",
     "GitCache",
     "GitError",
@@ -34,6 +35,7 @@ __all__ = [
     "GitTimeoutError",
     "GitTree",
     "GitURL",
+    "Grant",
     "HostKeyError",
     "InsecureURLError",
     "InvalidRevisionError",

@@ -3,7 +3,10 @@
 Recognised keys: ``username``/``password`` (HTTP basic), ``bearerToken`` (HTTP
 ``Authorization: Bearer``), ``identity`` (an SSH private key) with optional
 ``passphrase``, and ``known_hosts`` (required for SSH: host keys are always
-checked strictly). Values may be ``str`` or ``bytes``.
+checked strictly). Values may be ``str`` or ``bytes``. Other keys are not read,
+but their names are kept (``unused_keys``, never the values) so that a refused
+login, or a Secret with no key Tether reads at all, can say which keys were
+expected and which were found instead (``user``/``pass`` for ``username``/``password``).
 
 Key material reaches the disk only inside ``ssh_key_files``: a private temp
 folder (0700) holding 0600 files that are removed when the block ends. A
@@ -14,6 +17,7 @@ prompts. ``GitAuth``'s repr hides every value.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import shutil
 import tempfile
@@ -27,6 +31,10 @@ from tether.git.errors import AuthenticationError
 
 _KNOWN_KEYS = frozenset(
     {"username", "password", "bearerToken", "identity", "passphrase", "known_hosts"}
+)
+EXPECTED_KEYS = (
+    "username and password, bearerToken, or identity (an SSH key) with known_hosts "
+    "and an optional passphrase"
 )
 
 
@@ -48,16 +56,28 @@ class GitAuth:
     identity: bytes | None = None
     passphrase: bytes | None = None
     known_hosts: bytes | None = None
+    unused_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, str | bytes] | None) -> GitAuth:
-        """Read the recognised keys; unknown keys (e.g. ``identity.pub``) are ignored."""
+        """Read the recognised keys; other keys (e.g. ``identity.pub``) are only named.
+
+        A non-empty mapping with none of the recognised keys is refused: it is a
+        misnamed Secret, and going on anonymously would only end in a vaguer error.
+        """
         if not data:
             return cls()
         values = {k: v for k, v in data.items() if k in _KNOWN_KEYS and v not in ("", b"")}
+        unused = tuple(sorted(k for k in data if k not in _KNOWN_KEYS))
+        if not values and unused:
+            raise AuthenticationError(
+                f"the secret has no key Tether reads (found: {', '.join(unused)}); "
+                f"expected {EXPECTED_KEYS}"
+            )
         if "password" in values and "bearerToken" in values:
             raise AuthenticationError("the secret sets both password and bearerToken; keep one")
         return cls(
+            unused_keys=unused,
             username=_as_text(values["username"]) if "username" in values else None,
             password=_as_text(values["password"]) if "password" in values else None,
             bearer_token=_as_text(values["bearerToken"]).strip()
@@ -68,14 +88,28 @@ class GitAuth:
             known_hosts=_as_bytes(values["known_hosts"]) if "known_hosts" in values else None,
         )
 
-    def fingerprint(self) -> str:
-        """A digest that tells credential sets apart without revealing them."""
-        digest = hashlib.sha256()
-        for value in (self.username, self.password, self.bearer_token):
-            digest.update(b"\0" + (value or "").encode())
-        for raw in (self.identity, self.passphrase, self.known_hosts):
-            digest.update(b"\0" + (raw or b""))
-        return digest.hexdigest()[:16]
+    def fingerprint(self, key: bytes = b"", *extra: str | None) -> str:
+        """A keyed digest (HMAC-SHA256) that tells credential sets apart without revealing them.
+
+        ``extra`` adds credentials that live elsewhere (a URL's user and password),
+        so two callers are the same identity only if everything they send is equal.
+        """
+        digest = hmac.new(key, digestmod=hashlib.sha256)
+        texts = (self.username, self.password, self.bearer_token, *extra)
+        raws = (self.identity, self.passphrase, self.known_hosts)
+        for raw in (*(None if t is None else t.encode() for t in texts), *raws):
+            # Length-prefixed, with "absent" distinct from "empty": no two sets collide.
+            digest.update(b"-" if raw is None else b"+%d:" % len(raw) + raw)
+        return digest.hexdigest()[:32]
+
+    def unused_keys_hint(self) -> str:
+        """What to say after a refused login when the Secret had keys Tether does not read."""
+        if not self.unused_keys:
+            return ""
+        return (
+            f"; the secret also has keys Tether does not read: {', '.join(self.unused_keys)} "
+            f"(expected {EXPECTED_KEYS})"
+        )
 
     def __repr__(self) -> str:
         present = [

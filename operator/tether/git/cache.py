@@ -1,12 +1,26 @@
 """The shared Git cache: resolve revisions, fetch only what moved, hand out trees.
 
 ``GitCache`` keeps one bare repository per normalized URL under its root
-(default ``tether.tools.cache_dir() / "git"``). A fetch first lists the remote
-refs; when the resolved commit is already in the cache nothing else goes over
-the wire. Otherwise it fetches just the wanted object, shallow (depth 1) by
-default.
+(default ``tether.tools.cache_dir() / "git"``, made 0700). A fetch first lists
+the remote refs; when the resolved commit is already in the cache nothing else
+goes over the wire. Otherwise it fetches just the wanted object, shallow
+(depth 1) by default.
 
-Concurrency: callers asking for the same (URL, revision, depth, credentials)
+Who may read what: the cache is shared by every caller, so a commit in it is
+served only after the server accepted *this caller's* credentials for that URL
+(anonymous access for a caller with none). Each ls-remote that succeeds is such
+a proof and is recorded in memory under (normalized URL, credential identity),
+where the identity is an HMAC of the credential material with the
+installation's salt, never the secret itself. A full commit SHA that is cached
+costs no network only while its caller's proof is younger than ``max_age``
+(the Repository's interval); otherwise one ls-remote proves it again first. A
+refused login drops the record at once and is never answered from the cache.
+
+Paths are not predictable from the URL: the folder name ends with an HMAC of the
+URL keyed with a random per-installation salt kept in ``<root>/.salt`` (0600).
+``file://`` URLs are checked against a ``FileURLPolicy`` (see ``tether.git.urls``).
+
+Concurrency: callers asking for the same (URL, identity, revision, depth, max_age)
 share one in-flight task; writes to one repository are serialised by an asyncio
 lock per URL and, across processes, by an ``flock`` on ``<repo>.lock``.
 Different repositories fetch in parallel. dulwich is blocking, so every
@@ -22,8 +36,10 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,16 +52,27 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from tether.git.auth import GitAuth, SSHFiles, ssh_key_files
-from tether.git.errors import GitError, GitTimeoutError, RefNotFoundError
+from tether.git.errors import (
+    AuthenticationError,
+    GitError,
+    GitTimeoutError,
+    HostKeyError,
+    RefNotFoundError,
+    RepositoryNotFoundError,
+)
 from tether.git.revisions import RemoteRefs, Resolved, resolve_revision
 from tether.git.transport import Connection, connect, translate_error
 from tether.git.tree import GitTree
-from tether.git.urls import GitURL, normalize_url, parse_url
+from tether.git.urls import NO_FILE_URLS, FileURLPolicy, GitURL, normalize_url, parse_url
 from tether.tools import cache_dir
 
 DEFAULT_TIMEOUT = 60.0
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _PIN_REF = "refs/tether/commits/"
+_SALT_FILE = ".salt"
+_SALT_BYTES = 32
+# Failures that say these credentials may not read this URL (now): forget any proof.
+_REFUSALS = (AuthenticationError, RepositoryNotFoundError, HostKeyError)
 T = TypeVar("T")
 AuthLike = GitAuth | Mapping[str, str | bytes] | None
 
@@ -73,6 +100,15 @@ class GitStats:
     packs: int = 0
     pack_bytes: int = 0
     cache_hits: int = 0
+    proofs: int = 0  # ls-remotes made only to prove access to a cached commit
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Whom a request is for: the normalized URL and the caller's credential identity."""
+
+    url: str
+    identity: str
 
 
 @dataclass(frozen=True)
@@ -85,18 +121,38 @@ class _FetchOutcome:
 class GitCache:
     """One bare repository per URL under ``root``; safe for concurrent async callers."""
 
-    def __init__(self, root: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        file_urls: FileURLPolicy = NO_FILE_URLS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root = Path(root) if root is not None else cache_dir() / "git"
         self.timeout = timeout
+        self.file_urls = file_urls
         self.stats = GitStats()
+        self._clock = clock
+        self._salt: bytes | None = None
+        self._proofs: dict[Grant, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: dict[tuple[object, ...], asyncio.Future[Snapshot]] = {}
 
     def repo_path(self, url: str | GitURL) -> Path:
-        """Where the bare cache for ``url`` lives (the name is readable, the hash unique)."""
+        """Where the bare cache for ``url`` lives: a readable slug, then a salted HMAC."""
         key = normalize_url(url)
         slug = re.sub(r"[^A-Za-z0-9]+", "-", key.split("://", 1)[1]).strip("-")[-60:]
-        return self.root / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.git"
+        digest = hmac.new(self._installation_salt(), key.encode(), hashlib.sha256).hexdigest()
+        return self.root / f"{slug}-{digest[:32]}.git"
+
+    def grant(self, url: str | GitURL, auth: AuthLike = None) -> Grant:
+        """The (URL, credential identity) a request with ``auth`` is made as."""
+        parsed = url if isinstance(url, GitURL) else parse_url(url, insecure=True)
+        identity = _as_auth(auth).fingerprint(
+            self._installation_salt(), parsed.username, parsed.password
+        )
+        return Grant(normalize_url(parsed), identity)
 
     async def ls_remote(
         self,
@@ -107,8 +163,9 @@ class GitCache:
         timeout: float | None = None,
     ) -> RemoteRefs:
         """List the remote's refs (one round trip, no pack)."""
-        parsed = parse_url(url, insecure=insecure)
-        return await self._ls_remote(parsed, _as_auth(auth), timeout or self.timeout, "")
+        parsed = self._parse(url, insecure)
+        creds = _as_auth(auth)
+        return await self._ls_remote(parsed, creds, timeout or self.timeout, "")
 
     async def resolve(
         self,
@@ -121,7 +178,7 @@ class GitCache:
         allow_prerelease: bool = False,
     ) -> Snapshot:
         """Resolve ``revision`` to a commit from the advertised refs, without fetching objects."""
-        parsed = parse_url(url, insecure=insecure)
+        parsed = self._parse(url, insecure)
         creds = _as_auth(auth)
         resolved = await self._resolve(
             parsed, revision, creds, timeout or self.timeout, allow_prerelease
@@ -147,26 +204,31 @@ class GitCache:
         timeout: float | None = None,
         depth: int | None = 1,
         allow_prerelease: bool = False,
+        max_age: float = 0.0,
     ) -> Snapshot:
         """Resolve ``revision`` and make sure its commit is in the cache; fetch only if it is not.
 
-        A full commit SHA that is already cached needs no network at all (commits
-        are immutable); every other form lists the remote refs first.
+        Every form but a full commit SHA lists the remote refs first, which also
+        proves the credentials. A cached full SHA (commits are immutable) needs no
+        network while these credentials were accepted for this URL less than
+        ``max_age`` seconds ago; otherwise one ls-remote proves them first. The
+        default, 0, proves on every call.
         """
-        parsed = parse_url(url, insecure=insecure)
+        parsed = self._parse(url, insecure)
         creds = _as_auth(auth)
-        key = (
-            normalize_url(parsed),
-            revision.strip() or "HEAD",
-            depth,
-            creds.fingerprint(),
-            allow_prerelease,
-        )
+        grant = self.grant(parsed, creds)
+        key = (grant, revision.strip() or "HEAD", depth, allow_prerelease, max_age)
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(
                 self._fetch(
-                    parsed, revision, creds, timeout or self.timeout, depth, allow_prerelease
+                    parsed,
+                    revision,
+                    creds,
+                    timeout or self.timeout,
+                    depth,
+                    allow_prerelease,
+                    max_age,
                 )
             )
             self._inflight[key] = task
@@ -174,9 +236,26 @@ class GitCache:
         return await asyncio.shield(task)
 
     def tree(self, snapshot: Snapshot) -> GitTree:
-        """A read-only tree of the snapshot's commit, straight from the object store."""
+        """A read-only tree of the snapshot's commit, straight from the object store.
+
+        Only ``fetch``/``resolve`` make snapshots after a proof of access; callers
+        keep each snapshot with the credentials it was fetched for.
+        """
         repo = Repo(str(self.repo_path(snapshot.url)))
         return GitTree(repo, snapshot.commit, owns_repo=True)
+
+    def proven(self, grant: Grant, max_age: float) -> bool:
+        """Whether the server accepted ``grant`` less than ``max_age`` seconds ago."""
+        when = self._proofs.get(grant)
+        return when is not None and max_age > 0 and self._clock() - when < max_age
+
+    def _parse(self, url: str, insecure: bool) -> GitURL:
+        return self.file_urls.admit(parse_url(url, insecure=insecure), self.root)
+
+    def _installation_salt(self) -> bytes:
+        if self._salt is None:
+            self._salt = _read_or_make_salt(self.root)
+        return self._salt
 
     def _forget(self, key: tuple[object, ...], done: asyncio.Future[Snapshot]) -> None:
         self._inflight.pop(key, None)
@@ -191,12 +270,16 @@ class GitCache:
         timeout: float,
         depth: int | None,
         prerelease: bool,
+        max_age: float,
     ) -> Snapshot:
         path = self.repo_path(url)
         rev = revision.strip() or "HEAD"
         if _FULL_SHA.match(rev):
             cached = await asyncio.to_thread(_local_commit, path, rev)
             if cached is not None:
+                if not self.proven(self.grant(url, auth), max_age):
+                    await self._ls_remote(url, auth, timeout, rev)
+                    self.stats.proofs += 1
                 self.stats.cache_hits += 1
                 return Snapshot(normalize_url(url), "", cached)
         resolved = await self._resolve(url, rev, auth, timeout, prerelease)
@@ -232,11 +315,19 @@ class GitCache:
         )
 
     async def _ls_remote(self, url: GitURL, auth: GitAuth, timeout: float, ref: str) -> RemoteRefs:
+        """List refs; a success proves ``auth`` for ``url`` now, a refusal revokes any proof."""
+
         def list_refs(conn: Connection) -> RemoteRefs:
             result = conn.client.get_refs(conn.path.encode())
             return RemoteRefs.from_advertised(result.refs, result.symrefs)
 
-        remote = await self._network(url, auth, timeout, ref, list_refs)
+        grant = self.grant(url, auth)
+        try:
+            remote = await self._network(url, auth, timeout, ref, list_refs)
+        except _REFUSALS:
+            self._proofs.pop(grant, None)
+            raise
+        self._proofs[grant] = self._clock()
         self.stats.ls_remotes += 1
         return remote
 
@@ -265,14 +356,51 @@ class GitCache:
             raise GitTimeoutError(
                 f"no answer within {timeout:g}s", url=url.redacted, ref=ref
             ) from None
+        except AuthenticationError as exc:
+            raise _with_key_hint(exc, auth) from None
         except GitError:
             raise
         except Exception as exc:
-            raise translate_error(exc, url=url.redacted, ref=ref) from exc
+            raise _with_key_hint(translate_error(exc, url=url.redacted, ref=ref), auth) from exc
 
 
 def _as_auth(auth: AuthLike) -> GitAuth:
     return auth if isinstance(auth, GitAuth) else GitAuth.from_mapping(auth)
+
+
+def _with_key_hint(error: GitError, auth: GitAuth) -> GitError:
+    """A refused login also names Secret keys that Tether did not read (names only)."""
+    hint = auth.unused_keys_hint()
+    if not hint or not isinstance(error, AuthenticationError):
+        return error
+    return AuthenticationError(error.message + hint, url=error.url, ref=error.ref)
+
+
+def _read_or_make_salt(root: Path) -> bytes:
+    """The installation's salt: random, made once, 0600 in a 0700 root; safe across processes."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if root.stat().st_uid == os.getuid():
+        os.chmod(root, 0o700)
+    path = root / _SALT_FILE
+    if not path.exists():
+        fd, temp = _private_temp(root)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(_SALT_BYTES))
+        try:
+            os.link(temp, path)  # atomic: a peer's complete salt wins, never a partial one
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temp)
+    salt = path.read_bytes()
+    if len(salt) < _SALT_BYTES:
+        raise GitError(f"the cache salt {path} is damaged; remove it (the cache is rebuilt)")
+    return salt
+
+
+def _private_temp(root: Path) -> tuple[int, str]:
+    temp = root / f"{_SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), str(temp)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ Hierarchy (every error a caller may see from ``tether.git``)::
 
     GitError                      base class; message names the URL and ref
     +-- InsecureURLError          http://, git:// or file:// without insecure=True,
-    |                             or a URL that cannot be parsed at all
+    |                             a file:// path outside the allowed folders or
+    |                             inside the cache, or a URL that cannot be parsed
     +-- InvalidRevisionError      a revision string that is malformed or ambiguous
     +-- AuthenticationError       credentials refused, or unusable key material
     +-- HostKeyError              SSH host key unknown or changed (``reason`` says which)
@@ -32,6 +33,7 @@ class GitError(Exception):
             f"{key}={value}" for key, value in (("url", url), ("ref", ref)) if value
         )
         super().__init__(f"{message} ({context})" if context else message)
+        self.message = message
         self.url = url
         self.ref = ref
 

@@ -5,13 +5,24 @@ plain-text and local transports (``http://``, ``git://``, ``file://``) only when
 the caller passes ``insecure=True``. ``normalize_url`` gives the cache key, so
 that spellings of the same repository share one cache. ``redact`` strips any
 password so URLs can go into messages. Nothing here touches the network.
+
+``FileURLPolicy`` is the one rule for ``file://``: which local folders a URL
+may name (none in the operator unless configured, any for the CLI) and never
+the Git cache itself, after resolving symlinks and the repository's own
+redirections (a ``.git`` file, ``commondir``, object alternates).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from dulwich.errors import NotGitRepository
+from dulwich.repo import Repo
 
 from tether.git.errors import InsecureURLError
 
@@ -144,3 +155,62 @@ def normalize_url(url: str | GitURL) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parsed.scheme}://{host}{f':{port}' if port else ''}{path}"
+
+
+@dataclass(frozen=True)
+class FileURLPolicy:
+    """Which local folders ``file://`` URLs may name. The Git cache is never one of them.
+
+    The default allows none (the operator's default). ``anywhere()`` is for the
+    CLI, where the user already owns every file the process can read.
+    """
+
+    roots: tuple[Path, ...] = ()
+    anywhere: bool = False
+
+    @classmethod
+    def any_folder(cls) -> FileURLPolicy:
+        """Allow any local folder (still never the cache)."""
+        return cls(anywhere=True)
+
+    def admit(self, url: GitURL, cache_root: Path) -> GitURL:
+        """``url`` to use, with a file:// path resolved; InsecureURLError when not allowed.
+
+        The resolved path is what gets opened, so a symlink swapped after the check
+        cannot point the read somewhere else.
+        """
+        if url.scheme != "file":
+            return url
+        target = Path(url.path).resolve()
+        forbidden = cache_root.resolve()
+        if any(place.is_relative_to(forbidden) for place in (target, *_repo_dirs(target))):
+            raise InsecureURLError("file:// URLs may not read Tether's Git cache", url=url.redacted)
+        if self.anywhere:
+            return replace(url, path=str(target))
+        allowed = [root.resolve() for root in self.roots]
+        if not any(target.is_relative_to(root) for root in allowed):
+            where = ", ".join(str(root) for root in allowed) or "none are"
+            raise InsecureURLError(
+                f"file:// URLs are allowed only under configured folders ({where}); "
+                "allow one with tether run --allow-file-urls DIR "
+                "(chart value operator.allowFileURLs)",
+                url=url.redacted,
+            )
+        return replace(url, path=str(target))
+
+
+NO_FILE_URLS = FileURLPolicy()
+"""The default: no ``file://`` URL is allowed."""
+
+
+def _repo_dirs(target: Path) -> Iterator[Path]:
+    """The folders a local repository really reads: its control dir, common dir, alternates."""
+    with contextlib.suppress(NotGitRepository, OSError, ValueError):
+        repo = Repo(str(target))
+        with contextlib.closing(repo):
+            yield Path(repo.controldir()).resolve()
+            yield Path(repo.commondir()).resolve()
+            store = repo.object_store
+            yield Path(getattr(store, "path", target)).resolve()
+            for alternate in getattr(store, "alternates", ()):
+                yield Path(getattr(alternate, "path", target)).resolve()

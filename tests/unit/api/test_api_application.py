@@ -272,6 +272,14 @@ def test_bad_interval_and_namespace() -> None:
     assert found["spec.destination.namespace"].startswith("must be a DNS label")
 
 
+@pytest.mark.parametrize(("interval", "ok"), [("1ns", False), ("9.9s", False), ("10s", True)])
+def test_interval_has_a_ten_second_floor(interval: str, ok: bool) -> None:
+    if ok:
+        assert parse_application(app(interval=interval)).spec.interval_seconds == 10
+    else:
+        assert "must be at least 10s" in problems(app(interval=interval))["spec.interval"]
+
+
 def test_retry_backoff_delays_grow_and_cap() -> None:
     a = parse_application(
         app(

@@ -66,6 +66,20 @@ def test_bad_interval_says_what_a_duration_is() -> None:
     assert "for example 30s, 5m or 1h30m" in found["spec.interval"]
 
 
+@pytest.mark.parametrize("interval", ["1ns", "9s", "9999ms", "0.1m"])
+def test_interval_has_a_ten_second_floor(interval: str) -> None:
+    found = problems(repo(url="https://h/r.git", interval=interval))
+    assert list(found) == ["spec.interval"]
+    assert "must be at least 10s" in found["spec.interval"]
+
+
+def test_interval_floor_is_inclusive_and_is_the_crd_rule() -> None:
+    assert parse_repository(repo(url="https://h/r.git", interval="10000ms")).spec.interval_seconds
+    schema = Repository.model_json_schema(by_alias=True)["$defs"]["RepositorySpec"]
+    rules = schema["properties"]["interval"]["x-kubernetes-validations"]
+    assert rules[0]["rule"] == "duration(self) >= duration('10s')"
+
+
 def test_insecure_url_without_flag_tells_user_to_set_it() -> None:
     with pytest.raises(InvalidObjectError) as info:
         parse_repository(repo(url="git://127.0.0.1:9418/app.git"))

@@ -55,11 +55,20 @@ class FakeGit:
         self.commits: dict[str, str] = {"main": "a" * 40}
         self.error: Exception | None = None
         self.calls: list[tuple[str, str, Any]] = []
+        self.max_ages: list[float] = []
 
     async def resolve(
-        self, url: str, revision: str, *, auth: Any, insecure: bool, timeout: float
+        self,
+        url: str,
+        revision: str,
+        *,
+        auth: Any,
+        insecure: bool,
+        timeout: float,
+        max_age: float = 0.0,
     ) -> Resolved:
         self.calls.append((url, revision, auth))
+        self.max_ages.append(max_age)
         if self.error is not None:
             raise self.error
         if revision not in self.commits:

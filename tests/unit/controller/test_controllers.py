@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fakes import Harness, drifted, synced
 
 from tether.controller import triggers
 from tether.controller.application import FINALIZER, REFRESH_ANNOTATION, SYNC_ANNOTATION
+from tether.controller.runtime import repo_reasons as runtime_repo_reasons
 from tether.git import errors as gerr
 
 MAIN = "refs/heads/main@sha1:" + "a" * 40
@@ -73,6 +75,52 @@ async def test_repository_auth_failure_is_stalled_and_never_shows_the_secret() -
     assert conditions(app_status)["Stalled"]["reason"] == "AuthenticationFailed"
     assert "very-secret-pw-123" not in repr(app_status)
     assert h.engine.syncs == []
+
+
+async def test_secret_with_misnamed_keys_names_them_never_the_values() -> None:
+    h = Harness()
+    repo = h.add_repo(secret="creds")
+    h.secrets.data[("ns", "creds")] = {"user": b"bob", "pass": b"very-secret-pw-123"}
+    await h.repos.reconcile(repo, frozenset())
+    stalled = conditions(h.runtime.repos.get(repo)["status"])["Stalled"]
+    assert stalled["reason"] == "AuthenticationFailed"
+    assert "Secret ns/creds" in stalled["message"] and "found: pass, user" in stalled["message"]
+    assert "expected username and password" in stalled["message"]
+    assert "very-secret-pw-123" not in stalled["message"] and "bob" not in stalled["message"]
+    assert h.git.calls == [], "no anonymous attempt with a misnamed Secret"
+
+
+async def test_repository_proves_credentials_within_its_interval_and_at_once_on_refresh() -> None:
+    h = Harness()
+    repo = h.add_repo()
+    h.add_app()
+    await h.repos.reconcile(repo, frozenset({triggers.CREATED}))
+    assert h.git.max_ages == [60.0], "a cached commit may be served within the interval"
+    old = h.runtime.repos.get(repo)
+    body = {**old, "metadata": {**old["metadata"], "annotations": {REFRESH_ANNOTATION: "r1"}}}
+    assert runtime_repo_reasons("MODIFIED", old, body) == {triggers.REFRESH}
+    h.runtime.on_repo_event("MODIFIED", body)
+    queued, reasons = await asyncio.wait_for(h.runtime.repo_queue.get(), 1)
+    assert queued == repo and triggers.REFRESH in reasons
+    h.runtime.repo_queue.done(repo)
+    await h.repos.reconcile(repo, reasons)
+    assert h.git.max_ages[-1] == 0.0, "a refresh proves the credentials again, now"
+    assert h.runtime.repos.get(repo)["status"]["lastHandledRefresh"] == "r1"
+    # Handled: the next interval tick is back to the interval, and the value stays.
+    await h.repos.reconcile(repo, frozenset({triggers.INTERVAL}))
+    assert h.git.max_ages[-1] == 60.0
+    assert h.runtime.repos.get(repo)["status"]["lastHandledRefresh"] == "r1"
+
+
+async def test_repository_backoff_survives_endless_failures() -> None:
+    h = Harness()
+    repo = h.add_repo()
+    h.add_app()
+    h.git.error = gerr.NetworkUnreachableError("connection refused")
+    h.repos._failures[repo] = 5000  # as after hours of 1ns-interval failures
+    await h.repos.reconcile(repo, frozenset({triggers.INTERVAL}))
+    delay = h.runtime.repo_queue.scheduled_in(repo)
+    assert delay is not None and 0 < delay <= 60.0
 
 
 async def test_missing_secret_is_reported_by_name() -> None:

@@ -77,3 +77,18 @@ def test_jitter_stays_within_bounds_and_spreads() -> None:
 
 def test_backoff_grows_and_caps() -> None:
     assert [triggers.backoff(n, 1, 2, 5) for n in range(5)] == [0, 1, 2, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("failures", "base", "factor", "cap"),
+    [
+        (10**6, 2.0, 2.0, 1e-9),  # interval: 1ns, a million failures: the old OverflowError
+        (2000, 1e-9, 2.0, 1e300),  # factor**n alone would overflow before the product
+        (5, 5.0, 1e308, 180.0),
+        (10**400, 1.0, 2.0, 300.0),  # more failures than a float can hold
+    ],
+)
+def test_backoff_never_overflows_and_ends_at_the_cap(
+    failures: int, base: float, factor: float, cap: float
+) -> None:
+    assert triggers.backoff(failures, base, factor, cap) == pytest.approx(cap)
