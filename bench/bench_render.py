@@ -1,33 +1,70 @@
-"""Bench: render a folder of 1,000 manifest files.
+"""Bench: render a folder of 1,000 manifest files; a Kustomize app in a big repository.
 
-Renders the same folder with the C and the pure loader, and runs kubectl on
-it side by side as a baseline (``kubectl label --local -f DIR -o name``,
-which reads and parses every file the way ``kubectl apply`` does, without a
-server). Prints best-of-N wall times and ratios.
+1. Renders the same folder with the C and the pure loader, and runs kubectl
+   on it side by side as a baseline (``kubectl label --local -f DIR -o name``,
+   which reads and parses every file the way ``kubectl apply`` does, without a
+   server).
+2. Renders a small Kustomize overlay inside a Git commit of 40,000 small files
+   plus one big file (30 MB in all), read through GitTree: Tether's closure
+   export against the previous behaviour, which exported the whole commit
+   before running the same kustomize (reproduced here as the baseline).
+
+Prints best-of-N wall times and ratios.
 
     .venv/bin/python bench/bench_render.py [--files N] [--runs N]
+        [--repo-files N] [--repo-mb N] [--skip-folder] [--skip-repo]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import Repo
+
 from _corpus import best_of, document
-from tether.manifests import LocalTree, render
+from tether.git import GitTree
+from tether.manifests import LocalTree, render, toolrun
 from tether.tools import find_tool
+
+APP = {
+    "apps/web/overlay/kustomization.yaml": b"resources:\n  - ../base\nnamePrefix: prod-\n",
+    "apps/web/base/kustomization.yaml": b"resources:\n  - cm.yaml\n",
+    "apps/web/base/cm.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--repo-files", type=int, default=40_000)
+    parser.add_argument("--repo-mb", type=int, default=30)
+    parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--skip-repo", action="store_true")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        mode, repo, commit, runs = args.child
+        child(mode, repo, commit, int(runs))
+        return
+    if not args.skip_folder:
+        folder_bench(args)
+    if not args.skip_repo:
+        repository_bench(args)
+
+
+def folder_bench(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         for i in range(args.files):
@@ -54,6 +91,93 @@ def main() -> None:
     print(f"tether render, pure loader: {pure:.3f} s  (pure / C = {pure / c:.1f}x)")
     print(f"kubectl label --local -f DIR -o name (baseline): {kube:.3f} s")
     print(f"tether C / kubectl: {c / kube:.2f}x")
+
+
+def big_commit(folder: Path, files: int, megabytes: int) -> tuple[Repo, str]:
+    """A bare repository whose one commit holds APP, ``files`` small files in folders of
+    500, and one file that brings the total to ``megabytes`` MB."""
+    repo = Repo.init_bare(str(folder), mkdir=True)
+    small = 256
+    blobs: dict[str, Blob] = {name: Blob.from_string(data) for name, data in APP.items()}
+    for i in range(files - len(APP) - 1):
+        blobs[f"noise/{i // 500}/f{i}.txt"] = Blob.from_string(f"{i}\n".encode().ljust(small))
+    rest = max(0, megabytes * 1024 * 1024 - small * files)
+    blobs["data/big.bin"] = Blob.from_string(b"\0" * rest)
+    trees: dict[str, Tree] = {"": Tree()}
+    for path in sorted(blobs):
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            trees.setdefault("/".join(parts[:depth]), Tree())
+        trees["/".join(parts[:-1])].add(parts[-1].encode(), stat.S_IFREG | 0o644, blobs[path].id)
+    for folder_path in sorted(trees, key=lambda p: -p.count("/") if p else 1):
+        if folder_path:
+            parent, _, name = folder_path.rpartition("/")
+            trees[parent].add(name.encode(), stat.S_IFDIR, trees[folder_path].id)
+    commit = Commit()
+    commit.tree = trees[""].id
+    commit.author = commit.committer = b"bench <bench@example.com>"
+    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = b"big"
+    repo.object_store.add_objects([(o, None) for o in [*blobs.values(), *trees.values(), commit]])
+    return repo, commit.id.decode()
+
+
+def repository_bench(args: argparse.Namespace) -> None:
+    """Each variant runs in its own process, so each reports its own peak RSS."""
+    with tempfile.TemporaryDirectory() as temp:
+        start = time.perf_counter()
+        repo, commit = big_commit(Path(temp) / "big.git", args.repo_files, args.repo_mb)
+        repo.close()
+        built = time.perf_counter() - start
+        after = variant("closure", repo.path, commit, args.runs)
+        unjailed = variant("closure-nojail", repo.path, commit, args.runs)
+        before = variant("whole", repo.path, commit, max(1, args.runs // 3))
+    print(
+        f"Kustomize app in a {args.repo_files:,}-file, {args.repo_mb} MB commit "
+        f"(built in {built:.1f} s), read through GitTree, one process per variant:"
+    )
+    for label, figures in (
+        ("before, whole-repository export + kustomize (baseline)", before),
+        ("after, closure export + kustomize", after),
+        ("after, without the mount namespace", unjailed),
+    ):
+        print(f"{label}: {figures['best']:.3f} s, peak RSS {figures['rss_mb']:.0f} MB")
+    ratio = after["best"] / before["best"]
+    print(f"time after / before: {ratio:.4f}  (before / after = {1 / ratio:,.0f}x)")
+    print(f"peak RSS after / before: {after['rss_mb'] / before['rss_mb']:.2f}")
+    print(f"mount namespace cost: jail / no jail = {after['best'] / unjailed['best']:.2f}x")
+
+
+def variant(mode: str, repo: str, commit: str, runs: int) -> dict[str, float]:
+    argv = [sys.executable, __file__, "--child", mode, repo, commit, str(runs)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=True)
+    figures: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return figures
+
+
+def child(mode: str, repo_path: str, commit: str, runs: int) -> None:
+    """One variant, ``runs`` times: print the best time and this process's peak RSS."""
+    kustomize = find_tool("kustomize")
+    tree = GitTree(Repo(repo_path), commit)
+
+    def closure() -> None:
+        result = render(tree, "apps/web/overlay", app_name="bench", cache_key=None)
+        assert [o["metadata"]["name"] for o in result.objects] == ["prod-web"]
+
+    def whole_export() -> None:
+        """What Tether did before: export the whole commit, then run kustomize on it."""
+        with tempfile.TemporaryDirectory(prefix="bench-whole-") as work:
+            tree.export("", Path(work) / "src")
+            argv = [kustomize, "build", str(Path(work) / "src/apps/web/overlay")]
+            done = subprocess.run(argv, capture_output=True, timeout=600, check=True)
+            assert b"prod-web" in done.stdout
+
+    if mode == "closure-nojail":
+        toolrun.jail_available = lambda: False  # type: ignore[assignment]
+    best = best_of(runs, whole_export if mode == "whole" else closure)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"best": best, "rss_mb": rss_mb}))
 
 
 if __name__ == "__main__":

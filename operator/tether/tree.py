@@ -58,10 +58,10 @@ class FileTree(Protocol):
         ...
 
     def export(self, path: str, dest: Path) -> None:
-        """Write the subtree at ``path`` under ``dest`` for tools that need files.
+        """Write the subtree at ``path`` under ``dest / path``.
 
-        Implementations export the whole tree when a tool may reference files
-        outside ``path`` (Kustomize bases, Helm value files); callers pass ``""``
-        for that and then point the tool at ``dest / path``.
+        The renderers do not use this: they export only the files a render reads,
+        one by one through ``read``, within the render's budget
+        (``tether.manifests.export``), so a whole-tree export never happens there.
         """
         ...

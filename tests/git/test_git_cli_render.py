@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from git_servers import Remote, commit_files, git, http_remote_for, ssh_remote_for
+from git_servers import (
+    Remote,
+    commit_files,
+    git,
+    git_remote,
+    http_remote_for,
+    ssh_remote_for,
+    symlink,
+)
 
 from tether.tools import find_tool
 
@@ -33,11 +44,36 @@ PLAIN = {
 }
 
 
+# The probe's reproduction: a kustomization that climbs out of the repository to a folder
+# on the renderer's own disk. The planted folder holds a ConfigMap named by MARKER.
+MARKER = f"planted-{uuid.uuid4().hex[:12]}"
+PLANTED = Path("/tmp") / MARKER
+ESCAPE = "../" * 10 + f"tmp/{MARKER}"
+EVIL = {
+    "evil/kustomization.yaml": f"resources:\n  - cm.yaml\n  - {ESCAPE}\n",
+    "evil/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: harmless\n",
+    "sneaky/kustomization.yaml": "resources:\n  - host\n",
+}
+
+
+@pytest.fixture(scope="module")
+def planted() -> Iterator[Path]:
+    PLANTED.mkdir()
+    (PLANTED / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (PLANTED / "cm.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {MARKER}\n"
+    )
+    yield PLANTED
+    shutil.rmtree(PLANTED)
+
+
 @pytest.fixture(scope="module")
 def render_repo(git_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("render-work")
     git("init", "-q", "-b", "main", cwd=work)
-    commit_files(work, {**CHART, **KUSTOMIZE, **PLAIN}, "sources")
+    symlink(work, "sneaky/host", str(PLANTED))
+    symlink(work, "unrelated/bad", "/etc/passwd")  # touches no app below
+    commit_files(work, {**CHART, **KUSTOMIZE, **PLAIN, **EVIL}, "sources")
     bare = git_base / "render.git"
     git("clone", "-q", "--bare", str(work), str(bare))
     return bare
@@ -136,6 +172,39 @@ def test_missing_ref_names_the_ref(remote: Remote, render_repo: Path, tmp_path: 
     )
     assert out.returncode != 0
     assert "no-such-branch" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "reference"),
+    [
+        ("evil", f"resources[1] '{ESCAPE}' leaves the repository"),
+        ("sneaky", "resources[0] 'host' leaves the repository (through a symlink)"),
+    ],
+)
+def test_a_kustomization_that_climbs_out_is_refused_over_git_daemon(
+    git_base: Path,
+    git_daemon: int,
+    render_repo: Path,
+    planted: Path,
+    tmp_path: Path,
+    path: str,
+    reference: str,
+) -> None:
+    remote = git_remote(git_base, git_daemon)
+    out = run_render(
+        remote, remote.url(render_repo), tmp_path, "--path", path, "-o", "json", auth=remote.auth
+    )
+    assert out.returncode == 1, out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert lines == [f"Error: {path}/kustomization.yaml: {reference}"]
+    assert MARKER not in out.stdout
+    # the same repository's other apps render, the bad symlink elsewhere notwithstanding
+    good = run_render(
+        remote, remote.url(render_repo), tmp_path, "--path", "kust/overlay", "-o", "json",
+        auth=remote.auth,
+    )  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert names(good.stdout) == ["prod-settings"]
 
 
 def test_local_file_url_renders_but_the_cache_itself_is_refused(

@@ -132,10 +132,16 @@ def test_a_resource_outside_the_kustomization_root_is_refused(kustomize: str, re
         kustomize_render(repo, "base")
 
 
-def test_an_escaping_symlink_anywhere_refuses_the_export(kustomize: str, repo: Path) -> None:
+def test_an_escaping_symlink_fails_only_the_render_that_reads_it(
+    kustomize: str, repo: Path
+) -> None:
     (repo.parent / "host.yaml").write_text("x: 1\n")
     (repo / "base" / "host.yaml").symlink_to(repo.parent / "host.yaml")
-    with pytest.raises(ManifestPathEscapeError):
+    assert set(kustomize_render(repo, "base")) == {"Deployment", "ConfigMap"}
+    (repo / "base" / "kustomization.yaml").write_text(
+        "resources:\n  - deploy.yaml\n  - host.yaml\n"
+    )
+    with pytest.raises(ManifestPathEscapeError, match=r"^base/kustomization.yaml: resources\[1\]"):
         kustomize_render(repo, "base")
 
 

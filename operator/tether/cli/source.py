@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -118,6 +121,25 @@ class LoadedSource:
     commit: str = ""
 
 
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while rendering, so a running helm or kustomize is
+    killed with its process group and the render's temp folder removed (by their
+    ``finally`` blocks) instead of being left behind by an abrupt exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(_signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def load_source(**params: Any) -> RenderResult:
     """Render SOURCE (same parameters as :func:`load_source_at`); raise ClickException."""
     return load_source_at(**params).result
@@ -155,24 +177,25 @@ def load_source_at(
         ),
     )
     name = app_name or release_name or _default_name(source)
-    try:
-        local = Path(source)
-        if local.is_dir():
-            tree = LocalTree(local)
-            return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
-        if local.is_file():
-            if path:
-                raise click.BadParameter(f"{source} is a file; --path applies to folders")
-            tree = LocalTree(local.resolve().parent)
-            return LoadedSource(
-                render(tree, local.name, options, app_name=name, cache_key=None), ""
-            )
-        if "://" not in source and "@" not in source:
-            raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
-        auth = _auth(auth_file, ssh_key, known_hosts)
-        return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
-    except (GitError, ManifestError, TreeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with exit_on_sigterm():
+        try:
+            local = Path(source)
+            if local.is_dir():
+                tree = LocalTree(local)
+                return LoadedSource(render(tree, path, options, app_name=name, cache_key=None), "")
+            if local.is_file():
+                if path:
+                    raise click.BadParameter(f"{source} is a file; --path applies to folders")
+                tree = LocalTree(local.resolve().parent)
+                return LoadedSource(
+                    render(tree, local.name, options, app_name=name, cache_key=None), ""
+                )
+            if "://" not in source and "@" not in source:
+                raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
+            auth = _auth(auth_file, ssh_key, known_hosts)
+            return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
+        except (GitError, ManifestError, TreeError) as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 async def _render_git(

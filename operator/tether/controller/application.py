@@ -39,6 +39,7 @@ from tether.controller.repository import Failure, RepositoryController, classify
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
+from tether.manifests.toolrun import RenderStoppedError
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,8 @@ class ApplicationController:
             return
         try:
             desired = await self.engine.render(app, resolved)
+        except RenderStoppedError:
+            return  # shutting down: not a fault of the source; the next process renders again
         except Exception as exc:
             problem = Problem(Reason.RENDER_FAILED, REDACTOR.redact(str(exc)))
             await self._write_problem(key, body, app, problem, refresh=refresh, resolved=resolved)

@@ -39,6 +39,8 @@ from tether.controller.rendering import render_app
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter
+from tether.manifests.toolrun import allow_tools, stop_tools
+from tether.manifests.workdir import prepare as prepare_render_folders
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,16 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def _on_signal() -> None:
+        stop.set()
+        stop_tools()  # a render in a worker thread must not hold the shutdown up
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, _on_signal)
+    allow_tools()
+    prepare_render_folders()  # and remove those a killed predecessor left behind
 
     metrics = Metrics()
     probes = Probes()
@@ -193,6 +202,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
             await runtime.run(stop)
     finally:
         stop.set()
+        stop_tools()
         probes.ready = False
         if elector is not None:
             await elector.release()

@@ -16,7 +16,8 @@ Hierarchy::
     ├── SizeLimitError         a file, the total or the object count is over a limit
     ├── SourceNotFoundError    the path, a value file or a chart dependency is missing
     ├── ManifestPathEscapeError  a path or symlink leaves the repository (also a
-    │                            ``tether.tree.PathEscapeError``)
+    │   │                        ``tether.tree.PathEscapeError``)
+    │   └── ReferenceEscapeError   a kustomization or chart entry points outside it
     └── RenderToolError        helm/kustomize failed or is missing
         └── RenderTimeoutError helm/kustomize ran past its timeout
 
@@ -87,6 +88,14 @@ class SourceNotFoundError(ManifestError):
 
 class ManifestPathEscapeError(ManifestError, PathEscapeError):
     """A path (``..``) or a symlink points outside the repository root."""
+
+
+class ReferenceEscapeError(ManifestPathEscapeError):
+    """A reference in a kustomization, Chart.yaml or requirements.yaml leaves the repository.
+
+    Raised before any tool runs. ``file`` is the file holding the reference and
+    the cause names the entry, e.g. ``resources[2] '../../tmp/x' leaves the repository``.
+    """
 
 
 class RenderToolError(ManifestError):

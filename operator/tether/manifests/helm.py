@@ -1,11 +1,15 @@
 """Render a Helm chart with ``helm template``, offline.
 
-The tree is exported to a temporary folder and helm runs with its cache,
-config and data homes in throw-away folders, so no repository configuration
-or credentials of the host are used and nothing is fetched: dependencies must
-be vendored under the chart's ``charts/`` folder (directories or ``.tgz``), and
-a dependency that is not is reported before helm runs. Value files are paths
-inside the repository, relative to the chart; URLs and escapes are refused.
+Only the chart's folder and its value files are exported, to a private
+per-render folder (``workdir``), and helm runs there, jailed to it where the
+kernel allows (``toolrun``), with its cache, config and data homes in
+throw-away folders, so no repository configuration or credentials of the host
+are used and nothing is fetched: dependencies must be vendored under the
+chart's ``charts/`` folder (directories or ``.tgz``), and a dependency that is
+not is reported before helm runs. A ``file://`` dependency must name a folder
+inside the repository, and a symlink in the chart must stay inside it. Value
+files are paths inside the repository, relative to the chart; URLs and
+escapes are refused.
 Objects keep helm's output order; each is traced to its ``# Source:`` template.
 """
 
@@ -14,23 +18,24 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from tether.manifests.errors import (
     InvalidObjectError,
     ManifestPathEscapeError,
+    ReferenceEscapeError,
     RenderToolError,
     SourceNotFoundError,
 )
-from tether.manifests.kustomize import export_tree
+from tether.manifests.export import export_file, export_subtree
 from tether.manifests.limits import Budget
 from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import HelmOptions
 from tether.manifests.toolrun import run_tool, tool_env
-from tether.manifests.treeio import read_file, tree_kind, tree_listdir
+from tether.manifests.treeio import read_file, resolve_reference, tree_kind, tree_listdir
+from tether.manifests.workdir import render_workdir
 from tether.manifests.yaml import Loader, load_documents
 from tether.tools import ToolNotFoundError, find_tool
 from tether.tree import FileTree
@@ -59,19 +64,21 @@ def render_helm(
     check_dependencies(tree, path, budget)
     value_files = [resolve_value_file(tree, path, name) for name in options.value_files]
     helm = _helm_binary(shown)
-    with tempfile.TemporaryDirectory(prefix="tether-helm-") as temp:
-        root = Path(temp)
+    with render_workdir("helm") as root:
         source = root / "src"
-        export_tree(tree, source, file=shown)
+        export_subtree(tree, path, source, budget)
+        for value_file in value_files:
+            export_file(tree, value_file, source, budget)
         argv = helm_command(helm, source, path, options, app_name, value_files, root)
         output = run_tool(
             argv,
             file=shown,
             env=tool_env(root / "home", _helm_homes(root)),
             cwd=root,
-            timeout=budget.limits.tool_timeout,
+            timeout=budget.tool_timeout(file=shown),
             max_output_bytes=budget.limits.max_total_bytes - budget.bytes,
-            scrub={f"{source}/": "", str(source): ".", temp: "<tmp>"},
+            scrub={f"{source}/": "", str(source): ".", str(root): "<tmp>"},
+            confine=root,
         )
     budget.add_bytes(len(output), file=shown)
     return _objects(output.decode("utf-8", errors="replace"), shown, budget, loader)
@@ -112,7 +119,13 @@ def resolve_value_file(tree: FileTree, chart_path: str, name: str) -> str:
     relative = posixpath.normpath(posixpath.join(chart_path or ".", name))
     if name.startswith("/") or relative == ".." or relative.startswith("../"):
         raise ManifestPathEscapeError("value file lies outside the repository", file=name)
-    if tree_kind(tree, relative) != "file":
+    try:
+        kind = tree_kind(tree, relative)
+    except ManifestPathEscapeError:
+        raise ReferenceEscapeError(
+            f"value file {name!r} leaves the repository (through a symlink)", file=relative
+        ) from None
+    if kind != "file":
         raise SourceNotFoundError("value file not found in the repository", file=relative)
     return relative
 
@@ -124,7 +137,10 @@ def check_dependencies(tree: FileTree, path: str, budget: Budget) -> None:
     if not declared:
         return
     vendored = _vendored_charts(tree, path, budget)
-    for dependency in declared:
+    for file, index, dependency in declared:
+        where = f"dependencies[{index}]"
+        refuse_escaping_dependency(tree, path, dependency, file=file, where=where)
+    for _file, _index, dependency in declared:
         name = str(dependency.get("name") or "")
         if name in vendored:
             continue
@@ -140,8 +156,23 @@ def check_dependencies(tree: FileTree, path: str, budget: Budget) -> None:
         raise SourceNotFoundError(cause, file=chart_file)
 
 
-def _declared_dependencies(tree: FileTree, path: str, budget: Budget) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def refuse_escaping_dependency(
+    tree: FileTree, chart: str, dependency: dict[str, Any], *, file: str, where: str
+) -> None:
+    """A ``file://`` dependency must name a path inside the repository (helm reads it
+    on ``dependency build``; Tether never does, but a chart that points out is refused)."""
+    repository = dependency.get("repository")
+    if not isinstance(repository, str) or not repository.startswith("file://"):
+        return
+    target = repository[len("file://") :]
+    resolve_reference(tree, chart, target, file=file, where=f"{where}.repository", shown=repository)
+
+
+def _declared_dependencies(
+    tree: FileTree, path: str, budget: Budget
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """``(file, index, dependency)`` for each dependency in Chart.yaml and requirements.yaml."""
+    found: list[tuple[str, int, dict[str, Any]]] = []
     for name in (CHART_FILE, "requirements.yaml"):
         file = posixpath.join(path, name)
         if tree_kind(tree, file) != "file":
@@ -156,7 +187,7 @@ def _declared_dependencies(tree: FileTree, path: str, budget: Budget) -> list[di
                 isinstance(d, dict) for d in dependencies
             ):
                 raise InvalidObjectError("dependencies must be a list of mappings", file=file)
-            found.extend(dependencies)
+            found.extend((file, index, item) for index, item in enumerate(dependencies))
     return found
 
 

@@ -1,15 +1,18 @@
 """Limits that keep a hostile or broken source from exhausting memory or time.
 
 One ``Limits`` value travels with a render; ``Budget`` counts what a render
-has used so far and raises SizeLimitError, naming the file, when a limit is
-passed. Nothing here reads files.
+has used so far (files, bytes, objects and wall time since it began) and
+raises SizeLimitError or RenderTimeoutError, naming the file, when a limit is
+passed. Exports and tool runs check it before and while they work, so one
+heavy source cannot hold a worker past its budget. Nothing here reads files.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from tether.manifests.errors import SizeLimitError
+from tether.manifests.errors import RenderTimeoutError, SizeLimitError
 
 MiB = 1024 * 1024
 
@@ -25,6 +28,7 @@ class Limits:
     max_depth: int = 512
     max_dir_depth: int = 64
     tool_timeout: float = 120.0
+    render_timeout: float = 180.0
 
 
 class Budget:
@@ -35,6 +39,31 @@ class Budget:
         self.bytes = 0
         self.objects = 0
         self.files = 0
+        self.started = time.monotonic()
+
+    def remaining(self) -> float:
+        """Seconds left of the render's time budget (never negative)."""
+        return max(0.0, self.limits.render_timeout - (time.monotonic() - self.started))
+
+    def check_time(self, *, file: str) -> None:
+        """Refuse to go on once the render has used its whole time budget."""
+        if self.remaining() <= 0:
+            raise RenderTimeoutError(
+                f"render did not finish within {self.limits.render_timeout:g} s", file=file
+            )
+
+    def tool_timeout(self, *, file: str) -> float:
+        """How long a tool may run now: its own limit, capped by the render's time left."""
+        self.check_time(file=file)
+        return min(self.limits.tool_timeout, self.remaining())
+
+    def check_files(self, count: int, *, file: str) -> None:
+        """Refuse, before anything is read, a plan that needs more than max_files files."""
+        if self.files + count > self.limits.max_files:
+            raise SizeLimitError(
+                f"needs {self.files + count:,} files, over the limit of {self.limits.max_files:,}",
+                file=file,
+            )
 
     def check_file_size(self, size: int, *, file: str) -> None:
         """Refuse a file larger than max_file_bytes, before or after reading it."""
