@@ -1,4 +1,5 @@
-"""Bench: render a folder of 1,000 manifest files; a Kustomize app in a big repository.
+"""Bench: render a folder of 1,000 manifest files, a Jsonnet folder of 200 objects, and a
+Kustomize app in a big repository.
 
 1. Renders the same folder with the C and the pure loader, and runs kubectl
    on it side by side as a baseline (``kubectl label --local -f DIR -o name``,
@@ -11,8 +12,14 @@
 
 Prints best-of-N wall times and ratios.
 
-    .venv/bin/python bench/bench_render.py [--files N] [--runs N]
-        [--repo-files N] [--repo-mb N] [--skip-folder] [--skip-repo]
+    .venv/bin/python bench/bench_render.py [--files N] [--runs N] [--jsonnet-objects N]
+        [--repo-files N] [--repo-mb N] [--skip-folder] [--skip-jsonnet] [--skip-repo]
+
+The Jsonnet folder (20 files of 10 objects each, a shared library, TLAs and
+an extVar) is rendered by ``tether.manifests.render`` (worker process, imports
+through the FileTree) and, as the baseline, evaluated in-process by the same
+``_jsonnet`` binding reading the files from disk, with ``json.loads`` of the
+output: what the worker process and the import round trips cost.
 """
 
 from __future__ import annotations
@@ -34,7 +41,15 @@ from dulwich.repo import Repo
 
 from _corpus import best_of, document
 from tether.git import GitTree
-from tether.manifests import LocalTree, render, toolrun
+from tether.manifests import (
+    DirectoryOptions,
+    JsonnetOptions,
+    JsonnetVar,
+    LocalTree,
+    RenderOptions,
+    render,
+    toolrun,
+)
 from tether.tools import find_tool
 
 APP = {
@@ -50,8 +65,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repo-files", type=int, default=40_000)
     parser.add_argument("--repo-mb", type=int, default=30)
+    parser.add_argument("--jsonnet-objects", type=int, default=200)
     parser.add_argument("--skip-folder", action="store_true")
     parser.add_argument("--skip-repo", action="store_true")
+    parser.add_argument("--skip-jsonnet", action="store_true")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -60,6 +77,8 @@ def main() -> None:
         return
     if not args.skip_folder:
         folder_bench(args)
+    if not args.skip_jsonnet:
+        bench_jsonnet(args.jsonnet_objects, args.runs)
     if not args.skip_repo:
         repository_bench(args)
 
@@ -178,6 +197,82 @@ def child(mode: str, repo_path: str, commit: str, runs: int) -> None:
     best = best_of(runs, whole_export if mode == "whole" else closure)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"best": best, "rss_mb": rss_mb}))
+
+
+JSONNET_LIB = """\
+{
+  deployment(name, replicas, env):: {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: name, labels: { app: name, env: env } },
+    spec: {
+      replicas: replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'main', image: 'registry.example.com/%s:1.0' % name,
+                               ports: [{ containerPort: 8080 }],
+                               env: [{ name: 'ENV', value: env }] }] },
+      },
+    },
+  },
+  service(name):: {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: name },
+    spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
+  },
+}
+"""
+JSONNET_FILE = """\
+local k = import 'k.libsonnet';
+function(replicas=1) std.flattenArrays([
+  [k.deployment('app-{file}-%d' % i, replicas, std.extVar('env')), k.service('app-{file}-%d' % i)]
+  for i in std.range(1, {pairs})
+])
+"""
+
+
+def bench_jsonnet(objects: int, runs: int) -> None:
+    import _jsonnet
+
+    files, pairs = max(1, objects // 10), 5
+    with tempfile.TemporaryDirectory() as temp:
+        root = Path(temp)
+        (root / "lib").mkdir()
+        (root / "lib" / "k.libsonnet").write_text(JSONNET_LIB)
+        (root / "app").mkdir()
+        for f in range(files):
+            text = JSONNET_FILE.replace("{file}", str(f)).replace("{pairs}", str(pairs))
+            (root / "app" / f"f{f:03}.jsonnet").write_text(text)
+        tree = LocalTree(root)
+        jsonnet = JsonnetOptions(
+            ext_vars=(JsonnetVar("env", "prod"),),
+            tlas=(JsonnetVar("replicas", "3", code=True),),
+            libs=("lib",),
+        )
+        options = RenderOptions(directory=DirectoryOptions(jsonnet=jsonnet))
+        expected = files * pairs * 2
+
+        def ours() -> None:
+            result = render(tree, "app", options, app_name="bench", cache_key=None)
+            assert len(result.objects) == expected
+
+        def baseline() -> None:
+            count = 0
+            for path in sorted((root / "app").glob("*.jsonnet")):
+                out = _jsonnet.evaluate_file(
+                    str(path),
+                    jpathdir=[str(root / "lib")],
+                    ext_vars={"env": "prod"},
+                    tla_codes={"replicas": "3"},
+                )
+                count += len(json.loads(out))
+            assert count == expected
+
+        tether = best_of(runs, ours)
+        direct = best_of(runs, baseline)
+    print(f"jsonnet folder: {files} files, {expected} objects")
+    print(f"tether render (worker process, FileTree imports): {tether:.3f} s")
+    print(f"_jsonnet.evaluate_file in-process (baseline):     {direct:.3f} s")
+    print(f"tether / baseline: {tether / direct:.2f}x")
 
 
 if __name__ == "__main__":

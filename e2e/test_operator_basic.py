@@ -220,7 +220,9 @@ def apply_repo_and_app(
     *,
     automated: dict[str, Any] | None,
     name: str = "app",
+    source: dict[str, Any] | None = None,
 ) -> None:
+    """A Repository and an Application of ``path``; ``source`` adds fields to its source."""
     sync_policy: dict[str, Any] = {}
     if automated is not None:
         sync_policy["automated"] = automated
@@ -237,7 +239,12 @@ def apply_repo_and_app(
                 "kind": "Application",
                 "metadata": {"name": name, "namespace": ns},
                 "spec": {
-                    "source": {"repositoryRef": {"name": "repo"}, "revision": "main", "path": path},
+                    "source": {
+                        "repositoryRef": {"name": "repo"},
+                        "revision": "main",
+                        "path": path,
+                        **(source or {}),
+                    },
                     "destination": {"namespace": ns},
                     "syncPolicy": sync_policy,
                     "interval": "30s",

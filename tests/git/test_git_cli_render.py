@@ -42,6 +42,17 @@ PLAIN = {
     "plain/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {flag: yes}\n",
     "plain/b.json": '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}',
 }
+JSONNET = {
+    "jsonnet/app/main.jsonnet": (
+        "local k = import 'k.libsonnet';\n"
+        "function(name, replicas=1) [k.cm(name, { replicas: std.toString(replicas) }),"
+        " k.cm(name + '-' + std.extVar('env'), {})]\n"
+    ),
+    "jsonnet/vendor/k.libsonnet": (
+        "{ cm(n, d):: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n }, data: d } }"
+    ),
+    "jsonnet/escape/main.jsonnet": "importstr '../../../../etc/passwd'\n",
+}
 
 
 # The probe's reproduction: a kustomization that climbs out of the repository to a folder
@@ -73,7 +84,7 @@ def render_repo(git_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     git("init", "-q", "-b", "main", cwd=work)
     symlink(work, "sneaky/host", str(PLANTED))
     symlink(work, "unrelated/bad", "/etc/passwd")  # touches no app below
-    commit_files(work, {**CHART, **KUSTOMIZE, **PLAIN, **EVIL}, "sources")
+    commit_files(work, {**CHART, **KUSTOMIZE, **PLAIN, **EVIL, **JSONNET}, "sources")
     bare = git_base / "render.git"
     git("clone", "-q", "--bare", str(work), str(bare))
     return bare
@@ -141,6 +152,37 @@ def test_kustomize_overlay(remote: Remote, render_repo: Path, tmp_path: Path) ->
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert names(out.stdout) == ["prod-settings"]
+
+
+def test_jsonnet_folder_over_git_daemon(
+    git_base: Path, git_daemon: int, render_repo: Path, tmp_path: Path
+) -> None:
+    remote = git_remote(git_base, git_daemon)
+    out = run_render(
+        remote, remote.url(render_repo), tmp_path, "--path", "jsonnet/app", "-o", "json",
+        "--jsonnet-tla", "name=web", "--jsonnet-tla-code", "replicas=3",
+        "--jsonnet-ext-var", "env=prod", "--jsonnet-lib", "jsonnet/vendor",
+        auth=remote.auth,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    items = json.loads(out.stdout)["items"]
+    assert [i["metadata"]["name"] for i in items] == ["web", "web-prod"]
+    assert items[0]["data"] == {"replicas": "3"}
+
+
+def test_jsonnet_escape_over_git_daemon_is_one_line(
+    git_base: Path, git_daemon: int, render_repo: Path, tmp_path: Path
+) -> None:
+    remote = git_remote(git_base, git_daemon)
+    out = run_render(
+        remote, remote.url(render_repo), tmp_path, "--path", "jsonnet/escape", auth=remote.auth
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip() == (
+        "Error: jsonnet/escape/main.jsonnet:1:1: import "
+        "'../../../../etc/passwd' refused: the '..' chain leaves the repository "
+        "(from jsonnet/escape/)"
+    )
 
 
 @pytest.fixture(params=["http", "ssh"])

@@ -71,8 +71,48 @@ def clean_repo_path(path: str) -> str:
 # --- source -------------------------------------------------------------------------
 
 
+class JsonnetVar(ApiModel):
+    """An external variable or top-level argument for the folder's Jsonnet files."""
+
+    name: str = Field(min_length=1, description="The variable's or argument's name.")
+    value: str = Field(default="", description="A string, or Jsonnet code when code is true.")
+    code: bool = Field(
+        default=False, description="Evaluate value as Jsonnet code instead of passing a string."
+    )
+
+
+class JsonnetOptions(ApiModel):
+    """How to evaluate the folder's *.jsonnet files (as Argo CD's directory.jsonnet)."""
+
+    ext_vars: list[JsonnetVar] = Field(
+        default_factory=list, description="External variables, read with std.extVar(name)."
+    )
+    tlas: list[JsonnetVar] = Field(
+        default_factory=list, description="Top-level arguments, for files that are functions."
+    )
+    libs: list[str] = Field(
+        default_factory=list,
+        description="Library folders, relative to the repository root, searched by import.",
+    )
+
+    @field_validator("ext_vars", "tlas")
+    @classmethod
+    def _unique_names(cls, variables: list[JsonnetVar]) -> list[JsonnetVar]:
+        seen: set[str] = set()
+        for variable in variables:
+            if variable.name in seen:
+                raise ValueError(f"{variable.name!r} is set twice")
+            seen.add(variable.name)
+        return variables
+
+    @field_validator("libs")
+    @classmethod
+    def _libs_inside(cls, libs: list[str]) -> list[str]:
+        return [check_repo_path(lib) for lib in libs]
+
+
 class DirectoryOptions(ApiModel):
-    """How to read a folder of plain manifests."""
+    """How to read a folder of plain manifests (YAML, JSON and Jsonnet)."""
 
     recurse: bool = Field(default=False, description="Also read subfolders. Defaults to false.")
     include: list[str] = Field(
@@ -81,6 +121,9 @@ class DirectoryOptions(ApiModel):
     )
     exclude: list[str] = Field(
         default_factory=list, description="Glob patterns of files to skip; wins over include."
+    )
+    jsonnet: JsonnetOptions | None = Field(
+        default=None, description="External variables, top-level arguments and libraries."
     )
 
 

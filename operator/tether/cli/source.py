@@ -26,6 +26,8 @@ from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
     DirectoryOptions,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     LocalTree,
     ManifestError,
     RenderOptions,
@@ -68,6 +70,7 @@ def source_options(func: F) -> F:
             metavar="GLOB",
             help="Skip files matching GLOB (repeatable; wins over --include).",
         ),
+        *jsonnet_options(),
         click.option(
             "--values",
             "value_files",
@@ -111,6 +114,43 @@ def source_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def jsonnet_options() -> list[Callable[[F], F]]:
+    """The flags for a folder's Jsonnet files (directory.jsonnet in an Application)."""
+    pairs = [
+        ("--jsonnet-ext-var", "NAME=VALUE", "External variable, a string (repeatable)."),
+        ("--jsonnet-ext-code", "NAME=CODE", "External variable, Jsonnet code (repeatable)."),
+        ("--jsonnet-tla", "NAME=VALUE", "Top-level argument, a string (repeatable)."),
+        ("--jsonnet-tla-code", "NAME=CODE", "Top-level argument, Jsonnet code (repeatable)."),
+        ("--jsonnet-lib", "PATH", "Jsonnet library folder in the source (repeatable)."),
+    ]
+    return [
+        click.option(flag, multiple=True, metavar=meta, help=text) for flag, meta, text in pairs
+    ]
+
+
+def jsonnet_from_flags(
+    ext_vars: Sequence[str], ext_codes: Sequence[str], tlas: Sequence[str], tla_codes: Sequence[str]
+) -> tuple[tuple[JsonnetVar, ...], tuple[JsonnetVar, ...]]:
+    """External variables and top-level arguments from NAME=VALUE flags, strings first."""
+
+    def parse(flag: str, items: Sequence[str], code: bool) -> list[JsonnetVar]:
+        out = []
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise click.BadParameter(f"{flag} {item!r}: expected NAME=VALUE")
+            out.append(JsonnetVar(name, value, code))
+        return out
+
+    return (
+        (
+            *parse("--jsonnet-ext-var", ext_vars, False),
+            *parse("--jsonnet-ext-code", ext_codes, True),
+        ),
+        (*parse("--jsonnet-tla", tlas, False), *parse("--jsonnet-tla-code", tla_codes, True)),
+    )
 
 
 @dataclass(frozen=True)
@@ -161,14 +201,25 @@ def load_source_at(
     known_hosts: str | None = None,
     helm_namespace: str = "",
     app_name: str | None = None,
+    jsonnet_ext_var: Sequence[str] = (),
+    jsonnet_ext_code: Sequence[str] = (),
+    jsonnet_tla: Sequence[str] = (),
+    jsonnet_tla_code: Sequence[str] = (),
+    jsonnet_lib: Sequence[str] = (),
     **_unused: Any,
 ) -> LoadedSource:
     """Render SOURCE and say which commit it came from ("" for a local folder).
 
     Raises click.ClickException with one clear line on any failure.
     """
+    ext_vars, tlas = jsonnet_from_flags(
+        jsonnet_ext_var, jsonnet_ext_code, jsonnet_tla, jsonnet_tla_code
+    )
+    jsonnet = JsonnetOptions(ext_vars=ext_vars, tlas=tlas, libs=tuple(jsonnet_lib))
     options = RenderOptions(
-        directory=DirectoryOptions(recurse=recurse, include=tuple(include), exclude=tuple(exclude)),
+        directory=DirectoryOptions(
+            recurse=recurse, include=tuple(include), exclude=tuple(exclude), jsonnet=jsonnet
+        ),
         helm=HelmOptions(
             value_files=tuple(value_files),
             set=tuple(_split_set(item) for item in set_values),

@@ -25,6 +25,8 @@ from tether.manifests.objects import Manifest, ObjectSource
 from tether.manifests.options import (
     DirectoryOptions,
     HelmOptions,
+    JsonnetOptions,
+    JsonnetVar,
     KustomizeImage,
     KustomizeOptions,
     KustomizePatch,
@@ -42,6 +44,8 @@ __all__ = [
     "DuplicateKeyError",
     "HelmOptions",
     "InvalidObjectError",
+    "JsonnetOptions",
+    "JsonnetVar",
     "KustomizeImage",
     "KustomizeOptions",
     "KustomizePatch",

@@ -1,17 +1,23 @@
-"""Render a plain directory: every ``*.yaml``, ``*.yml`` and ``*.json`` file in it.
+"""Render a plain directory: every ``*.yaml``, ``*.yml``, ``*.json`` and ``*.jsonnet`` file.
 
 Files are read through the FileTree in path order (folders sorted by name,
 depth-first when recursing), and objects come out in that order, documents in
 file order, List items in list order. Files that are not manifests are
 skipped: well-known config files (Chart.yaml, kustomization.yaml, ...), and
-any document without apiVersion and kind. ``.git`` folders are never entered.
+any YAML/JSON document without apiVersion and kind. ``.git`` folders are never
+entered. Jsonnet files are evaluated by ``jsonnet.py`` (``*.libsonnet`` files
+are libraries, read only when imported), and every value they give must be
+an object.
 """
 
 from __future__ import annotations
 
+import posixpath
+
 from tether.manifests.documents import parse_file
 from tether.manifests.errors import SizeLimitError, SourceNotFoundError
 from tether.manifests.globs import matches_any
+from tether.manifests.jsonnet import JSONNET_SUFFIX, JsonnetSession, is_jsonnet_file
 from tether.manifests.limits import Budget
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import DirectoryOptions
@@ -19,7 +25,7 @@ from tether.manifests.treeio import read_file, tree_kind, tree_listdir
 from tether.manifests.yaml import Loader
 from tether.tree import FileTree, TreeEntry
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", JSONNET_SUFFIX)
 CONFIG_FILES = frozenset(
     {"Chart.yaml", "Chart.lock", "kustomization.yaml", "kustomization.yml", "Kustomization"}
 )
@@ -37,13 +43,20 @@ def render_directory(
     kind = tree_kind(tree, path)
     if kind is None:
         raise SourceNotFoundError("path does not exist in the repository", file=path or ".")
+    folder = path
     if kind == "file":
+        folder = posixpath.dirname(path)
         files: list[tuple[str, int | None]] = [(path, None)]
     else:
         files = [(e.path, e.size) for e in list_manifest_files(tree, path, options, budget)]
     manifests: list[Manifest] = []
-    for file, size in files:
-        manifests.extend(_file_objects(tree, file, size, budget, loader))
+    with JsonnetSession(tree, folder, options.jsonnet, budget) as jsonnet:
+        for file, size in files:
+            if is_jsonnet_file(file):
+                data = read_file(tree, file, budget, size_hint=size)
+                manifests.extend(jsonnet.evaluate(file, data))
+            else:
+                manifests.extend(_file_objects(tree, file, size, budget, loader))
     return manifests
 
 

@@ -15,17 +15,21 @@ Hierarchy::
     ├── InvalidObjectError     a document is not a valid Kubernetes object
     ├── SizeLimitError         a file, the total or the object count is over a limit
     ├── SourceNotFoundError    the path, a value file or a chart dependency is missing
-    ├── ManifestPathEscapeError  a path or symlink leaves the repository (also a
-    │   │                        ``tether.tree.PathEscapeError``)
-    │   └── ReferenceEscapeError   a kustomization or chart entry points outside it
+    ├── ManifestPathEscapeError  a path, symlink or reference leaves the repository
+    │   │                        (also a ``tether.tree.PathEscapeError``)
+    │   ├── ReferenceEscapeError   a kustomization or chart entry points outside it
+    │   └── JsonnetImportEscapeError  ... through a Jsonnet import (``file:line:col``)
+    ├── JsonnetError           a Jsonnet file failed to evaluate (``file:line:col``)
     └── RenderToolError        helm/kustomize failed or is missing
-        └── RenderTimeoutError helm/kustomize ran past its timeout
+        └── RenderTimeoutError helm/kustomize/Jsonnet ran past its timeout
 
 Messages never include file contents or values, only names and positions, so
 that secrets in a repository do not reach logs or status.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from tether.tree import PathEscapeError
 
@@ -96,6 +100,54 @@ class ReferenceEscapeError(ManifestPathEscapeError):
     Raised before any tool runs. ``file`` is the file holding the reference and
     the cause names the entry, e.g. ``resources[2] '../../tmp/x' leaves the repository``.
     """
+
+
+@dataclass(frozen=True)
+class Position:
+    """A place in a source file, as an evaluator reports it: ``file:line:column``."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class _PositionedError(ManifestError):
+    """An error whose message leads with the evaluator's ``file:line:col``."""
+
+    def __init__(self, cause: str, *, file: str, position: Position | None = None) -> None:
+        self.position = position
+        super().__init__(cause, file=file, line=position.line if position else None)
+
+    @property
+    def message(self) -> str:
+        return positioned(self.file or "<input>", self.position, self.cause)
+
+
+class JsonnetError(_PositionedError):
+    """A Jsonnet file failed to evaluate: a syntax, runtime or stack-depth error.
+
+    ``position`` is where the evaluator points (``file:line:col``), which may be
+    in an imported library; the message leads with it::
+
+        apps/web.jsonnet:12:5: Field does not exist: replicas
+        apps/web.jsonnet: lib/k.libsonnet:3:9: max stack frames exceeded.
+    """
+
+
+class JsonnetImportEscapeError(_PositionedError, ManifestPathEscapeError):
+    """A Jsonnet import that leaves the repository; ``position`` is the import's place."""
+
+
+def positioned(file: str, position: Position | None, cause: str) -> str:
+    """``file:line:col: cause``, or ``file: other:line:col: cause`` when it points elsewhere."""
+    if position is None:
+        return f"{file}: {cause}"
+    if position.file == file:
+        return f"{position}: {cause}"
+    return f"{file}: {position}: {cause}"
 
 
 class RenderToolError(ManifestError):

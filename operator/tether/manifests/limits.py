@@ -29,6 +29,10 @@ class Limits:
     max_dir_depth: int = 64
     tool_timeout: float = 120.0
     render_timeout: float = 180.0
+    # Jsonnet: call depth (bounds recursion and output nesting) and the evaluator
+    # process's address space; its time is tool_timeout, its output max_total_bytes.
+    jsonnet_max_stack: int = 500
+    jsonnet_max_memory: int = 1024 * MiB
 
 
 class Budget:

@@ -16,12 +16,31 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class JsonnetVar:
+    """An external variable or top-level argument: a string, or Jsonnet code when ``code``."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class JsonnetOptions:
+    """Jsonnet files of a directory: extVars, top-level arguments and library folders."""
+
+    ext_vars: tuple[JsonnetVar, ...] = ()
+    tlas: tuple[JsonnetVar, ...] = ()
+    libs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DirectoryOptions:
     """Plain directories: recurse into subfolders, include/exclude globs (exclude wins)."""
 
     recurse: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,7 @@ def from_source(source: Mapping[str, Any]) -> RenderOptions:
             recurse=bool(directory.get("recurse", False)),
             include=_strings(directory.get("include")),
             exclude=_strings(directory.get("exclude")),
+            jsonnet=_jsonnet(directory.get("jsonnet") or {}),
         ),
         kustomize=KustomizeOptions(
             name_prefix=kustomize.get("namePrefix", ""),
@@ -136,6 +156,20 @@ def from_source(source: Mapping[str, Any]) -> RenderOptions:
             namespace=helm.get("namespace", ""),
             skip_crds=bool(helm.get("skipCrds", False)),
         ),
+    )
+
+
+def _jsonnet(jsonnet: Mapping[str, Any]) -> JsonnetOptions:
+    return JsonnetOptions(
+        ext_vars=tuple(_jsonnet_var(item) for item in jsonnet.get("extVars") or ()),
+        tlas=tuple(_jsonnet_var(item) for item in jsonnet.get("tlas") or ()),
+        libs=_strings(jsonnet.get("libs")),
+    )
+
+
+def _jsonnet_var(item: Mapping[str, Any]) -> JsonnetVar:
+    return JsonnetVar(
+        name=str(item["name"]), value=str(item.get("value", "")), code=bool(item.get("code"))
     )
 
 

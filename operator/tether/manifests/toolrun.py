@@ -73,6 +73,28 @@ def allow_tools() -> None:
         _running.stopping = False
 
 
+def track(process: subprocess.Popen[bytes], *, file: str) -> None:
+    """Count a long-lived helper process (e.g. the Jsonnet evaluator) among the running
+    tools, so ``stop_tools`` kills its group too; refuse it once shutdown began."""
+    with _running.lock:
+        stopping = _running.stopping
+        if not stopping:
+            _running.processes.add(process)
+    if stopping:
+        kill_group(process)
+        raise RenderStoppedError("render stopped: Tether is shutting down", file=file)
+
+
+def stopping() -> bool:
+    """Whether shutdown began (``stop_tools`` was called)."""
+    return _running.stopping
+
+
+def untrack(process: subprocess.Popen[bytes]) -> None:
+    with _running.lock:
+        _running.processes.discard(process)
+
+
 def check_not_stopping(*, file: str) -> None:
     """Raise RenderStoppedError once shutdown began, so long exports stop early too."""
     if _running.stopping:

@@ -329,3 +329,32 @@ def test_status_is_parsed_and_a_broken_status_does_not_hide_the_spec() -> None:
     assert parse_application(raw).status is None
     raw["spec"]["interval"] = "soon"
     assert list(problems(raw)) == ["spec.interval"]
+
+
+def test_jsonnet_options_reach_the_engine_options() -> None:
+    from tether.manifests import JsonnetVar, from_source
+
+    jsonnet = {
+        "extVars": [{"name": "env", "value": "prod"}, {"name": "n", "value": "2", "code": True}],
+        "tlas": [{"name": "replicas", "value": "3", "code": True}],
+        "libs": ["vendor", "lib/k8s"],
+    }
+    a = parse_application(app({"repositoryRef": {"name": "d"}, "directory": {"jsonnet": jsonnet}}))
+    options = from_source(a.spec.source.to_dict()).directory.jsonnet
+    assert options.ext_vars == (JsonnetVar("env", "prod"), JsonnetVar("n", "2", code=True))
+    assert options.tlas == (JsonnetVar("replicas", "3", code=True),)
+    assert options.libs == ("vendor", "lib/k8s")
+
+
+@pytest.mark.parametrize(
+    ("jsonnet", "field", "message"),
+    [
+        ({"libs": ["../other"]}, "libs", "must not contain '..'"),
+        ({"libs": ["/etc"]}, "libs", "must be relative to the repository root"),
+        ({"tlas": [{"name": "a"}, {"name": "a"}]}, "tlas", "'a' is set twice"),
+        ({"extVars": [{"name": ""}]}, "extVars[0].name", "at least 1 character"),
+    ],
+)
+def test_jsonnet_options_refused(jsonnet: dict[str, Any], field: str, message: str) -> None:
+    found = problems(app({"repositoryRef": {"name": "d"}, "directory": {"jsonnet": jsonnet}}))
+    assert message in found[f"spec.source.directory.jsonnet.{field}"]

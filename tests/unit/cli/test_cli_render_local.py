@@ -102,3 +102,45 @@ def test_unknown_source_is_one_clear_line(tmp_path: Path) -> None:
     code, _, err = run("render", str(tmp_path / "missing"))
     assert code != 0
     assert err.strip().endswith("no such folder or file, and not a Git URL")
+
+
+JSONNET_APP = """\
+local k = import 'k.libsonnet';
+function(name, replicas=1) [
+  k.cm(name, { replicas: std.toString(replicas), env: std.extVar('env') }),
+  k.cm(name + '-' + std.extVar('suffix'), {}),
+]
+"""
+JSONNET_LIB = (
+    "{ cm(n, d):: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n }, data: d } }"
+)
+
+
+def test_jsonnet_folder_with_flags(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.jsonnet").write_text(JSONNET_APP)
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "k.libsonnet").write_text(JSONNET_LIB)
+    code, out, err = run(
+        "render", str(tmp_path), "--path", "app", "-o", "json",
+        "--jsonnet-tla", "name=web", "--jsonnet-tla-code", "replicas=2 + 1",
+        "--jsonnet-ext-var", "env=prod", "--jsonnet-ext-code", "suffix='x' + 'y'",
+        "--jsonnet-lib", "vendor",
+    )  # fmt: skip
+    assert code == 0, err
+    items = json.loads(out)["items"]
+    assert [i["metadata"]["name"] for i in items] == ["web", "web-xy"]
+    assert items[0]["data"] == {"replicas": "3", "env": "prod"}
+
+
+def test_jsonnet_errors_are_one_line_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "main.jsonnet").write_text("{\n  a: std.extVar('missing'),\n}\n")
+    code, out, err = run("render", str(tmp_path))
+    assert code == 1 and out == ""
+    assert err.strip() == "Error: main.jsonnet:2:6: undefined external variable: missing"
+
+
+def test_jsonnet_flag_without_a_name_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run("render", str(tmp_path), "--jsonnet-tla", "replicas")
+    assert code == 2
+    assert "--jsonnet-tla 'replicas': expected NAME=VALUE" in err
