@@ -6,7 +6,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps tools test test-unit test-e2e lint typecheck crds cluster cluster-down demo bench clean
+.PHONY: install system-deps tools image test test-unit test-e2e lint typecheck crds cluster cluster-down demo bench clean
 
 $(BIN)/tether: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ system-deps:
 
 tools: system-deps
 	bash e2e/build-tools.sh
+
+# The operator image as an OCI archive (dist/tether-image.tar), built from Debian packages
+# and wheels with mmdebstrap, no Docker daemon; cached by input hash. Needs root.
+image: system-deps install tools
+	bash image/build.sh dist/tether-image.tar
 
 # The full suite: unit, Git-server integration and e2e against the local control plane.
 test: system-deps install tools

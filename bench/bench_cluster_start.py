@@ -6,7 +6,11 @@ run side by side, is the bare minimum a client can talk to: etcd +
 kube-apiserver until /readyz (the first milestones of the same runs). Also
 times ``stop`` (until no process is left). Target: start under 30 s.
 
-    .venv/bin/python bench/bench_cluster_start.py [--runs N] [--nodes N]
+With ``--real-node`` (root) every run is a pair started one after the other: the
+same cluster without and with the real node (kubelet + containerd), and the
+extra seconds the real node adds are reported against the kwok-only baseline.
+
+    .venv/bin/python bench/bench_cluster_start.py [--runs N] [--nodes N] [--real-node]
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from pathlib import Path
 from tether.localcluster import LocalCluster
 
 
-def one_run(nodes: int) -> tuple[float, dict[str, float], float]:
+def one_run(nodes: int, real_node: bool = False) -> tuple[float, dict[str, float], float]:
     run_dir = Path(tempfile.mkdtemp(prefix="tether-bench-"))
     try:
         began = time.monotonic()
-        cluster = LocalCluster.start(run_dir, nodes=nodes, die_with_parent=True)
+        cluster = LocalCluster.start(
+            run_dir, nodes=nodes, real_node=real_node, die_with_parent=True
+        )
         total = time.monotonic() - began
         milestones = dict(cluster.state.milestones)
         stop_began = time.monotonic()
@@ -42,7 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--real-node", action="store_true", help="pairs without/with it")
     args = parser.parse_args()
+    if args.real_node:
+        compare_real_node(args.runs, args.nodes)
+        return
 
     totals: list[float] = []
     readyz: list[float] = []
@@ -60,6 +70,26 @@ def main() -> None:
     print(f"median baseline etcd+apiserver readyz: {med_readyz:.2f}s")
     print(f"ratio usable / baseline:        {med_total / med_readyz:.2f}x")
     print(f"median stop (nothing left):     {statistics.median(stops):.2f}s")
+
+
+def compare_real_node(runs: int, nodes: int) -> None:
+    plain: list[float] = []
+    real: list[float] = []
+    for i in range(runs):
+        base, _, _ = one_run(nodes)
+        total, milestones, stop = one_run(nodes, real_node=True)
+        plain.append(base)
+        real.append(total)
+        print(
+            f"pair {i + 1}: kwok only {base:.2f}s, with the real node {total:.2f}s "
+            f"(real node started at {milestones['real node started']:.2f}s); stop {stop:.2f}s"
+        )
+    med_plain, med_real = statistics.median(plain), statistics.median(real)
+    print(f"median kwok only:       {med_plain:.2f}s")
+    print(
+        f"median with real node:  {med_real:.2f}s  (+{med_real - med_plain:.2f}s, "
+        f"{med_real / med_plain:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

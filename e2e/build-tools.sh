@@ -119,7 +119,7 @@ kwok_stages() {
 # Selected tools (default: all) in an order that gives the manifest helpers
 # what they need first.
 wanted=("$@")
-[[ ${#wanted[@]} -gt 0 ]] || wanted=(helm kustomize kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+[[ ${#wanted[@]} -gt 0 ]] || wanted=(helm kustomize kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubelet pause)
 
 for tool in "${wanted[@]}"; do
   case "$tool" in
@@ -130,7 +130,8 @@ for tool in "${wanted[@]}"; do
       kwok_stages
       ;;
     etcd) build_in_module etcd "$ETCD_VERSION" etcd "go.etcd.io/etcd/server/v3" ;;
-    kubectl | kube-apiserver | kube-controller-manager | kube-scheduler)
+    pause) build_in_module pause "$PAUSE_VERSION" pause . ;;
+    kubectl | kube-apiserver | kube-controller-manager | kube-scheduler | kubelet)
       build_in_module "$tool" "$KUBERNETES_VERSION" kube "k8s.io/kubernetes/cmd/$tool" "$k8s_ldflags"
       ;;
     *)

@@ -73,6 +73,14 @@ def test_up_env_down_round_trip_leaves_nothing_behind(tmp_path: Path) -> None:
         again = tether_cluster("up", "--dir", str(run_dir))
         assert (again.returncode, again.stdout) == (0, expected)
         assert "already running" in again.stderr
+
+        archive = tmp_path / "image.tar"
+        archive.write_bytes(b"")
+        load = tether_cluster("load-image", "--dir", str(run_dir), str(archive))
+        assert load.returncode == 1
+        assert load.stderr.strip().splitlines() == [
+            f"Error: the cluster in {run_dir} has no real node (start it with --real-node)"
+        ]
     finally:
         down = tether_cluster("down", "--dir", str(run_dir))
 

@@ -25,6 +25,7 @@ from git_servers import (
     HttpGitServer,
     free_port,
     git,
+    git_daemon_argv,
     push_commit,
     stop,
     wait_for_port,
@@ -73,16 +74,7 @@ class Daemon:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                "git",
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                f"--base-path={self.base}",
-                "--listen=127.0.0.1",
-                f"--port={self.port}",
-                str(self.base),
-            ],
+            git_daemon_argv(self.base, self.port),
             env=GIT_ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -23,6 +23,9 @@ from typing import Any, Protocol
 
 APP_LABEL = "tether.dev/app"
 TRACKING_ANNOTATION = "tether.dev/tracking-id"
+# Stamped on every hook object a sync creates: the id of the operation that ran it, so a
+# resumed operation recognises its own hook runs and never starts them twice.
+OPERATION_ANNOTATION = "tether.dev/operation"
 
 _MAX_LABEL_VALUE = 63
 _LABEL_HASH_CHARS = 10

@@ -52,14 +52,17 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 15
+    port: int,
+    process: subprocess.Popen[bytes] | None = None,
+    timeout: float = 15,
+    host: str = "127.0.0.1",
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
@@ -75,25 +78,35 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def start_git_daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
+def git_daemon_argv(base: Path, port: int, *extra: str, listen: str = "127.0.0.1") -> list[str]:
+    """Run ``git-daemon`` itself, so that the Popen's pid is the server.
+
+    ``git daemon`` is a wrapper that starts ``git-daemon`` as a child and waits for
+    it: SIGSTOP sent to the wrapper stops nothing, and SIGKILL leaves the real
+    daemon serving, orphaned. Fault tests signal this process and must hit the server.
+    """
+    return [
+        str(Path(git("--exec-path")) / "git-daemon"),
+        "--export-all",
+        "--reuseaddr",
+        *extra,
+        f"--base-path={base}",
+        f"--listen={listen}",
+        f"--port={port}",
+        str(base),
+    ]
+
+
+def start_git_daemon(base: Path, listen: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], int]:
+    """A git daemon serving ``base``; the process returned is the daemon, not a wrapper."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--reuseaddr",
-            "--informative-errors",
-            f"--base-path={base}",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            str(base),
-        ],
+        git_daemon_argv(base, port, "--informative-errors", listen=listen),
         env=GIT_ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for_port(port, process)
+    wait_for_port(port, process, host=listen)
     return process, port
 
 

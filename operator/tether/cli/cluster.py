@@ -53,8 +53,14 @@ def cluster() -> None:
 @click.option(
     "--nodes", default=1, show_default=True, type=click.IntRange(1, 3), help="Fake nodes."
 )
+@click.option(
+    "--real-node",
+    is_flag=True,
+    help="Also run a real node (kubelet, containerd, runc, CNI bridge) tainted "
+    "tether.dev/real-node=true:NoSchedule. Needs root; one per machine.",
+)
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for readiness.")
-def up(run_dir: Path | None, nodes: int, timeout: float) -> None:
+def up(run_dir: Path | None, nodes: int, real_node: bool, timeout: float) -> None:
     """Start the cluster (or reuse the one running in --dir) and print the export line."""
     folder = _run_dir(run_dir)
     try:
@@ -62,12 +68,13 @@ def up(run_dir: Path | None, nodes: int, timeout: float) -> None:
         click.echo(f"cluster already running in {folder} ({running.server})", err=True)
     except ClusterNotRunningError:
         try:
-            running = LocalCluster.start(folder, nodes=nodes, timeout=timeout)
+            running = LocalCluster.start(folder, nodes=nodes, real_node=real_node, timeout=timeout)
         except LocalClusterError as exc:
             raise click.ClickException(f"{exc}\nlogs: {folder / 'logs'}") from exc
+        extra = " and a real node" if real_node else ""
         click.echo(
             f"cluster ready in {running.state.startup_seconds:.1f}s at {running.server} "
-            f"({nodes} kwok node(s)); logs in {folder / 'logs'}",
+            f"({nodes} kwok node(s){extra}); logs in {folder / 'logs'}",
             err=True,
         )
     click.echo(_export_line(running.kubeconfig))
@@ -83,6 +90,19 @@ def down(run_dir: Path | None) -> None:
         click.echo(f"stopped {', '.join(stopped)} in {folder}", err=True)
     else:
         click.echo(f"no running cluster in {folder}", err=True)
+
+
+@cluster.command("load-image")
+@dir_option
+@click.argument("archive", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def load_image(run_dir: Path | None, archive: Path) -> None:
+    """Import an image archive (OCI or Docker, e.g. from `make image`) into the real node."""
+    folder = _run_dir(run_dir)
+    try:
+        output = LocalCluster.attach(folder).load_image(archive)
+    except LocalClusterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(output, err=True)
 
 
 @cluster.command()

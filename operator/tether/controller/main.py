@@ -89,15 +89,7 @@ async def _refresh_token(client: Any) -> None:
             await result
 
 
-async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None) -> int:
-    """Run until ``stop`` is set or a signal arrives; returns the exit code."""
-    from tether.engine import Engine
-    from tether.git.cache import GitCache
-    from tether.git.urls import FileURLPolicy
-    from tether.kube.client import KubeClient
-    from tether.tools import cache_dir
-
-    stop = stop or asyncio.Event()
+def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
 
     def _on_signal() -> None:
@@ -107,6 +99,18 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, _on_signal)
+
+
+async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None) -> int:
+    """Run until ``stop`` is set or a signal arrives; returns the exit code."""
+    from tether.engine import Engine
+    from tether.git.cache import GitCache
+    from tether.git.urls import FileURLPolicy
+    from tether.kube.client import KubeClient
+    from tether.tools import cache_dir
+
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
     allow_tools()
     prepare_render_folders()  # and remove those a killed predecessor left behind
 
@@ -182,6 +186,14 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     code = 0
     try:
         await _wait_first(ready, stop, kopf_task)
+        # kopf installed its own SIGINT/SIGTERM handlers over ours, and they only stop
+        # kopf: the workers would go on (still holding the Lease) until kopf is done.
+        # Ours again: one signal stops workers and kopf (stop is its stop_flag) at once.
+        _stop_on_signals(stop)
+        # Ready means "watching, able to lead", so a warm standby is ready too: were it
+        # not, a rolling update with leader election would never finish (the new pod
+        # would wait for the Lease the old pod holds until the old pod is deleted).
+        probes.ready = not stop.is_set()
         if cfg.leader_elect:
             elector = LeaderElector(
                 client,

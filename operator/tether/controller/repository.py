@@ -99,6 +99,12 @@ class RepoState:
     def lookup(self, revision: str) -> Resolved | None:
         return self.resolved.get(revision)
 
+    def headline(self) -> Failure | None:
+        """The failure the status reports: the whole repository's, else the first revision's."""
+        if self.failure is not None or not self.errors:
+            return self.failure
+        return sorted(self.errors.items())[0][1]
+
     def problem(self, revision: str) -> Failure | None:
         return self.failure or self.errors.get(revision)
 
@@ -175,6 +181,7 @@ class RepositoryController:
         previous = self._states.get(key)
         state = await self._resolve_all(key, repo, previous, force=force)
         self._states[key] = state
+        _log_change(key, previous, state)
         await self._write(key, observed, generation, state, refresh=refresh)
         if state.failure is not None:
             await self.events.warning(
@@ -295,10 +302,7 @@ def build_status(
     old_conditions = [
         cond.Condition.model_validate(c) for c in previous.get("conditions") or () if _ok(c)
     ]
-    failure = state.failure
-    if failure is None and state.errors:
-        _rev, first = sorted(state.errors.items())[0]
-        failure = Failure(first.reason, first.message, stalled=first.stalled)
+    failure = state.headline()
     if failure is None:
         revs = ", ".join(f"{r.revision}={r.commit[:12]}" for r in state.resolved.values())
         conditions = cond.mark_ready(
@@ -333,6 +337,22 @@ def build_status(
     else:
         status["lastFetchTime"] = last_fetch
     return status
+
+
+def _log_change(key: Key, previous: RepoState | None, state: RepoState) -> None:
+    """One log line when fetching starts failing, fails differently or works again.
+
+    Not one per retry: a server that stays down is in the status and the Event, and
+    the log says only when that changed.
+    """
+    before = previous.headline() if previous is not None else None
+    now = state.headline()
+    if now == before:
+        return
+    if now is None:
+        log.info("Repository %s/%s: fetching works again", *key)
+    else:
+        log.warning("Repository %s/%s: %s: %s", *key, now.reason, now.message)
 
 
 def _ok(raw: Any) -> bool:

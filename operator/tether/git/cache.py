@@ -25,7 +25,10 @@ share one in-flight task; writes to one repository are serialised by an asyncio
 lock per URL and, across processes, by an ``flock`` on ``<repo>.lock``.
 Different repositories fetch in parallel. dulwich is blocking, so every
 network step runs in a worker thread under ``asyncio.wait_for``; on timeout the
-connection is aborted (ssh killed; sockets carry the same timeout).
+connection is aborted (ssh killed; sockets carry the same timeout). Those
+threads come from the cache's own pool, not asyncio's default one: a server
+that stops answering holds a thread until the timeout, and many Repositories on
+it must not hold up renders and local reads that use the default pool.
 
 This module stops at the commit: reading files is ``tether.git.tree``.
 """
@@ -42,6 +45,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -67,6 +71,9 @@ from tether.git.urls import NO_FILE_URLS, FileURLPolicy, GitURL, normalize_url, 
 from tether.tools import cache_dir
 
 DEFAULT_TIMEOUT = 60.0
+# Network steps wait on sockets, not the CPU; enough threads that servers which
+# hang (each holding one until its timeout) leave room for the ones that answer.
+NETWORK_THREADS = 64
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _PIN_REF = "refs/tether/commits/"
 _SALT_FILE = ".salt"
@@ -138,6 +145,7 @@ class GitCache:
         self._proofs: dict[Grant, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: dict[tuple[object, ...], asyncio.Future[Snapshot]] = {}
+        self._network_pool = ThreadPoolExecutor(NETWORK_THREADS, thread_name_prefix="tether-git")
 
     def repo_path(self, url: str | GitURL) -> Path:
         """Where the bare cache for ``url`` lives: a readable slug, then a salted HMAC."""
@@ -348,20 +356,24 @@ class GitCache:
                 connections.append(conn)
                 return operation(conn)
 
+        silent = GitTimeoutError(f"no answer within {timeout:g}s", url=url.redacted, ref=ref)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(work), timeout)
+            loop = asyncio.get_running_loop()
+            return await asyncio.wait_for(loop.run_in_executor(self._network_pool, work), timeout)
         except TimeoutError:
             for conn in connections:
                 conn.abort()
-            raise GitTimeoutError(
-                f"no answer within {timeout:g}s", url=url.redacted, ref=ref
-            ) from None
+            raise silent from None
         except AuthenticationError as exc:
             raise _with_key_hint(exc, auth) from None
         except GitError:
             raise
         except Exception as exc:
-            raise _with_key_hint(translate_error(exc, url=url.redacted, ref=ref), auth) from exc
+            error = translate_error(exc, url=url.redacted, ref=ref)
+            # A socket read that timed out is the same silence as the overall deadline.
+            raise (
+                silent if isinstance(error, GitTimeoutError) else _with_key_hint(error, auth)
+            ) from exc
 
 
 def _as_auth(auth: AuthLike) -> GitAuth:

@@ -290,8 +290,27 @@ def translate_error(exc: BaseException, *, url: str, ref: str = "") -> GitError:
     if isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS:
         return NetworkUnreachableError(f"cannot reach the server: {exc.strerror}", url=url, ref=ref)
     if isinstance(exc, HangupException | GitProtocolError):
+        cause = _socket_cause(exc)
+        if cause is not None and not getattr(exc, "stderr_lines", None):
+            return translate_error(cause, url=url, ref=ref)
         return _from_text(_message_of(exc), url=url, ref=ref)
     return GitError(f"unexpected failure: {type(exc).__name__}", url=url, ref=ref)
+
+
+def _socket_cause(exc: BaseException) -> OSError | None:
+    """The reset or timed-out read under dulwich's "hung up" / protocol errors, if any.
+
+    A server killed with connections still in its listen backlog resets them; dulwich
+    reports that as a hang-up, which alone cannot be told from a server refusing.
+    """
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__
+    if isinstance(cause, TimeoutError) or (
+        isinstance(cause, OSError) and cause.errno in _UNREACHABLE_ERRNOS
+    ):
+        return cause
+    return None
 
 
 def _message_of(exc: BaseException) -> str:

@@ -14,6 +14,11 @@
 * Stored objects are lean: ``managedFields`` are dropped, or kept in a compact
   form (manager, operation, fieldsV1) for kinds registered with
   ``managed_fields=True`` (ignoreDifferences by manager).
+* A list or watch the server refuses (401/403) is not waited out: ``wait_synced``
+  raises the server's error at once (it names the verb, the resource and the
+  user), so the app gets a condition instead of a silent timeout. The watch keeps
+  retrying with backoff and recovers when RBAC allows it; the log says so once
+  when a watch starts failing or its error changes, not on every retry.
 * Indexed by app label value and by object key ``(group, kind, namespace, name)``.
 * Subscribers (per app label) are called synchronously with a ``CacheEvent``
   as each watch event is applied; they must be cheap (set an event, put on a
@@ -35,7 +40,7 @@ from typing import Any
 
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
-from tether.kube.errors import Gone, KubeError, NotFound, UnknownKind
+from tether.kube.errors import Forbidden, Gone, KubeError, NotFound, Unauthorized, UnknownKind
 from tether.kube.resource import GVK, ApiResource
 
 log = logging.getLogger(__name__)
@@ -100,6 +105,9 @@ class _Watch:
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     resource: ApiResource | None = None
     last_error: str = ""
+    # Set while the server refuses this watch (401/403); wakes ``wait_synced``.
+    refused: KubeError | None = None
+    refused_event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ResourceCache:
@@ -210,17 +218,35 @@ class ResourceCache:
         watch.task = asyncio.create_task(self._run(watch), name=f"tether-watch-{watch.gvk}")
 
     async def wait_synced(self, gvks: Iterable[GVK], *, timeout: float = 30.0) -> None:
-        """Wait until each served kind has been listed once (unserved kinds are skipped)."""
-        waits = []
+        """Wait until each served kind has been listed once (unserved kinds are skipped).
+
+        Raises the server's ``Forbidden``/``Unauthorized`` at once for a kind whose
+        list or watch it refuses.
+        """
+        watches = []
         for gvk in gvks:
             watch = self._watches.get((gvk.group, gvk.kind))
             if watch is None or watch.synced.is_set():
                 continue
             with contextlib.suppress(UnknownKind):
                 await self._discovery.resource(gvk)
-                waits.append(watch.synced.wait())
-        if waits:
-            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+                watches.append(watch)
+        if watches:
+            await asyncio.wait_for(self._synced_or_refused(watches), timeout)
+
+    async def _synced_or_refused(self, watches: list[_Watch]) -> None:
+        for watch in watches:
+            if watch.refused is not None:
+                raise watch.refused
+            synced = asyncio.ensure_future(watch.synced.wait())
+            refused = asyncio.ensure_future(watch.refused_event.wait())
+            try:
+                await asyncio.wait({synced, refused}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                synced.cancel()
+                refused.cancel()
+            if not watch.synced.is_set() and watch.refused is not None:
+                raise watch.refused
 
     def is_synced(self, gvk: GVK) -> bool:
         watch = self._watches.get((gvk.group, gvk.kind))
@@ -328,12 +354,20 @@ class ResourceCache:
                 await self._wait_for_crds(backoff)
                 backoff = min(backoff * 2, 5.0)
             except (KubeError, ValueError) as exc:
-                watch.last_error = str(exc)
+                self._failed(watch, exc)
                 if isinstance(exc, NotFound):
                     self._discovery.invalidate()
-                log.debug("watch %s failed, retrying in %.1fs: %s", watch.gvk, backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _failed(self, watch: _Watch, exc: Exception) -> None:
+        """Record a failed list/watch; log once per new error; wake waiters on a refusal."""
+        if str(exc) != watch.last_error:
+            log.warning("watch of %s failed (retrying with backoff): %s", watch.gvk, exc)
+        watch.last_error = str(exc)
+        if isinstance(exc, Forbidden | Unauthorized):
+            watch.refused = exc
+            watch.refused_event.set()
 
     async def _relist(self, watch: _Watch) -> str:
         assert watch.resource is not None
@@ -352,7 +386,11 @@ class ResourceCache:
             if key not in seen:
                 self._forget(key, notify=True)
         watch.synced.set()
+        if watch.last_error:
+            log.info("watch of %s recovered", watch.gvk)
         watch.last_error = ""
+        watch.refused = None
+        watch.refused_event.clear()
         return rv
 
     async def _follow(self, watch: _Watch, rv: str) -> None:

@@ -1,7 +1,8 @@
 """A real Kubernetes control plane on 127.0.0.1 for tests and the local demo.
 
 Built from the pinned binaries of ``e2e/build-tools.sh``: etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler and kwok (fake nodes). Use
+kube-controller-manager, kube-scheduler and kwok (fake nodes), and optionally one
+real node (kubelet + containerd, :mod:`tether.localcluster.node`). Use
 ``LocalCluster.start(run_dir)`` to start one and ``LocalCluster.attach(run_dir)``
 to reopen one another process started; ``tether cluster up|down|env`` wraps it.
 """
@@ -14,6 +15,7 @@ from tether.localcluster.errors import (
     ClusterToolMissingError,
     ComponentExitedError,
     LocalClusterError,
+    RealNodeError,
 )
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "ComponentExitedError",
     "LocalCluster",
     "LocalClusterError",
+    "RealNodeError",
     "default_run_dir",
     "describe",
     "stop_run_dir",

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from tether.localcluster import components as comp
-from tether.localcluster import pki, procs
+from tether.localcluster import node, oci, pki, procs
 from tether.localcluster.api import AdminClient
 from tether.localcluster.errors import (
     ClusterNotRunningError,
     ClusterRequestError,
     ClusterStartTimeoutError,
     ClusterToolMissingError,
+    RealNodeError,
 )
 from tether.localcluster.kubeconfig import Credentials, write_kubeconfig
 from tether.tools import ToolNotFoundError, cache_dir, find_tool
@@ -42,6 +43,9 @@ _IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kube-controller-manager": ("system:kube-controller-manager", ()),
     "kube-scheduler": ("system:kube-scheduler", ()),
     "kwok": ("tether-kwok", ("system:masters",)),
+    # The API server's identity towards the real node's kubelet (exec, logs).
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ("system:masters",)),
+    "kubelet": (f"system:node:{node.NODE_NAME}", ("system:nodes",)),
 }
 
 
@@ -110,14 +114,17 @@ class LocalCluster:
         run_dir: Path,
         *,
         nodes: int = 1,
+        real_node: bool = False,
         die_with_parent: bool = False,
         timeout: float = DEFAULT_START_TIMEOUT,
     ) -> LocalCluster:
         """Start a fresh cluster in ``run_dir`` (made if missing; must not hold a live one).
 
-        With ``die_with_parent`` the components get SIGTERM when this process
-        dies (for test sessions). On any failure everything started is stopped
-        and the error is raised; the logs stay in ``run_dir/logs``.
+        With ``real_node`` a kubelet with containerd joins beside the kwok nodes
+        (root only; see :mod:`tether.localcluster.node`). With ``die_with_parent``
+        the components get SIGTERM when this process dies (for test sessions). On
+        any failure everything started is stopped and the error is raised; the
+        logs stay in ``run_dir/logs``.
         """
         if not 1 <= nodes <= 3:
             raise ValueError(f"nodes must be 1..3, got {nodes}")
@@ -125,6 +132,11 @@ class LocalCluster:
         if _live_components(run_dir):
             raise FileExistsError(f"a cluster is already running in {run_dir}")
         binaries = _binaries()
+        if real_node:
+            node.check_host()
+            binaries["kubelet"] = _node_binary("kubelet")
+            binaries["pause"] = _node_binary("pause")
+            binaries["containerd"] = node.host_binary("containerd")
         stages = kwok_stages_file()
         layout = comp.RunLayout(run_dir)
         began = time.monotonic()
@@ -133,6 +145,8 @@ class LocalCluster:
         server = f"https://127.0.0.1:{ports.apiserver}"
         _write_pki(layout, server)
         node_names = tuple(f"kwok-node-{i}" for i in range(nodes))
+        if real_node:
+            node_names += (node.NODE_NAME,)
         state = ClusterState(server, ports, node_names, 0.0)
         cluster = cls(run_dir=run_dir, state=state)
         try:
@@ -177,6 +191,22 @@ class LocalCluster:
     @property
     def node_names(self) -> tuple[str, ...]:
         return self.state.nodes
+
+    @property
+    def node_layout(self) -> node.NodeLayout:
+        return node.NodeLayout(self.run_dir / "node")
+
+    @property
+    def has_real_node(self) -> bool:
+        return node.NODE_NAME in self.state.nodes
+
+    def load_image(self, archive: Path) -> str:
+        """Import an OCI/Docker image archive into the real node's containerd."""
+        if not self.has_real_node:
+            raise RealNodeError(
+                f"the cluster in {self.run_dir} has no real node (start it with --real-node)"
+            )
+        return node.import_image(self.node_layout, archive)
 
     def admin_client(self) -> AdminClient:
         layout = self.layout
@@ -299,12 +329,51 @@ class LocalCluster:
         )
         self._launch("kwok", comp.kwok_argv(binaries["kwok"], layout, stages), die_with_parent)
         client = self.admin_client()
-        for node in self.state.nodes:
-            client.create("/api/v1/nodes", comp.node_manifest(node))
+        for name in self.state.nodes:
+            if name != node.NODE_NAME:
+                client.create("/api/v1/nodes", comp.node_manifest(name))
+        if self.has_real_node:
+            self._boot_real_node(binaries, die_with_parent, deadline)
+            reached("real node started")
         self._wait_until(deadline, "nodes Ready", self._nodes_ready)
         reached("nodes ready")
         self._wait_until(deadline, "default ServiceAccount", self._default_sa_exists)
         reached("default serviceaccount")
+
+    def _boot_real_node(
+        self, binaries: dict[str, str], die_with_parent: bool, deadline: float
+    ) -> None:
+        """Host network, containerd with the pause image, then the kubelet."""
+        layout, nl = self.layout, self.node_layout
+        nl.make_dirs()
+        node.setup_host_network(self.state.ports.apiserver, comp.SERVICE_IP)
+        nl.containerd_config.write_text(
+            node.containerd_config(nl, restrict_oom_score=not node.has_cap_sys_resource())
+        )
+        (nl.cni_conf_dir / "10-tether.conflist").write_text(node.cni_conflist(nl))
+        self._launch(
+            "containerd", node.containerd_argv(binaries["containerd"], nl), die_with_parent
+        )
+        self._wait_until(deadline, "containerd socket", nl.containerd_socket.exists)
+        _write_pause_image(Path(binaries["pause"]), nl.pause_archive)
+        node.import_image(nl, nl.pause_archive)
+        ca = pki.load_ca(layout.cert("ca"), layout.key("ca"))
+        serving = ca.issue_server(node.NODE_NAME, [node.NODE_NAME], [node.BRIDGE_IP])
+        cert, key = serving.write(layout.pki, "kubelet-serving")
+        ports = node.NodePorts(procs.free_port(), procs.free_port())
+        nl.kubelet_config.write_text(
+            node.kubelet_config(
+                nl,
+                ports,
+                client_ca=layout.cert("ca"),
+                serving_cert=cert,
+                serving_key=key,
+                cgroup_v1_host=node.cgroup_v1(),
+                swap=node.swap_on(),
+            )
+        )
+        shutil.copyfile(layout.component_kubeconfig("kubelet"), nl.kubelet_kubeconfig)
+        self._launch("kubelet", node.kubelet_argv(binaries["kubelet"], nl), die_with_parent)
 
     def _launch(self, name: str, argv: list[str], die_with_parent: bool) -> None:
         _, proc = procs.start_component(self.run_dir, name, argv, die_with_parent=die_with_parent)
@@ -371,9 +440,48 @@ def stop_run_dir(run_dir: Path) -> list[str]:
     is fine (nothing is stopped). The folder itself is kept.
     """
     run_dir = run_dir.resolve()
-    stopped = procs.stop_components(run_dir, tuple(reversed(comp.START_ORDER)))
+    node_layout = node.NodeLayout(run_dir / "node")
+    # The kubelet first, so it restarts nothing; then the containers, which outlive
+    # containerd unless killed through it; then everything else.
+    stopped = procs.stop_components(run_dir, ("kubelet",), only=True)
+    if "containerd" in _live_components(run_dir):
+        node.kill_containers(node_layout)
+    order = tuple(reversed(comp.START_ORDER + comp.NODE_ORDER))
+    stopped += procs.stop_components(run_dir, order)
+    if node_layout.root.is_dir():
+        node.kill_shims(node_layout)
+        node.unmount_below(node_layout.root)
+        node.teardown_host_network()
     comp.RunLayout(run_dir).state_file.unlink(missing_ok=True)
     return stopped
+
+
+def _node_binary(name: str) -> str:
+    try:
+        return find_tool(name)
+    except ToolNotFoundError as exc:
+        raise ClusterToolMissingError(
+            f"{name} is missing in {cache_dir() / 'bin'}: run `bash e2e/build-tools.sh {name}`"
+        ) from exc
+
+
+def _write_pause_image(binary: Path, archive: Path) -> None:
+    """The sandbox image: the pause binary alone in one layer, under the name containerd wants."""
+    staging = archive.with_suffix(".rootfs")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    shutil.copy2(binary, staging / "pause")
+    (staging / "pause").chmod(0o755)
+    oci.write_image_archive(
+        staging,
+        archive,
+        name=node.PAUSE_IMAGE,
+        config=oci.ImageConfig(entrypoint=("/pause",), env=(), user="65535:65535"),
+        epoch=0,
+        created_by="tether localcluster pause",
+    )
+    shutil.rmtree(staging)
 
 
 def _binaries() -> dict[str, str]:
@@ -397,7 +505,9 @@ def _live_components(run_dir: Path) -> list[str]:
 
 def _reset_run_dir(layout: comp.RunLayout) -> None:
     # A previous run's data would make etcd refuse the new cluster; keep nothing.
+    node.unmount_below(layout.root / "node")
     for stale in (
+        layout.root / "node",
         layout.etcd_data,
         layout.pki,
         layout.kubeconfigs,

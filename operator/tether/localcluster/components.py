@@ -22,6 +22,8 @@ START_ORDER = (
     "kube-scheduler",
     "kwok",
 )
+# The real node's processes (``--real-node``), started after the control plane.
+NODE_ORDER = ("containerd", "kubelet")
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ def apiserver_argv(binary: str, layout: RunLayout, ports: Ports) -> list[str]:
         f"--service-account-signing-key-file={layout.pki / 'sa.key'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
+        # exec, logs and port-forward reach the real node's kubelet with this identity.
+        f"--kubelet-client-certificate={layout.cert('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={layout.key('apiserver-kubelet-client')}",
+        "--kubelet-preferred-address-types=InternalIP",
         # 127.0.0.1 is not a valid Endpoints address; nothing in-cluster dials it anyway.
         "--endpoint-reconciler-type=none",
         "--profiling=false",
@@ -155,7 +161,9 @@ def kwok_argv(binary: str, layout: RunLayout, stages: Path) -> list[str]:
         binary,
         f"--kubeconfig={layout.component_kubeconfig('kwok')}",
         f"--config={stages}",
-        "--manage-all-nodes=true",
+        # Only the fake nodes: a real node in the same cluster runs its own kubelet.
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--cidr={POD_CIDR}",
         f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
     ]

@@ -8,6 +8,7 @@ Hierarchy::
     +-- ClusterStartTimeoutError      the control plane did not become ready in time
     +-- ClusterNotRunningError        a run folder has no live cluster in it
     +-- ClusterRequestError           an admin API request got an unexpected answer
+    +-- RealNodeError                 the real node (--real-node) could not be set up or used
 """
 
 from __future__ import annotations
@@ -47,3 +48,7 @@ class ClusterRequestError(LocalClusterError):
         self.path = path
         self.status = status
         super().__init__(f"{method} {path} -> HTTP {status}: {reason}")
+
+
+class RealNodeError(LocalClusterError):
+    """The real node could not be set up or used; the message names the step."""

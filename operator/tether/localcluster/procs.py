@@ -95,15 +95,22 @@ def is_ours(pid: int, run_dir: Path) -> bool:
 
 
 def stop_components(
-    run_dir: Path, order: Sequence[str], grace: float = _STOP_GRACE_SECONDS
+    run_dir: Path,
+    order: Sequence[str],
+    grace: float = _STOP_GRACE_SECONDS,
+    *,
+    only: bool = False,
 ) -> list[str]:
     """Stop every recorded component, ``order`` first; return the names stopped.
 
     Each process group gets SIGTERM, then SIGKILL after a grace period. PID
-    files are removed once their process is gone.
+    files are removed once their process is gone. With ``only``, just the
+    components named in ``order`` are stopped.
     """
     pids = recorded_pids(run_dir)
-    names = [n for n in order if n in pids] + [n for n in pids if n not in order]
+    names = [n for n in order if n in pids]
+    if not only:
+        names += [n for n in pids if n not in order]
     stopped: list[str] = []
     for name in names:
         pid = pids[name]

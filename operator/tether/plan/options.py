@@ -32,6 +32,7 @@ BOOL_OPTIONS: Mapping[str, str] = {
     "RespectIgnoreDifferences": "respect_ignore_differences",
     "FailOnSharedResource": "fail_on_shared_resource",
     "Delete": "delete",
+    "PruneNonEmptyNamespace": "prune_non_empty_namespace",
 }
 _BOOL_OPTIONS = BOOL_OPTIONS
 # The options Tether acts on; the rest of BOOL_OPTIONS is accepted for Argo CD
@@ -45,6 +46,7 @@ TETHER_OPTIONS: tuple[str, ...] = (
     "ApplyOutOfSyncOnly",
     "PruneLast",
     "SkipDryRunOnMissingResource",
+    "PruneNonEmptyNamespace",
 )
 _PROPAGATION = ("foreground", "background", "orphan")
 
@@ -65,6 +67,9 @@ class SyncOptions:
     respect_ignore_differences: bool = False
     fail_on_shared_resource: bool = False
     delete: bool = True
+    # A Namespace that still holds objects this app does not own is not pruned unless
+    # its own annotation sets this (see kube.prune).
+    prune_non_empty_namespace: bool = False
     prune_propagation_policy: str = "foreground"
 
     def override(self, settings: Mapping[str, Any]) -> SyncOptions:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.health import HealthStatus, assess
-from tether.identity import AppRef, ResourceKey
+from tether.identity import OPERATION_ANNOTATION, AppRef, ResourceKey
 from tether.kube.apply import Applier, ApplyItem, ApplyOptions
 from tether.kube.changeset import Action, Change, ChangeSet, Written
 from tether.kube.client import KubeClient
@@ -41,7 +41,7 @@ from tether.kube.wait import LiveLookup, fresh_lookup, wait_gone, wait_healthy
 from tether.plan.annotations import DeletePolicy
 from tether.plan.model import Action as TaskAction
 from tether.plan.model import Plan, Step, Task
-from tether.sync.state import OperationState, Phase, StepRecord
+from tether.sync.state import HookOutcome, HookRecord, OperationState, Phase, StepRecord
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,14 @@ class Executor:
         self._lookup = lookup
         self._config = config
         self._progress = progress or (lambda _e: None)
+        # The operation in flight, as last recorded; ``run`` sets it.
+        self._state: OperationState = OperationState.begin("", "", 0)
+        self._persist: Persist = lambda _s: None
+        self._save_lock = asyncio.Lock()
 
     async def run(self, plan: Plan, state: OperationState, persist: Persist) -> OperationState:
+        self._state = state
+        self._persist = persist
         labels = step_labels(plan.steps)
         done = {record.label for record in state.steps}
         for index, (step, label) in enumerate(zip(plan.steps, labels, strict=True)):
@@ -118,37 +124,61 @@ class Executor:
             ):
                 gate = await wait_healthy(
                     _gated_keys(step),
-                    fresh_lookup(self._lookup, self._get, _written(changes)),
+                    self._gate_lookup(step, changes),
                     timeout=self._config.health_timeout,
                     poll=self._config.poll,
                 )
                 if not gate.passed:
                     record = StepRecord(index, label, changes, healthy=False, message=gate.message)
                 self._progress(ProgressEvent("gate", index, label, message=gate.message))
-            state = state.step_done(record)
+            self._state = self._state.step_done(record)
             if not changes.ok or not record.healthy:
                 message = record.message or _failure_message(changes)
-                state = await self._fail(plan, state, persist, message)
-                return state
-            await _call(persist, state)
-        state = state.finish(Phase.SUCCEEDED, "successfully synced")
-        await _call(persist, state)
-        self._progress(ProgressEvent("done", len(plan.steps), "", message=state.message))
-        return state
+                return await self._fail(plan, message)
+            await self._save()
+        self._state = self._state.finish(Phase.SUCCEEDED, "successfully synced")
+        await self._save()
+        self._progress(ProgressEvent("done", len(plan.steps), "", message=self._state.message))
+        return self._state
 
-    async def _fail(
-        self, plan: Plan, state: OperationState, persist: Persist, message: str
-    ) -> OperationState:
-        await _call(persist, state)
+    async def _fail(self, plan: Plan, message: str) -> OperationState:
+        await self._save()
         fail_changes = ChangeSet()
         for step in plan.sync_fail:
             fail_changes = fail_changes + await self._run_step(step)
         if fail_changes.entries:
-            state = state.step_done(StepRecord(state.next_step, "SyncFail", fail_changes))
-        state = state.finish(Phase.FAILED, message)
-        await _call(persist, state)
-        self._progress(ProgressEvent("done", state.next_step, "", message=message))
-        return state
+            record = StepRecord(self._state.next_step, "SyncFail", fail_changes)
+            self._state = self._state.step_done(record)
+        self._state = self._state.finish(Phase.FAILED, message)
+        await self._save()
+        self._progress(ProgressEvent("done", self._state.next_step, "", message=message))
+        return self._state
+
+    async def _save(self) -> None:
+        """Persist the current state; saves never overlap, and each writes the newest."""
+        async with self._save_lock:
+            await _call(self._persist, self._state)
+
+    async def _record_hook(self, record: HookRecord) -> None:
+        self._state = self._state.hook_recorded(record)
+        if not self._config.dry_run:
+            await self._save()
+
+    def _gate_lookup(self, step: Step, changes: ChangeSet) -> LiveLookup:
+        """The gate's view: fresh copies of what the step wrote; namespaces by GET.
+
+        A namespace made by CreateNamespace carries no tracking label, so a watch cache
+        filtered by that label never holds it: it is always read from the server.
+        """
+        fresh = fresh_lookup(self._lookup, self._get, _written(changes))
+        direct = {t.key for t in step.tasks if t.action is TaskAction.CREATE_NAMESPACE}
+        if not direct:
+            return fresh
+
+        async def lookup(key: ResourceKey) -> dict[str, Any] | None:
+            return await (self._get(key) if key in direct else fresh(key))
+
+        return lookup
 
     # -- one step ----------------------------------------------------------------------
 
@@ -176,12 +206,15 @@ class Executor:
                 allowed=task.options.prune,
                 propagation=task.options.prune_propagation_policy,
                 dry_run=dry,
+                non_empty_namespace=task.options.prune_non_empty_namespace,
             )
         if task.object is None:
             return Change(task.key, Action.SKIPPED, "no object", dry)
         desired = _plain(task.object)
         if task.action is TaskAction.HOOK:
             return await self._run_hook(task, desired)
+        if task.action is TaskAction.CREATE_NAMESPACE:
+            return await self._ensure_namespace(task, desired)
         live = await self._lookup(task.key)
         options = ApplyOptions(
             server_side=task.options.server_side_apply or self._config.server_side,
@@ -191,30 +224,74 @@ class Executor:
         )
         return await self._applier.apply(ApplyItem(task.key, desired, live, options))
 
-    async def _run_hook(self, task: Task, desired: dict[str, Any]) -> Change:
+    async def _ensure_namespace(self, task: Task, desired: dict[str, Any]) -> Change:
+        """Create the destination namespace when the server does not have it; never edit it."""
         dry = self._config.dry_run
-        policies = task.hook.delete_policies if task.hook else (DeletePolicy.BEFORE_HOOK_CREATION,)
-        live = await self._lookup(task.key)
-        if live is not None and not dry:
-            if DeletePolicy.BEFORE_HOOK_CREATION not in policies:
-                return Change(task.key, Action.UNCHANGED, "hook already exists", dry)
-            await self._delete(task.key, desired)
-            uid = str((live.get("metadata") or {}).get("uid") or "")
-            if not await wait_gone(task.key, self._lookup, timeout=60, uid=uid):
-                return Change(task.key, Action.FAILED, "previous hook run was not deleted in 60s")
-        change = await self._applier.apply(
+        if await self._get(task.key) is not None:
+            return Change(task.key, Action.UNCHANGED, "namespace exists", dry)
+        return await self._applier.apply(
             ApplyItem(task.key, desired, None, ApplyOptions(dry_run=dry))
         )
-        if change.failed or dry:
-            return change
+
+    async def _run_hook(self, task: Task, desired: dict[str, Any]) -> Change:
+        """Run one hook at most once per operation, whatever restarts in between.
+
+        The outcome is recorded before the delete policy runs, and every hook object is
+        stamped with the operation id, so a resumed operation either reuses what it
+        recorded or waits on the object it created, and never creates it again.
+        """
+        dry = self._config.dry_run
+        name = str(task.key)
+        recorded = self._state.hook(name)
+        if recorded is not None and recorded.outcome.done:
+            return _hook_change(task.key, recorded, "ran earlier in this operation")
+        policies = task.hook.delete_policies if task.hook else (DeletePolicy.BEFORE_HOOK_CREATION,)
+        live = await self._lookup(task.key)
+        ours = live is not None and _operation_of(live) == self._state.operation_id
+        if recorded is not None and live is None and not dry:
+            # Created by this operation, then removed by someone else before its
+            # result was seen: running it again would break "once per operation".
+            gone = HookRecord(name, HookOutcome.SUCCEEDED, "removed before its result was seen")
+            await self._record_hook(gone)
+            return _hook_change(task.key, gone, "not run again")
+        if not ours:
+            if live is not None and not dry and _terminating(live):
+                # A previous run on its way out (e.g. its HookSucceeded delete) is not an
+                # existing hook: wait until it is gone, then run this operation's.
+                if not await wait_gone(task.key, self._lookup, timeout=60, uid=_uid(live)):
+                    return Change(task.key, Action.FAILED, "previous hook run still terminating")
+                live = None
+            if live is not None and not dry:
+                if DeletePolicy.BEFORE_HOOK_CREATION not in policies:
+                    return Change(task.key, Action.UNCHANGED, "hook already exists", dry)
+                await self._delete(task.key, desired)
+                if not await wait_gone(task.key, self._lookup, timeout=60, uid=_uid(live)):
+                    return Change(
+                        task.key, Action.FAILED, "previous hook run was not deleted in 60s"
+                    )
+            stamped = _stamped(desired, self._state.operation_id)
+            change = await self._applier.apply(
+                ApplyItem(task.key, stamped, None, ApplyOptions(dry_run=dry))
+            )
+            if change.failed or dry:
+                return change
+            await self._record_hook(HookRecord(name, HookOutcome.RUNNING))
+        return await self._finish_hook(task, desired, policies)
+
+    async def _finish_hook(
+        self, task: Task, desired: dict[str, Any], policies: tuple[DeletePolicy, ...]
+    ) -> Change:
         result = await self._wait_hook(task.key)
         succeeded = result == HealthStatus.HEALTHY
+        outcome = HookOutcome.SUCCEEDED if succeeded else HookOutcome.FAILED
+        message = "" if succeeded else f"hook did not succeed: {result.value}"
+        await self._record_hook(HookRecord(str(task.key), outcome, message))
         if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
             not succeeded and DeletePolicy.HOOK_FAILED in policies
         ):
             await self._delete(task.key, desired)
         if not succeeded:
-            return Change(task.key, Action.FAILED, f"hook did not succeed: {result.value}")
+            return Change(task.key, Action.FAILED, message)
         return Change(task.key, Action.CREATED, "hook succeeded")
 
     async def _wait_hook(self, key: ResourceKey) -> HealthStatus:
@@ -244,6 +321,32 @@ class Executor:
             await self._client.delete(
                 res, key.name, namespace=key.namespace or None, propagation="Foreground"
             )
+
+
+def _uid(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+def _terminating(obj: dict[str, Any]) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _operation_of(obj: dict[str, Any]) -> str:
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(OPERATION_ANNOTATION, ""))
+
+
+def _stamped(obj: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    """A copy of the hook ``obj`` carrying the id of the operation that runs it."""
+    meta = dict(obj.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), OPERATION_ANNOTATION: operation_id}
+    return {**obj, "metadata": meta}
+
+
+def _hook_change(key: ResourceKey, record: HookRecord, note: str) -> Change:
+    if record.outcome is HookOutcome.FAILED:
+        return Change(key, Action.FAILED, record.message or "hook did not succeed")
+    detail = f"{record.message}; {note}" if record.message else note
+    return Change(key, Action.UNCHANGED, f"hook succeeded ({detail})")
 
 
 def _gated_keys(step: Step) -> list[ResourceKey]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +40,51 @@ class Phase(enum.StrEnum):
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_operation_id() -> str:
+    """A short random id that names one sync operation (stamped on the hooks it runs)."""
+    return secrets.token_hex(6)
+
+
+class HookOutcome(enum.StrEnum):
+    """How far one hook of an operation got: created, or finished either way."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def done(self) -> bool:
+        return self is not HookOutcome.RUNNING
+
+
+@dataclass(frozen=True)
+class HookRecord:
+    """One hook run of an operation: the object and how far it got.
+
+    Recorded (and persisted) when the hook is created and again when it finishes,
+    before its delete policy runs, so a process killed at any point never runs a
+    hook twice for the same operation.
+    """
+
+    key: str
+    outcome: HookOutcome
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "outcome": self.outcome.value}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HookRecord:
+        return cls(
+            str(data["key"]),
+            HookOutcome(str(data["outcome"])),
+            str(data.get("message") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,12 +134,22 @@ class OperationState:
     message: str = ""
     attempt: int = 0
     dry_run: bool = False
+    operation_id: str = field(default_factory=new_operation_id)
+    hooks: tuple[HookRecord, ...] = ()
 
     @classmethod
     def begin(
         cls, plan_id: str, revision: str, total_steps: int, *, dry_run: bool = False
     ) -> OperationState:
         return cls(plan_id, revision, total_steps, dry_run=dry_run)
+
+    def hook(self, key: str) -> HookRecord | None:
+        """What this operation recorded for the hook ``key``, if anything."""
+        return next((h for h in self.hooks if h.key == key), None)
+
+    def hook_recorded(self, record: HookRecord) -> OperationState:
+        hooks = (*(h for h in self.hooks if h.key != record.key), record)
+        return replace(self, hooks=hooks)
 
     def resumable_for(self, plan_id: str) -> bool:
         """True when this state belongs to ``plan_id`` and did not finish."""
@@ -132,6 +189,9 @@ class OperationState:
             out["message"] = self.message
         if self.dry_run:
             out["dryRun"] = True
+        out["operationId"] = self.operation_id
+        if self.hooks:
+            out["hooks"] = [h.to_dict() for h in self.hooks]
         return out
 
     @classmethod
@@ -157,4 +217,13 @@ class OperationState:
             message=str(data.get("message") or ""),
             attempt=int(data.get("attempt") or 0),
             dry_run=bool(data.get("dryRun", False)),
+            # A state saved before operation ids existed gets one derived from its start,
+            # stable across reads, so hooks it stamps keep matching.
+            operation_id=str(data.get("operationId") or _legacy_id(data)),
+            hooks=tuple(HookRecord.from_dict(h) for h in data.get("hooks") or ()),
         )
+
+
+def _legacy_id(data: dict[str, Any]) -> str:
+    seed = f"{data.get('planId')}/{data.get('startedAt')}".encode()
+    return hashlib.sha256(seed).hexdigest()[:12]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from fakes import Harness, drifted, synced
 
 from tether.controller import triggers
@@ -141,6 +143,34 @@ async def test_transient_fetch_failure_keeps_the_last_good_commit() -> None:
     assert conditions(repo_status)["Ready"]["reason"] == "FetchFailed"
     assert h.repos.state(("ns", "repo")).lookup("main") is not None
     assert (key, triggers.DEPENDENCY) in h.woken_apps
+
+
+async def test_an_outage_is_logged_when_it_starts_changes_and_ends_not_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h, key = await ready_harness(automated={"prune": True})
+    repo = ("ns", "repo")
+    outages = [
+        gerr.GitTimeoutError("no answer within 60s", url="git://git.example/r.git", ref="main"),
+        gerr.NetworkUnreachableError("cannot reach the server: Connection refused"),
+    ]
+    caplog.set_level(logging.INFO, logger="tether.controller.repository")
+    for error in (outages[0], outages[0], outages[1], outages[1], outages[1], None):
+        h.git.error = error
+        await h.repos.reconcile(repo, frozenset({triggers.INTERVAL}))
+        ready = conditions(h.runtime.repos.get(repo)["status"])["Ready"]
+        assert (ready["status"], ready["reason"]) == (
+            ("False", "FetchFailed") if error else ("True", "Succeeded")
+        )
+        if error is not None:  # the app keeps its last good commit through the outage
+            assert h.repos.state(repo).lookup("main") is not None
+    lines = [r.getMessage() for r in caplog.records if "Repository ns/repo" in r.getMessage()]
+    assert lines == [
+        "Repository ns/repo: FetchFailed: no answer within 60s (url=git://git.example/r.git, ref=main)",
+        "Repository ns/repo: FetchFailed: cannot reach the server: Connection refused",
+        "Repository ns/repo: fetching works again",
+    ]
+    assert key in {app for app, _ in h.woken_apps}
 
 
 async def test_unknown_ref_names_the_revision() -> None:

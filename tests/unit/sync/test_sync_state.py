@@ -8,7 +8,14 @@ import pytest
 
 from tether.identity import ResourceKey
 from tether.kube.changeset import Action, Change, ChangeSet
-from tether.sync.state import OperationState, Phase, StateFormatError, StepRecord
+from tether.sync.state import (
+    HookOutcome,
+    HookRecord,
+    OperationState,
+    Phase,
+    StateFormatError,
+    StepRecord,
+)
 
 CM = ResourceKey("", "ConfigMap", "ns", "cfg")
 DEPLOY = ResourceKey("apps", "Deployment", "ns", "web")
@@ -42,6 +49,25 @@ def test_round_trip_through_json_keeps_everything() -> None:
     assert again.changes.counts() == {"created": 1, "unchanged": 1, "failed": 1}
 
 
+def test_hook_records_round_trip_and_the_latest_record_wins() -> None:
+    state = OperationState.begin("p", "r", 1)
+    state = state.hook_recorded(HookRecord("batch/Job:ns/m", HookOutcome.RUNNING))
+    state = state.hook_recorded(HookRecord("batch/Job:ns/m", HookOutcome.FAILED, "BackoffLimit"))
+    again = OperationState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again == state and again.operation_id == state.operation_id
+    assert again.hook("batch/Job:ns/m") == HookRecord(
+        "batch/Job:ns/m", HookOutcome.FAILED, "BackoffLimit"
+    )
+    assert again.hook("batch/Job:ns/other") is None
+
+
+def test_a_state_saved_without_an_operation_id_gets_a_stable_one() -> None:
+    saved = OperationState.begin("p", "r", 1).to_dict()
+    del saved["operationId"]
+    first, second = OperationState.from_dict(saved), OperationState.from_dict(saved)
+    assert first.operation_id == second.operation_id and first.operation_id
+
+
 def test_to_dict_uses_status_field_names_and_omits_empty_optionals() -> None:
     fresh = OperationState.begin("p", "r", 2).to_dict()
     assert set(fresh) == {
@@ -53,6 +79,7 @@ def test_to_dict_uses_status_field_names_and_omits_empty_optionals() -> None:
         "steps",
         "startedAt",
         "attempt",
+        "operationId",
     }
     assert fresh["phase"] == "Running"
     done = full_state().to_dict()
