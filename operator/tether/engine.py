@@ -55,6 +55,17 @@ from tether.kube.resource import GVK
 from tether.plan import Plan, SkipReason, build_plan
 from tether.sync.executor import Executor, ExecutorConfig, Persist, Progress
 from tether.sync.state import OperationState, Phase
+from tether.tenancy import (
+    ProjectPolicy,
+    Request,
+    Verdict,
+    check,
+    operations_of_plan,
+    service_account_of,
+)
+
+NOT_PERMITTED = "NotPermitted"
+"""The prefix of a sync's message when its Project refused the plan (nothing written)."""
 
 # Kinds watched for every app so that pruning finds objects of kinds the source dropped.
 COMMON_KINDS: tuple[GVK, ...] = (
@@ -99,6 +110,8 @@ class AppSpec:
     health_timeout: float = 300.0
     extra_kinds: tuple[GVK, ...] = ()
     ignore: tuple[IgnoreRule, ...] = ()
+    # The app's Project; None only for the CLI without --project (nothing to check).
+    project: ProjectPolicy | None = None
 
     @property
     def needs_managed_fields(self) -> bool:
@@ -202,10 +215,13 @@ class Engine:
         await self.client.close()
 
     def client_for(self, app: AppSpec) -> KubeClient:
+        """The client writing for ``app``: as its Project's ServiceAccount, or the one it
+        names, always in the Application's own namespace (never the destination's)."""
+        if app.project is not None:
+            user = service_account_of(app.project, app.ref, app.service_account)
+            return self.client.impersonate(user) if user else self.client
         if app.service_account:
-            return self.client.impersonate_service_account(
-                app.destination_namespace, app.service_account
-            )
+            return self.client.impersonate_service_account(app.namespace, app.service_account)
         return self.client
 
     # -- server-confirmed noise (VerdictStore protocol) ------------------------------
@@ -488,6 +504,54 @@ class Engine:
         )
         return plan, prepared.errors
 
+    async def permitted(
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        sources: Sequence[str] = (),
+        *,
+        prune: bool | None = None,
+    ) -> Verdict | None:
+        """What the app's Project says of everything a sync would do now (None: no Project).
+
+        Builds the same plan a sync would (hooks of every phase, prunes, CreateNamespace)
+        and checks every task, with ``sources`` (parallel to ``rendered``) naming files.
+        """
+        if app.project is None:
+            return None
+        plan, _errors = await self.plan(app, rendered, prune=prune)
+        return self._verdict(app, plan, rendered, sources)
+
+    def _verdict(
+        self,
+        app: AppSpec,
+        plan: Plan,
+        rendered: Sequence[Mapping[str, Any]],
+        sources: Sequence[str],
+    ) -> Verdict | None:
+        if app.project is None:
+            return None
+        files = self._files_by_key(app, rendered, sources)
+        request = Request(
+            app.ref,
+            app.destination_namespace,
+            service_account=app.service_account,
+            objects=operations_of_plan(plan, files),
+        )
+        return check(app.project, request)
+
+    def _files_by_key(
+        self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], sources: Sequence[str]
+    ) -> dict[ResourceKey, str]:
+        scope = LayeredScope(_DiscoveryScope(self.discovery), scope_from_crds(rendered))
+        files: dict[ResourceKey, str] = {}
+        for obj, source in zip(rendered, sources, strict=False):
+            try:
+                files[resource_key(obj, scope, app.destination_namespace)] = source
+            except Exception:  # reported by desired(); a file name is only a courtesy here
+                continue
+        return files
+
     async def sync(
         self,
         app: AppSpec,
@@ -500,8 +564,13 @@ class Engine:
         prune: bool | None = None,
         server_side: bool = False,
         progress: Progress | None = None,
+        sources: Sequence[str] = (),
     ) -> OperationState:
-        """Sync once (with retries per ``app.retry``); returns the final state."""
+        """Sync once (with retries per ``app.retry``); returns the final state.
+
+        With a Project on ``app``, a plan holding anything it refuses fails before the
+        first write, with a message starting ``NotPermitted:``.
+        """
         persist = persist or (lambda _s: None)
         plan_id = _plan_id(app, rendered, revision)
         attempt = state.attempt if state is not None else 0
@@ -509,7 +578,10 @@ class Engine:
             plan, errors = await self.plan(app, rendered, revision, prune=prune)
             if state is None or not state.resumable_for(plan_id):
                 state = OperationState.begin(plan_id, revision, len(plan.steps), dry_run=dry_run)
+            verdict = self._verdict(app, plan, rendered, sources)
             refusal = _refusal(plan, errors)
+            if verdict is not None and not verdict.allowed:
+                refusal = f"{NOT_PERMITTED}: {verdict.summary()}"
             if refusal:
                 state = state.finish(Phase.FAILED, refusal)
                 await _persist(persist, state)

@@ -18,6 +18,7 @@ from tether.api.application import Application
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
+    NotPermittedError,
     PersistStep,
     Resolved,
     ResourceState,
@@ -41,6 +42,13 @@ from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
 from tether.sync.state import OperationState
+from tether.tenancy import (
+    Operation,
+    PlannedObject,
+    ProjectBook,
+    ProjectPolicy,
+    object_refusals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,7 @@ class GitCacheSource:
         return Resolved(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
 
 
-def app_spec(app: Application) -> AppSpec:
+def app_spec(app: Application, project: ProjectPolicy | None = None) -> AppSpec:
     """The engine's view of an Application; retries stay with the controller."""
     ns = app.metadata.namespace or "default"
     sp = app.spec.sync_policy
@@ -84,6 +92,7 @@ def app_spec(app: Application) -> AppSpec:
         prune=bool(auto and auto.prune),
         allow_empty=bool(auto and auto.allow_empty),
         retry=RetryPolicy(limit=0),
+        project=project,
     )
 
 
@@ -118,11 +127,22 @@ def _non_tracking(annotations: Any) -> bool:
 class EngineAdapter:
     """The ``AppEngine`` port over ``tether.engine.Engine``."""
 
-    def __init__(self, engine: Engine, git: GitCache, renderer: Renderer) -> None:
+    def __init__(
+        self, engine: Engine, git: GitCache, renderer: Renderer, projects: ProjectBook
+    ) -> None:
         self.engine = engine
         self.git = git
         self.renderer = renderer
+        self.projects = projects
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
+
+    def spec(self, app: Application) -> AppSpec:
+        """The engine's view of ``app``, with its Project's policy (a missing or invalid
+        Project allows nothing; the controller has refused such an app already)."""
+        ref = AppRef(app.metadata.namespace or "default", app.metadata.name)
+        found = self.projects.policy(app.spec.project, ref)
+        policy = found if isinstance(found, ProjectPolicy) else deny_all(app.spec.project)
+        return app_spec(app, policy)
 
     async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
@@ -137,7 +157,11 @@ class EngineAdapter:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
         render_id = f"{resolved.commit}:{app.metadata.uid}:{app.metadata.generation}"
-        report = await self.engine.diff(app_spec(app), desired, revision=render_id)
+        spec = self.spec(app)
+        verdict = await self.engine.permitted(spec, desired, _sources(desired))
+        if verdict is not None and not verdict.allowed:
+            raise NotPermittedError(verdict.summary())
+        report = await self.engine.diff(spec, desired, revision=render_id)
         if report.errors:
             raise InvalidObjects("; ".join(report.errors[:5]))
         by_key = report.desired
@@ -207,12 +231,13 @@ class EngineAdapter:
             await persist(step.to_dict())
 
         final = await self.engine.sync(
-            app_spec(app),
+            self.spec(app),
             desired,
             revision=resolved.display,
             state=state,
             persist=save,
             prune=prune,
+            sources=_sources(desired),
         )
         pruned = tuple(
             _label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
@@ -220,7 +245,7 @@ class EngineAdapter:
         return SyncOutcome(final.phase.value, final.message, final.to_dict(), pruned)
 
     async def delete(self, app: Application, *, cascade: bool) -> DeletionOutcome:
-        spec = app_spec(app)
+        spec = self.spec(app)
         kinds = _kinds_from_status(app)
         await self.engine.watch(spec, kinds)
         ref = AppRef(spec.namespace, spec.name)
@@ -228,7 +253,7 @@ class EngineAdapter:
         owned = [
             (k, o)
             for k, o in ((_key(o), o) for o in live)
-            if isinstance(ownership(o, ref, k), Owned)
+            if isinstance(ownership(o, ref, k), Owned) and _may_delete(spec, k)
         ]
         if not owned:
             return DeletionOutcome(True)
@@ -283,6 +308,24 @@ class EngineAdapter:
 
 class InvalidObjects(Exception):
     """Rendered objects that cannot be keyed (no name, unknown kind, wrong scope)."""
+
+
+def deny_all(name: str) -> ProjectPolicy:
+    """The policy of a Project that cannot be used: nothing anywhere."""
+    return ProjectPolicy(name, namespace_allow=())
+
+
+def _sources(desired: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(getattr(desired, "sources", ()))
+
+
+def _may_delete(spec: AppSpec, key: ResourceKey) -> bool:
+    """Whether the Project allows deleting ``key`` on cascade: a tracking label on an
+    object outside its destinations is not proof of ownership, so it stays."""
+    if spec.project is None:
+        return True
+    planned = PlannedObject(key, Operation.PRUNE)
+    return not object_refusals(spec.project, spec.ref, planned)
 
 
 def _hook_and_wave(obj: Mapping[str, Any] | None) -> tuple[bool, int]:

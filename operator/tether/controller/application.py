@@ -33,13 +33,22 @@ from tether.api.types import parse_duration
 from tether.controller import events as ev
 from tether.controller import policy, triggers
 from tether.controller.metrics import Metrics
-from tether.controller.ports import AppEngine, Comparison, GitSource, Resolved, SyncOutcome
+from tether.controller.ports import (
+    AppEngine,
+    Comparison,
+    GitSource,
+    NotPermittedError,
+    Resolved,
+    SyncOutcome,
+)
 from tether.controller.redact import REDACTOR
 from tether.controller.repository import Failure, RepositoryController, classify
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
+from tether.identity import AppRef
 from tether.manifests.toolrun import RenderStoppedError
+from tether.tenancy import ProjectBook, ProjectPolicy, Request, SourceRequest, check
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +144,7 @@ class ApplicationController:
         events: ev.EventRecorder,
         metrics: Metrics,
         wake_repo: Callable[[Key, str], None],
+        projects: ProjectBook,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -147,6 +157,7 @@ class ApplicationController:
         self.events = events
         self.metrics = metrics
         self.wake_repo = wake_repo
+        self.projects = projects
         self.clock = clock
         self._states: dict[Key, tuple[str, str]] = {}
         self._inline: dict[tuple[str, str], tuple[float, Resolved]] = {}
@@ -194,6 +205,13 @@ class ApplicationController:
 
         refresh = meta.get("annotations", {}).get(REFRESH_ANNOTATION, "")
         refresh_new = bool(refresh) and refresh != observed.get("lastHandledRefresh")
+        refused = self._admission(key, app)
+        if refused is not None:
+            # Nothing is fetched or written; the app waits for its spec, its Project
+            # (the Project watch wakes it) or the interval.
+            await self._write_problem(key, body, app, refused, refresh=refresh)
+            self._schedule(key, app, retry=False)
+            return
         self._outages.pop(key, None)
         resolved = await self._source(key, app, force=refresh_new)
         outage = self._outages.pop(key, None)
@@ -214,7 +232,13 @@ class ApplicationController:
             await self._write_problem(key, body, app, problem, refresh=refresh, resolved=resolved)
             self._schedule(key, app, retry=True)
             return
-        comparison = await self.engine.compare(app, resolved, desired)
+        try:
+            comparison = await self.engine.compare(app, resolved, desired)
+        except NotPermittedError as exc:
+            problem = Problem(Reason.NOT_PERMITTED, str(exc), True)
+            await self._write_problem(key, body, app, problem, refresh=refresh, resolved=resolved)
+            self._schedule(key, app, retry=False)
+            return
         status = dict(self.writer.last(key, observed))
         decision = policy.decide(
             policy_of(app),
@@ -253,6 +277,40 @@ class ApplicationController:
         if decision.action == "wait":
             self.queue.wake_after(key, decision.wait_seconds, triggers.RETRY)
         self._schedule(key, app, retry=False)
+
+    # -- tenancy ----------------------------------------------------------------------
+
+    def _admission(self, key: Key, app: Application) -> Problem | None:
+        """What the app's Project refuses before anything is read: the Project itself,
+        the app's namespace, destination, source and ServiceAccount."""
+        ref = AppRef(*key)
+        found = self.projects.policy(app.spec.project, ref)
+        if not isinstance(found, ProjectPolicy):
+            return Problem(Reason.NOT_PERMITTED, found.summary(), True)
+        verdict = check(
+            found,
+            Request(
+                ref,
+                app.target_namespace or key[0],
+                source=self._source_request(key, app),
+                service_account=app.spec.destination.service_account_name,
+            ),
+        )
+        return None if verdict.allowed else Problem(Reason.NOT_PERMITTED, verdict.summary(), True)
+
+    def _source_request(self, key: Key, app: Application) -> SourceRequest | None:
+        source = app.spec.source
+        if source.repo_url is not None:
+            return SourceRequest(source.repo_url)
+        ref = source.repository_ref
+        assert ref is not None
+        if ref.namespace not in (None, key[0]):
+            return SourceRequest("", ref.name, ref.namespace)
+        body = self.repos.store.get((key[0], ref.name))
+        url = str(((body or {}).get("spec") or {}).get("url") or "")
+        # A Repository not seen yet is reported by the source step; its URL is checked
+        # on the next reconcile, before anything is fetched for this app.
+        return SourceRequest(url, ref.name) if url else None
 
     # -- source -----------------------------------------------------------------------
 

@@ -142,7 +142,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     apps = ApplicationController(
         store=runtime.apps,
         repos=repos,
-        engine=EngineAdapter(engine, git, render_app),
+        engine=EngineAdapter(engine, git, render_app, runtime.projects),
         git=source,
         writer=StatusWriter(app_patcher),
         meta=app_patcher,
@@ -150,6 +150,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         events=recorder,
         metrics=metrics,
         wake_repo=runtime.repo_queue.wake,
+        projects=runtime.projects,
     )
     runtime.reconcile_app = apps.reconcile
     runtime.reconcile_repo = repos.reconcile

@@ -176,3 +176,7 @@ class AppEngine(Protocol):
     async def forget(self, key: tuple[str, str]) -> None:
         """Stop watching for a deleted app (namespace, name)."""
         ...
+
+
+class NotPermittedError(Exception):
+    """The app's Project refuses something a sync would do; the message says what and why."""

@@ -19,16 +19,24 @@ from tether.manifests.render import render
 from tether.tree import FileTree
 
 
-def render_sync(tree: FileTree, app: Application, cache_key: str | None) -> list[dict[str, Any]]:
+class RenderedObjects(list[dict[str, Any]]):
+    """The rendered objects in order; ``sources`` names each one's file (for refusals)."""
+
+    sources: tuple[str, ...] = ()
+
+
+def render_sync(tree: FileTree, app: Application, cache_key: str | None) -> RenderedObjects:
     options = from_source(app.spec.source.to_dict())
     result = render(
         tree, app.spec.source.clean_path, options, app_name=app.metadata.name, cache_key=cache_key
     )
-    return [dict(o) for o in result.objects]
+    out = RenderedObjects(dict(o) for o in result.objects)
+    out.sources = tuple(str(source) for source in result.sources)
+    return out
 
 
 async def render_app(
     tree: FileTree, app: Application, cache_key: str | None = None
-) -> list[dict[str, Any]]:
+) -> RenderedObjects:
     """The desired objects of ``app`` read from ``tree``."""
     return await asyncio.to_thread(render_sync, tree, app, cache_key)

@@ -15,10 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tether.api.project import DEFAULT_PROJECT
 from tether.controller import triggers
 from tether.controller.application import REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller.store import ObjectStore, key_of
 from tether.controller.triggers import Key, QueueClosed, WakeQueue
+from tether.tenancy import ProjectBook
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,10 @@ def repository_of(app: dict[str, Any]) -> str | None:
     return str(name) if name else None
 
 
+def project_of(app: dict[str, Any]) -> str:
+    return str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
+
+
 def revision_of(app: dict[str, Any]) -> str:
     return str(((app.get("spec") or {}).get("source") or {}).get("revision") or "HEAD")
 
@@ -81,6 +87,7 @@ class Runtime:
     def __init__(self, *, concurrency: int = 8, repo_concurrency: int = 2) -> None:
         self.apps = ObjectStore()
         self.repos = ObjectStore()
+        self.projects = ProjectBook()
         self.app_queue = WakeQueue()
         self.repo_queue = WakeQueue()
         self.concurrency = max(1, concurrency)
@@ -134,6 +141,17 @@ class Runtime:
             repo = repository_of(body)
             if repo:
                 self.repo_queue.wake((key[0], repo), triggers.DEPENDENCY)
+
+    def on_project_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """Record a Project; when what it allows changed, re-evaluate every app naming it."""
+        name = str((body.get("metadata") or {}).get("name") or "")
+        changed = self.projects.delete(name) if event_type == "DELETED" else self.projects.put(body)
+        if changed:
+            for key in self.apps_of_project(name):
+                self.app_queue.wake(key, triggers.PROJECT)
+
+    def apps_of_project(self, name: str) -> list[Key]:
+        return [key for key, body in self.apps.items() if project_of(body) == name]
 
     def on_repo_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         key = key_of(body)

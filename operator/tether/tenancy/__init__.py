@@ -19,6 +19,7 @@ from tether.tenancy.check import (
     describe_key,
     matchable_url,
     missing_project,
+    object_refusals,
     operations_of_plan,
     service_account_of,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "is_tether_kind",
     "matchable_url",
     "missing_project",
+    "object_refusals",
     "operations_of_plan",
     "policy_of",
     "service_account_of",

@@ -156,6 +156,15 @@ def check(policy: ProjectPolicy, request: Request) -> Verdict:
     return Verdict(policy.name, tuple(ctx.refusals), account)
 
 
+def object_refusals(
+    policy: ProjectPolicy, app: AppRef, planned: PlannedObject
+) -> tuple[Refusal, ...]:
+    """The refusals of one planned object alone, without the app-level checks."""
+    ctx = _Context(policy, app)
+    _check_object(ctx, planned)
+    return tuple(ctx.refusals)
+
+
 def missing_project(name: str, app: AppRef) -> Verdict:
     """The verdict for an app whose Project does not exist: everything is refused."""
     refusal = Refusal(

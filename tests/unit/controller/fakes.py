@@ -208,8 +208,11 @@ class Harness:
             events=self.events,
             metrics=self.metrics,
             wake_repo=wake_repo,
+            projects=self.runtime.projects,
             clock=lambda: self.now,
         )
+        # Controller tests are about the controller: a Project that allows everything.
+        self.runtime.on_project_event("ADDED", OPEN_PROJECT)
 
     def add_repo(
         self,
@@ -268,3 +271,16 @@ class Harness:
 
     def event_reasons(self) -> list[str]:
         return [e["reason"] for e in self.sink.events]
+
+
+OPEN_PROJECT: dict[str, Any] = {
+    "apiVersion": "tether.dev/v1alpha1",
+    "kind": "Project",
+    "metadata": {"name": "default"},
+    "spec": {
+        "sourceRepositories": ["*"],
+        "destinations": ["*"],
+        "clusterResources": [{"group": "*", "kind": "*"}],
+        "applicationNamespaces": ["*"],
+    },
+}
