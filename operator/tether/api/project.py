@@ -92,16 +92,16 @@ class ProjectServiceAccount(ApiModel):
     )
 
 
-def _no_dollar_but_self() -> dict[str, Any]:
-    return {
-        "x-kubernetes-validations": [
-            {
-                "rule": "self.all(d, d == '$self' || !d.contains('$'))",
-                "message": "the only placeholder is $self",
-            }
-        ],
-        "items": {"type": "string", "pattern": NAMESPACE_GLOB},
-    }
+MAX_ENTRIES = 256
+
+
+def _item_rule(pattern: str | None, rule: str, message: str, max_length: int) -> dict[str, Any]:
+    """An items schema with its CEL rule on each string, so its cost is bounded."""
+    item: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length}
+    if pattern:
+        item["pattern"] = pattern
+    item["x-kubernetes-validations"] = [{"rule": rule, "message": message}]
+    return {"items": item}
 
 
 class ProjectSpec(ApiModel):
@@ -117,15 +117,10 @@ class ProjectSpec(ApiModel):
             "within one path segment, '**' across segments; a lone '*' matches every URL. "
             "Empty: none."
         ),
-        json_schema_extra={
-            "items": {"type": "string", "minLength": 1, "maxLength": 2048},
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.all(u, !u.contains(' '))",
-                    "message": "a URL glob has no spaces",
-                }
-            ],
-        },
+        max_length=MAX_ENTRIES,
+        json_schema_extra=_item_rule(
+            None, "!self.contains(' ')", "a URL glob has no spaces", 2048
+        ),
     )
     destinations: list[str] = Field(
         default_factory=list,
@@ -134,10 +129,17 @@ class ProjectSpec(ApiModel):
             "namespace. A Namespace object or CreateNamespace is checked by its name. "
             "Empty: none."
         ),
-        json_schema_extra=_no_dollar_but_self(),
+        max_length=MAX_ENTRIES,
+        json_schema_extra=_item_rule(
+            NAMESPACE_GLOB,
+            "self == '$self' || !self.contains('$')",
+            "the only placeholder is $self",
+            63,
+        ),
     )
     cluster_resources: list[GroupKindRule] = Field(
         default_factory=list,
+        max_length=MAX_ENTRIES,
         description="Cluster-scoped kinds the apps may manage. Empty: none.",
     )
     namespace_resources: NamespaceResources = Field(
@@ -147,12 +149,10 @@ class ProjectSpec(ApiModel):
     application_namespaces: list[str] = Field(
         default_factory=list,
         description="Namespace globs whose Applications may use this Project. Empty: none.",
-        json_schema_extra={
-            "items": {"type": "string", "pattern": NAMESPACE_GLOB},
-            "x-kubernetes-validations": [
-                {"rule": "self.all(d, d != '$self')", "message": "$self means nothing here"}
-            ],
-        },
+        max_length=MAX_ENTRIES,
+        json_schema_extra=_item_rule(
+            NAMESPACE_GLOB, "self != '$self'", "$self means nothing here", 63
+        ),
     )
     service_account: ProjectServiceAccount | None = Field(
         default=None,

@@ -147,7 +147,7 @@ class EngineAdapter:
     async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            return list(await self.renderer(tree, app, resolved.commit))
+            return await self.renderer(tree, app, resolved.commit)
         finally:
             tree.close()
 
