@@ -118,9 +118,7 @@ class ProjectSpec(ApiModel):
             "Empty: none."
         ),
         max_length=MAX_ENTRIES,
-        json_schema_extra=_item_rule(
-            None, "!self.contains(' ')", "a URL glob has no spaces", 2048
-        ),
+        json_schema_extra=_item_rule(None, "!self.contains(' ')", "a URL glob has no spaces", 2048),
     )
     destinations: list[str] = Field(
         default_factory=list,
