@@ -717,3 +717,31 @@ def test_project_change_re_evaluates_its_apps(
     )
     wait_for("the widened Project to allow it", synced(kubectl, w.team_a, "widen"), timeout=60)
     assert exists(kubectl, "configmap", "wide", extra)
+
+
+# -- the CLI, offline against a Project file ------------------------------------------------
+
+
+def test_cli_diff_and_sync_check_a_project_file(
+    cluster: Any, kubectl: Any, world: World, tmp_path: Path
+) -> None:
+    from engine_helpers import tether, write
+
+    w = world
+    project_file = tmp_path / "project.yaml"
+    spec = {"destinations": ["$self"], "applicationNamespaces": ["*"]}
+    project_file.write_text(json.dumps(project("cli", **spec)))
+    source = write(tmp_path / "src", own=cm("cli-own"), other=cm("cli-other", w.team_b))
+    args = ("--app", "cli", "--namespace", w.team_a, "--project", str(project_file))
+    diff = tether(cluster, "diff", str(source), *args)
+    assert diff.returncode == 3, diff.stderr
+    assert f"ConfigMap {w.team_b}/cli-other (from other.yaml[doc 0])" in diff.stderr
+    assert "rule destinations]" in diff.stderr
+    sync = tether(cluster, "sync", str(source), *args)
+    assert sync.returncode == 3, sync.stderr
+    assert not exists(kubectl, "configmap", "cli-own", w.team_a)
+    assert not exists(kubectl, "configmap", "cli-other", w.team_b)
+    allowed = write(tmp_path / "ok", own=cm("cli-own"))
+    done = tether(cluster, "sync", str(allowed), *args)
+    assert done.returncode == 0, done.stderr
+    assert exists(kubectl, "configmap", "cli-own", w.team_a)

@@ -3,8 +3,10 @@
 Prints progress per step and per object (created, configured, unchanged,
 pruned, failed, skipped). ``--dry-run`` goes through the server's dry-run;
 ``--state-file FILE`` persists the operation state after every step and resumes
-from it when the file holds an unfinished state for the same plan. Exit codes:
-0 success, 1 failure.
+from it when the file holds an unfinished state for the same plan. With
+``--project FILE`` everything the sync would do is checked against that Project
+first, as the operator does, and nothing is written when it refuses anything.
+Exit codes: 0 success, 1 failure, 3 not permitted by the Project.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from typing import Any
 
 import click
 
-from tether.cli.diff import Rendered, app_spec, load_objects, source_and_cluster_options
+from tether.cli.diff import (
+    EXIT_NOT_PERMITTED,
+    Rendered,
+    app_spec,
+    load_objects,
+    refused,
+    source_and_cluster_options,
+)
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -51,14 +60,15 @@ def sync(**params: Any) -> None:
     try:
         timeout = parse_duration(params["timeout"])
         rendered = load_objects(params)
+        app = app_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
         saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(1)
-    sys.exit(asyncio.run(_sync(params, rendered, timeout, saved)))
+    sys.exit(asyncio.run(_sync(params, app, rendered, saved)))
 
 
-async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, saved: Any) -> int:
+async def _sync(params: dict[str, Any], app: Any, rendered: Rendered, saved: Any) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
     from tether.sync.state import OperationState, Phase
@@ -76,8 +86,9 @@ async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, save
     except KubeError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
-    app = app_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
     try:
+        if await refused(engine, app, rendered, prune=params["prune"]):
+            return EXIT_NOT_PERMITTED
         state = await engine.sync(
             app,
             rendered.objects,
@@ -88,6 +99,7 @@ async def _sync(params: dict[str, Any], rendered: Rendered, timeout: float, save
             prune=params["prune"],
             server_side=params["server_side"],
             progress=_print_progress,
+            sources=rendered.sources,
         )
     except (TimeoutError, KubeError) as exc:
         click.echo(f"error: {exc}", err=True)
