@@ -745,3 +745,26 @@ def test_cli_diff_and_sync_check_a_project_file(
     done = tether(cluster, "sync", str(allowed), *args)
     assert done.returncode == 0, done.stderr
     assert exists(kubectl, "configmap", "cli-own", w.team_a)
+
+
+def test_project_check_explains_what_would_be_refused(
+    cluster: Any, world: World, git_server: GitServer, kubectl: Any, tmp_path: Path
+) -> None:
+    from engine_helpers import tether
+
+    w = world
+    path = f"tenancy-{w.tag}/check"
+    git_server.push({f"{path}/cm.yaml": cm("checked", w.team_b)}, message="check")
+    app_file = tmp_path / "app.yaml"
+    app_file.write_text(json.dumps(application("check", w.team_a, path)))
+    refused = tether(cluster, "project", "check", "default", str(app_file))
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert f"ConfigMap {w.team_b}/checked (from {path}/cm.yaml[doc 0])" in refused.stdout
+    assert "rule destinations]" in refused.stdout
+    assert not exists(kubectl, "configmap", "checked", w.team_b)
+    git_server.push({f"{path}/cm.yaml": cm("checked")}, message="check, own namespace")
+    allowed = tether(cluster, "project", "check", "default", str(app_file))
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "allowed: Project default permits" in allowed.stdout
+    missing = tether(cluster, "project", "check", "nope", str(app_file))
+    assert missing.returncode == 2 and "Project nope does not exist" in missing.stderr
