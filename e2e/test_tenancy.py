@@ -768,3 +768,34 @@ def test_project_check_explains_what_would_be_refused(
     assert "allowed: Project default permits" in allowed.stdout
     missing = tether(cluster, "project", "check", "nope", str(app_file))
     assert missing.returncode == 2 and "Project nope does not exist" in missing.stderr
+
+
+def test_project_service_account_is_impersonated_in_the_apps_namespace(
+    world: World, git_server: GitServer, kubectl: Any
+) -> None:
+    """A Project that fixes a ServiceAccount: every write goes through it, so RBAC is the
+    limit. The account has no rights here, so the apiserver refuses it by that name."""
+    w = world
+    name = f"as-sa-{w.tag}"
+    kubectl.run("create", "serviceaccount", "deployer", "-n", w.team_a)
+    kubectl.apply(
+        project(
+            name,
+            sourceRepositories=["*"],
+            destinations=["$self"],
+            applicationNamespaces=[w.team_a],
+            serviceAccount={"name": "deployer"},
+        )
+    )
+    w.created.append(("projects.tether.dev", name))
+    path = f"tenancy-{w.tag}/as-sa"
+    git_server.push({f"{path}/cm.yaml": cm("as-deployer")}, message="as deployer")
+    tenant_apply(kubectl, w, application("as-sa", w.team_a, path, project=name))
+
+    def refused_as_deployer() -> Any:
+        seen = app_status(kubectl, w.team_a, "as-sa")
+        text = json.dumps(seen)
+        return seen if f"system:serviceaccount:{w.team_a}:deployer" in text else NotYet(seen)
+
+    wait_for("the apiserver to refuse the deployer account", refused_as_deployer, timeout=60)
+    assert not exists(kubectl, "configmap", "as-deployer", w.team_a)

@@ -199,7 +199,10 @@ class ProjectStatus(StatusModel):
 
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, kstatus style: whether the Project is valid and in force.",
+        description=(
+            "Conditions about the Project, kstatus style. Not written yet: an invalid or "
+            "missing Project is reported (NotPermitted) on the Applications that name it."
+        ),
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],
