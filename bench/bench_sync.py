@@ -29,7 +29,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tether.engine import AppSpec, Engine
+from tether.appspec import AppSpec, spec_from_flags
+from tether.engine import Engine
 from tether.kube.resource import GVK
 from tether.tools import find_tool
 
@@ -108,7 +109,7 @@ def emit(**fields: Any) -> None:
 
 
 async def cold_sync(engine: Engine, ns: str, objs: list[dict[str, Any]]) -> float:
-    app = AppSpec(name="bench", namespace=ns, destination_namespace=ns, health_timeout=600)
+    app = spec_from_flags(app="bench", namespace=ns, health_timeout=600)
     started = time.perf_counter()
     state = await engine.sync(app, objs)
     elapsed = time.perf_counter() - started
@@ -159,7 +160,7 @@ async def bench_cold(kubeconfig: str, n: int, rounds: int, folder: Path) -> str:
 async def bench_noop_and_drift(kubeconfig: str, ns: str, n: int) -> None:
     engine = await Engine.connect(kubeconfig)
     objs = objects(n)
-    app = AppSpec(name="bench", namespace=ns, destination_namespace=ns)
+    app = spec_from_flags(app="bench", namespace=ns)
     try:
         await engine.diff(app, objs, revision="r1")  # warms discovery, OpenAPI, cache, memo
         engine.client.counter.reset()

@@ -1,13 +1,48 @@
-"""Helpers shared by the e2e/test_engine_*.py files: running the CLI and writing sources."""
+"""Helpers shared by the e2e files: the one wait helper, running the CLI, writing sources."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 PROG = [sys.executable, "-c", "from tether.cli import main; main()"]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy, and return that.
+
+    Fails naming ``what`` and the last value seen. Use it for positive signals
+    only: never to let time pass before asserting that something did not happen.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
+
+
+async def eventually(
+    what: str, check: Callable[[], Any], timeout: float = 20.0, every: float = 0.05
+) -> Any:
+    """``wait_for`` for async tests: polls without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
 
 
 def tether_argv(cluster: Any, *args: str) -> list[str]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from ruamel.yaml import YAML
 
-from engine_helpers import crd
+from engine_helpers import crd, eventually
 from tether.kube.cache import CacheEvent, ResourceCache
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
@@ -82,14 +80,6 @@ def kubeconfig_via(source: Path, target: Path, server: str) -> Path:
     with target.open("w") as out:
         yaml.dump(config, out)
     return target
-
-
-async def eventually(what: str, probe: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def labelled_cm(name: str, namespace: str, app: str, value: str = "1") -> dict[str, Any]:

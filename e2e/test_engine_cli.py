@@ -230,3 +230,17 @@ def test_create_namespace_sync_option(cluster: Any, src: Path, kubectl: Any) -> 
         assert bad.returncode == 2 and "unknown sync option Bogus" in bad.stderr
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_an_untracked_live_object_is_reported_as_adopted(
+    cluster: Any, namespace: str, tmp_path: Path, kubectl: Any
+) -> None:
+    kubectl.run("create", "configmap", "found", "-n", namespace, "--from-literal=k=old")
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: found\ndata:\n  k: new\n"
+    src = write(tmp_path / "adopt", found=cm)
+    synced = tether(cluster, "sync", str(src), "--app", "adopter", "-n", namespace)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert f"ConfigMap {namespace}/found adopted" in synced.stdout, synced.stdout
+    assert "1 adopted" in synced.stdout
+    again = tether(cluster, "sync", str(src), "--app", "adopter", "-n", namespace)
+    assert "adopted" not in again.stdout  # tracked now: a later change is "configured"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from engine_helpers import first_node
-from tether.sync.executor import ProgressEvent
+from tether.sync.executor import ProgressEvent, ProgressKind
 
 pytestmark = pytest.mark.cluster
 
@@ -76,7 +76,7 @@ class GateWitness:
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, event: ProgressEvent) -> None:
-        if event.kind == "gate":
+        if event.kind is ProgressKind.GATE:
             live = self.kubectl.json("get", "deployment", "fresh", "-n", self.namespace)
             self.seen.append((event.message, live))
 
@@ -91,9 +91,10 @@ def rolled_out(live: dict[str, Any]) -> bool:
 async def test_gate_never_passes_on_the_previous_generation(
     cluster: Any, namespace: str, kubectl: Any, open_node: str
 ) -> None:
-    from tether.engine import AppSpec, Engine
+    from tether.appspec import spec_from_flags
+    from tether.engine import Engine
 
-    app = AppSpec("fresh", namespace, namespace, health_timeout=10)
+    app = spec_from_flags(app="fresh", namespace=namespace, health_timeout=10)
     engine = await Engine.connect(str(cluster.kubeconfig))
     try:
         first = GateWitness(kubectl, namespace)
@@ -134,9 +135,10 @@ async def test_gate_never_passes_on_the_previous_generation(
 async def test_gate_reads_the_server_while_the_cache_still_holds_the_old_generation(
     cluster: Any, namespace: str, kubectl: Any, open_node: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tether.engine import AppSpec, Engine
+    from tether.appspec import spec_from_flags
+    from tether.engine import Engine
 
-    app = AppSpec("lag", namespace, namespace, health_timeout=5)
+    app = spec_from_flags(app="lag", namespace=namespace, health_timeout=5)
     engine = await Engine.connect(str(cluster.kubeconfig))
     try:
         objs = [deployment("nginx:1.25", open_node), config_map("1")]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engine_helpers import crd, first_node, git, tether, tether_argv, write
+from engine_helpers import crd, first_node, git, tether, tether_argv, wait_for, write
 from tether.identity import APP_LABEL, TRACKING_ANNOTATION
 
 pytestmark = pytest.mark.cluster
@@ -101,12 +101,13 @@ def applied(proc: subprocess.Popen[str], kubectl: Any, name: str, namespace: str
     return exists(kubectl, "deployment", name, namespace)
 
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+def unschedulable(kubectl: Any, namespace: str) -> bool:
+    pods = kubectl.json("get", "pods", "-n", namespace)["items"]
+    return any(
+        c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable"
+        for pod in pods
+        for c in (pod.get("status") or {}).get("conditions") or ()
+    )
 
 
 @pytest.fixture
@@ -172,7 +173,10 @@ def test_wave_one_starts_only_after_wave_zero_is_healthy(
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for("wave 0 applied", lambda: applied(proc, kubectl, "gated", namespace))
-        time.sleep(2)  # wave 0 stays unhealthy: nothing of wave 1 may appear meanwhile
+        # The positive signal: the scheduler has judged wave 0's pod unschedulable, so
+        # the gate has been looking at an unhealthy Deployment for a while; without a
+        # gate, wave 1 would have been created right after wave 0.
+        wait_for("wave 0's pod to be unschedulable", lambda: unschedulable(kubectl, namespace))
         assert proc.poll() is None
         assert not exists(kubectl, "configmap", "second", namespace)
         open_gate(namespace)
@@ -256,7 +260,8 @@ async def test_normalization_noise_is_confirmed_by_dry_run_once_then_free(
     cluster: Any, namespace: str, tmp_path: Path, kubectl: Any
 ) -> None:
     """The server prunes an unknown field: the local patch is noise, never drift."""
-    from tether.engine import AppSpec, Engine
+    from tether.appspec import spec_from_flags
+    from tether.engine import Engine
 
     group = f"noise{uuid.uuid4().hex[:8]}.example.com"
     kubectl.apply(crd(group, "Gadget", "gadgets", GADGET_SCHEMA))
@@ -278,7 +283,7 @@ async def test_normalization_noise_is_confirmed_by_dry_run_once_then_free(
 
         engine = await Engine.connect(str(cluster.kubeconfig))
         try:
-            app = AppSpec("noise", namespace, namespace)
+            app = spec_from_flags(app="noise", namespace=namespace)
             counter = engine.client.counter
             first = await engine.diff(app, [gadget], revision="r1")
             assert first.in_sync
@@ -430,8 +435,9 @@ async def test_ignore_differences_by_manager_and_pointer(
 ) -> None:
     """A field another manager owns is not drift for an app that ignores that manager,
     and sync leaves it alone; the same edit is drift for an app without the rule."""
+    from tether.appspec import spec_from_flags
     from tether.diff import IgnoreRule
-    from tether.engine import AppSpec, Engine
+    from tether.engine import Engine
 
     deploy = {
         "apiVersion": "apps/v1",
@@ -446,17 +452,15 @@ async def test_ignore_differences_by_manager_and_pointer(
             },
         },
     }
-    plain = AppSpec("ignore", namespace, namespace)
-    by_manager = AppSpec(
-        "ignore",
-        namespace,
-        namespace,
+    plain = spec_from_flags(app="ignore", namespace=namespace)
+    by_manager = spec_from_flags(
+        app="ignore",
+        namespace=namespace,
         ignore=(IgnoreRule(group="apps", kind="Deployment", managed_fields_managers=("hpa-sim",)),),
     )
-    by_pointer = AppSpec(
-        "ignore",
-        namespace,
-        namespace,
+    by_pointer = spec_from_flags(
+        app="ignore",
+        namespace=namespace,
         ignore=(IgnoreRule(kind="Deployment", json_pointers=("/metadata/annotations/owner",)),),
     )
     engine = await Engine.connect(str(cluster.kubeconfig))
@@ -479,7 +483,9 @@ async def test_ignore_differences_by_manager_and_pointer(
         (entry,) = managed.by_status("out-of-sync")  # only the annotation is left
         assert "replicas" not in entry.diff and "owner: ops" in entry.diff
 
-        both = AppSpec("ignore", namespace, namespace, ignore=by_manager.ignore + by_pointer.ignore)
+        both = spec_from_flags(
+            app="ignore", namespace=namespace, ignore=by_manager.ignore + by_pointer.ignore
+        )
         assert (await engine.diff(both, [deploy])).in_sync
         state = await engine.sync(both, [deploy])
         assert state.changes.counts() == {"unchanged": 1}

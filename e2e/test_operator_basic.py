@@ -10,276 +10,31 @@ selfHeal undoes them; new commits apply and removals prune.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine_helpers import tether
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-
-from git_servers import free_port, git, push_commit, start_git_daemon, stop
-
-from tether.tools import find_tool
+from operator_helpers import (
+    GitServer,
+    NotYet,
+    Operator,
+    app_status,
+    apply_repo_and_app,
+    configmap,
+    git,
+    git_server,
+    installed,
+    operator,
+    refresh_round_trip,
+    synced_healthy,
+    wait_for,
+)
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[1]
-CHART = ROOT / "charts" / "tether"
-RELEASE_NS = "tether-system"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
-
-
-@dataclass
-class GitServer:
-    base: Path
-    port: int
-    work: Path
-
-    def url(self) -> str:
-        return f"git://127.0.0.1:{self.port}/apps.git"
-
-    def push(
-        self, files: dict[str, str], remove: tuple[str, ...] = (), message: str = "change"
-    ) -> str:
-        for name in remove:
-            git("rm", "-q", name, cwd=self.work)
-        return push_commit(self.work, files, message)
-
-
-@pytest.fixture(scope="module")
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
-    base = tmp_path_factory.mktemp("gitd")
-    bare = base / "apps.git"
-    git("init", "-q", "--bare", str(bare))
-    work = tmp_path_factory.mktemp("work")
-    git("clone", "-q", str(bare), str(work))
-    (work / "README").write_text("apps\n")
-    git("add", "-A", cwd=work)
-    git("commit", "-q", "-m", "init", cwd=work)
-    git("push", "-q", "origin", "HEAD:main", cwd=work)
-    process, port = start_git_daemon(base)
-    try:
-        yield GitServer(base, port, work)
-    finally:
-        stop(process)
-
-
-@dataclass
-class Operator:
-    process: subprocess.Popen[bytes]
-    log: Path
-    metrics_port: int
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
-        ) as r:
-            return r.read().decode()
-
-
-def start_operator(kubeconfig: Path, tmp: Path, *extra: str) -> Operator:
-    port = free_port()
-    log = tmp / f"operator-{port}.log"
-    handle = open(log, "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("tether")),
-            "run",
-            "--all-namespaces",
-            f"--kubeconfig={kubeconfig}",
-            "--metrics-host=127.0.0.1",
-            f"--metrics-port={port}",
-            f"--cache-dir={tmp / 'cache'}",
-            "--concurrency=4",
-            *extra,
-        ],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    op = Operator(process, log, port)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"operator exited {process.returncode}:\n{op.logs()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    wait_for("the operator to be ready", ready, timeout=60)
-    return op
-
-
-def stop_operator(op: Operator, sig: int = 15) -> None:
-    if op.process.poll() is None:
-        op.process.send_signal(sig)
-        try:
-            op.process.wait(20)
-        except subprocess.TimeoutExpired:
-            op.process.kill()
-            op.process.wait(10)
-
-
-@pytest.fixture(scope="module")
-def installed(cluster: Any, kubectl: Any) -> Path:
-    """helm install the chart; return a kubeconfig with its ServiceAccount's token."""
-    helm = find_tool("helm")
-    proc = subprocess.run(
-        [
-            helm,
-            "upgrade",
-            "--install",
-            "tether",
-            str(CHART),
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--set",
-            "replicaCount=0",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--wait",
-            "--timeout",
-            "120s",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"helm install failed:\n{proc.stderr}")
-    sa = kubectl.json("get", "serviceaccounts", "-n", RELEASE_NS)["items"]
-    names = [s["metadata"]["name"] for s in sa if s["metadata"]["name"] != "default"]
-    assert names, "the chart created no ServiceAccount"
-    return Path(cluster.mint_sa_kubeconfig(RELEASE_NS, names[0], create=False))
-
-
-@pytest.fixture(scope="module")
-def operator(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = start_operator(installed, tmp_path_factory.mktemp("operator"))
-    try:
-        yield op
-    finally:
-        stop_operator(op)
-
-
-def configmap(name: str, value: str) -> str:
-    return f'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: "{value}"\n'
-
-
-def deployment(name: str, replicas: int = 1) -> str:
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: registry.invalid/{name}:1
-"""
-
-
-def apply_repo_and_app(
-    kubectl: Any,
-    ns: str,
-    url: str,
-    path: str,
-    *,
-    automated: dict[str, Any] | None,
-    name: str = "app",
-    source: dict[str, Any] | None = None,
-) -> None:
-    """A Repository and an Application of ``path``; ``source`` adds fields to its source."""
-    sync_policy: dict[str, Any] = {}
-    if automated is not None:
-        sync_policy["automated"] = automated
-    kubectl.apply(
-        [
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Repository",
-                "metadata": {"name": "repo", "namespace": ns},
-                "spec": {"url": url, "insecure": True, "interval": "10s"},
-            },
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {
-                    "source": {
-                        "repositoryRef": {"name": "repo"},
-                        "revision": "main",
-                        "path": path,
-                        **(source or {}),
-                    },
-                    "destination": {"namespace": ns},
-                    "syncPolicy": sync_policy,
-                    "interval": "30s",
-                },
-            },
-        ]
-    )
-
-
-def app_status(kubectl: Any, ns: str, name: str = "app") -> dict[str, Any]:
-    return kubectl.json("get", "applications.tether.dev", name, "-n", ns).get("status") or {}
-
-
-class NotYet:
-    """A falsy check result that still shows what was seen, for the failure message."""
-
-    def __init__(self, seen: Any) -> None:
-        self.seen = seen
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return json.dumps(self.seen, indent=1, default=str)[:3000]
-
-
-def synced_healthy(kubectl: Any, ns: str, name: str = "app") -> Callable[[], Any]:
-    def check() -> Any:
-        status = app_status(kubectl, ns, name)
-        ok = (status.get("sync") or {}).get("status") == "Synced" and (
-            status.get("health") or {}
-        ).get("status") == "Healthy"
-        return status if ok else NotYet(status)
-
-    return check
+__all__ = ["git_server", "installed", "operator"]  # fixtures used here
 
 
 def test_directory_app_becomes_synced_and_healthy(
@@ -342,7 +97,8 @@ def test_live_edit_without_self_heal_is_reported(
     drifted = [r for r in status["resources"] if r.get("status") == "OutOfSync"]
     assert drifted and "/data/key" in drifted[0].get("driftedFields", [])
     assert "ConfigMap" in status["message"]
-    time.sleep(2)  # no selfHeal: it must stay drifted
+    later = refresh_round_trip(kubectl, namespace)  # a whole later reconcile has run
+    assert later["sync"]["status"] == "OutOfSync"  # no selfHeal: it stays drifted
     assert kubectl.json("get", "configmap", "settings", "-n", namespace)["data"]["key"] == "live"
 
 

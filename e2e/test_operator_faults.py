@@ -27,11 +27,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_servers import git, push_commit, start_git_daemon, stop
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     NotYet,
     Operator,

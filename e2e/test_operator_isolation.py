@@ -11,7 +11,7 @@ The Repository refresh annotation fetches at once, and a Secret with ``user`` /
 status field, a server request), never a sleep.
 
 Runs its own operator (``--allow-file-urls``) on the chart install of
-``test_operator_basic``.
+``operator_helpers.installed``.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_servers import HttpGitServer, git, push_commit
 
-from test_operator_basic import (
+from operator_helpers import (
     NotYet,
     Operator,
     app_status,
+    condition,
     configmap,
     installed,
     start_operator,
@@ -40,7 +40,6 @@ from test_operator_basic import (
     synced_healthy,
     wait_for,
 )
-from test_operator_more import condition
 from tether.git import GitCache
 
 pytestmark = pytest.mark.cluster

@@ -7,7 +7,7 @@ Ready=False with reason RenderFailed and a message naming ``file:line``. Files
 that give empty arrays are an empty render: EmptyRender, and nothing is pruned
 without allowEmpty.
 
-Uses the chart install, operator process and helpers of ``test_operator_basic``.
+Uses the chart install, operator process and helpers of ``operator_helpers``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     NotYet,
     Operator,

@@ -1,7 +1,7 @@
 """More operator scenarios against the real control plane: outages, credentials,
 deletion policies, shared objects, Helm and Kustomize sources.
 
-Uses the chart install, operator process and helpers of ``test_operator_basic``.
+Uses the chart install, operator process and helpers of ``operator_helpers``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_servers import (
     GIT_ENV,
@@ -31,16 +29,18 @@ from git_servers import (
     wait_for_port,
 )
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     NotYet,
     Operator,
     app_status,
     apply_repo_and_app,
+    condition,
     configmap,
     git_server,
     installed,
     operator,
+    refresh_round_trip,
     synced_healthy,
     wait_for,
 )
@@ -48,10 +48,6 @@ from test_operator_basic import (
 pytestmark = pytest.mark.cluster
 
 __all__ = ["git_server", "installed", "operator"]  # fixtures used here
-
-
-def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
-    return {c["type"]: c for c in status.get("conditions") or ()}.get(type_) or {}
 
 
 def ready_is(kubectl: Any, ns: str, status: str, reason: str, name: str = "app") -> Any:
@@ -288,7 +284,7 @@ def test_two_apps_claiming_one_object(
 
     status = wait_for("SharedResource on the second app", shared, timeout=30)
     assert "shared" in condition(status, "SharedResource")["message"]
-    time.sleep(2)
+    refresh_round_trip(kubectl, namespace, "second")  # a later reconcile has run in full
     after = kubectl.json("get", "configmap", "shared", "-n", namespace)["metadata"]
     assert after["resourceVersion"] == before["resourceVersion"]
     assert after["labels"]["tether.dev/app"] == before["labels"]["tether.dev/app"]

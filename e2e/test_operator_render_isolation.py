@@ -20,11 +20,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "manifests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tool_processes import hanging_tool, is_running, new_marker, wait_for_processes
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     apply_repo_and_app,
     git_server,

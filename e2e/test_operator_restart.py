@@ -2,7 +2,7 @@
 resume, and sync waves with a PostSync hook gated on health.
 
 Each test starts and stops its own ``tether run`` (with the chart ServiceAccount's
-credentials from ``test_operator_basic.installed``).
+credentials from ``operator_helpers.installed``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_operator_basic import (
+from operator_helpers import (
     GitServer,
     NotYet,
     Operator,

@@ -29,12 +29,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_servers import git, push_commit, start_git_daemon, stop
 
 from conftest import Kubectl
-from test_operator_basic import NotYet, app_status, apply_repo_and_app, wait_for
+from operator_helpers import NotYet, app_status, apply_repo_and_app, wait_for
 from test_operator_restart import POST_SYNC_JOB, deployment, wave_cm
 from tether.localcluster import LocalCluster
 from tether.localcluster import node as real_node

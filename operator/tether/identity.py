@@ -21,18 +21,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-APP_LABEL = "tether.dev/app"
-TRACKING_ANNOTATION = "tether.dev/tracking-id"
-# Stamped on every hook object a sync creates: the id of the operation that ran it, so a
-# resumed operation recognises its own hook runs and never starts them twice.
-OPERATION_ANNOTATION = "tether.dev/operation"
+from tether.constants import APP_LABEL, TRACKING_ANNOTATION
+from tether.constants import OPERATION_ANNOTATION as OPERATION_ANNOTATION
+from tether.errors import TetherError
 
 _MAX_LABEL_VALUE = 63
 _LABEL_HASH_CHARS = 10
 _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
-class IdentityError(Exception):
+class IdentityError(TetherError):
     """Base class for errors deciding an object's identity."""
 
 

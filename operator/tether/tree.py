@@ -13,14 +13,17 @@ root itself is ``""``. Implementations must refuse paths that leave the root
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
+
+from tether.errors import TetherError
 
 EntryType = Literal["file", "dir", "symlink"]
 
 
-class TreeError(Exception):
+class TreeError(TetherError):
     """Base class for errors reading a source tree."""
 
 
@@ -30,6 +33,41 @@ class PathEscapeError(TreeError):
 
 class TreeNotFoundError(TreeError):
     """The path does not exist in the tree."""
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` cannot name a place inside a tree, or None: the one set of path rules.
+
+    Relative POSIX paths only: no NUL, no backslash, no leading ``/``, no ``..``
+    part. The API models, the renderers and both tree backends all ask this.
+    """
+    if "\0" in path:
+        return "the path contains a NUL character"
+    if "\\" in path:
+        return f"{path!r} uses a backslash: separate folders with /"
+    if path.startswith("/"):
+        return f"{path!r} must be relative to the repository root: remove the leading /"
+    if ".." in path.split("/"):
+        return f"{path!r} must not contain '..': paths cannot leave the repository"
+    return None
+
+
+def split_tree_path(path: str) -> tuple[str, ...]:
+    """The parts of a valid tree path (``.`` and empty parts dropped); raises PathEscapeError."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise PathEscapeError(problem)
+    return tuple(part for part in PurePosixPath(path).parts if part not in ("", "."))
+
+
+def joined_path(base: str, name: str) -> str | None:
+    """``name`` taken relative to the folder ``base``, in normal form; None if it leaves the root."""
+    if name.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base or ".", name))
+    if joined == ".." or joined.startswith("../"):
+        return None
+    return "" if joined == "." else joined
 
 
 @dataclass(frozen=True)

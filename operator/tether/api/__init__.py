@@ -16,7 +16,6 @@ from tether.api.application import (
     ApplicationSpec,
     ApplicationStatus,
     AutomatedSync,
-    Backoff,
     DeletionPolicy,
     DirectoryOptions,
     HealthState,
@@ -28,10 +27,11 @@ from tether.api.application import (
     JsonnetOptions,
     JsonnetVar,
     KustomizeOptions,
-    OperationPhase,
+    OperationPhaseName,
     OperationState,
     ResourceResult,
     ResourceStatus,
+    RetryBackoff,
     RetryPolicy,
     SyncPolicy,
     SyncResult,
@@ -59,11 +59,6 @@ from tether.api.conditions import (
 from tether.api.crd import crd_manifests, crds_yaml
 from tether.api.errors import ApiError, FieldProblem, InvalidObjectError
 from tether.api.meta import (
-    API_VERSION,
-    GROUP,
-    REFRESH_ANNOTATION,
-    SYNC_ANNOTATION,
-    VERSION,
     LocalObjectReference,
     ObjectMeta,
 )
@@ -82,6 +77,7 @@ from tether.api.project import (
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus, ResolvedRevision
 from tether.api.syncoptions import SyncOptions, parse_sync_options
 from tether.api.types import Duration, Timestamp, parse_duration, utc_now
+from tether.constants import API_VERSION, GROUP, REFRESH_ANNOTATION, SYNC_ANNOTATION, VERSION
 
 __all__ = [
     "API_VERSION",
@@ -102,7 +98,6 @@ __all__ = [
     "ApplicationSpec",
     "ApplicationStatus",
     "AutomatedSync",
-    "Backoff",
     "Condition",
     "DeletionPolicy",
     "DirectoryOptions",
@@ -122,7 +117,7 @@ __all__ = [
     "LocalObjectReference",
     "NamespaceResources",
     "ObjectMeta",
-    "OperationPhase",
+    "OperationPhaseName",
     "OperationState",
     "Project",
     "ProjectServiceAccount",
@@ -135,6 +130,7 @@ __all__ = [
     "ResolvedRevision",
     "ResourceResult",
     "ResourceStatus",
+    "RetryBackoff",
     "RetryPolicy",
     "SyncOptions",
     "SyncPolicy",

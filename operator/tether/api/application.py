@@ -32,10 +32,11 @@ from tether.api.types import (
     parse_duration,
 )
 from tether.api.urls import MAX_URL_LENGTH, check_git_url
+from tether.tree import joined_path, path_problem
 
 SyncStatusCode = Literal["Synced", "OutOfSync", "Unknown"]
 HealthStatusCode = Literal["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"]
-OperationPhase = Literal["Running", "Succeeded", "Failed", "Error", "Terminating"]
+OperationPhaseName = Literal["Running", "Succeeded", "Failed", "Error", "Terminating"]
 DeletionPolicy = Literal["Orphan", "Delete"]
 
 MAX_HISTORY = 10
@@ -51,14 +52,9 @@ _PATH_RULE = (
 
 def check_repo_path(path: str) -> str:
     """Return ``path`` if it is relative and cannot leave the repository root."""
-    if "\x00" in path:
-        raise ValueError("the path contains a NUL character")
-    if "\\" in path:
-        raise ValueError(f"{path!r} uses a backslash: separate folders with /")
-    if path.startswith("/"):
-        raise ValueError(f"{path!r} must be relative to the repository root: remove the leading /")
-    if ".." in path.split("/"):
-        raise ValueError(f"{path!r} must not contain '..': paths cannot leave the repository")
+    problem = path_problem(path)
+    if problem is not None:
+        raise ValueError(problem)
     return path
 
 
@@ -322,8 +318,7 @@ class ApplicationSource(ApiModel):
         if self.helm is not None:
             base = clean_repo_path(self.path)
             for name in self.helm.value_files:
-                joined = posixpath.normpath(posixpath.join(base, name))
-                if joined == ".." or joined.startswith("../"):
+                if joined_path(base, name) is None:
                     raise ValueError(
                         f"value file {name!r} lies outside the repository: keep it inside"
                     )
@@ -366,25 +361,21 @@ class AutomatedSync(ApiModel):
     )
 
 
-class Backoff(ApiModel):
+class RetryBackoff(ApiModel):
     """How long to wait between retries."""
 
     duration: Duration = Field(default="5s", description="The first wait. Defaults to 5s.")
     factor: float = Field(default=2, ge=1, description="Each wait is this times the last.")
     max_duration: Duration = Field(default="3m", description="The longest wait. Defaults to 3m.")
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (0 for the first retry)."""
-        first = parse_duration(self.duration)
-        cap = parse_duration(self.max_duration)
-        return float(min(cap, first * self.factor ** max(attempt, 0)))
-
 
 class RetryPolicy(ApiModel):
     """Retry a failed sync."""
 
     limit: int = Field(default=5, ge=0, description="How many retries; 0 means none.")
-    backoff: Backoff = Field(default_factory=Backoff, description="Waits between retries.")
+    backoff: RetryBackoff = Field(
+        default_factory=RetryBackoff, description="Waits between retries."
+    )
 
 
 class SyncPolicy(ApiModel):
@@ -556,7 +547,9 @@ class SyncResult(StatusModel):
 class OperationState(StatusModel):
     """The running or last sync, persisted after each step so a restart can resume it."""
 
-    phase: OperationPhase = Field(description="Running, Succeeded, Failed, Error or Terminating.")
+    phase: OperationPhaseName = Field(
+        description="Running, Succeeded, Failed, Error or Terminating."
+    )
     message: str | None = Field(default=None, description="What is happening or went wrong.")
     revision: str | None = Field(default=None, description="The revision being synced.")
     initiated_by: str | None = Field(
@@ -581,7 +574,7 @@ class HistoryEntry(StatusModel):
     revision: str = Field(description="The revision synced.")
     deployed_at: Timestamp = Field(description="When the sync finished.")
     started_at: Timestamp | None = Field(default=None, description="When the sync started.")
-    result: OperationPhase = Field(description="Succeeded, Failed or Error.")
+    result: OperationPhaseName = Field(description="Succeeded, Failed or Error.")
     message: str | None = Field(default=None, description="A short summary.")
 
 
@@ -628,7 +621,7 @@ def append_history(
     history: Sequence[HistoryEntry],
     *,
     revision: str,
-    result: OperationPhase,
+    result: OperationPhaseName,
     deployed_at: datetime,
     started_at: datetime | None = None,
     message: str | None = None,

@@ -11,6 +11,7 @@ condition that ``kubectl wait --for=condition=Ready`` watches; ``Reconciling`` a
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -29,7 +30,7 @@ MAX_MESSAGE = 32768
 REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 
-class Reason:
+class Reason(enum.StrEnum):
     """Named condition reasons used by the controllers (CamelCase, as Kubernetes wants)."""
 
     SUCCEEDED = "Succeeded"
@@ -51,6 +52,12 @@ class Reason:
     EMPTY_RENDER = "EmptyRender"
     SUSPENDED = "Suspended"
     DELETION_BLOCKED = "DeletionBlocked"
+    UNKNOWN_KIND = "UnknownKind"
+    INVALID_OBJECTS = "InvalidObjects"
+    DUPLICATE_OBJECT = "DuplicateObject"
+    COMPARE_FAILED = "CompareFailed"
+    APPLY_FAILED = "ApplyFailed"
+    DEGRADED = "Degraded"
     NOT_PERMITTED = "NotPermitted"
 
 

@@ -16,10 +16,10 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from tether.api.application import Application, ApplicationSpec, ApplicationStatus
-from tether.api.meta import GROUP, VERSION
 from tether.api.project import Project, ProjectSpec, ProjectStatus
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus
 from tether.api.schema import structural_schema
+from tether.constants import GROUP, VERSION
 
 HEADER = "# Generated from operator/tether/api by scripts/gen_crds.py. Do not edit.\n"
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tether.errors import TetherError
 
-class ApiError(ValueError):
+
+class ApiError(TetherError, ValueError):
     """Base class for errors about Tether's API objects."""
 
 

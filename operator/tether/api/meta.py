@@ -14,10 +14,6 @@ from pydantic import ConfigDict, Field
 
 from tether.api.types import ApiModel
 
-GROUP = "tether.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
@@ -68,10 +64,3 @@ def object_label(kind: str, raw: dict[str, Any]) -> str:
     name = meta.get("name") or "<no name>"
     ns = meta.get("namespace")
     return f"{ns}/{name}" if ns else str(name)
-
-
-REFRESH_ANNOTATION = f"{GROUP}/refresh"
-"""Set to any new value to make the controller re-read Git and re-compare now."""
-
-SYNC_ANNOTATION = f"{GROUP}/sync"
-"""Set to any new value to request a sync now (what ``tether app sync`` does)."""

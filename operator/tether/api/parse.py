@@ -21,6 +21,7 @@ from tether.api.errors import FieldProblem, InvalidObjectError
 from tether.api.meta import DNS_LABEL, DNS_SUBDOMAIN, object_label
 from tether.api.project import Project
 from tether.api.repository import Repository
+from tether.objects import plain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,24 +55,15 @@ def _parse(model: type[M], kind: str, obj: Mapping[str, Any]) -> M:
     if not isinstance(obj, Mapping):
         problem = FieldProblem("", f"expected a {kind} object, got {type(obj).__name__}")
         raise InvalidObjectError(kind, "<unknown>", (problem,))
-    plain = _plain(obj)
+    copy = plain(obj)
     try:
-        return model.model_validate(plain)
+        return model.model_validate(copy)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_input=False)
     if all(err["loc"][:1] == ("status",) for err in errors):
-        return _parse(model, kind, {k: v for k, v in plain.items() if k != "status"})
+        return _parse(model, kind, {k: v for k, v in copy.items() if k != "status"})
     problems = tuple(_problem(model, err) for err in errors if err["loc"][:1] != ("status",))
-    raise InvalidObjectError(kind, object_label(kind, plain), problems)
-
-
-def _plain(value: Any) -> Any:
-    """Deep copy of mappings and lists as plain dicts and lists (kopf bodies are views)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    raise InvalidObjectError(kind, object_label(kind, copy), problems)
 
 
 def format_path(loc: tuple[int | str, ...]) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-SYNC_ANNOTATION = "tether.dev/sync"
-REFRESH_ANNOTATION = "tether.dev/refresh"
+from tether.constants import REFRESH_ANNOTATION, SYNC_ANNOTATION
+
 TERMINAL = ("Succeeded", "Failed", "Error")
 
 

@@ -21,12 +21,16 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import click
 
-from tether.cli.source import load_source_at, source_options
+from tether.appspec import AppSpec, spec_from_flags
+from tether.cli.source import flag_render_options, load_source_at, source_options
+from tether.engine.model import DiffReport, Standing
+from tether.objects import label
+from tether.tenancy import ProjectPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR, EXIT_NOT_PERMITTED = 0, 1, 2, 3
@@ -68,8 +72,8 @@ def source_and_cluster_options(func: F) -> F:
 
 
 @dataclass(frozen=True)
-class Rendered:
-    """What SOURCE rendered to, and its identity for the engine's memo and state."""
+class Loaded:
+    """What SOURCE rendered to, where each object came from, and the render's identity."""
 
     objects: list[dict[str, Any]]
     commit: str
@@ -77,7 +81,7 @@ class Rendered:
     sources: tuple[str, ...] = ()  # each object's file, parallel to objects
 
 
-def load_objects(params: dict[str, Any]) -> Rendered:
+def load_objects(params: dict[str, Any]) -> Loaded:
     """Render SOURCE (raises click.ClickException with one clear line)."""
     loaded = load_source_at(
         **params, app_name=params["app"], helm_namespace=params.get("namespace") or ""
@@ -88,11 +92,11 @@ def load_objects(params: dict[str, Any]) -> Rendered:
             {k: v for k, v in sorted(params.items()) if k not in _CLUSTER_PARAMS}, default=str
         )
         render_id = f"{loaded.commit}:{hashlib.sha256(options.encode()).hexdigest()[:16]}"
-    return Rendered(
+    return Loaded(
         [dict(o) for o in loaded.result.objects],
         loaded.commit,
         render_id,
-        tuple(str(source) for source in loaded.result.sources),
+        tuple(map(str, loaded.result.sources)),
     )
 
 
@@ -101,21 +105,25 @@ _CLUSTER_PARAMS = frozenset(
 )
 
 
-def app_spec(params: dict[str, Any], **extra: Any) -> Any:
-    from tether.engine import AppSpec
-
-    return AppSpec(
-        name=params["app"],
-        namespace=params["namespace"],
-        destination_namespace=params["namespace"],
-        service_account=params.get("service_account"),
-        sync_options=tuple(params.get("sync_options") or ()),
+def flag_spec(params: dict[str, Any], **knobs: Any) -> AppSpec:
+    """The ``AppSpec`` of the command's flags (through ``tether.appspec.spec_from_flags``)."""
+    return replace(
+        spec_from_flags(
+            app=params["app"],
+            namespace=params["namespace"],
+            service_account=params.get("service_account"),
+            sync_options=tuple(params.get("sync_options") or ()),
+            revision=params.get("revision") or "HEAD",
+            path=params.get("path") or "",
+            insecure=bool(params.get("insecure")),
+            render=flag_render_options(params, helm_namespace=params["namespace"]),
+            **knobs,
+        ),
         project=load_project(params.get("project_file")),
-        **extra,
     )
 
 
-def load_project(path: str | None) -> Any:
+def load_project(path: str | None) -> ProjectPolicy | None:
     """The policy of the Project in ``path`` (None without one); one-line errors."""
     if not path:
         return None
@@ -139,7 +147,9 @@ def load_project(path: str | None) -> Any:
         raise click.ClickException(f"{path}: {exc}") from None
 
 
-async def refused(engine: Any, app: Any, rendered: Rendered, *, prune: bool | None = None) -> bool:
+async def refused(
+    engine: Any, app: AppSpec, rendered: Loaded, *, prune: bool | None = None
+) -> bool:
     """Print every refusal of ``app``'s Project (if any); True when something is refused."""
     verdict = await engine.permitted(app, rendered.objects, rendered.sources, prune=prune)
     if verdict is None or verdict.allowed:
@@ -165,14 +175,14 @@ def diff(**params: Any) -> None:
     """Show drift between SOURCE and the live cluster (exit 1 on drift, 2 on error)."""
     try:
         rendered = load_objects(params)
-        app = app_spec(params)
+        app = flag_spec(params)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(asyncio.run(_diff(params, app, rendered)))
 
 
-async def _diff(params: dict[str, Any], app: Any, rendered: Rendered) -> int:
+async def _diff(params: dict[str, Any], app: AppSpec, rendered: Loaded) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
 
@@ -184,7 +194,9 @@ async def _diff(params: dict[str, Any], app: Any, rendered: Rendered) -> int:
     try:
         if await refused(engine, app, rendered):
             return EXIT_NOT_PERMITTED
-        report = await engine.diff(app, rendered.objects, revision=rendered.render_id)
+        report = await engine.diff(
+            app, rendered.objects, revision=rendered.render_id, sources=rendered.sources
+        )
     except (TimeoutError, KubeError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
@@ -193,33 +205,28 @@ async def _diff(params: dict[str, Any], app: Any, rendered: Rendered) -> int:
     return print_report(report)
 
 
-def print_report(report: Any) -> int:
+def print_report(report: DiffReport) -> int:
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
-    for entry in report.by_status("error"):
-        click.echo(f"error: {_name(entry.key)}: {entry.message}", err=True)
-    for entry in report.by_status("out-of-sync"):
+    for entry in report.by_status(Standing.ERROR):
+        click.echo(f"error: {label(entry.key)}: {entry.message}", err=True)
+    for entry in report.by_status(Standing.OUT_OF_SYNC):
         click.echo(entry.diff, nl=False)
         if entry.message:
-            click.echo(f"# {_name(entry.key)}: {entry.message}")
+            click.echo(f"# {label(entry.key)}: {entry.message}")
     for status, title in (
-        ("missing", "to create"),
-        ("prune", "would be pruned"),
-        ("conflict", "refused"),
+        (Standing.MISSING, "to create"),
+        (Standing.PRUNE, "would be pruned"),
+        (Standing.CONFLICT, "refused"),
     ):
         entries = report.by_status(status)
         if entries:
             click.echo(f"{title}:")
             for entry in entries:
-                note = f" ({entry.message})" if status == "conflict" else ""
-                click.echo(f"  {_name(entry.key)}{note}")
-    if report.errors or report.by_status("error"):
+                note = f" ({entry.message})" if status is Standing.CONFLICT else ""
+                click.echo(f"  {label(entry.key)}{note}")
+    if report.errors or report.by_status(Standing.ERROR):
         return EXIT_ERROR
-    drifted = len(report.entries) - len(report.by_status("in-sync"))
-    click.echo(f"{len(report.by_status('in-sync'))} in sync, {drifted} drifted", err=True)
+    in_sync = len(report.by_status(Standing.IN_SYNC))
+    click.echo(f"{in_sync} in sync, {len(report.entries) - in_sync} drifted", err=True)
     return EXIT_IN_SYNC if report.in_sync else EXIT_DRIFT
-
-
-def _name(key: Any) -> str:
-    where = f"{key.namespace}/{key.name}" if key.namespace else key.name
-    return f"{key.kind} {where}"

@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from tether.appspec import AppSpec
 
 EXIT_ALLOWED, EXIT_ERROR, EXIT_NOT_PERMITTED = 0, 2, 3
 
@@ -63,14 +66,16 @@ async def _check(
 
 
 async def _explain(engine: Any, project_ref: str, app_ref: str) -> int:
+    from dataclasses import replace
+
     from tether.api import parse_application
-    from tether.controller.adapters import app_spec
+    from tether.appspec import spec_of
     from tether.tenancy import Request, SourceRequest, check, policy_of
 
     policy = policy_of(await _project(engine, project_ref))
     app = parse_application(await _object(engine, app_ref, "applications", "Application"))
     namespace = app.metadata.namespace or "default"
-    spec = app_spec(app, policy)
+    spec = replace(spec_of(app), project=policy)
     source = app.spec.source
     url, repo, insecure = source.repo_url, None, source.insecure
     if source.repository_ref is not None:
@@ -86,7 +91,7 @@ async def _explain(engine: Any, project_ref: str, app_ref: str) -> int:
     )
     messages = check(policy, request).messages()
     if not messages:
-        rendered, sources, problem = await _render(app, url or "", insecure)
+        rendered, sources, problem = await _render(spec, url or "", insecure)
         if problem:
             click.echo(f"note: objects not checked: {problem}", err=True)
         else:
@@ -146,23 +151,16 @@ async def _repository(engine: Any, namespace: str, name: str) -> tuple[str, bool
 
 
 async def _render(
-    app: Any, url: str, insecure: bool
+    app: AppSpec, url: str, insecure: bool
 ) -> tuple[list[dict[str, Any]], tuple[str, ...], str]:
     """The app's objects and their files, read anonymously; or why they could not be."""
     from tether.cli.source import _render_git
     from tether.git.auth import GitAuth
-    from tether.manifests.options import from_source
 
-    source = app.spec.source
+    source = app.source
     try:
         loaded = await _render_git(
-            url,
-            source.revision,
-            GitAuth(),
-            insecure,
-            source.clean_path,
-            from_source(source.to_dict()),
-            app.metadata.name,
+            url, source.revision, GitAuth(), insecure, source.path, source.render, app.name
         )
     except Exception as exc:  # any fetch or render failure is explained, not raised
         return [], (), f"{url} could not be rendered anonymously: {exc}"

@@ -22,10 +22,9 @@ from typing import Any, TypeVar
 
 import click
 
+from tether.appspec import render_options_from_flags
 from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
-    DirectoryOptions,
-    HelmOptions,
     JsonnetOptions,
     JsonnetVar,
     LocalTree,
@@ -189,44 +188,21 @@ def load_source_at(
     source: str,
     revision: str = "HEAD",
     path: str = "",
-    recurse: bool = False,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    value_files: Sequence[str] = (),
-    set_values: Sequence[str] = (),
-    release_name: str | None = None,
     insecure: bool = False,
     auth_file: str | None = None,
     ssh_key: str | None = None,
     known_hosts: str | None = None,
     helm_namespace: str = "",
     app_name: str | None = None,
-    jsonnet_ext_var: Sequence[str] = (),
-    jsonnet_ext_code: Sequence[str] = (),
-    jsonnet_tla: Sequence[str] = (),
-    jsonnet_tla_code: Sequence[str] = (),
-    jsonnet_lib: Sequence[str] = (),
-    **_unused: Any,
+    **flags: Any,
 ) -> LoadedSource:
     """Render SOURCE and say which commit it came from ("" for a local folder).
 
+    ``flags`` are the render flags of ``source_options`` (others are ignored).
     Raises click.ClickException with one clear line on any failure.
     """
-    ext_vars, tlas = jsonnet_from_flags(
-        jsonnet_ext_var, jsonnet_ext_code, jsonnet_tla, jsonnet_tla_code
-    )
-    jsonnet = JsonnetOptions(ext_vars=ext_vars, tlas=tlas, libs=tuple(jsonnet_lib))
-    options = RenderOptions(
-        directory=DirectoryOptions(
-            recurse=recurse, include=tuple(include), exclude=tuple(exclude), jsonnet=jsonnet
-        ),
-        helm=HelmOptions(
-            value_files=tuple(value_files),
-            set=tuple(_split_set(item) for item in set_values),
-            release_name=release_name or "",
-            namespace=helm_namespace,
-        ),
-    )
+    options = flag_render_options(flags, helm_namespace)
+    release_name = flags.get("release_name")
     name = app_name or release_name or _default_name(source)
     with exit_on_sigterm():
         try:
@@ -265,6 +241,28 @@ async def _render_git(
     tree = cache.tree(snapshot)
     result = render(tree, path, options, app_name=app_name, cache_key=snapshot.commit)
     return LoadedSource(result, snapshot.commit)
+
+
+def flag_render_options(params: dict[str, Any], helm_namespace: str = "") -> RenderOptions:
+    """The render options SOURCE's flags in ``params`` ask for (one translation)."""
+    ext_vars, tlas = jsonnet_from_flags(
+        params.get("jsonnet_ext_var") or (),
+        params.get("jsonnet_ext_code") or (),
+        params.get("jsonnet_tla") or (),
+        params.get("jsonnet_tla_code") or (),
+    )
+    return render_options_from_flags(
+        recurse=bool(params.get("recurse")),
+        include=params.get("include") or (),
+        exclude=params.get("exclude") or (),
+        value_files=params.get("value_files") or (),
+        set_values=[_split_set(item) for item in params.get("set_values") or ()],
+        release_name=params.get("release_name"),
+        helm_namespace=helm_namespace,
+        jsonnet=JsonnetOptions(
+            ext_vars=ext_vars, tlas=tlas, libs=tuple(params.get("jsonnet_lib") or ())
+        ),
+    )
 
 
 def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -> GitAuth:

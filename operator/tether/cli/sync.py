@@ -13,32 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from tether.appspec import AppSpec
 from tether.cli.diff import (
     EXIT_NOT_PERMITTED,
-    Rendered,
-    app_spec,
+    Loaded,
+    flag_spec,
     load_objects,
     refused,
     source_and_cluster_options,
 )
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
+def parse_timeout(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``1h30m`` -> seconds (``tether.api.types.parse_duration``,
+    plus bare numbers as seconds)."""
+    from tether.api.types import parse_duration
 
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``5m``, ``1h30m`` -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 5m or 1h")
-    hours, minutes, seconds = match.groups()
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    text = text.strip()
+    try:
+        return parse_duration(f"{text}s" if text.replace(".", "", 1).isdigit() else text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
 
 
 @click.command()
@@ -58,9 +59,9 @@ def parse_duration(text: str) -> float:
 def sync(**params: Any) -> None:
     """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure)."""
     try:
-        timeout = parse_duration(params["timeout"])
+        timeout = parse_timeout(params["timeout"])
         rendered = load_objects(params)
-        app = app_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
+        app = flag_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
         saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
@@ -68,14 +69,14 @@ def sync(**params: Any) -> None:
     sys.exit(asyncio.run(_sync(params, app, rendered, saved)))
 
 
-async def _sync(params: dict[str, Any], app: Any, rendered: Rendered, saved: Any) -> int:
+async def _sync(params: dict[str, Any], app: AppSpec, rendered: Loaded, saved: Any) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
-    from tether.sync.state import OperationState, Phase
+    from tether.sync.state import OperationPhase, SyncOperation
 
     state_path = Path(params["state_file"]) if params.get("state_file") else None
 
-    def persist(state: OperationState) -> None:
+    def persist(state: SyncOperation) -> None:
         if state_path is not None:
             tmp = state_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(state.to_dict()))
@@ -109,27 +110,29 @@ async def _sync(params: dict[str, Any], app: Any, rendered: Rendered, saved: Any
     counts = state.changes.counts()
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
     click.echo(f"sync {state.phase.value.lower()}: {summary}")
-    if state.phase is not Phase.SUCCEEDED:
+    if state.phase is not OperationPhase.SUCCEEDED:
         click.echo(f"error: {state.message}", err=True)
         return 1
     return 0
 
 
 def _load_state(path: Path | None) -> Any:
-    from tether.sync.state import OperationState
+    from tether.sync.state import SyncOperation
 
     if path is None or not path.exists():
         return None
     try:
-        return OperationState.from_dict(json.loads(path.read_text()))
+        return SyncOperation.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"{path}: not a saved operation state: {exc}") from exc
 
 
 def _print_progress(event: Any) -> None:
-    if event.kind == "step":
+    from tether.sync.executor import ProgressKind
+
+    if event.kind is ProgressKind.STEP:
         click.echo(f"step {event.step + 1} {event.label}: {event.message}")
-    elif event.kind == "change" and event.change is not None:
+    elif event.kind is ProgressKind.CHANGE and event.change is not None:
         click.echo(f"  {event.change}")
-    elif event.kind == "gate" and event.message:
+    elif event.kind is ProgressKind.GATE and event.message:
         click.echo(f"  {event.message}")

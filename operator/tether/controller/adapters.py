@@ -1,8 +1,7 @@
 """Bind the controller ports to the real engine: GitCache, renderer, Engine, cache.
 
 ``GitCacheSource`` resolves and fetches through the shared ``GitCache``.
-``EngineAdapter`` turns an ``Application`` into the engine's ``AppSpec``, runs
-``Engine.diff`` and reshapes the report into a ``Comparison`` (health per
+``EngineAdapter`` runs ``Engine.diff`` on an app's ``AppSpec`` and reshapes the report into a ``Comparison`` (health per
 object from the cluster cache, waves and hooks from the annotations, drifted
 fields from the three-way patch), runs ``Engine.sync`` with retries left to
 the controller's policy, and deletes or orphans an app's objects.
@@ -14,46 +13,44 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from tether.api.application import Application
+from tether.api.conditions import Reason
+from tether.appspec import AppSpec
+from tether.constants import APP_LABEL, TRACKING_ANNOTATION
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
     NotPermittedError,
     PersistStep,
-    Resolved,
+    Rendered,
     ResourceState,
+    SourceCommit,
     SyncOutcome,
 )
-from tether.engine import AppSpec, Engine, RetryPolicy
+from tether.engine import Engine, Standing
+from tether.errors import TetherError
 from tether.git.auth import GitAuth
 from tether.git.cache import GitCache, Snapshot
 from tether.health import HealthResult, HealthStatus, aggregate, assess
 from tether.identity import (
-    APP_LABEL,
-    TRACKING_ANNOTATION,
     AppRef,
     Owned,
     ResourceKey,
-    app_instance,
+    UnknownKindError,
     ownership,
 )
 from tether.kube.changeset import Action
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
-from tether.sync.state import OperationState
-from tether.tenancy import (
-    Operation,
-    PlannedObject,
-    ProjectBook,
-    ProjectPolicy,
-    object_refusals,
-)
+from tether.objects import key_of, label
+from tether.plan.errors import DuplicateObjectError
+from tether.sync.state import SyncOperation
+from tether.tenancy import Operation, PlannedObject, object_refusals
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Any, Application, str], Awaitable[list[dict[str, Any]]]]
-"""(tree, application, commit as cache key) -> the rendered objects."""
+Renderer = Callable[[Any, AppSpec, str], Awaitable[Rendered]]
+"""(tree, app spec, commit as cache key) -> the rendered objects."""
 
 
 class GitCacheSource:
@@ -71,29 +68,11 @@ class GitCacheSource:
         insecure: bool,
         timeout: float,
         max_age: float = 0.0,
-    ) -> Resolved:
+    ) -> SourceCommit:
         snap = await self.cache.fetch(
             url, revision, auth, insecure=insecure, timeout=timeout, max_age=max_age
         )
-        return Resolved(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
-
-
-def app_spec(app: Application, project: ProjectPolicy | None = None) -> AppSpec:
-    """The engine's view of an Application; retries stay with the controller."""
-    ns = app.metadata.namespace or "default"
-    sp = app.spec.sync_policy
-    auto = sp.automated
-    return AppSpec(
-        name=app.metadata.name,
-        namespace=ns,
-        destination_namespace=app.target_namespace or ns,
-        service_account=app.spec.destination.service_account_name,
-        sync_options=tuple(sp.sync_options),
-        prune=bool(auto and auto.prune),
-        allow_empty=bool(auto and auto.allow_empty),
-        retry=RetryPolicy(limit=0),
-        project=project,
-    )
+        return SourceCommit(revision=revision, commit=snap.commit, ref=snap.ref, url=snap.url)
 
 
 def drifted_fields(patch: Mapping[str, Any], prefix: str = "", limit: int = 20) -> list[str]:
@@ -127,43 +106,33 @@ def _non_tracking(annotations: Any) -> bool:
 class EngineAdapter:
     """The ``AppEngine`` port over ``tether.engine.Engine``."""
 
-    def __init__(
-        self, engine: Engine, git: GitCache, renderer: Renderer, projects: ProjectBook
-    ) -> None:
+    def __init__(self, engine: Engine, git: GitCache, renderer: Renderer) -> None:
         self.engine = engine
         self.git = git
         self.renderer = renderer
-        self.projects = projects
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
-    def spec(self, app: Application) -> AppSpec:
-        """The engine's view of ``app``, with its Project's policy (a missing or invalid
-        Project allows nothing; the controller has refused such an app already)."""
-        ref = AppRef(app.metadata.namespace or "default", app.metadata.name)
-        found = self.projects.policy(app.spec.project, ref)
-        policy = found if isinstance(found, ProjectPolicy) else deny_all(app.spec.project)
-        return app_spec(app, policy)
-
-    async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
             return await self.renderer(tree, app, resolved.commit)
         finally:
             tree.close()
 
-    async def compare(
-        self, app: Application, resolved: Resolved, desired: Sequence[dict[str, Any]]
-    ) -> Comparison:
+    async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
-        render_id = f"{resolved.commit}:{app.metadata.uid}:{app.metadata.generation}"
-        spec = self.spec(app)
-        verdict = await self.engine.permitted(spec, desired, _sources(desired))
+        render_id = f"{resolved.commit}:{app.render_id}"
+        verdict = await self.engine.permitted(
+            app, desired.objects, desired.sources, render_id=render_id
+        )
         if verdict is not None and not verdict.allowed:
             raise NotPermittedError(verdict.summary())
-        report = await self.engine.diff(spec, desired, revision=render_id)
+        report = await self.engine.diff(
+            app, desired.objects, revision=render_id, sources=desired.sources
+        )
         if report.errors:
-            raise InvalidObjects("; ".join(report.errors[:5]))
+            raise ObjectsRejected.of(report.errors, report.problems)
         by_key = report.desired
         resources: list[ResourceState] = []
         conflicts: list[str] = []
@@ -172,22 +141,15 @@ class EngineAdapter:
             key = entry.key
             obj = by_key.get(key)
             live = self.engine.cache.get((key.group, key.kind, key.namespace, key.name))
-            hook, wave = _hook_and_wave(obj)
-            health = assess(live) if entry.status != "prune" else None
+            hook = entry.status is Standing.HOOK
+            health = assess(live) if entry.status is not Standing.PRUNE else None
             if health is not None and not hook:
                 healths.append(health)
-            status = {
-                "in-sync": "Synced",
-                "out-of-sync": "OutOfSync",
-                "missing": "OutOfSync",
-                "prune": "OutOfSync",
-            }.get(entry.status, "Unknown")
             fields: tuple[str, ...] = ()
-            if entry.status == "out-of-sync":
+            if entry.status is Standing.OUT_OF_SYNC:
                 fields = tuple(drifted_fields(entry.patch))
-            if entry.status == "conflict":
-                conflicts.append(f"{_label(key)} {entry.message}")
-                status = "Unknown"
+            if entry.status is Standing.CONFLICT:
+                conflicts.append(f"{label(key)} {entry.message}")
             resources.append(
                 ResourceState(
                     kind=key.kind,
@@ -195,64 +157,68 @@ class EngineAdapter:
                     group=key.group,
                     version=_version(obj, live),
                     namespace=key.namespace or None,
-                    status=status,
-                    health=health.status.value if health else None,
+                    status=entry.status.sync_status,
+                    health=health.status if health else None,
                     health_message=health.message if health else "",
-                    wave=wave,
-                    requires_pruning=entry.status == "prune",
+                    wave=entry.wave,
+                    requires_pruning=entry.status is Standing.PRUNE,
                     hook=hook,
                     drifted_fields=fields,
-                    message=entry.message if entry.status not in ("in-sync",) else "",
+                    message=entry.message,
                 )
             )
         overall = aggregate(healths) if healths else HealthResult(HealthStatus.HEALTHY, "")
         return Comparison(
             revision=resolved.display,
             resources=tuple(resources),
-            health=overall.status.value,
+            health=overall.status,
             health_message=overall.message,
             conflicts=tuple(conflicts),
-            empty=not desired,
+            empty=not desired.objects,
         )
 
     async def sync(
         self,
-        app: Application,
-        resolved: Resolved,
-        desired: Sequence[dict[str, Any]],
+        app: AppSpec,
+        resolved: SourceCommit,
+        desired: Rendered,
         *,
         prune: bool,
         resume: Mapping[str, Any] | None,
         persist: PersistStep,
     ) -> SyncOutcome:
-        state = OperationState.from_dict(dict(resume)) if resume else None
+        state = SyncOperation.from_dict(dict(resume)) if resume else None
 
-        async def save(step: OperationState) -> None:
+        async def save(step: SyncOperation) -> None:
             await persist(step.to_dict())
 
         final = await self.engine.sync(
-            self.spec(app),
-            desired,
+            app,
+            desired.objects,
+            sources=desired.sources,
             revision=resolved.display,
             state=state,
             persist=save,
             prune=prune,
-            sources=_sources(desired),
         )
         pruned = tuple(
-            _label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
+            label(c.key) for c in final.changes if c.action is Action.PRUNED and not c.dry_run
         )
-        return SyncOutcome(final.phase.value, final.message, final.to_dict(), pruned)
+        adopted = tuple(
+            label(c.key) for c in final.changes if c.action is Action.ADOPTED and not c.dry_run
+        )
+        return SyncOutcome(final.phase, final.message, final.to_dict(), pruned, adopted=adopted)
 
-    async def delete(self, app: Application, *, cascade: bool) -> DeletionOutcome:
-        spec = self.spec(app)
-        kinds = _kinds_from_status(app)
+    async def delete(
+        self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()
+    ) -> DeletionOutcome:
+        spec = app
         await self.engine.watch(spec, kinds)
-        ref = AppRef(spec.namespace, spec.name)
+        ref = spec.ref
         live = [o for o in self.engine.cache.objects(spec.label)]
         owned = [
             (k, o)
-            for k, o in ((_key(o), o) for o in live)
+            for k, o in ((key_of(o), o) for o in live)
             if isinstance(ownership(o, ref, k), Owned) and _may_delete(spec, k)
         ]
         if not owned:
@@ -263,7 +229,7 @@ class EngineAdapter:
             for key, obj in owned:
                 change = await pruner.prune(key, obj, propagation="background")
                 if change.action is Action.FAILED:
-                    problems.append(f"{_label(key)}: {change.message}")
+                    problems.append(f"{label(key)}: {change.message}")
         else:
             for key, obj in owned:
                 try:
@@ -282,8 +248,8 @@ class EngineAdapter:
                 except NotFound:
                     continue
                 except KubeError as exc:
-                    problems.append(f"{_label(key)}: {exc}")
-        remaining = tuple(_label(k) for k, _ in owned)
+                    problems.append(f"{label(key)}: {exc}")
+        remaining = tuple(label(k) for k, _ in owned)
         stuck = [o for _, o in owned if (o.get("metadata") or {}).get("finalizers")]
         message = "; ".join(problems[:5])
         if not message:
@@ -292,31 +258,41 @@ class EngineAdapter:
                 message += f" ({len(stuck)} held by finalizers)"
         return DeletionOutcome(False, remaining, message)
 
-    def watch(self, app: Application, wake: Callable[[], None]) -> None:
-        label = app_instance(AppRef(app.metadata.namespace or "default", app.metadata.name))
-        key = (app.metadata.namespace or "default", app.metadata.name)
+    def watch(self, app: AppSpec, wake: Callable[[], None]) -> None:
+        key = (app.namespace, app.name)
         if key in self._unsubscribe:
             return
-        self._unsubscribe[key] = self.engine.cache.subscribe(label, lambda _event: wake())
+        self._unsubscribe[key] = self.engine.cache.subscribe(app.label, lambda _event: wake())
 
     async def forget(self, key: tuple[str, str]) -> None:
         unsubscribe = self._unsubscribe.pop(key, None)
         if unsubscribe is not None:
             unsubscribe()
-        await self.engine.cache.unregister(app_instance(AppRef(*key)))
+        await self.engine.forget(AppRef(*key))
 
 
-class InvalidObjects(Exception):
-    """Rendered objects that cannot be keyed (no name, unknown kind, wrong scope)."""
+class ObjectsRejected(TetherError):
+    """Rendered objects that cannot be keyed (no name, unknown kind, wrong scope).
 
+    ``reason`` is ``UnknownKind`` when every rejected object is of a kind the
+    cluster does not know, ``DuplicateObject`` when every one is declared twice,
+    else ``InvalidObjects``. The message lists every
+    object (file and cause), one per line part.
+    """
 
-def deny_all(name: str) -> ProjectPolicy:
-    """The policy of a Project that cannot be used: nothing anywhere."""
-    return ProjectPolicy(name, namespace_allow=())
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
-
-def _sources(desired: Sequence[dict[str, Any]]) -> tuple[str, ...]:
-    return tuple(getattr(desired, "sources", ()))
+    @classmethod
+    def of(cls, errors: Sequence[str], problems: Sequence[Exception]) -> ObjectsRejected:
+        reason = Reason.INVALID_OBJECTS
+        for kind, named in ((UnknownKindError, Reason.UNKNOWN_KIND),
+                            (DuplicateObjectError, Reason.DUPLICATE_OBJECT)):  # fmt: skip
+            if problems and all(isinstance(p, kind) for p in problems):
+                reason = named
+        head = f"{len(errors)} object(s) rejected: " if len(errors) > 1 else ""
+        return cls(head + "; ".join(errors), reason)
 
 
 def _may_delete(spec: AppSpec, key: ResourceKey) -> bool:
@@ -328,49 +304,14 @@ def _may_delete(spec: AppSpec, key: ResourceKey) -> bool:
     return not object_refusals(spec.project, spec.ref, planned)
 
 
-def _hook_and_wave(obj: Mapping[str, Any] | None) -> tuple[bool, int]:
-    if obj is None:
-        return False, 0
-    from tether.plan.annotations import hook_spec, wave
-
-    where = _label(_key(obj)) if (obj.get("metadata") or {}).get("name") else "object"
-    try:
-        spec = hook_spec(obj, where)
-        return spec.is_hook, wave(obj, where, is_hook=spec.is_hook)
-    except Exception:
-        return False, 0
-
-
 def _version(obj: Mapping[str, Any] | None, live: Mapping[str, Any] | None) -> str:
     api_version = str((obj or live or {}).get("apiVersion") or "")
     return api_version.rpartition("/")[2]
 
 
-def _key(obj: Mapping[str, Any]) -> ResourceKey:
-    meta = obj.get("metadata") or {}
-    group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-    return ResourceKey(
-        group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name") or "")
-    )
-
-
-def _label(key: ResourceKey) -> str:
-    where = f"{key.namespace}/{key.name}" if key.namespace else key.name
-    return f"{key.kind} {where}"
-
-
-def _kinds_from_status(app: Application) -> set[GVK]:
-    kinds: set[GVK] = set()
-    for r in app.status.resources if app.status else ():
-        if r.version:
-            kinds.add(GVK(r.group, r.version, r.kind))
-    return kinds
-
-
 __all__ = [
     "EngineAdapter",
     "GitCacheSource",
-    "InvalidObjects",
-    "app_spec",
+    "ObjectsRejected",
     "drifted_fields",
 ]

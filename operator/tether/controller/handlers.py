@@ -14,11 +14,9 @@ from typing import Any
 
 import kopf
 
+from tether.constants import GROUP, VERSION
 from tether.controller import settings as tsettings
 from tether.controller.runtime import Runtime
-
-GROUP = "tether.dev"
-VERSION = "v1alpha1"
 
 
 def build_registry(

@@ -11,13 +11,14 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from tether.constants import GROUP, VERSION
 from tether.controller.triggers import Key
 from tether.kube.client import MERGE_PATCH, KubeClient
 from tether.kube.errors import NotFound
 from tether.kube.resource import ApiResource
 
-APPLICATIONS = ApiResource("tether.dev", "v1alpha1", "Application", "applications", True)
-REPOSITORIES = ApiResource("tether.dev", "v1alpha1", "Repository", "repositories", True)
+APPLICATIONS = ApiResource(GROUP, VERSION, "Application", "applications", True)
+REPOSITORIES = ApiResource(GROUP, VERSION, "Repository", "repositories", True)
 EVENTS = ApiResource("", "v1", "Event", "events", True)
 SECRETS = ApiResource("", "v1", "Secret", "secrets", True)
 

@@ -24,7 +24,7 @@ import kopf
 
 from tether.controller import events as ev
 from tether.controller.adapters import EngineAdapter, GitCacheSource
-from tether.controller.application import ApplicationController
+from tether.controller.application import ApplicationController, AppPorts, Neighbours
 from tether.controller.handlers import build_registry
 from tether.controller.kubeio import (
     APPLICATIONS,
@@ -140,17 +140,23 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         wake_app=runtime.app_queue.wake,
     )
     apps = ApplicationController(
-        store=runtime.apps,
-        repos=repos,
-        engine=EngineAdapter(engine, git, render_app, runtime.projects),
-        git=source,
-        writer=StatusWriter(app_patcher),
-        meta=app_patcher,
-        queue=runtime.app_queue,
-        events=recorder,
-        metrics=metrics,
-        wake_repo=runtime.repo_queue.wake,
-        projects=runtime.projects,
+        AppPorts(
+            engine=EngineAdapter(engine, git, render_app),
+            git=source,
+            writer=StatusWriter(app_patcher),
+            meta=app_patcher,
+            events=recorder,
+            metrics=metrics,
+        ),
+        Neighbours(
+            store=runtime.apps,
+            queue=runtime.app_queue,
+            repo_state=repos.state,
+            repo_exists=lambda key: runtime.repos.get(key) is not None,
+            wake_repo=runtime.repo_queue.wake,
+            projects=runtime.projects,
+            repo_url=runtime.repo_url,
+        ),
     )
     runtime.reconcile_app = apps.reconcile
     runtime.reconcile_repo = repos.reconcile

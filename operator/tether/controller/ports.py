@@ -8,16 +8,21 @@ Every result here is an immutable value in the shape the status needs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tether.api.application import Application
+from tether.api.conditions import Reason
+from tether.appspec import AppSpec
+from tether.engine.model import SyncStatus
 from tether.git.auth import GitAuth
+from tether.health import HealthStatus
+from tether.kube.resource import GVK
+from tether.sync.state import OperationPhase
 
 
 @dataclass(frozen=True)
-class Resolved:
+class SourceCommit:
     """A revision an app follows and the commit it resolved to."""
 
     revision: str
@@ -43,13 +48,21 @@ class GitSource(Protocol):
         insecure: bool,
         timeout: float,
         max_age: float = 0.0,
-    ) -> Resolved:
+    ) -> SourceCommit:
         """Resolve and fetch ``revision`` (raises ``tether.git.errors.GitError``).
 
         ``max_age``: how old a previous acceptance of these credentials for this URL
         may be for a cached commit to be served without asking the server again.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a source rendered to, and where each object came from (``file[doc N]``)."""
+
+    objects: tuple[dict[str, Any], ...] = ()
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,8 @@ class ResourceState:
     group: str = ""
     version: str = ""
     namespace: str | None = None
-    status: str = "Synced"  # Synced, OutOfSync or Unknown
-    health: str | None = None
+    status: SyncStatus = SyncStatus.SYNCED
+    health: HealthStatus | None = None
     health_message: str = ""
     wave: int = 0
     requires_pruning: bool = False
@@ -82,23 +95,22 @@ class Comparison:
 
     revision: str
     resources: tuple[ResourceState, ...] = ()
-    health: str = "Unknown"
+    health: HealthStatus = HealthStatus.UNKNOWN
     health_message: str = ""
     conflicts: tuple[str, ...] = ()  # one message per object another app owns
     empty: bool = False
 
     @property
-    def sync_status(self) -> str:
-        if any(r.status == "Unknown" for r in self.resources if not r.hook):
-            return "Unknown"
-        drifted = any(
-            r.status == "OutOfSync" or r.requires_pruning for r in self.resources if not r.hook
-        )
-        return "OutOfSync" if drifted else "Synced"
+    def sync_status(self) -> SyncStatus:
+        tracked = [r for r in self.resources if not r.hook]
+        if any(r.status is SyncStatus.UNKNOWN for r in tracked):
+            return SyncStatus.UNKNOWN
+        drifted = any(r.status is SyncStatus.OUT_OF_SYNC or r.requires_pruning for r in tracked)
+        return SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED
 
     def drift_summary(self, limit: int = 3) -> str:
         """A short line naming what drifted, for ``status.message``."""
-        out = [r for r in self.resources if not r.hook and r.status == "OutOfSync"]
+        out = [r for r in self.resources if not r.hook and r.status is SyncStatus.OUT_OF_SYNC]
         prune = [r for r in self.resources if not r.hook and r.requires_pruning]
         parts: list[str] = []
         for r in out[:limit]:
@@ -107,7 +119,7 @@ class Comparison:
                 f"{r.label} ({fields})"
                 if fields
                 else f"{r.label} (missing)"
-                if r.health == "Missing"
+                if r.health is HealthStatus.MISSING
                 else r.label
             )
         if len(out) > limit:
@@ -124,11 +136,12 @@ class Comparison:
 class SyncOutcome:
     """How a sync ended. ``state`` is the final persisted operation record."""
 
-    phase: str  # Succeeded, Failed or Error
+    phase: OperationPhase  # Succeeded, Failed or Error
     message: str
     state: Mapping[str, Any] = field(default_factory=dict)
     pruned: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    adopted: tuple[str, ...] = ()  # objects that existed untracked and are now the app's
 
 
 @dataclass(frozen=True)
@@ -144,32 +157,37 @@ PersistStep = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 class AppEngine(Protocol):
-    """Render, compare, sync and delete one Application's objects."""
+    """Render, compare, sync and delete one app's objects, given its ``AppSpec``."""
 
-    async def render(self, app: Application, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
         """Desired objects at ``resolved`` (raises a render error naming file and cause)."""
         ...
 
-    async def compare(
-        self, app: Application, resolved: Resolved, desired: Sequence[dict[str, Any]]
-    ) -> Comparison: ...
+    async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
+        """Compare with live; raises an error with a ``reason`` when objects are rejected."""
+        ...
 
     async def sync(
         self,
-        app: Application,
-        resolved: Resolved,
-        desired: Sequence[dict[str, Any]],
+        app: AppSpec,
+        resolved: SourceCommit,
+        desired: Rendered,
         *,
         prune: bool,
         resume: Mapping[str, Any] | None,
         persist: PersistStep,
     ) -> SyncOutcome: ...
 
-    async def delete(self, app: Application, *, cascade: bool) -> DeletionOutcome:
-        """Delete (``cascade``) or orphan (remove tracking from) every object the app owns."""
+    async def delete(
+        self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()
+    ) -> DeletionOutcome:
+        """Delete (``cascade``) or orphan (remove tracking from) every object the app owns.
+
+        ``kinds`` are the kinds the last status listed, watched so none is missed.
+        """
         ...
 
-    def watch(self, app: Application, wake: Callable[[], None]) -> None:
+    def watch(self, app: AppSpec, wake: Callable[[], None]) -> None:
         """Call ``wake`` when one of the app's live objects changes."""
         ...
 
@@ -180,3 +198,5 @@ class AppEngine(Protocol):
 
 class NotPermittedError(Exception):
     """The app's Project refuses something a sync would do; the message says what and why."""
+
+    reason = Reason.NOT_PERMITTED

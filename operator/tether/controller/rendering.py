@@ -1,42 +1,30 @@
-"""Render an Application's source from a Git tree, through ``tether.manifests``.
+"""Render an app's source from a Git tree, through ``tether.manifests``.
 
-Maps ``spec.source`` to the manifests package's ``RenderOptions`` and calls
-``tether.manifests.render`` (cached by commit, path and options). Rendering
-runs helm/kustomize and parses YAML, so it runs in a worker thread to keep the
-event loop (and the watches) responsive. ``ManifestError`` propagates
-unchanged: it already names the file and the cause, and the controller turns
-it into a ``RenderFailed`` condition.
+Calls ``tether.manifests.render`` with the ``AppSpec``'s path and render
+options (the one frozen ``RenderOptions``, built by ``tether.appspec``), cached
+by commit, path and options. Rendering runs helm/kustomize and parses YAML, so
+it runs in a worker thread to keep the event loop (and the watches)
+responsive. ``ManifestError`` propagates unchanged: it already names the file
+and the cause, and the controller turns it into a ``RenderFailed`` condition.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from tether.api.application import Application
-from tether.manifests.options import from_source
+from tether.appspec import AppSpec
+from tether.controller.ports import Rendered
 from tether.manifests.render import render
 from tether.tree import FileTree
 
 
-class RenderedObjects(list[dict[str, Any]]):
-    """The rendered objects in order; ``sources`` names each one's file (for refusals)."""
-
-    sources: tuple[str, ...] = ()
-
-
-def render_sync(tree: FileTree, app: Application, cache_key: str | None) -> RenderedObjects:
-    options = from_source(app.spec.source.to_dict())
-    result = render(
-        tree, app.spec.source.clean_path, options, app_name=app.metadata.name, cache_key=cache_key
-    )
-    out = RenderedObjects(dict(o) for o in result.objects)
-    out.sources = tuple(str(source) for source in result.sources)
-    return out
+def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> Rendered:
+    """The desired objects of ``app`` read from ``tree``, in the calling thread."""
+    source = app.source
+    result = render(tree, source.path, source.render, app_name=app.name, cache_key=cache_key)
+    return Rendered(tuple(dict(o) for o in result.objects), tuple(map(str, result.sources)))
 
 
-async def render_app(
-    tree: FileTree, app: Application, cache_key: str | None = None
-) -> RenderedObjects:
-    """The desired objects of ``app`` read from ``tree``."""
-    return await asyncio.to_thread(render_sync, tree, app, cache_key)
+async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None = None) -> Rendered:
+    """The desired objects of ``app`` read from ``tree``, in a worker thread."""
+    return await asyncio.to_thread(render_blocking, tree, app, cache_key)

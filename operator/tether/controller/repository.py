@@ -34,7 +34,7 @@ from tether.api.types import utc_now
 from tether.controller import events as ev
 from tether.controller import triggers
 from tether.controller.metrics import Metrics
-from tether.controller.ports import GitSource, Resolved
+from tether.controller.ports import GitSource, SourceCommit
 from tether.controller.redact import REDACTOR
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
@@ -92,11 +92,11 @@ class RepoState:
 
     generation: int | None
     url: str
-    resolved: Mapping[str, Resolved] = field(default_factory=dict)
+    resolved: Mapping[str, SourceCommit] = field(default_factory=dict)
     errors: Mapping[str, Failure] = field(default_factory=dict)
     failure: Failure | None = None  # the whole repository failed (auth, secret, spec)
 
-    def lookup(self, revision: str) -> Resolved | None:
+    def lookup(self, revision: str) -> SourceCommit | None:
         return self.resolved.get(revision)
 
     def headline(self) -> Failure | None:
@@ -216,10 +216,10 @@ class RepositoryController:
             return_exceptions=True,
         )
         self.metrics.observe_git_fetch(time.perf_counter() - started)
-        resolved: dict[str, Resolved] = {}
+        resolved: dict[str, SourceCommit] = {}
         errors: dict[str, Failure] = {}
         for rev, result in zip(revisions, results, strict=True):
-            if isinstance(result, Resolved):
+            if isinstance(result, SourceCommit):
                 resolved[rev] = result
             elif isinstance(result, BaseException):
                 if isinstance(result, asyncio.CancelledError):

@@ -15,9 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
+
+from tether.api.application import Application
 from tether.api.project import DEFAULT_PROJECT
+from tether.appspec import spec_of
+from tether.constants import REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller import triggers
-from tether.controller.application import REFRESH_ANNOTATION, SYNC_ANNOTATION
+from tether.controller.redact import REDACTOR
 from tether.controller.store import ObjectStore, key_of
 from tether.controller.triggers import Key, QueueClosed, WakeQueue
 from tether.tenancy import ProjectBook
@@ -67,18 +72,20 @@ def repo_reasons(
     return reasons
 
 
-def repository_of(app: dict[str, Any]) -> str | None:
-    ref = ((app.get("spec") or {}).get("source") or {}).get("repositoryRef") or {}
-    name = ref.get("name") if isinstance(ref, dict) else None
-    return str(name) if name else None
+def followed(body: dict[str, Any]) -> tuple[str | None, str]:
+    """(Repository name or None, revision) an Application body follows, via its ``AppSpec``.
+
+    A body that does not validate follows nothing: the controller reports why.
+    """
+    try:
+        source = spec_of(Application.model_validate(body)).source
+    except ValidationError:
+        return None, ""
+    return source.repository, source.revision
 
 
 def project_of(app: dict[str, Any]) -> str:
     return str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
-
-
-def revision_of(app: dict[str, Any]) -> str:
-    return str(((app.get("spec") or {}).get("source") or {}).get("revision") or "HEAD")
 
 
 class Runtime:
@@ -96,22 +103,36 @@ class Runtime:
         self.reconcile_repo: Reconcile | None = None
         self.idle = asyncio.Event()
         self._busy = 0
+        # What each app follows, kept per generation: status writes (most events)
+        # do not revalidate the body.
+        self._follows: dict[Key, tuple[Any, tuple[str | None, str]]] = {}
 
     # -- Repository <-> Application mapping ---------------------------------------------
 
+    def follows(self, key: Key, body: dict[str, Any]) -> tuple[str | None, str]:
+        """(Repository, revision) the app ``key`` follows; memoized per generation."""
+        generation = (body.get("metadata") or {}).get("generation")
+        memo = self._follows.get(key)
+        if memo is not None and memo[0] == generation and generation is not None:
+            return memo[1]
+        found = followed(body)
+        self._follows[key] = (generation, found)
+        return found
+
     def wanted_revisions(self, repo: Key) -> set[str]:
         return {
-            revision_of(body)
+            revision
             for key, body in self.apps.in_namespace(repo[0])
-            if repository_of(body) == repo[1]
+            for name, revision in (self.follows(key, body),)
+            if name == repo[1]
         }
 
     def apps_following(self, repo: Key, revision: str | None) -> list[Key]:
         return [
             key
             for key, body in self.apps.in_namespace(repo[0])
-            if repository_of(body) == repo[1]
-            and (revision is None or revision_of(body) == revision)
+            for name, wanted in (self.follows(key, body),)
+            if name == repo[1] and (revision is None or wanted == revision)
         ]
 
     def repos_using_secret(self, namespace: str, secret: str) -> list[Key]:
@@ -128,19 +149,18 @@ class Runtime:
         key = key_of(body)
         if event_type == "DELETED":
             self.apps.remove(key)
+            self._follows.pop(key, None)
             self.app_queue.wake(key, triggers.DELETING)
             return
         old = self.apps.get(key)
+        before = self.follows(key, old) if old is not None else None
         self.apps.put(body)
         reasons = app_reasons(event_type, old, body)
         for reason in reasons:
             self.app_queue.wake(key, reason)
-        if old is not None and (
-            repository_of(old) != repository_of(body) or revision_of(old) != revision_of(body)
-        ):
-            repo = repository_of(body)
-            if repo:
-                self.repo_queue.wake((key[0], repo), triggers.DEPENDENCY)
+        after = self.follows(key, body)
+        if before is not None and before != after and after[0]:
+            self.repo_queue.wake((key[0], after[0]), triggers.DEPENDENCY)
 
     def on_project_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         """Record a Project; when what it allows changed, re-evaluate every app naming it."""
@@ -152,6 +172,11 @@ class Runtime:
 
     def apps_of_project(self, name: str) -> list[Key]:
         return [key for key, body in self.apps.items() if project_of(body) == name]
+
+    def repo_url(self, key: Key) -> str:
+        """The watched ``spec.url`` of Repository ``key`` ("" when not seen yet)."""
+        body = self.repos.get(key) or {}
+        return str((body.get("spec") or {}).get("url") or "")
 
     def on_repo_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         key = key_of(body)
@@ -208,8 +233,12 @@ class Runtime:
                 await reconcile(key, reasons)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s %s/%s: reconcile failed; retrying in 5s", kind, *key)
+            except Exception as exc:  # the outermost loop: one line, then retry
+                # Controllers map their own failures to status conditions; what lands
+                # here (e.g. the status write itself failing) is logged without a
+                # traceback, redacted, and retried.
+                text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+                log.error("%s %s/%s: reconcile failed: %s; retrying in 5s", kind, *key, text)
                 queue.wake_after(key, 5.0, triggers.RETRY)
             finally:
                 queue.done(key)

@@ -1,6 +1,6 @@
 """Status values and the rule "one status PATCH per reconcile, none when unchanged".
 
-``merge_diff`` computes the RFC 7386 JSON merge patch that turns one status into
+``tether.diff.jsonmerge.create_merge_patch`` computes the RFC 7386 JSON merge patch that turns one status into
 another; an empty patch means there is nothing to write. ``StatusWriter``
 remembers the status it last wrote per object and sends the patch through the
 status subresource only when it is not empty. Timestamps that would change on
@@ -18,49 +18,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from tether.controller.triggers import Key
+from tether.diff.jsonmerge import create_merge_patch
 
 VOLATILE_FIELDS = ("reconciledAt",)
 """Top-level status fields that change on every reconcile and must not cause a write."""
-
-
-def merge_diff(old: Any, new: Any) -> Any:
-    """The JSON merge patch from ``old`` to ``new``; ``{}`` when they are equal.
-
-    Dicts recurse, removed keys become ``None``, anything else (lists included)
-    is replaced whole, as RFC 7386 prescribes.
-    """
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return copy.deepcopy(new)
-    patch: dict[str, Any] = {}
-    for key in old.keys() - new.keys():
-        patch[key] = None
-    for key, value in new.items():
-        if key not in old:
-            patch[key] = copy.deepcopy(value)
-            continue
-        previous = old[key]
-        if previous == value:
-            continue
-        if isinstance(previous, dict) and isinstance(value, dict):
-            sub = merge_diff(previous, value)
-            if sub != {}:
-                patch[key] = sub
-        else:
-            patch[key] = copy.deepcopy(value)
-    return patch
-
-
-def apply_merge(target: Any, patch: Any) -> Any:
-    """Apply an RFC 7386 merge patch, returning a new value (for tests and bookkeeping)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge(result.get(key), value)
-    return result
 
 
 def carry_volatile(
@@ -107,7 +68,7 @@ class StatusWriter:
         """Patch the difference between the last status and ``new``; True if a write happened."""
         base = self.last(key, observed)
         new = carry_volatile(base, new)
-        patch = merge_diff(base, new)
+        patch = create_merge_patch(base, new)
         if not patch:
             self._last[key] = base
             return False

@@ -18,12 +18,10 @@ import random
 from dataclasses import dataclass, field
 
 from tether.backoff import exponential
+from tether.constants import REFRESH_ANNOTATION as REFRESH_ANNOTATION  # re-exported
 
 Key = tuple[str, str]
 """(namespace, name) of the object to reconcile."""
-
-REFRESH_ANNOTATION = "tether.dev/refresh"
-"""Set (to any new value) on an Application or Repository to ask for a fetch now."""
 
 # Why an object was woken. Plain strings so logs and tests read well.
 CREATED = "created"

@@ -7,8 +7,10 @@ the cause, never a Secret value.
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 
-class DiffError(Exception):
+
+class DiffError(TetherError):
     """Base class of every error raised by the diff package."""
 
 

@@ -21,8 +21,10 @@ material. Mapping from dulwich and ssh failures to these types lives in
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 
-class GitError(Exception):
+
+class GitError(TetherError):
     """Base class for every Git access failure.
 
     ``url`` is the redacted URL; ``ref`` the revision being resolved, if any.

@@ -243,12 +243,3 @@ def _expand(op: str, partial: _Partial) -> list[_Bound]:
         "<": [_Bound("<", low)],
         "<=": [_Bound("<", high)],
     }[op]
-
-
-def looks_like_range(text: str) -> bool:
-    """True when ``text`` parses as a range (a bare ``1.2.3`` counts: it means exactly that)."""
-    try:
-        parse_range(text)
-    except SemverError:
-        return False
-    return True

@@ -23,7 +23,14 @@ from pathlib import Path, PurePosixPath
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 
-from tether.tree import EntryType, PathEscapeError, TreeEntry, TreeError, TreeNotFoundError
+from tether.tree import (
+    EntryType,
+    PathEscapeError,
+    TreeEntry,
+    TreeError,
+    TreeNotFoundError,
+    split_tree_path,
+)
 
 _MAX_LINK_HOPS = 40
 _GITLINK = 0o160000
@@ -185,12 +192,7 @@ class GitTree:
 
 
 def _parts(path: str) -> list[str]:
-    if path.startswith("/"):
-        raise PathEscapeError(f"{path}: absolute paths are not allowed")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise PathEscapeError(f"{path}: '..' is not allowed")
-    return parts
+    return list(split_tree_path(path))
 
 
 def _clean(path: str) -> str:

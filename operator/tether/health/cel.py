@@ -25,6 +25,8 @@ import celpy
 from celpy import celtypes
 from celpy.adapter import json_to_cel
 
+from tether.objects import plain
+
 from .errors import CelRuleError
 from .status import HealthResult, HealthStatus, unknown
 
@@ -80,7 +82,7 @@ class CompiledRule:
     message: celpy.Runner | None
 
     def evaluate(self, obj: Mapping[str, Any]) -> HealthResult | None:
-        activation = {"obj": json_to_cel(_plain(obj))}
+        activation = {"obj": json_to_cel(plain(obj))}
         for field, status, program in self.verdicts:
             try:
                 value = program.evaluate(activation)
@@ -106,15 +108,6 @@ class CompiledRule:
 def _short(exc: BaseException) -> str:
     text = str(exc.args[0]) if exc.args else type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _plain(value: Any) -> Any:
-    """Mapping proxies and tuples to dicts and lists, which json_to_cel understands."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def compile_rule(rule: CelRule) -> CompiledRule:

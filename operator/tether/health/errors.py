@@ -6,8 +6,10 @@ HealthError
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 
-class HealthError(Exception):
+
+class HealthError(TetherError):
     """Base class for health assessment errors."""
 
 

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.constants import TRACKING_ANNOTATION
 from tether.diff import (
     LAST_APPLIED,
     DiffError,
@@ -51,6 +52,7 @@ from tether.kube.compare import Comparer
 from tether.kube.discovery import Discovery
 from tether.kube.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from tether.kube.resource import ApiResource
+from tether.objects import annotations_of, resource_version
 
 ANNOTATION_LIMIT = 262144
 FIELD_MANAGER = "tether"
@@ -58,7 +60,7 @@ CONFLICT_RETRIES = 3
 _VOLATILE_META = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp")
 
 
-class VerdictStore(Protocol):
+class NoiseVerdicts(Protocol):
     """Remembers that (resourceVersion, desired hash) was found in sync by the server."""
 
     def known_in_sync(self, key: ResourceKey, resource_version: str, desired_hash: str) -> bool: ...
@@ -86,11 +88,6 @@ class ApplyItem:
     desired: dict[str, Any]
     live: dict[str, Any] | None
     options: ApplyOptions = ApplyOptions()
-
-
-def last_applied_text(desired: Mapping[str, Any]) -> str:
-    """The annotation value kubectl would write for ``desired``."""
-    return last_applied_annotation(desired)
 
 
 def with_last_applied(desired: Mapping[str, Any], text: str | None = None) -> dict[str, Any]:
@@ -154,7 +151,7 @@ class Applier:
         discovery: Discovery,
         compare: Comparer,
         *,
-        verdicts: VerdictStore | None = None,
+        verdicts: NoiseVerdicts | None = None,
         app: AppRef | None = None,
     ) -> None:
         self._client = client
@@ -268,7 +265,7 @@ class Applier:
         if not same_as_live(preview, live):
             return False
         if self._verdicts:
-            self._verdicts.record_in_sync(key, _rv(live), digest)
+            self._verdicts.record_in_sync(key, resource_version(live), digest)
         return True
 
     async def _update(
@@ -288,7 +285,9 @@ class Applier:
         result = self._compare.verdict(desired, live, server_side=server_side, digest=digest)
         if result.in_sync:
             return Change(item.key, Action.UNCHANGED, "", options.dry_run)
-        if self._verdicts and self._verdicts.known_in_sync(item.key, _rv(live), digest):
+        if self._verdicts and self._verdicts.known_in_sync(
+            item.key, resource_version(live), digest
+        ):
             return Change(item.key, Action.UNCHANGED, "", options.dry_run)
         if options.replace and not server_side:
             return await self._replace(res, ns, with_last_applied(desired), live, item)
@@ -342,7 +341,10 @@ class Applier:
         live: dict[str, Any],
         item: ApplyItem,
     ) -> Change:
-        body = {**modified, "metadata": {**modified["metadata"], "resourceVersion": _rv(live)}}
+        body = {
+            **modified,
+            "metadata": {**modified["metadata"], "resourceVersion": resource_version(live)},
+        }
         try:
             result = await self._client.replace(
                 res, body, namespace=ns, dry_run=item.options.dry_run
@@ -399,9 +401,10 @@ class Applier:
         self, item: ApplyItem, live: dict[str, Any], result: dict[str, Any], note: str
     ) -> Change:
         dry = item.options.dry_run
-        if result and _rv(result) == _rv(live) and not dry:
+        if result and resource_version(result) == resource_version(live) and not dry:
             return Change(item.key, Action.UNCHANGED, "", False)
-        return Change(item.key, Action.CONFIGURED, note, dry, _written(result, live, dry))
+        action = Action.CONFIGURED if _tracked(live) else Action.ADOPTED
+        return Change(item.key, action, note, dry, _written(result, live, dry))
 
     def _refuse_foreign(self, key: ResourceKey, live: dict[str, Any]) -> Change | None:
         """Never take over an object another app tracks (SharedResource conflict)."""
@@ -413,12 +416,13 @@ class Applier:
         return None
 
 
+def _tracked(live: Mapping[str, Any]) -> bool:
+    """Whether some app tracks ``live`` (otherwise writing it adopts it)."""
+    return bool(annotations_of(live).get(TRACKING_ANNOTATION))
+
+
 def _written(result: Any, previous: dict[str, Any] | None, dry_run: bool) -> Written | None:
     """What a real write left on the server, for the health gate's freshness check."""
     if dry_run or not isinstance(result, Mapping):
         return None
     return Written.of(result, previous)
-
-
-def _rv(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

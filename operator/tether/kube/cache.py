@@ -38,14 +38,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.constants import APP_LABEL
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
 from tether.kube.errors import Forbidden, Gone, KubeError, NotFound, Unauthorized, UnknownKind
 from tether.kube.resource import GVK, ApiResource
+from tether.objects import resource_version
 
 log = logging.getLogger(__name__)
 
-APP_LABEL = "tether.dev/app"
 ObjKey = tuple[str, str, str, str]  # group, kind, namespace, name
 GroupKind = tuple[str, str]
 CRD_GVK = GVK("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
@@ -265,11 +266,6 @@ class ResourceCache:
 
         return unsubscribe
 
-    def queue(self, app: str) -> tuple[asyncio.Queue[CacheEvent], Callable[[], None]]:
-        """An unbounded queue of ``app``'s events, and its unsubscribe."""
-        q: asyncio.Queue[CacheEvent] = asyncio.Queue()
-        return q, self.subscribe(app, q.put_nowait)
-
     # -- reads ------------------------------------------------------------------------
 
     def get(self, key: ObjKey) -> dict[str, Any] | None:
@@ -300,7 +296,11 @@ class ResourceCache:
     def _store(self, obj: dict[str, Any], kind: str = "") -> None:
         key = object_key(obj)
         old = self._objects.get(key)
-        if old is not None and _rv(old) == _rv(obj) and _has_fields(old) == _has_fields(obj):
+        if (
+            old is not None
+            and resource_version(old) == resource_version(obj)
+            and _has_fields(old) == _has_fields(obj)
+        ):
             return
         old_app = self._app_of(old)
         new_app = self._app_of(obj)
@@ -416,7 +416,7 @@ class ResourceCache:
             if code == 410:
                 raise Gone(str(obj.get("message") or "resourceVersion too old"), status=410)
             raise KubeError(str(obj.get("message") or "watch error"), status=code)
-        rv = _rv(obj)
+        rv = resource_version(obj)
         if kind == "BOOKMARK":
             return rv
         obj = slim(obj, keep_managed_fields=watch.managed_fields)
@@ -447,7 +447,7 @@ class ResourceCache:
                         obj = event.get("object") or {}
                         if event.get("type") == "ERROR":
                             raise Gone("crd watch expired", status=410)
-                        rv = _rv(obj) or rv
+                        rv = resource_version(obj) or rv
                         if event.get("type") == "DELETED" or (
                             event.get("type") != "BOOKMARK" and _established(obj)
                         ):
@@ -463,10 +463,6 @@ class ResourceCache:
         if self._on_crd_change:
             self._on_crd_change()
         self._crd_changed.set()
-
-
-def _rv(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _has_fields(obj: dict[str, Any]) -> bool:

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.identity import ResourceKey
+from tether.objects import resource_version
 
 
 class Action(enum.StrEnum):
     CREATED = "created"
     CONFIGURED = "configured"
+    ADOPTED = "adopted"  # existed live without any app's tracking; now tracked by this app
     UNCHANGED = "unchanged"
     PRUNED = "pruned"
     FAILED = "failed"
@@ -42,9 +44,9 @@ class Written:
     def of(cls, result: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> Written:
         generation = (result.get("metadata") or {}).get("generation")
         return cls(
-            _rv(result),
+            resource_version(result),
             generation if isinstance(generation, int) else None,
-            _rv(previous) if previous is not None else "",
+            resource_version(previous) if previous is not None else "",
         )
 
     def is_older(self, obj: Mapping[str, Any] | None) -> bool:
@@ -54,7 +56,10 @@ class Written:
         generation = (obj.get("metadata") or {}).get("generation")
         if isinstance(generation, int) and generation < (self.generation or 0):
             return True
-        return bool(self.previous_resource_version) and _rv(obj) == self.previous_resource_version
+        return (
+            bool(self.previous_resource_version)
+            and resource_version(obj) == self.previous_resource_version
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,3 @@ class ChangeSet:
 
     def to_list(self) -> list[dict[str, Any]]:
         return [c.to_dict() for c in self.entries]
-
-
-def _rv(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

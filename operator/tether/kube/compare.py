@@ -6,10 +6,12 @@ patch would bring live to desired" the way ``kubectl apply`` decides it:
 
 * client-side apply: a three-way merge against the last-applied annotation
   (strategic merge for kinds whose PATCH accepts it, JSON merge patch
-  otherwise), memoized by (desired hash, uid, resourceVersion) in a
-  ``tether.diff.VerdictCache``;
+  otherwise);
 * server-side apply: a two-way comparison without the annotation (only fields
-  desired sets are looked at), memoized the same way in its own table.
+  desired sets are looked at).
+
+Both are memoized by (mode, desired hash, uid, resourceVersion, ignore rules)
+in a ``VerdictMemo`` (the engine passes its one bounded ``VerdictStore``).
 
 Stops at the verdict: sending patches and confirming them with a dry-run is
 ``tether.kube.apply``'s job.
@@ -17,20 +19,39 @@ Stops at the verdict: sending patches and confirming them with a dry-run is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import Any, Protocol
 
 from tether.diff import (
     DiffResult,
     IgnoreRule,
     PatchMeta,
-    VerdictCache,
     compare,
     desired_hash,
     group_version_kind,
+    last_applied_from,
 )
 
-_SSA_MEMO_LIMIT = 20_000
+
+class VerdictMemo(Protocol):
+    """Where a ``Comparer`` remembers verdicts (the engine's ``VerdictStore``)."""
+
+    def get(self, key: Hashable) -> DiffResult | None: ...
+
+    def put(self, key: Hashable, value: DiffResult) -> None: ...
+
+
+class _DictMemo:
+    """An unbounded memo for short-lived comparers (one CLI call, tests)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, DiffResult] = {}
+
+    def get(self, key: Hashable) -> DiffResult | None:
+        return self._entries.get(key)
+
+    def put(self, key: Hashable, value: DiffResult) -> None:
+        self._entries[key] = value
 
 
 class Comparer:
@@ -39,15 +60,13 @@ class Comparer:
     def __init__(
         self,
         meta: PatchMeta,
-        memo: VerdictCache | None = None,
+        memo: VerdictMemo | None = None,
         *,
         ignore: tuple[IgnoreRule, ...] = (),
-        ssa_memo: dict[tuple[Any, ...], DiffResult] | None = None,
     ) -> None:
         self.meta = meta
-        self.memo = memo if memo is not None else VerdictCache()
+        self.memo: VerdictMemo = memo if memo is not None else _DictMemo()
         self.ignore = ignore
-        self._ssa_memo = ssa_memo if ssa_memo is not None else {}
 
     def strategic(self, obj: Mapping[str, Any]) -> bool:
         """Whether the kind's PATCH accepts strategic merge (built-in kinds only)."""
@@ -63,38 +82,39 @@ class Comparer:
     ) -> DiffResult:
         """The local verdict for ``desired`` against ``live`` (None: to be created)."""
         strategic = self.strategic(desired)
-        if not server_side:
-            return self.memo.compare(
-                desired,
-                live,
-                meta=self.meta,
-                strategic=strategic,
-                ignore=self.ignore,
-                digest=digest,
-            )
         meta = (live or {}).get("metadata") or {}
-        key: tuple[Any, ...] = (
+        key = (
+            server_side,
             digest or desired_hash(desired),
             meta.get("uid"),
             meta.get("resourceVersion"),
+            strategic,
             self.ignore,
             self.meta,
         )
-        hit = self._ssa_memo.get(key)
+        hit = self.memo.get(key)
         if hit is not None:
             return hit
-        result = compare(
-            desired,
-            live,
-            None,
-            meta=self.meta,
-            strategic=strategic,
-            ignore=self.ignore,
-            annotate=False,
-        )
-        if len(self._ssa_memo) >= _SSA_MEMO_LIMIT:
-            self._ssa_memo.clear()
-        self._ssa_memo[key] = result
+        if server_side:
+            result = compare(
+                desired,
+                live,
+                None,
+                meta=self.meta,
+                strategic=strategic,
+                ignore=self.ignore,
+                annotate=False,
+            )
+        else:
+            result = compare(
+                desired,
+                live,
+                last_applied_from(live),
+                meta=self.meta,
+                strategic=strategic,
+                ignore=self.ignore,
+            )
+        self.memo.put(key, result)
         return result
 
     def __call__(

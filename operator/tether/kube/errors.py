@@ -29,6 +29,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tether.errors import TetherError
+
 
 @dataclass(frozen=True)
 class ObjectRef:
@@ -64,7 +66,7 @@ class Cause:
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
-class KubeError(Exception):
+class KubeError(TetherError):
     """Base of every API error. ``status`` is the HTTP code, 0 for transport errors."""
 
     status: int = 0

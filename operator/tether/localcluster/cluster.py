@@ -235,9 +235,6 @@ class LocalCluster:
             log.stem: procs.log_tail(log, lines) for log in sorted(self.layout.logs.glob("*.log"))
         }
 
-    def log_paths(self) -> dict[str, Path]:
-        return {log.stem: log for log in sorted(self.layout.logs.glob("*.log"))}
-
     def mint_sa_kubeconfig(
         self,
         namespace: str,
@@ -277,22 +274,6 @@ class LocalCluster:
             Credentials(token=token),
             namespace=namespace,
         )
-
-    def mint_user_kubeconfig(self, user: str, groups: tuple[str, ...] = ()) -> Path:
-        """Write a kubeconfig with a client certificate for ``user`` in ``groups``."""
-        layout = self.layout
-        ca = pki.load_ca(layout.cert("ca"), layout.key("ca"))
-        pair = ca.issue_client(user, groups)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in user)
-        return write_kubeconfig(
-            layout.kubeconfigs / f"user-{safe}.kubeconfig",
-            self.server,
-            ca.pair.cert_pem,
-            user,
-            Credentials(cert_pem=pair.cert_pem, key_pem=pair.key_pem),
-        )
-
-    # -- start-up steps -----------------------------------------------------
 
     def _boot(
         self,

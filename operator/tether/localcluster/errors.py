@@ -13,8 +13,10 @@ Hierarchy::
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 
-class LocalClusterError(RuntimeError):
+
+class LocalClusterError(TetherError, RuntimeError):
     """Base class of every error of the local control plane."""
 
 

@@ -32,7 +32,6 @@ from tether.manifests.options import (
     KustomizePatch,
     KustomizeTarget,
     RenderOptions,
-    from_source,
 )
 from tether.manifests.render import DEFAULT_CACHE, RenderResult, detect_renderer, render
 from tether.manifests.yaml import Document, load_documents
@@ -65,7 +64,6 @@ __all__ = [
     "SourceNotFoundError",
     "YAMLSyntaxError",
     "detect_renderer",
-    "from_source",
     "load_documents",
     "render",
 ]

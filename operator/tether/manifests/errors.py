@@ -31,10 +31,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tether.errors import TetherError
 from tether.tree import PathEscapeError
 
 
-class ManifestError(Exception):
+class ManifestError(TetherError):
     """A source could not be turned into Kubernetes objects."""
 
     def __init__(

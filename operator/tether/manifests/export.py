@@ -20,10 +20,9 @@ from pathlib import Path
 from tether.manifests.errors import ManifestError, ReferenceEscapeError
 from tether.manifests.kustgraph import Closure
 from tether.manifests.limits import Budget
-from tether.manifests.localtree import split_tree_path
 from tether.manifests.toolrun import check_not_stopping
 from tether.manifests.treeio import read_file, tree_listdir
-from tether.tree import FileTree, PathEscapeError, TreeEntry, TreeError
+from tether.tree import FileTree, PathEscapeError, TreeEntry, TreeError, split_tree_path
 
 
 def export_closure(tree: FileTree, closure: Closure, dest: Path, budget: Budget) -> None:

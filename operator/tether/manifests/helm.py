@@ -30,7 +30,6 @@ from tether.manifests.errors import (
 )
 from tether.manifests.export import export_file, export_subtree
 from tether.manifests.limits import Budget
-from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import HelmOptions
 from tether.manifests.toolrun import run_tool, tool_env
@@ -38,7 +37,7 @@ from tether.manifests.treeio import read_file, resolve_reference, tree_kind, tre
 from tether.manifests.workdir import render_workdir
 from tether.manifests.yaml import Loader, load_documents
 from tether.tools import ToolNotFoundError, find_tool
-from tether.tree import FileTree
+from tether.tree import FileTree, joined_path, split_tree_path
 
 CHART_FILE = "Chart.yaml"
 _SOURCE_LINE = re.compile(r"^# Source: (.+?)\s*$", re.MULTILINE)
@@ -116,8 +115,8 @@ def resolve_value_file(tree: FileTree, chart_path: str, name: str) -> str:
         raise SourceNotFoundError(
             "value files must be files in the repository; URLs are not fetched", file=name
         )
-    relative = posixpath.normpath(posixpath.join(chart_path or ".", name))
-    if name.startswith("/") or relative == ".." or relative.startswith("../"):
+    relative = joined_path(chart_path, name)
+    if relative is None:
         raise ManifestPathEscapeError("value file lies outside the repository", file=name)
     try:
         kind = tree_kind(tree, relative)

@@ -48,12 +48,11 @@ from tether.manifests.errors import (
 )
 from tether.manifests.jsonstream import load_json_documents
 from tether.manifests.limits import Budget, Limits, MiB
-from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource, collect_objects
 from tether.manifests.options import JsonnetOptions, JsonnetVar
 from tether.manifests.toolrun import trim_stderr
 from tether.manifests.treeio import read_file, tree_kind
-from tether.tree import FileTree, PathEscapeError
+from tether.tree import FileTree, PathEscapeError, split_tree_path
 
 JSONNET_SUFFIX = ".jsonnet"
 MAX_TRACE = 20

@@ -13,19 +13,16 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from tether.tree import EntryType, PathEscapeError, TreeEntry, TreeError, TreeNotFoundError
-
-
-def split_tree_path(path: str) -> tuple[str, ...]:
-    """Validate a tree path and return its parts; ``..`` and absolute paths escape."""
-    if path.startswith("/") or "\\" in path or "\0" in path:
-        raise PathEscapeError(f"{path!r}: tree paths are relative POSIX paths")
-    parts = tuple(part for part in PurePosixPath(path).parts if part not in ("", "."))
-    if ".." in parts:
-        raise PathEscapeError(f"{path!r}: '..' is not allowed in repository paths")
-    return parts
+from tether.tree import (
+    EntryType,
+    PathEscapeError,
+    TreeEntry,
+    TreeError,
+    TreeNotFoundError,
+    split_tree_path,
+)
 
 
 class LocalTree:

@@ -1,16 +1,17 @@
 """Render options: what an Application's ``source`` says about how to render.
 
-Frozen dataclasses with snake_case fields; ``from_source`` reads the camelCase
-``spec.source`` mapping of an Application (DESIGN §3). ``options_hash`` is the
-stable digest used in the render cache key. Validation of user input beyond
-shapes belongs to the API models; this module only normalizes.
+Frozen dataclasses with snake_case fields, the one definition the renderers
+read. ``tether.appspec`` builds them once from an Application's validated
+``spec.source`` (or from the CLI's flags); the API models are the schema and
+the validation, these are the values. ``options_hash`` is the stable digest
+used in the render cache key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -115,62 +116,16 @@ class RenderOptions:
 
 def options_hash(options: RenderOptions, *extra: str) -> str:
     """A stable hex digest of ``options`` (and extra strings such as the app name)."""
-    canonical = json.dumps([_plain(options), list(extra)], sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps([_as_json(options), list(extra)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _plain(value: Any) -> Any:
+def _as_json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: _as_json(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
+        return [_as_json(item) for item in value]
     return value
-
-
-def from_source(source: Mapping[str, Any]) -> RenderOptions:
-    """Build RenderOptions from an Application ``spec.source`` mapping (camelCase)."""
-    directory = source.get("directory") or {}
-    kustomize = source.get("kustomize") or {}
-    helm = source.get("helm") or {}
-    return RenderOptions(
-        directory=DirectoryOptions(
-            recurse=bool(directory.get("recurse", False)),
-            include=_strings(directory.get("include")),
-            exclude=_strings(directory.get("exclude")),
-            jsonnet=_jsonnet(directory.get("jsonnet") or {}),
-        ),
-        kustomize=KustomizeOptions(
-            name_prefix=kustomize.get("namePrefix", ""),
-            name_suffix=kustomize.get("nameSuffix", ""),
-            namespace=kustomize.get("namespace", ""),
-            images=tuple(_image(item) for item in kustomize.get("images") or ()),
-            common_labels=_pairs(kustomize.get("commonLabels")),
-            common_annotations=_pairs(kustomize.get("commonAnnotations")),
-            patches=tuple(_patch(item) for item in kustomize.get("patches") or ()),
-        ),
-        helm=HelmOptions(
-            value_files=_strings(helm.get("valueFiles")),
-            values=inline_values(helm.get("values")),
-            set=_set_parameters(helm.get("set") or helm.get("parameters")),
-            release_name=helm.get("releaseName", ""),
-            namespace=helm.get("namespace", ""),
-            skip_crds=bool(helm.get("skipCrds", False)),
-        ),
-    )
-
-
-def _jsonnet(jsonnet: Mapping[str, Any]) -> JsonnetOptions:
-    return JsonnetOptions(
-        ext_vars=tuple(_jsonnet_var(item) for item in jsonnet.get("extVars") or ()),
-        tlas=tuple(_jsonnet_var(item) for item in jsonnet.get("tlas") or ()),
-        libs=_strings(jsonnet.get("libs")),
-    )
-
-
-def _jsonnet_var(item: Mapping[str, Any]) -> JsonnetVar:
-    return JsonnetVar(
-        name=str(item["name"]), value=str(item.get("value", "")), code=bool(item.get("code"))
-    )
 
 
 def inline_values(values: str | Mapping[str, Any] | None) -> str:
@@ -180,71 +135,3 @@ def inline_values(values: str | Mapping[str, Any] | None) -> str:
     if isinstance(values, str):
         return values
     return json.dumps(values, sort_keys=True)
-
-
-def _strings(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
-
-
-def _pairs(value: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((str(k), str(v)) for k, v in (value or {}).items()))
-
-
-def _image(item: str | Mapping[str, str]) -> KustomizeImage:
-    """Accept ``{name, newName, newTag, digest}`` or Argo CD's ``name=new:tag`` form."""
-    if isinstance(item, Mapping):
-        return KustomizeImage(
-            name=item["name"],
-            new_name=item.get("newName", ""),
-            new_tag=item.get("newTag", ""),
-            digest=item.get("digest", ""),
-        )
-    name, _, replacement = item.partition("=")
-    replacement = replacement or name
-    digest = ""
-    if "@" in replacement:
-        replacement, digest = replacement.split("@", 1)
-    new_name, tag = replacement, ""
-    if ":" in replacement.rsplit("/", 1)[-1]:
-        new_name, tag = replacement.rsplit(":", 1)
-    return KustomizeImage(
-        name=name, new_name=new_name if new_name != name else "", new_tag=tag, digest=digest
-    )
-
-
-def _patch(item: Mapping[str, Any]) -> KustomizePatch:
-    target = item.get("target")
-    return KustomizePatch(
-        patch=item["patch"],
-        target=None
-        if not target
-        else KustomizeTarget(
-            group=target.get("group", ""),
-            version=target.get("version", ""),
-            kind=target.get("kind", ""),
-            name=target.get("name", ""),
-            namespace=target.get("namespace", ""),
-            label_selector=target.get("labelSelector", ""),
-            annotation_selector=target.get("annotationSelector", ""),
-        ),
-    )
-
-
-def _set_parameters(value: Any) -> tuple[tuple[str, str], ...]:
-    """``--set`` pairs from ``{k: v}``, ``["k=v"]`` or Argo's ``[{name, value}]``."""
-    if not value:
-        return ()
-    if isinstance(value, Mapping):
-        return tuple((str(k), str(v)) for k, v in value.items())
-    pairs = []
-    for item in value:
-        if isinstance(item, Mapping):
-            pairs.append((str(item["name"]), str(item["value"])))
-        else:
-            key, _, val = str(item).partition("=")
-            pairs.append((key, val))
-    return tuple(pairs)

@@ -19,11 +19,10 @@ from tether.manifests.errors import ManifestPathEscapeError
 from tether.manifests.helm import is_helm_chart, render_helm
 from tether.manifests.kustomize import is_kustomization, render_kustomize
 from tether.manifests.limits import Budget, Limits
-from tether.manifests.localtree import split_tree_path
 from tether.manifests.objects import Manifest, ObjectSource
 from tether.manifests.options import RenderOptions, options_hash
 from tether.manifests.yaml import Loader
-from tether.tree import FileTree, PathEscapeError
+from tether.tree import FileTree, PathEscapeError, split_tree_path
 
 Renderer = Literal["directory", "kustomize", "helm"]
 

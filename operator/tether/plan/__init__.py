@@ -17,7 +17,6 @@ from .errors import (
 )
 from .hooks import hook_name, with_hook_name
 from .model import (
-    Action,
     HookInfo,
     Plan,
     PruneSuppressed,
@@ -26,13 +25,13 @@ from .model import (
     Step,
     StepPurpose,
     Task,
+    TaskAction,
 )
 from .options import SyncOptions, app_options, object_option_settings, parse_option_strings
 from .order import KIND_ORDER, kind_rank, sort_key
 
 __all__ = [
     "KIND_ORDER",
-    "Action",
     "DeletePolicy",
     "Desired",
     "DuplicateObjectError",
@@ -54,6 +53,7 @@ __all__ = [
     "StepPurpose",
     "SyncOptions",
     "Task",
+    "TaskAction",
     "app_options",
     "build_plan",
     "delete_policies",

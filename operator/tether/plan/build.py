@@ -42,7 +42,6 @@ from .annotations import Phase, delete_policies, hook_spec, wave
 from .errors import DuplicateObjectError, InvalidAnnotationError, PlanError
 from .hooks import needs_name, with_hook_name
 from .model import (
-    Action,
     HookInfo,
     Plan,
     PruneSuppressed,
@@ -51,6 +50,7 @@ from .model import (
     Step,
     StepPurpose,
     Task,
+    TaskAction,
 )
 from .options import SyncOptions, app_options, object_option_settings
 from .order import CRD, NAMESPACE, PREREQUISITE_KINDS, sort_key
@@ -159,12 +159,12 @@ def _desired_tasks(
         if spec.is_hook:
             info = HookInfo(delete_policies(obj, where), spec.source)
             for phase in spec.phases:
-                task = Task(key, Action.HOOK, phase, obj_wave, obj, options, info)
+                task = Task(key, TaskAction.HOOK, phase, obj_wave, obj, options, info)
                 (sync_fail if phase is Phase.SYNC_FAIL else tasks).append(task)
         elif options.apply_out_of_sync_only and live_obj is not None and ctx.in_sync(key):
             skipped.append(Skipped(key, SkipReason.IN_SYNC))
         else:
-            action = Action.APPLY if live_obj is not None else Action.CREATE
+            action = TaskAction.APPLY if live_obj is not None else TaskAction.CREATE
             tasks.append(Task(key, action, Phase.SYNC, obj_wave, obj, options))
     return tasks, sync_fail, skipped, frozenset(seen)
 
@@ -174,7 +174,7 @@ def _position(task: Task) -> tuple[int, int]:
 
 
 def _is_prerequisite(task: Task) -> bool:
-    return task.action is not Action.HOOK and task.key.group_kind in PREREQUISITE_KINDS
+    return task.action is not TaskAction.HOOK and task.key.group_kind in PREREQUISITE_KINDS
 
 
 def _crd_target(task: Task) -> tuple[str, str] | None:
@@ -260,7 +260,7 @@ def _prune_tasks(
             why = "Prune=false" if not options.prune else "pruning is not enabled"
             skipped.append(Skipped(key, SkipReason.REQUIRES_PRUNING, why))
             continue
-        tasks.append(Task(key, Action.PRUNE, Phase.SYNC, live_wave, live_obj, options))
+        tasks.append(Task(key, TaskAction.PRUNE, Phase.SYNC, live_wave, live_obj, options))
     return tasks, skipped
 
 
@@ -289,5 +289,5 @@ def _create_namespace_step(
         return None
     obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     first_wave = min((s.wave for s in steps), default=0)
-    task = Task(key, Action.CREATE_NAMESPACE, Phase.PRE_SYNC, first_wave, obj, ctx.options)
+    task = Task(key, TaskAction.CREATE_NAMESPACE, Phase.PRE_SYNC, first_wave, obj, ctx.options)
     return Step(Phase.PRE_SYNC, first_wave, StepPurpose.PREREQUISITES, (task,), gate=True)

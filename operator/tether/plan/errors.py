@@ -11,8 +11,10 @@ PlanError
 
 from __future__ import annotations
 
+from tether.errors import TetherError
 
-class PlanError(Exception):
+
+class PlanError(TetherError):
     """Base class for planning errors."""
 
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..identity import APP_LABEL, TRACKING_ANNOTATION
+from tether.constants import APP_LABEL, TRACKING_ANNOTATION
 
 _HASH_CHARS = 8
 _MAX_NAME = 63

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tether.objects import plain
+
 from ..identity import InvalidObjectError, ResourceKey
 from .annotations import DeletePolicy, Phase
 from .errors import PlanFormatError
@@ -23,7 +25,7 @@ from .options import SyncOptions
 E = TypeVar("E", bound=enum.Enum)
 
 
-class Action(enum.StrEnum):
+class TaskAction(enum.StrEnum):
     APPLY = "apply"  # update an object that exists
     CREATE = "create"  # create an object that does not exist yet
     PRUNE = "prune"  # delete an object the app no longer wants
@@ -71,7 +73,7 @@ class HookInfo:
 @dataclass(frozen=True)
 class Task:
     key: ResourceKey
-    action: Action
+    action: TaskAction
     phase: Phase
     wave: int
     object: Mapping[str, Any] | None = None  # desired object; the live one for prunes
@@ -84,7 +86,7 @@ class Task:
             "action": self.action.value,
             "phase": self.phase.value,
             "wave": self.wave,
-            "object": _plain(self.object) if self.object is not None else None,
+            "object": plain(self.object) if self.object is not None else None,
             "options": self.options.to_dict(),
             "hook": self.hook.to_dict() if self.hook is not None else None,
         }
@@ -98,7 +100,7 @@ class Task:
             raise PlanFormatError("task: wave must be an integer")
         return cls(
             key=_key(data.get("key")),
-            action=_enum(Action, data.get("action"), "action"),
+            action=_enum(TaskAction, data.get("action"), "action"),
             phase=_enum(Phase, data.get("phase"), "phase"),
             wave=wave,
             object=obj,
@@ -194,14 +196,6 @@ class Plan:
                 _enum(PruneSuppressed, suppressed, "pruneSuppressed") if suppressed else None
             ),
         )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _list(data: Mapping[str, Any], name: str) -> list[Any]:

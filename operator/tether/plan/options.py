@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from tether.constants import SYNC_OPTION_ANNOTATIONS
+
 from .errors import InvalidSyncOptionError, PlanFormatError
 
-OPTION_ANNOTATIONS = ("tether.dev/sync-options", "argocd.argoproj.io/sync-options")
+OPTION_ANNOTATIONS = SYNC_OPTION_ANNOTATIONS
 
 # Option name -> SyncOptions field, for every option that takes true/false.
 BOOL_OPTIONS: Mapping[str, str] = {

@@ -12,7 +12,7 @@ For each step of the plan, in order:
    objects to be healthy (timeout -> ``Failed``); an object the cache still
    holds at a version older than the step's write to it is read by a GET, so
    the gate never judges the previous generation;
-4. hand the new ``OperationState`` to ``persist``.
+4. hand the new ``SyncOperation`` to ``persist``.
 
 Steps are recorded by a label (phase/wave/purpose and occurrence), not only by
 index, so that a resumed run skips finished steps even when re-planning from
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -38,10 +39,10 @@ from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
 from tether.kube.wait import LiveLookup, fresh_lookup, wait_gone, wait_healthy
+from tether.objects import plain
 from tether.plan.annotations import DeletePolicy
-from tether.plan.model import Action as TaskAction
-from tether.plan.model import Plan, Step, Task
-from tether.sync.state import HookOutcome, HookRecord, OperationState, Phase, StepRecord
+from tether.plan.model import Plan, Step, Task, TaskAction
+from tether.sync.state import HookOutcome, HookRecord, OperationPhase, StepRecord, SyncOperation
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,27 @@ class ExecutorConfig:
     poll: float = 0.2
 
 
+class ProgressKind(enum.Enum):
+    """What a ``ProgressEvent`` reports."""
+
+    STEP = "step"  # a step starts
+    CHANGE = "change"  # one object was written (or left alone)
+    GATE = "gate"  # a step's health gate passed or failed
+    DONE = "done"  # the operation finished
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     """What the executor is doing, for progress output: step start/end or one change."""
 
-    kind: str  # "step" | "change" | "gate" | "done"
+    kind: ProgressKind
     step: int
     label: str
     change: Change | None = None
     message: str = ""
 
 
-Persist = Callable[[OperationState], Awaitable[None] | None]
+Persist = Callable[[SyncOperation], Awaitable[None] | None]
 Progress = Callable[[ProgressEvent], None]
 
 
@@ -101,11 +111,11 @@ class Executor:
         self._config = config
         self._progress = progress or (lambda _e: None)
         # The operation in flight, as last recorded; ``run`` sets it.
-        self._state: OperationState = OperationState.begin("", "", 0)
+        self._state: SyncOperation = SyncOperation.begin("", "", 0)
         self._persist: Persist = lambda _s: None
         self._save_lock = asyncio.Lock()
 
-    async def run(self, plan: Plan, state: OperationState, persist: Persist) -> OperationState:
+    async def run(self, plan: Plan, state: SyncOperation, persist: Persist) -> SyncOperation:
         self._state = state
         self._persist = persist
         labels = step_labels(plan.steps)
@@ -113,7 +123,9 @@ class Executor:
         for index, (step, label) in enumerate(zip(plan.steps, labels, strict=True)):
             if label in done:
                 continue
-            self._progress(ProgressEvent("step", index, label, message=f"{len(step.tasks)} tasks"))
+            self._progress(
+                ProgressEvent(ProgressKind.STEP, index, label, message=f"{len(step.tasks)} tasks")
+            )
             changes = await self._run_step(step)
             record = StepRecord(index, label, changes)
             if (
@@ -130,18 +142,20 @@ class Executor:
                 )
                 if not gate.passed:
                     record = StepRecord(index, label, changes, healthy=False, message=gate.message)
-                self._progress(ProgressEvent("gate", index, label, message=gate.message))
+                self._progress(ProgressEvent(ProgressKind.GATE, index, label, message=gate.message))
             self._state = self._state.step_done(record)
             if not changes.ok or not record.healthy:
                 message = record.message or _failure_message(changes)
                 return await self._fail(plan, message)
             await self._save()
-        self._state = self._state.finish(Phase.SUCCEEDED, "successfully synced")
+        self._state = self._state.finish(OperationPhase.SUCCEEDED, "successfully synced")
         await self._save()
-        self._progress(ProgressEvent("done", len(plan.steps), "", message=self._state.message))
+        self._progress(
+            ProgressEvent(ProgressKind.DONE, len(plan.steps), "", message=self._state.message)
+        )
         return self._state
 
-    async def _fail(self, plan: Plan, message: str) -> OperationState:
+    async def _fail(self, plan: Plan, message: str) -> SyncOperation:
         await self._save()
         fail_changes = ChangeSet()
         for step in plan.sync_fail:
@@ -149,9 +163,9 @@ class Executor:
         if fail_changes.entries:
             record = StepRecord(self._state.next_step, "SyncFail", fail_changes)
             self._state = self._state.step_done(record)
-        self._state = self._state.finish(Phase.FAILED, message)
+        self._state = self._state.finish(OperationPhase.FAILED, message)
         await self._save()
-        self._progress(ProgressEvent("done", self._state.next_step, "", message=message))
+        self._progress(ProgressEvent(ProgressKind.DONE, self._state.next_step, "", message=message))
         return self._state
 
     async def _save(self) -> None:
@@ -191,7 +205,7 @@ class Executor:
                     change = await self._run_task(task)
                 except KubeError as exc:
                     change = Change(task.key, Action.FAILED, str(exc), self._config.dry_run)
-            self._progress(ProgressEvent("change", -1, "", change=change))
+            self._progress(ProgressEvent(ProgressKind.CHANGE, -1, "", change=change))
             return change
 
         return ChangeSet.of(await asyncio.gather(*(one(t) for t in step.tasks)))
@@ -210,7 +224,7 @@ class Executor:
             )
         if task.object is None:
             return Change(task.key, Action.SKIPPED, "no object", dry)
-        desired = _plain(task.object)
+        desired = plain(task.object)
         if task.action is TaskAction.HOOK:
             return await self._run_hook(task, desired)
         if task.action is TaskAction.CREATE_NAMESPACE:
@@ -368,17 +382,7 @@ def _failure_message(changes: ChangeSet) -> str:
     return f"{len(failed)} object(s) failed: {head}{more}"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-async def _call(persist: Persist, state: OperationState) -> None:
+async def _call(persist: Persist, state: SyncOperation) -> None:
     result = persist(state)
     if result is not None:
         await result

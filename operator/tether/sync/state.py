@@ -1,6 +1,6 @@
 """The state of one sync operation: an immutable, JSON-serialisable value.
 
-The executor returns a new ``OperationState`` after every step and hands it to
+The executor returns a new ``SyncOperation`` after every step and hands it to
 the caller's ``persist`` callback (the operator writes it into
 ``Application.status.operationState``; the CLI may write a file). Started again
 with a saved state, the executor skips the steps recorded as finished, so a
@@ -27,7 +27,7 @@ class StateFormatError(ValueError):
     """A saved operation state is not one this version can read."""
 
 
-class Phase(enum.StrEnum):
+class OperationPhase(enum.StrEnum):
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
@@ -35,7 +35,7 @@ class Phase(enum.StrEnum):
 
     @property
     def done(self) -> bool:
-        return self is not Phase.RUNNING
+        return self is not OperationPhase.RUNNING
 
 
 def now() -> str:
@@ -120,13 +120,13 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
-class OperationState:
+class SyncOperation:
     """Where a sync stands; ``next_step`` is the first step not yet finished."""
 
     plan_id: str
     revision: str
     total_steps: int
-    phase: Phase = Phase.RUNNING
+    phase: OperationPhase = OperationPhase.RUNNING
     next_step: int = 0
     steps: tuple[StepRecord, ...] = ()
     started_at: str = field(default_factory=now)
@@ -140,14 +140,14 @@ class OperationState:
     @classmethod
     def begin(
         cls, plan_id: str, revision: str, total_steps: int, *, dry_run: bool = False
-    ) -> OperationState:
+    ) -> SyncOperation:
         return cls(plan_id, revision, total_steps, dry_run=dry_run)
 
     def hook(self, key: str) -> HookRecord | None:
         """What this operation recorded for the hook ``key``, if anything."""
         return next((h for h in self.hooks if h.key == key), None)
 
-    def hook_recorded(self, record: HookRecord) -> OperationState:
+    def hook_recorded(self, record: HookRecord) -> SyncOperation:
         hooks = (*(h for h in self.hooks if h.key != record.key), record)
         return replace(self, hooks=hooks)
 
@@ -155,14 +155,14 @@ class OperationState:
         """True when this state belongs to ``plan_id`` and did not finish."""
         return self.plan_id == plan_id and not self.phase.done
 
-    def step_done(self, record: StepRecord) -> OperationState:
+    def step_done(self, record: StepRecord) -> SyncOperation:
         steps = (*(s for s in self.steps if s.index != record.index), record)
         return replace(self, steps=steps, next_step=record.index + 1, message=record.message)
 
-    def finish(self, phase: Phase, message: str = "") -> OperationState:
+    def finish(self, phase: OperationPhase, message: str = "") -> SyncOperation:
         return replace(self, phase=phase, finished_at=now(), message=message or self.message)
 
-    def retrying(self, message: str) -> OperationState:
+    def retrying(self, message: str) -> SyncOperation:
         return replace(self, attempt=self.attempt + 1, message=message)
 
     @property
@@ -195,7 +195,7 @@ class OperationState:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OperationState:
+    def from_dict(cls, data: dict[str, Any]) -> SyncOperation:
         """Read a state written by ``to_dict``; raises ``StateFormatError``."""
         try:
             return cls._from_dict(data)
@@ -204,12 +204,12 @@ class OperationState:
             raise StateFormatError(f"not a saved operation state: {detail}") from None
 
     @classmethod
-    def _from_dict(cls, data: dict[str, Any]) -> OperationState:
+    def _from_dict(cls, data: dict[str, Any]) -> SyncOperation:
         return cls(
             plan_id=str(data.get("planId") or ""),
             revision=str(data.get("revision") or ""),
             total_steps=int(data.get("totalSteps") or 0),
-            phase=Phase(str(data.get("phase") or Phase.RUNNING.value)),
+            phase=OperationPhase(str(data.get("phase") or OperationPhase.RUNNING.value)),
             next_step=int(data.get("nextStep") or 0),
             steps=tuple(StepRecord.from_dict(s) for s in data.get("steps") or ()),
             started_at=str(data.get("startedAt") or now()),

@@ -31,6 +31,7 @@ from tether.tenancy.policy import (
     KindPattern,
     ProjectPolicy,
     ServiceAccountRef,
+    deny_all,
     is_tether_kind,
     policy_of,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "SourceRequest",
     "Verdict",
     "check",
+    "deny_all",
     "describe_key",
     "entry_of",
     "glob_match",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from tether.identity import AppRef, GroupKind, ResourceKey
-from tether.plan.model import Action, Plan
+from tether.plan.model import Plan, TaskAction
 from tether.tenancy.globs import glob_match
 from tether.tenancy.policy import (
     TETHER_GROUP,
@@ -347,11 +347,11 @@ def _not_allowed(gk: GroupKind, scope: str) -> str:
 # -- from a plan --------------------------------------------------------------------------
 
 _OPERATIONS = {
-    Action.APPLY: Operation.APPLY,
-    Action.CREATE: Operation.APPLY,
-    Action.PRUNE: Operation.PRUNE,
-    Action.HOOK: Operation.HOOK,
-    Action.CREATE_NAMESPACE: Operation.CREATE_NAMESPACE,
+    TaskAction.APPLY: Operation.APPLY,
+    TaskAction.CREATE: Operation.APPLY,
+    TaskAction.PRUNE: Operation.PRUNE,
+    TaskAction.HOOK: Operation.HOOK,
+    TaskAction.CREATE_NAMESPACE: Operation.CREATE_NAMESPACE,
 }
 
 
@@ -366,7 +366,7 @@ def operations_of_plan(plan: Plan, sources: Mapping[ResourceKey, str]) -> tuple[
     for step in (*plan.steps, *plan.sync_fail):
         for task in step.tasks:
             source = sources.get(task.key)
-            if source is None and task.action is Action.HOOK:
+            if source is None and task.action is TaskAction.HOOK:
                 source = sources.get(replace(task.key, name=""))
             out.append(
                 PlannedObject(task.key, _OPERATIONS[task.action], task.phase.value, source or "")

@@ -86,6 +86,11 @@ class ProjectPolicy:
         )
 
 
+def deny_all(name: str) -> ProjectPolicy:
+    """The policy of a Project that cannot be used: nothing anywhere."""
+    return ProjectPolicy(name, namespace_allow=())
+
+
 def is_tether_kind(group_kind: GroupKind) -> bool:
     """Application, Repository or Project of group tether.dev."""
     return group_kind.group == TETHER_GROUP and group_kind.kind in TETHER_KINDS

@@ -14,6 +14,7 @@ from tether.api import (
     parse_application,
     parse_sync_options,
 )
+from tether.appspec import spec_of
 
 
 def app(source: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
@@ -291,11 +292,12 @@ def test_retry_backoff_delays_grow_and_cap() -> None:
             }
         )
     )
-    retry = a.spec.sync_policy.retry
-    assert retry is not None and retry.limit == 4
-    assert [retry.backoff.delay(n) for n in range(5)] == [5, 10, 20, 30, 30]
-    defaults = parse_application(app(syncPolicy={"retry": {}})).spec.sync_policy.retry
-    assert defaults is not None and defaults.limit == 5 and defaults.backoff.delay(0) == 5
+    retry = spec_of(a).sync.retry
+    assert retry.limit == 4
+    assert [retry.backoff.delay(n) for n in range(1, 6)] == [5, 10, 20, 30, 30]
+    defaults = spec_of(parse_application(app(syncPolicy={"retry": {}}))).sync.retry
+    assert defaults.limit == 5 and defaults.backoff.delay(1) == 5
+    assert defaults.backoff.delay(10_000) == 180  # no float overflow on a long streak
     assert "spec.syncPolicy.retry.limit" in problems(app(syncPolicy={"retry": {"limit": -1}}))
 
 
@@ -332,7 +334,7 @@ def test_status_is_parsed_and_a_broken_status_does_not_hide_the_spec() -> None:
 
 
 def test_jsonnet_options_reach_the_engine_options() -> None:
-    from tether.manifests import JsonnetVar, from_source
+    from tether.manifests import JsonnetVar
 
     jsonnet = {
         "extVars": [{"name": "env", "value": "prod"}, {"name": "n", "value": "2", "code": True}],
@@ -340,7 +342,7 @@ def test_jsonnet_options_reach_the_engine_options() -> None:
         "libs": ["vendor", "lib/k8s"],
     }
     a = parse_application(app({"repositoryRef": {"name": "d"}, "directory": {"jsonnet": jsonnet}}))
-    options = from_source(a.spec.source.to_dict()).directory.jsonnet
+    options = spec_of(a).source.render.directory.jsonnet
     assert options.ext_vars == (JsonnetVar("env", "prod"), JsonnetVar("n", "2", code=True))
     assert options.tlas == (JsonnetVar("replicas", "3", code=True),)
     assert options.libs == ("vendor", "lib/k8s")

@@ -7,19 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.controller import events as ev
-from tether.controller.application import ApplicationController
+from tether.controller.application import ApplicationController, AppPorts, Neighbours
 from tether.controller.metrics import Metrics
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
-    Resolved,
+    Rendered,
     ResourceState,
+    SourceCommit,
     SyncOutcome,
 )
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
-from tether.controller.status import StatusWriter, apply_merge
+from tether.controller.status import StatusWriter
+from tether.diff.jsonmerge import apply_merge_patch as apply_merge
+from tether.engine.model import SyncStatus
 from tether.git import errors as gerr
+from tether.health import HealthStatus
+from tether.sync.state import OperationPhase
 
 Key = tuple[str, str]
 
@@ -27,8 +32,12 @@ Key = tuple[str, str]
 def synced(revision: str) -> Comparison:
     return Comparison(
         revision,
-        (ResourceState("ConfigMap", "cm", version="v1", namespace="ns", health="Healthy"),),
-        health="Healthy",
+        (
+            ResourceState(
+                "ConfigMap", "cm", version="v1", namespace="ns", health=HealthStatus.HEALTHY
+            ),
+        ),
+        health=HealthStatus.HEALTHY,
     )
 
 
@@ -41,12 +50,12 @@ def drifted(revision: str, fields: tuple[str, ...] = ("/data/key",)) -> Comparis
                 "cm",
                 version="v1",
                 namespace="ns",
-                status="OutOfSync",
-                health="Healthy",
+                status=SyncStatus.OUT_OF_SYNC,
+                health=HealthStatus.HEALTHY,
                 drifted_fields=fields,
             ),
         ),
-        health="Healthy",
+        health=HealthStatus.HEALTHY,
     )
 
 
@@ -66,53 +75,64 @@ class FakeGit:
         insecure: bool,
         timeout: float,
         max_age: float = 0.0,
-    ) -> Resolved:
+    ) -> SourceCommit:
         self.calls.append((url, revision, auth))
         self.max_ages.append(max_age)
         if self.error is not None:
             raise self.error
         if revision not in self.commits:
             raise gerr.RefNotFoundError("no such branch", url=url, ref=revision)
-        return Resolved(revision, self.commits[revision], f"refs/heads/{revision}", url)
+        return SourceCommit(revision, self.commits[revision], f"refs/heads/{revision}", url)
 
 
 @dataclass
 class FakeEngine:
     comparison: Callable[[str], Comparison] = synced
     after_sync: Callable[[str], Comparison] | None = synced
-    sync_phase: str = "Succeeded"
+    sync_phase: OperationPhase = OperationPhase.SUCCEEDED
     render_error: Exception | None = None
+    compare_error: Exception | None = None
     syncs: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[bool] = field(default_factory=list)
     delete_done: bool = True
     wakers: dict[str, Callable[[], None]] = field(default_factory=dict)
     persisted: list[Mapping[str, Any]] = field(default_factory=list)
 
-    async def render(self, app: Any, resolved: Resolved) -> list[dict[str, Any]]:
+    async def render(self, app: Any, resolved: SourceCommit) -> Rendered:
         if self.render_error is not None:
             raise self.render_error
-        return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}]
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}
+        return Rendered((cm,), ("cm.yaml[doc 1]",))
 
     async def compare(
-        self, app: Any, resolved: Resolved, desired: Sequence[dict[str, Any]]
+        self, app: Any, resolved: SourceCommit, desired: Sequence[dict[str, Any]]
     ) -> Comparison:
+        if self.compare_error is not None:
+            raise self.compare_error
         return self.comparison(resolved.display)
 
     async def sync(
-        self, app: Any, resolved: Resolved, desired: Any, *, prune: bool, resume: Any, persist: Any
+        self,
+        app: Any,
+        resolved: SourceCommit,
+        desired: Any,
+        *,
+        prune: bool,
+        resume: Any,
+        persist: Any,
     ) -> SyncOutcome:
         self.syncs.append({"revision": resolved.display, "prune": prune, "resume": resume})
         await persist({"planId": "p1", "phase": "Running", "nextStep": 1})
         self.persisted.append({"nextStep": 1})
-        if self.sync_phase == "Succeeded" and self.after_sync is not None:
+        if self.sync_phase is OperationPhase.SUCCEEDED and self.after_sync is not None:
             self.comparison = self.after_sync
         return SyncOutcome(
             self.sync_phase,
-            "done" if self.sync_phase == "Succeeded" else "apply failed",
-            {"planId": "p1", "phase": self.sync_phase},
+            "done" if self.sync_phase is OperationPhase.SUCCEEDED else "apply failed",
+            {"planId": "p1", "phase": str(self.sync_phase)},
         )
 
-    async def delete(self, app: Any, *, cascade: bool) -> DeletionOutcome:
+    async def delete(self, app: Any, *, cascade: bool, kinds: Any = frozenset()) -> DeletionOutcome:
         self.deletes.append(cascade)
         if self.delete_done:
             return DeletionOutcome(True)
@@ -123,7 +143,7 @@ class FakeEngine:
         )
 
     def watch(self, app: Any, wake: Callable[[], None]) -> None:
-        self.wakers[app.metadata.name] = wake
+        self.wakers[app.name] = wake
 
     async def forget(self, key: Key) -> None:
         self.wakers.pop(key[1], None)
@@ -198,17 +218,23 @@ class Harness:
             wake_app=wake_app,
         )
         self.apps = ApplicationController(
-            store=self.runtime.apps,
-            repos=self.repos,
-            engine=self.engine,
-            git=self.git,
-            writer=StatusWriter(self.app_api),
-            meta=self.app_api,
-            queue=self.runtime.app_queue,
-            events=self.events,
-            metrics=self.metrics,
-            wake_repo=wake_repo,
-            projects=self.runtime.projects,
+            AppPorts(
+                engine=self.engine,
+                git=self.git,
+                writer=StatusWriter(self.app_api),
+                meta=self.app_api,
+                events=self.events,
+                metrics=self.metrics,
+            ),
+            Neighbours(
+                store=self.runtime.apps,
+                queue=self.runtime.app_queue,
+                repo_state=self.repos.state,
+                repo_exists=lambda key: self.runtime.repos.get(key) is not None,
+                wake_repo=wake_repo,
+                projects=self.runtime.projects,
+                repo_url=self.runtime.repo_url,
+            ),
             clock=lambda: self.now,
         )
         # Controller tests are about the controller: a Project that allows everything.

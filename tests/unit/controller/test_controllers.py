@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from fakes import Harness, drifted, synced
 from tether.controller import triggers
 from tether.controller.application import FINALIZER, REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller.runtime import repo_reasons as runtime_repo_reasons
+from tether.engine.model import SyncStatus
 from tether.git import errors as gerr
+from tether.sync.state import OperationPhase
 
 MAIN = "refs/heads/main@sha1:" + "a" * 40
 
@@ -295,7 +298,7 @@ async def test_failed_sync_retries_with_backoff_then_stalls() -> None:
         syncPolicy={"automated": {}, "retry": {"limit": 1, "backoff": {"duration": "10s"}}},
     )
     h.engine.comparison = drifted
-    h.engine.sync_phase = "Failed"
+    h.engine.sync_phase = OperationPhase.FAILED
     await h.apps.reconcile(key, frozenset())
     assert len(h.engine.syncs) == 1
     assert conditions(h.app(key)["status"])["Ready"]["reason"] == "SyncFailed"
@@ -365,7 +368,7 @@ async def test_shared_resource_conflict_is_a_condition_and_an_event() -> None:
     def conflict(rev: str) -> Comparison:
         return Comparison(
             rev,
-            (ResourceState("ConfigMap", "cm", namespace="ns", status="Unknown"),),
+            (ResourceState("ConfigMap", "cm", namespace="ns", status=SyncStatus.UNKNOWN),),
             conflicts=("ConfigMap ns/cm owned by another app: ns/other",),
         )
 
@@ -439,7 +442,40 @@ def test_synced_comparison_reports_synced() -> None:
     assert drifted("r").sync_status == "OutOfSync"
 
 
-async def test_written_statuses_match_the_crd_models() -> None:
+@pytest.fixture
+def strict_status_models() -> Iterator[None]:
+    """Every status model refuses unknown keys (the API server would prune them)."""
+    from tether.api.types import StatusModel
+
+    def all_models(cls: type[StatusModel]) -> list[type[StatusModel]]:
+        out = []
+        for sub in cls.__subclasses__():
+            out += [sub, *all_models(sub)]
+        return out
+
+    models = all_models(StatusModel)
+    saved = {m: m.model_config.get("extra") for m in models}
+    for _ in range(2):  # inner models first, then the ones embedding them
+        for model in models:
+            model.model_config["extra"] = "forbid"
+            model.model_rebuild(force=True)
+    yield
+    for _ in range(2):
+        for model in models:
+            model.model_config["extra"] = saved[model]
+            model.model_rebuild(force=True)
+
+
+def test_strict_status_models_refuse_a_misspelled_key(strict_status_models: None) -> None:
+    from pydantic import ValidationError
+
+    from tether.api.application import ApplicationStatus
+
+    with pytest.raises(ValidationError):
+        ApplicationStatus.model_validate({"sync": {"status": "Synced", "revison": "x"}})
+
+
+async def test_written_statuses_match_the_crd_models(strict_status_models: None) -> None:
     from tether.api.application import ApplicationStatus
     from tether.api.repository import RepositoryStatus
 
@@ -448,7 +484,7 @@ async def test_written_statuses_match_the_crd_models() -> None:
     h.engine.after_sync = drifted
     await h.apps.reconcile(key, frozenset())
     ApplicationStatus.model_validate(h.app(key)["status"])
-    from tether.controller.status import apply_merge
+    from tether.diff.jsonmerge import apply_merge_patch as apply_merge
 
     state: dict[str, Any] = {}
     for _, patch in h.app_api.status_patches:  # every intermediate status is valid too
@@ -478,3 +514,38 @@ async def test_git_outage_is_reported_and_pauses_automatic_sync() -> None:
     await h.apps.reconcile(key, frozenset({triggers.DEPENDENCY}))
     assert len(h.engine.syncs) == 1
     assert conditions(h.app(key)["status"])["Ready"]["status"] == "True"
+
+
+async def test_a_failed_compare_sets_a_named_reason_backs_off_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tether.api.conditions import Reason
+    from tether.controller.adapters import ObjectsRejected
+
+    h, key = await ready_harness(automated={"prune": True})
+    await h.apps.reconcile(key, frozenset())
+    message = "rollout.yaml[doc 1]: Rollout ns/r: the cluster does not know kind Rollout"
+    h.engine.compare_error = ObjectsRejected(message, Reason.UNKNOWN_KIND)
+    delays = []
+    with caplog.at_level("INFO", logger="tether.controller.application"):
+        for _ in range(3):
+            h.runtime.app_queue.forget(key)  # the previous timer has fired
+            await h.apps.reconcile(key, frozenset({triggers.RETRY}))
+            delays.append(h.runtime.app_queue.scheduled_in(key))
+            status = h.app(key)["status"]
+            ready = conditions(status)["Ready"]
+            assert (ready["status"], ready["reason"]) == ("False", "UnknownKind")
+            assert status["message"] == message and status["sync"]["status"] == "Unknown"
+        h.engine.compare_error = None
+        await h.apps.reconcile(key, frozenset({triggers.RETRY}))
+    assert conditions(h.app(key)["status"])["Ready"]["status"] == "True"
+    assert h.engine.syncs == []  # nothing is synced while the compare fails
+    assert all(d is not None for d in delays) and delays[0] < delays[1] < delays[2]
+    lines = [r.getMessage() for r in caplog.records]
+    failures = [line for line in lines if "UnknownKind" in line or "recovered" in line]
+    assert failures == [
+        f"application ns/web: UnknownKind: {message}",
+        "application ns/web: recovered",
+    ]
+    assert "application ns/web: Unknown Healthy (was Synced Healthy)" in lines
+    assert not any(r.exc_info for r in caplog.records)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from tether.appspec import Backoff, Retry
+from tether.appspec import SyncSpec as SyncPolicy
 from tether.controller.policy import (
-    Backoff,
     Decision,
     LastOperation,
     Observation,
-    SyncPolicy,
+    SyncAction,
     decide,
 )
+from tether.engine.model import SyncStatus
+from tether.sync.state import OperationPhase
 
 AUTO = SyncPolicy(automated=True, prune=True)
 HEAL = SyncPolicy(automated=True, self_heal=True)
-RETRY = SyncPolicy(automated=True, retry_limit=2, backoff=Backoff(10, 2, 60))
-OUT = Observation("OutOfSync", "main@sha1:b")
+RETRY = SyncPolicy(automated=True, retry=Retry(2, Backoff(10, 2, 60)))
+OUT = Observation(SyncStatus("OutOfSync"), "main@sha1:b")
 NOW = 1000.0
 
 
@@ -28,11 +31,13 @@ def op(
     retries: int = 0,
     at: float = 990,
 ) -> LastOperation:
-    return LastOperation(phase, revision, automated, retry_count=retries, finished_at=at)
+    return LastOperation(
+        OperationPhase(phase), revision, automated, retry_count=retries, finished_at=at
+    )
 
 
 CASES = [
-    ("synced apps never sync", AUTO, Observation("Synced", "r"), None, "", "", "none"),
+    ("synced apps never sync", AUTO, Observation(SyncStatus("Synced"), "r"), None, "", "", "none"),
     ("manual mode does nothing on drift", SyncPolicy(), OUT, None, "", "", "none"),
     ("new revision syncs", AUTO, OUT, op("Succeeded", "main@sha1:a"), "", "", "sync"),
     ("first sight syncs", AUTO, OUT, None, "", "", "sync"),
@@ -69,17 +74,25 @@ CASES = [
     (
         "manual request on a synced app still runs",
         SyncPolicy(),
-        Observation("Synced", "r"),
+        Observation(SyncStatus("Synced"), "r"),
         None,
         "r2",
         "r1",
         "sync",
     ),
-    ("empty render refused", AUTO, Observation("OutOfSync", "r", empty=True), None, "", "", "none"),
+    (
+        "empty render refused",
+        AUTO,
+        Observation(SyncStatus("OutOfSync"), "r", empty=True),
+        None,
+        "",
+        "",
+        "none",
+    ),
     (
         "empty render allowed",
         SyncPolicy(automated=True, allow_empty=True),
-        Observation("OutOfSync", "r", empty=True),
+        Observation(SyncStatus("OutOfSync"), "r", empty=True),
         None,
         "",
         "",
@@ -89,7 +102,15 @@ CASES = [
     ("failed, retry not due: wait", RETRY, OUT, op("Failed", at=995), "", "", "wait"),
     ("failed, retry due", RETRY, OUT, op("Failed", at=900), "", "", "sync"),
     ("failed, retries used up", RETRY, OUT, op("Failed", retries=2, at=0), "", "", "none"),
-    ("running is resumed", AUTO, Observation("Synced", "r"), op("Running"), "", "", "resume"),
+    (
+        "running is resumed",
+        AUTO,
+        Observation(SyncStatus("Synced"), "r"),
+        op("Running"),
+        "",
+        "",
+        "resume",
+    ),
     (
         "running automatic op not resumed when suspended",
         SyncPolicy(automated=True, suspend=True),
@@ -108,7 +129,15 @@ CASES = [
         "",
         "resume",
     ),
-    ("unknown sync status does not sync", AUTO, Observation("Unknown", "r"), None, "", "", "none"),
+    (
+        "unknown sync status does not sync",
+        AUTO,
+        Observation(SyncStatus("Unknown"), "r"),
+        None,
+        "",
+        "",
+        "none",
+    ),
 ]
 
 
@@ -125,14 +154,14 @@ def test_decide(
     action: str,
 ) -> None:
     decision = decide(pol, seen, last, sync_request=req, handled_request=handled, now=NOW)
-    assert decision.action == action, decision.reason
+    assert decision.action is SyncAction(action), decision.reason
 
 
 def test_retry_waits_per_backoff_and_counts() -> None:
     d: Decision = decide(RETRY, OUT, op("Failed", retries=1, at=995), now=NOW)
-    assert d.action == "wait" and d.wait_seconds == pytest.approx(15)
+    assert d.action is SyncAction.WAIT and d.wait_seconds == pytest.approx(15)
     d = decide(RETRY, OUT, op("Failed", retries=1, at=900), now=NOW)
-    assert d.action == "sync" and d.retry_count == 2
+    assert d.action is SyncAction.SYNC and d.retry_count == 2
 
 
 def test_prune_follows_policy_and_manual_carries_request() -> None:

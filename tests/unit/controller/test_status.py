@@ -7,7 +7,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether.controller.status import StatusWriter, apply_merge, carry_volatile, merge_diff
+from tether.controller.status import StatusWriter, carry_volatile
+from tether.diff.jsonmerge import apply_merge_patch as apply_merge
+from tether.diff.jsonmerge import create_merge_patch as merge_diff
 
 json_leaf = st.one_of(
     st.integers(), st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=3)

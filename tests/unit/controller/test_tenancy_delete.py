@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tether.controller.adapters import _may_delete, deny_all
-from tether.engine import AppSpec
+from tether.controller.adapters import _may_delete
+from tether.appspec import AppSpec
 from tether.identity import ResourceKey
-from tether.tenancy import DEFAULT_POLICY
+from tether.tenancy import DEFAULT_POLICY, deny_all
 
 
 def test_cascade_delete_never_leaves_the_destinations() -> None:

@@ -80,17 +80,37 @@ def applied_cr(obj: dict[str, Any]) -> dict[str, Any]:
     return live
 
 
+class CountingMemo:
+    """A verdict memo that counts hits and misses."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Any, Any] = {}
+        self.hits = self.misses = 0
+
+    def get(self, key: Any) -> Any:
+        found = self.entries.get(key)
+        self.hits += found is not None
+        self.misses += found is None
+        return found
+
+    def put(self, key: Any, value: Any) -> None:
+        self.entries[key] = value
+
+
 def test_verdicts_are_memoized_by_digest_uid_and_resource_version() -> None:
-    comparer = Comparer(default_patch_meta())
+    memo = CountingMemo()
+    comparer = Comparer(default_patch_meta(), memo)
     live = applied(deployment())
     comparer.verdict(deployment(), live, digest="d1")
     comparer.verdict(deployment(), live, digest="d1")
-    assert (comparer.memo.hits, comparer.memo.misses) == (1, 1)
+    assert (memo.hits, memo.misses) == (1, 1)
     edited = copy.deepcopy(live)
     edited["metadata"]["resourceVersion"] = "11"
     edited["spec"]["replicas"] = 7
     assert not comparer.verdict(deployment(), edited, digest="d1").in_sync
-    assert comparer.memo.misses == 2
+    assert memo.misses == 2
+    comparer.verdict(deployment(), live, server_side=True, digest="d1")
+    assert memo.misses == 3  # server-side verdicts are kept apart from client-side ones
 
 
 def test_server_side_verdict_ignores_fields_desired_does_not_set() -> None:

@@ -9,13 +9,10 @@ import pytest
 from tether.manifests import (
     DirectoryOptions,
     HelmOptions,
-    KustomizeImage,
-    KustomizeOptions,
     LocalTree,
     RenderCache,
     RenderOptions,
     detect_renderer,
-    from_source,
     render,
 )
 from tether.manifests.options import options_hash
@@ -88,34 +85,6 @@ def test_options_hash_is_stable_and_sensitive() -> None:
     )
     assert options_hash(base, "app") != options_hash(base, "other")
     assert options_hash(base, "app") != options_hash(RenderOptions(), "app")
-
-
-def test_from_source_maps_camel_case_fields() -> None:
-    options = from_source(
-        {
-            "path": "apps",
-            "directory": {"recurse": True, "include": "*.yaml", "exclude": ["x/**"]},
-            "kustomize": {
-                "namePrefix": "p-",
-                "images": ["nginx=registry.local/nginx:1.25", {"name": "redis", "newTag": "7"}],
-                "commonLabels": {"b": "2", "a": "1"},
-                "patches": [{"patch": "- op: remove\n  path: /x\n", "target": {"kind": "Deployment"}}],
-            },
-            "helm": {"valueFiles": ["v.yaml"], "values": {"replicas": 2}, "releaseName": "r",
-                     "set": ["image.tag=1.0"], "skipCrds": True},
-        }
-    )  # fmt: skip
-    assert options.directory == DirectoryOptions(True, ("*.yaml",), ("x/**",))
-    assert options.kustomize.images == (
-        KustomizeImage("nginx", "registry.local/nginx", "1.25"),
-        KustomizeImage("redis", new_tag="7"),
-    )
-    assert options.kustomize.common_labels == (("a", "1"), ("b", "2"))
-    assert options.kustomize.patches[0].target is not None
-    assert options.helm == HelmOptions(
-        ("v.yaml",), '{"replicas": 2}', (("image.tag", "1.0"),), "r", "", True
-    )
-    assert KustomizeOptions().is_empty and not options.kustomize.is_empty
 
 
 @pytest.mark.parametrize(("path", "expected"), [("", ""), (".", ""), ("./a//b/", "a/b")])

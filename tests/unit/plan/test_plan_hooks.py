@@ -9,12 +9,12 @@ from plan_helpers import APP, DEST, annotated, desired, layout, live_of, make
 
 from tether.identity import TRACKING_ANNOTATION, ResourceKey, tracking_id
 from tether.plan import (
-    Action,
     DeletePolicy,
     InvalidHookError,
     Phase,
     PlanError,
     SkipReason,
+    TaskAction,
     build_plan,
     hook_name,
     hook_spec,
@@ -127,7 +127,7 @@ def test_skipped_objects_are_reported_and_never_pruned() -> None:
 def test_delete_policies(annotations: dict[str, str], policies: tuple[DeletePolicy, ...]) -> None:
     plan = plan_of([job({"argocd.argoproj.io/hook": "PreSync", **annotations})])
     (task,) = plan.tasks()
-    assert task.action is Action.HOOK
+    assert task.action is TaskAction.HOOK
     assert task.hook is not None and task.hook.delete_policies == policies
 
 
@@ -207,5 +207,5 @@ def test_hook_against_existing_live_object_stays_a_hook_task() -> None:
     plan = build_plan(
         app=APP, revision="r", desired=desired([hook]), live=live_of([hook]), inventory=()
     )
-    assert only_task(plan).action is Action.HOOK
+    assert only_task(plan).action is TaskAction.HOOK
     assert only_task(plan).key == ResourceKey("batch", "Job", DEST, "j")

@@ -9,7 +9,6 @@ from plan_helpers import APP, DEST, annotated, desired, layout, live_of, make
 
 from tether.identity import AppRef, ResourceKey
 from tether.plan import (
-    Action,
     DuplicateObjectError,
     InvalidSyncOptionError,
     Plan,
@@ -17,6 +16,7 @@ from tether.plan import (
     PruneSuppressed,
     SkipReason,
     SyncOptions,
+    TaskAction,
     build_plan,
     parse_option_strings,
 )
@@ -131,7 +131,7 @@ def test_in_sync_is_ignored_without_apply_out_of_sync_only() -> None:
         inventory=(),
         in_sync=live.keys(),
     )
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
 
 
 def test_per_object_apply_out_of_sync_only() -> None:
@@ -168,7 +168,7 @@ def test_create_namespace_adds_a_first_step_only_when_needed() -> None:
     for live, extra in ((ns_live, []), ({}, [make("Namespace", DEST)])):
         plan = build_plan(app=APP, revision="r", desired=desired(objects + extra), live=live, inventory=(),
                           sync_options=["CreateNamespace=true"], destination_namespace=DEST)  # fmt: skip
-        assert all(t.action is not Action.CREATE_NAMESPACE for t in plan.tasks())
+        assert all(t.action is not TaskAction.CREATE_NAMESPACE for t in plan.tasks())
     plan = build_plan(
         app=APP,
         revision="r",
@@ -177,7 +177,7 @@ def test_create_namespace_adds_a_first_step_only_when_needed() -> None:
         inventory=(),
         destination_namespace=DEST,
     )
-    assert all(t.action is not Action.CREATE_NAMESPACE for t in plan.tasks())
+    assert all(t.action is not TaskAction.CREATE_NAMESPACE for t in plan.tasks())
 
 
 def test_duplicate_desired_objects_are_an_error() -> None:
@@ -207,7 +207,7 @@ def test_unmanaged_and_copied_live_objects_are_adopted() -> None:
         plan = build_plan(
             app=APP, revision="r", desired=desired([obj]), live={key: live_obj}, inventory=()
         )
-        assert [t.action for t in plan.tasks()] == [Action.APPLY]
+        assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
 
 
 # --- pruning -------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_prune_false_is_reported_as_requiring_pruning() -> None:
         make("ConfigMap", "junk", DEST),
     ]
     plan = prune_plan([make("Secret", "s", DEST)], gone)
-    assert [t.key.name for t in plan.tasks() if t.action is Action.PRUNE] == ["junk"]
+    assert [t.key.name for t in plan.tasks() if t.action is TaskAction.PRUNE] == ["junk"]
     assert [(s.key.name, s.reason, s.detail) for s in plan.skipped] == [
         ("precious", SkipReason.REQUIRES_PRUNING, "Prune=false")
     ]
@@ -277,7 +277,7 @@ def test_prune_false_is_reported_as_requiring_pruning() -> None:
 def test_pruning_disabled_reports_every_candidate() -> None:
     gone = [make("ConfigMap", "a", DEST), make("ConfigMap", "b", DEST)]
     plan = prune_plan([make("Secret", "s", DEST)], gone, prune=False)
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
     assert {s.key.name for s in plan.skipped if s.reason is SkipReason.REQUIRES_PRUNING} == {
         "a",
         "b",
@@ -288,7 +288,7 @@ def test_app_level_prune_false_blocks_prunes() -> None:
     plan = prune_plan(
         [make("Secret", "s", DEST)], [make("ConfigMap", "a", DEST)], sync_options=["Prune=false"]
     )
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
 
 
 def test_only_owned_live_objects_are_pruned() -> None:
@@ -305,7 +305,7 @@ def test_only_owned_live_objects_are_pruned() -> None:
         live={**live, **live_foreign, **other},
         inventory=inventory,
     )
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
     assert {(s.key.name, s.reason) for s in plan.skipped} == {
         ("foreign", SkipReason.NOT_OWNED),
         ("other-app", SkipReason.NOT_OWNED),
@@ -315,14 +315,14 @@ def test_only_owned_live_objects_are_pruned() -> None:
 def test_live_hooks_are_left_to_their_delete_policies() -> None:
     old_hook = annotated(make("Job", "migrate-1234", DEST), {"argocd.argoproj.io/hook": "PreSync"})
     plan = prune_plan([make("Secret", "s", DEST)], [old_hook])
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
     assert plan.skipped == ()
 
 
 def test_live_object_with_bad_annotations_is_not_pruned() -> None:
     bad = annotated(make("ConfigMap", "weird", DEST), {WAVE: "soon"})
     plan = prune_plan([make("Secret", "s", DEST)], [bad])
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
     (skip,) = plan.skipped
     assert skip.reason is SkipReason.REQUIRES_PRUNING and "soon" in skip.detail
 
@@ -338,7 +338,7 @@ def test_empty_desired_with_inventory_prunes_nothing() -> None:
 
 def test_empty_desired_prunes_with_allow_empty() -> None:
     plan = prune_plan([], [make("ConfigMap", "a", DEST)], allow_empty=True)
-    assert [t.action for t in plan.tasks()] == [Action.PRUNE]
+    assert [t.action for t in plan.tasks()] == [TaskAction.PRUNE]
     assert plan.prune_suppressed is None
 
 
@@ -355,7 +355,7 @@ def test_failed_input_produces_no_prunes_at_all(allow_empty: bool) -> None:
         input_failed=True,
         allow_empty=allow_empty,
     )
-    assert [t.action for t in plan.tasks()] == [Action.APPLY]
+    assert [t.action for t in plan.tasks()] == [TaskAction.APPLY]
     assert plan.prune_suppressed is PruneSuppressed.INPUT_FAILED
     assert plan.skipped == ()
     empty = prune_plan(

@@ -13,10 +13,9 @@ import pytest
 from tether.identity import AppRef, ResourceKey
 from tether.kube.changeset import Action, Change, ChangeSet
 from tether.plan.annotations import Phase as PlanPhase
-from tether.plan.model import Action as TaskAction
-from tether.plan.model import Plan, Step, StepPurpose, Task
-from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, step_labels
-from tether.sync.state import OperationState, Phase, StepRecord
+from tether.plan.model import Plan, Step, StepPurpose, Task, TaskAction
+from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, ProgressKind, step_labels
+from tether.sync.state import OperationPhase, StepRecord, SyncOperation
 
 APP = AppRef("apps", "demo")
 
@@ -84,11 +83,11 @@ PLAN = Plan(
 
 
 async def run(
-    executor: Executor, plan: Plan, state: OperationState
-) -> tuple[OperationState, list[OperationState]]:
-    saved: list[OperationState] = []
+    executor: Executor, plan: Plan, state: SyncOperation
+) -> tuple[SyncOperation, list[SyncOperation]]:
+    saved: list[SyncOperation] = []
 
-    async def persist(s: OperationState) -> None:
+    async def persist(s: SyncOperation) -> None:
         saved.append(s)
 
     return await executor.run(plan, state, persist), saved
@@ -96,31 +95,31 @@ async def run(
 
 async def test_fresh_run_executes_every_step_and_persists_after_each() -> None:
     ex = Recorder()
-    final, saved = await run(ex, PLAN, OperationState.begin("p", "r", 4))
+    final, saved = await run(ex, PLAN, SyncOperation.begin("p", "r", 4))
     assert ex.ran == [("a",), ("b", "c"), ("d",), ("e",)]
-    assert final.phase is Phase.SUCCEEDED and final.finished_at
+    assert final.phase is OperationPhase.SUCCEEDED and final.finished_at
     assert [s.next_step for s in saved] == [1, 2, 3, 4, 4]
     assert saved[-1] == final
     assert [s.label for s in final.steps] == step_labels(PLAN.steps)
 
 
 async def test_resume_skips_recorded_steps_and_keeps_their_results() -> None:
-    first, _ = await run(Recorder(failing={"d"}), PLAN, OperationState.begin("p", "r", 4))
-    assert first.phase is Phase.FAILED
+    first, _ = await run(Recorder(failing={"d"}), PLAN, SyncOperation.begin("p", "r", 4))
+    assert first.phase is OperationPhase.FAILED
     # a killed process leaves the last persisted state: steps 0 and 1 done, still running
-    killed = OperationState.begin("p", "r", 4)
+    killed = SyncOperation.begin("p", "r", 4)
     for record in first.steps[:2]:
         killed = killed.step_done(record)
     ex = Recorder()
     final, _ = await run(ex, PLAN, killed)
     assert ex.ran == [("d",), ("e",)]
-    assert final.phase is Phase.SUCCEEDED
+    assert final.phase is OperationPhase.SUCCEEDED
     assert [s.index for s in final.steps] == [0, 1, 2, 3]
     assert final.steps[0] == first.steps[0]
 
 
 async def test_resume_matches_steps_by_label_when_the_new_plan_drops_one() -> None:
-    state = OperationState.begin("p", "r", 3)
+    state = SyncOperation.begin("p", "r", 3)
     state = state.step_done(StepRecord(0, "Sync/0/apply#0"))
     state = state.step_done(StepRecord(1, "Sync/1/apply#0"))
     # re-planned from the new live state: wave 0 has nothing left? labels still line up
@@ -128,16 +127,16 @@ async def test_resume_matches_steps_by_label_when_the_new_plan_drops_one() -> No
     ex = Recorder()
     final, _ = await run(ex, replanned, state)
     assert ex.ran == [("d",)]
-    assert final.phase is Phase.SUCCEEDED
+    assert final.phase is OperationPhase.SUCCEEDED
 
 
 async def test_failed_step_stops_runs_sync_fail_and_never_reaches_prunes() -> None:
     fail_hook = step(0, "on-fail", phase=PlanPhase.SYNC_FAIL)
     plan = Plan(PLAN.steps, sync_fail=(fail_hook,))
     ex = Recorder(failing={"c"})
-    final, saved = await run(ex, plan, OperationState.begin("p", "r", 4))
+    final, saved = await run(ex, plan, SyncOperation.begin("p", "r", 4))
     assert ex.ran == [("a",), ("b", "c"), ("on-fail",)]
-    assert final.phase is Phase.FAILED
+    assert final.phase is OperationPhase.FAILED
     assert "1 object(s) failed" in final.message and "c" in final.message
     assert final.steps[-1].label == "SyncFail"
     assert saved[-1] == final and not saved[-1].resumable_for("p")
@@ -146,9 +145,9 @@ async def test_failed_step_stops_runs_sync_fail_and_never_reaches_prunes() -> No
 async def test_health_gate_timeout_fails_the_step_with_the_unhealthy_object() -> None:
     plan = Plan((step(0, "a", gate=True), step(1, "b")))
     ex = Recorder(config=ExecutorConfig(poll=0.01, health_timeout=0.05))
-    final, _ = await run(ex, plan, OperationState.begin("p", "r", 2))
+    final, _ = await run(ex, plan, SyncOperation.begin("p", "r", 2))
     assert ex.ran == [("a",)]
-    assert final.phase is Phase.FAILED
+    assert final.phase is OperationPhase.FAILED
     assert "health gate timed out" in final.message and "ConfigMap ns/a" in final.message
     assert final.steps[0].healthy is False
 
@@ -157,16 +156,16 @@ async def test_health_gate_passes_when_objects_are_healthy() -> None:
     live = {key("a"): {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}}
     plan = Plan((step(0, "a", gate=True), step(1, "b")))
     ex = Recorder(live=live, config=ExecutorConfig(poll=0.01, health_timeout=1))
-    final, _ = await run(ex, plan, OperationState.begin("p", "r", 2))
-    assert final.phase is Phase.SUCCEEDED and ex.ran == [("a",), ("b",)]
-    assert any(e.kind == "gate" for e in ex.events)
+    final, _ = await run(ex, plan, SyncOperation.begin("p", "r", 2))
+    assert final.phase is OperationPhase.SUCCEEDED and ex.ran == [("a",), ("b",)]
+    assert any(e.kind is ProgressKind.GATE for e in ex.events)
 
 
 async def test_dry_run_skips_health_gates() -> None:
     plan = Plan((step(0, "a", gate=True), step(1, "b")))
     ex = Recorder(config=ExecutorConfig(poll=0.01, health_timeout=0.01, dry_run=True))
-    final, _ = await run(ex, plan, OperationState.begin("p", "r", 2, dry_run=True))
-    assert final.phase is Phase.SUCCEEDED and ex.ran == [("a",), ("b",)]
+    final, _ = await run(ex, plan, SyncOperation.begin("p", "r", 2, dry_run=True))
+    assert final.phase is OperationPhase.SUCCEEDED and ex.ran == [("a",), ("b",)]
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,9 @@ from tether.kube.errors import NotFound
 from tether.kube.resource import ApiResource
 from tether.kube.wait import fresh_lookup, wait_healthy
 from tether.plan.annotations import Phase as PlanPhase
-from tether.plan.model import Action as TaskAction
-from tether.plan.model import Plan, Step, StepPurpose, Task
-from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, step_labels
-from tether.sync.state import OperationState, Phase
+from tether.plan.model import Plan, Step, StepPurpose, Task, TaskAction
+from tether.sync.executor import Executor, ExecutorConfig, ProgressEvent, ProgressKind, step_labels
+from tether.sync.state import OperationPhase, SyncOperation
 
 APP = AppRef("apps", "demo")
 KEY = ResourceKey("apps", "Deployment", "ns", "web")
@@ -191,26 +190,26 @@ def two_waves() -> Plan:
     )
 
 
-async def run(executor: Executor) -> OperationState:
-    async def persist(_s: OperationState) -> None:
+async def run(executor: Executor) -> SyncOperation:
+    async def persist(_s: SyncOperation) -> None:
         return None
 
-    return await executor.run(two_waves(), OperationState.begin("p", "r", 2), persist)
+    return await executor.run(two_waves(), SyncOperation.begin("p", "r", 2), persist)
 
 
 async def test_executor_gate_reads_the_server_while_the_cache_lags() -> None:
     server = Server(deployment(2, 1, "106"), deployment(2, 2, "107"))
     executor = Stepper(server, WRITE)
     final = await run(executor)
-    assert final.phase is Phase.SUCCEEDED
+    assert final.phase is OperationPhase.SUCCEEDED
     assert server.gets == 2  # passed only once the server showed generation 2 observed
-    assert [e.kind for e in executor.events if e.kind == "gate"] == ["gate"]
+    assert [e.kind for e in executor.events if e.kind is ProgressKind.GATE] == [ProgressKind.GATE]
 
 
 async def test_executor_gate_fails_while_the_new_generation_is_unobserved() -> None:
     server = Server(deployment(2, 1, "106"))
     final = await run(Stepper(server, WRITE, timeout=0.05))
-    assert final.phase is Phase.FAILED
+    assert final.phase is OperationPhase.FAILED
     assert "health gate timed out" in final.message and "Deployment ns/web" in final.message
     assert [s.label for s in final.steps] == step_labels(two_waves().steps)[:1]
 
@@ -218,11 +217,11 @@ async def test_executor_gate_fails_while_the_new_generation_is_unobserved() -> N
 async def test_executor_gate_trusts_the_cache_when_nothing_was_written() -> None:
     server = Server(None)
     final = await run(Stepper(server, None))
-    assert final.phase is Phase.SUCCEEDED
+    assert final.phase is OperationPhase.SUCCEEDED
     assert server.gets == 0
 
 
 async def test_object_deleted_after_the_write_is_missing_not_stale_healthy() -> None:
     final = await run(Stepper(Server(None), WRITE, timeout=0.05))
-    assert final.phase is Phase.FAILED
+    assert final.phase is OperationPhase.FAILED
     assert "Deployment ns/web is Missing" in final.message

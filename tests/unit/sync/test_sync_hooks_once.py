@@ -20,10 +20,9 @@ from tether.identity import OPERATION_ANNOTATION, AppRef, ResourceKey
 from tether.kube.changeset import Action, Change
 from tether.plan.annotations import DeletePolicy
 from tether.plan.annotations import Phase as PlanPhase
-from tether.plan.model import Action as TaskAction
-from tether.plan.model import HookInfo, Plan, Step, StepPurpose, Task
+from tether.plan.model import HookInfo, Plan, Step, StepPurpose, Task, TaskAction
 from tether.sync.executor import Executor, ExecutorConfig
-from tether.sync.state import HookOutcome, OperationState, Phase
+from tether.sync.state import HookOutcome, OperationPhase, SyncOperation
 
 APP = AppRef("apps", "demo")
 
@@ -146,11 +145,11 @@ def executor(cluster: Cluster) -> Executor:
     )
 
 
-async def run_until_done(cluster: Cluster, state: OperationState) -> tuple[OperationState, int]:
+async def run_until_done(cluster: Cluster, state: SyncOperation) -> tuple[SyncOperation, int]:
     """Run, and after each kill resume from the last persisted state; count the restarts."""
     saved = [state]
 
-    async def persist(s: OperationState) -> None:
+    async def persist(s: SyncOperation) -> None:
         cluster.tick()
         saved.append(s)
 
@@ -164,14 +163,14 @@ async def run_until_done(cluster: Cluster, state: OperationState) -> tuple[Opera
 
 async def total_calls() -> int:
     cluster = Cluster()
-    await run_until_done(cluster, OperationState.begin("p", "r", len(PLAN.steps)))
+    await run_until_done(cluster, SyncOperation.begin("p", "r", len(PLAN.steps)))
     return cluster.calls
 
 
 async def test_an_uninterrupted_operation_records_every_hook() -> None:
     cluster = Cluster()
-    final, restarts = await run_until_done(cluster, OperationState.begin("p", "r", 3))
-    assert restarts == 0 and final.phase is Phase.SUCCEEDED
+    final, restarts = await run_until_done(cluster, SyncOperation.begin("p", "r", 3))
+    assert restarts == 0 and final.phase is OperationPhase.SUCCEEDED
     assert {h.key: h.outcome for h in final.hooks} == {str(k): HookOutcome.SUCCEEDED for k in HOOKS}
     assert cluster.created == {**{k: 1 for k in HOOKS}, configmap("app").key: 1}
     # HookSucceeded hooks were removed after their outcome was recorded; the others stay
@@ -184,8 +183,8 @@ async def test_an_uninterrupted_operation_records_every_hook() -> None:
 @pytest.mark.parametrize("kill_at", range(1, 40))
 async def test_a_kill_at_any_point_never_runs_a_hook_twice(kill_at: int) -> None:
     cluster = Cluster(kill_at=kill_at)
-    final, restarts = await run_until_done(cluster, OperationState.begin("p", "r", 3))
-    assert final.phase is Phase.SUCCEEDED, final.message
+    final, restarts = await run_until_done(cluster, SyncOperation.begin("p", "r", 3))
+    assert final.phase is OperationPhase.SUCCEEDED, final.message
     assert {k: cluster.created.get(k, 0) for k in HOOKS} == {k: 1 for k in HOOKS}
     if kill_at <= await total_calls():
         assert restarts == 1
@@ -199,17 +198,17 @@ async def test_the_kill_points_cover_the_whole_operation() -> None:
 
 async def test_a_new_operation_runs_its_hooks_again() -> None:
     cluster = Cluster()
-    await run_until_done(cluster, OperationState.begin("p", "r", 3))
-    await run_until_done(cluster, OperationState.begin("p", "r", 3))
+    await run_until_done(cluster, SyncOperation.begin("p", "r", 3))
+    await run_until_done(cluster, SyncOperation.begin("p", "r", 3))
     assert {k: cluster.created[k] for k in HOOKS} == {k: 2 for k in HOOKS}
 
 
 async def test_a_hook_removed_before_its_result_was_seen_is_not_run_again() -> None:
     cluster = Cluster()
-    state = OperationState.begin("p", "r", 3)
-    saved: list[OperationState] = []
+    state = SyncOperation.begin("p", "r", 3)
+    saved: list[SyncOperation] = []
 
-    async def persist(s: OperationState) -> None:
+    async def persist(s: SyncOperation) -> None:
         saved.append(s)
         if any(h.outcome is HookOutcome.RUNNING for h in s.hooks):
             raise Killed  # died right after recording the first hook as running
@@ -220,7 +219,7 @@ async def test_a_hook_removed_before_its_result_was_seen_is_not_run_again() -> N
     gone = next(ResourceKey.parse(h.key) for h in running.hooks)
     del cluster.objects[gone]  # e.g. a ttlSecondsAfterFinished cleanup
     final, _ = await run_until_done(cluster, running)
-    assert final.phase is Phase.SUCCEEDED
+    assert final.phase is OperationPhase.SUCCEEDED
     assert cluster.created[gone] == 1
     assert "removed before its result was seen" in (final.hook(str(gone)) or "").__str__()
 
@@ -244,6 +243,6 @@ async def test_a_previous_run_still_terminating_is_waited_out_then_run() -> None
         return await real_lookup(key)
 
     ex._lookup = lookup
-    final = await ex.run(PLAN, OperationState.begin("p", "r", 3), lambda _s: None)
-    assert final.phase is Phase.SUCCEEDED and cluster.created[post] == 1
+    final = await ex.run(PLAN, SyncOperation.begin("p", "r", 3), lambda _s: None)
+    assert final.phase is OperationPhase.SUCCEEDED and cluster.created[post] == 1
     assert lookups >= 3

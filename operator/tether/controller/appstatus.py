@@ -1,0 +1,327 @@
+"""The Application status, built by pure functions from typed inputs.
+
+``compared_status`` is the status after a compare (and maybe a sync): sync and
+health from the ``Comparison``, the inventory, and the kstatus conditions,
+whose Ready verdict ``readiness`` picks by a fixed order of rules (conflict,
+failed sync, retry pending, empty render, drift, health; a source outage
+overrides). ``problem_status`` is the status when a step before the compare
+failed: it keeps the inventory and says why, with a named ``Reason``.
+``append_history`` adds a finished sync. No I/O and no clock: ``now`` is passed
+in; the controller decides and writes. The dicts these return validate
+against ``tether.api.application.ApplicationStatus`` (a unit test checks it,
+with unknown keys forbidden).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from tether.api import conditions as cond
+from tether.api.application import MAX_HISTORY
+from tether.api.conditions import Reason
+from tether.controller.policy import Decision, Hold, SyncAction
+from tether.controller.ports import Comparison, ResourceState, SourceCommit
+from tether.controller.redact import REDACTOR
+from tether.engine.model import SyncStatus
+from tether.health import HealthStatus
+from tether.sync.state import OperationPhase
+
+SHARED_RESOURCE = "SharedResource"
+_CARRIED = ("operationState", "history", "lastHandledSync", "lastHandledRefresh")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why this reconcile could not compare: no source, no render, or a failed step."""
+
+    reason: Reason
+    message: str
+    stalled: bool = False
+    waiting: bool = False  # not an error: the Repository has not resolved it yet
+
+
+class Mark(enum.Enum):
+    """Which kstatus verdict the conditions get."""
+
+    READY = "ready"
+    RECONCILING = "reconciling"
+    NOT_READY = "not-ready"
+    STALLED = "stalled"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The Ready verdict: how to mark the conditions, and ``status.message``."""
+
+    mark: Mark
+    reason: str
+    text: str
+    message: str  # status.message; "" leaves it unset
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(text: Any) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+# -- the Ready verdict --------------------------------------------------------------------
+
+
+def readiness(
+    comparison: Comparison,
+    decision: Decision,
+    *,
+    failure: str | None,
+    suspended: bool,
+    outage: Problem | None,
+) -> Readiness:
+    """The Ready verdict after a compare.
+
+    ``failure`` is the message of the last sync when it failed on this very
+    revision (None otherwise).
+    """
+    found = _conflict(comparison) or _drift(comparison, decision, failure, suspended)
+    found = found or _health(comparison)
+    if outage is not None and not comparison.conflicts:
+        text = REDACTOR.redact(outage.message)[:4096]
+        drift = comparison.drift_summary()
+        return Readiness(Mark.NOT_READY, outage.reason, text, f"{text}; {drift}" if drift else text)
+    return found
+
+
+def _conflict(comparison: Comparison) -> Readiness | None:
+    if not comparison.conflicts:
+        return None
+    first = comparison.conflicts[0]
+    return Readiness(Mark.NOT_READY, Reason.SHARED_RESOURCE, first, first)
+
+
+def _drift(
+    comparison: Comparison, decision: Decision, failure: str | None, suspended: bool
+) -> Readiness | None:
+    sync_status = comparison.sync_status
+    drift = comparison.drift_summary()
+    if sync_status is SyncStatus.SYNCED:
+        return None
+    out = sync_status is SyncStatus.OUT_OF_SYNC
+    if out and failure is not None:
+        text = f"sync failed: {failure}".strip()
+        exhausted = decision.hold is Hold.RETRIES_EXHAUSTED
+        return Readiness(
+            Mark.STALLED if exhausted else Mark.NOT_READY, Reason.SYNC_FAILED, text, text
+        )
+    if out and decision.action is SyncAction.WAIT:
+        return Readiness(Mark.RECONCILING, Reason.SYNCING, decision.reason, drift)
+    if out and comparison.empty and decision.hold is Hold.EMPTY_RENDER:
+        return Readiness(Mark.NOT_READY, Reason.EMPTY_RENDER, decision.reason, decision.reason)
+    text = drift or f"sync status is {sync_status}"
+    if suspended:
+        return Readiness(
+            Mark.NOT_READY, Reason.SUSPENDED, f"suspended; {text}", f"suspended; {text}"
+        )
+    return Readiness(Mark.NOT_READY, Reason.OUT_OF_SYNC, text, text)
+
+
+def _health(comparison: Comparison) -> Readiness:
+    health = comparison.health
+    if health is HealthStatus.HEALTHY:
+        return Readiness(Mark.READY, Reason.SUCCEEDED, "synced and healthy", "")
+    text = comparison.health_message or f"health is {health}"
+    if health in (HealthStatus.PROGRESSING, HealthStatus.MISSING, HealthStatus.UNKNOWN):
+        return Readiness(Mark.RECONCILING, Reason.PROGRESSING, text, text)
+    return Readiness(Mark.NOT_READY, str(health), text, text)  # Degraded, Suspended
+
+
+def marked(
+    conditions: list[cond.Condition],
+    verdict: Readiness,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[cond.Condition]:
+    mark = {
+        Mark.READY: cond.mark_ready,
+        Mark.RECONCILING: cond.mark_reconciling,
+        Mark.NOT_READY: cond.mark_not_ready,
+        Mark.STALLED: cond.mark_stalled,
+    }[verdict.mark]
+    return mark(conditions, verdict.reason, verdict.text, generation=generation, now=now)
+
+
+# -- whole statuses -----------------------------------------------------------------------
+
+
+def compared_status(
+    previous: Mapping[str, Any],
+    *,
+    generation: int | None,
+    comparison: Comparison,
+    decision: Decision,
+    suspended: bool,
+    refresh: str,
+    now: datetime,
+    outage: Problem | None = None,
+) -> dict[str, Any]:
+    """The Application status after a successful compare (and maybe a sync).
+
+    ``outage`` is a source problem while the last known commit is still used: it
+    wins the Ready condition, since the comparison may be against stale Git.
+    """
+    op = previous.get("operationState") or {}
+    failed_here = (
+        op.get("phase") in (OperationPhase.FAILED, OperationPhase.ERROR)
+        and op.get("revision") == comparison.revision
+    )
+    verdict = readiness(
+        comparison,
+        decision,
+        failure=str(op.get("message") or "") if failed_here else None,
+        suspended=suspended,
+        outage=outage,
+    )
+    conditions = conditions_of(previous)
+    if comparison.conflicts:
+        conditions = cond.set_condition(
+            conditions,
+            SHARED_RESOURCE,
+            "True",
+            Reason.SHARED_RESOURCE,
+            "; ".join(comparison.conflicts)[:4096],
+            observed_generation=generation,
+            now=now,
+        )
+    else:
+        conditions = cond.remove_condition(conditions, SHARED_RESOURCE)
+    conditions = marked(conditions, verdict, generation=generation, now=now)
+    message = verdict.message if verdict.mark is not Mark.READY else comparison.drift_summary()
+    health: dict[str, Any] = {"status": str(comparison.health)}
+    if comparison.health_message:
+        health["message"] = comparison.health_message[:1024]
+    status: dict[str, Any] = {
+        **{k: v for k, v in previous.items() if k in _CARRIED},
+        "sync": {"status": str(comparison.sync_status), "revision": comparison.revision},
+        "health": health,
+        "conditions": [c.to_dict() for c in conditions],
+        "resources": [resource_entry(r) for r in comparison.resources],
+        "reconciledAt": stamp(now),
+    }
+    if generation is not None:
+        status["observedGeneration"] = generation
+    if message:
+        status["message"] = REDACTOR.redact(message)[:1024]
+    if refresh:
+        status["lastHandledRefresh"] = refresh
+    return status
+
+
+def problem_status(
+    previous: Mapping[str, Any],
+    *,
+    generation: int | None,
+    problem: Problem,
+    resolved: SourceCommit | None,
+    refresh: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The status when a step before or during the compare failed: keep the inventory, say why."""
+    message = REDACTOR.redact(problem.message)[:4096]
+    mark = Mark.NOT_READY
+    if problem.waiting:
+        mark = Mark.RECONCILING
+    elif problem.stalled:
+        mark = Mark.STALLED
+    conditions = marked(
+        conditions_of(previous),
+        Readiness(mark, problem.reason, message, message),
+        generation=generation,
+        now=now,
+    )
+    status = {k: v for k, v in previous.items() if k != "conditions"}
+    sync = dict(previous.get("sync") or {"status": str(SyncStatus.UNKNOWN)})
+    if not problem.waiting:
+        sync["status"] = str(SyncStatus.UNKNOWN)
+    if resolved is not None:
+        sync["revision"] = resolved.display
+    status.update(
+        sync=sync,
+        health=dict(previous.get("health") or {"status": str(HealthStatus.UNKNOWN)}),
+        conditions=[c.to_dict() for c in conditions],
+        message=message[:1024],
+        reconciledAt=stamp(now),
+    )
+    if generation is not None:
+        status["observedGeneration"] = generation
+    if refresh:
+        status["lastHandledRefresh"] = refresh
+    return status
+
+
+def append_history(
+    history: Sequence[Mapping[str, Any]],
+    *,
+    revision: str,
+    result: OperationPhase,
+    started: str,
+    finished: str,
+    message: str,
+) -> list[dict[str, Any]]:
+    """The history with one more entry, the last ``MAX_HISTORY`` kept, ids increasing."""
+    next_id = max((int(h.get("id", -1)) for h in history), default=-1) + 1
+    entry: dict[str, Any] = {
+        "id": next_id,
+        "revision": revision,
+        "deployedAt": finished,
+        "result": str(result),
+    }
+    if started:
+        entry["startedAt"] = started
+    if message:
+        entry["message"] = message[:1024]
+    return [*(dict(h) for h in history), entry][-MAX_HISTORY:]
+
+
+def resource_entry(r: ResourceState) -> dict[str, Any]:
+    """One ``status.resources[]`` item."""
+    item: dict[str, Any] = {"group": r.group, "version": r.version, "kind": r.kind, "name": r.name}
+    if r.namespace:
+        item["namespace"] = r.namespace
+    item["status"] = str(r.status)
+    if r.health:
+        health = {"status": str(r.health)}
+        if r.health_message:
+            health["message"] = r.health_message
+        item["health"] = health
+    item["wave"] = r.wave
+    if r.requires_pruning:
+        item["requiresPruning"] = True
+    if r.hook:
+        item["hook"] = True
+    if r.drifted_fields:
+        item["driftedFields"] = list(r.drifted_fields)
+    if r.message:
+        item["message"] = r.message[:1024]
+    return item
+
+
+def conditions_of(previous: Mapping[str, Any]) -> list[cond.Condition]:
+    out = []
+    for raw in previous.get("conditions") or ():
+        try:
+            out.append(cond.Condition.model_validate(raw))
+        except ValidationError:
+            continue
+    return out

@@ -1,0 +1,127 @@
+"""The Application status is a pure function of typed inputs: table-driven."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tether.api.conditions import Reason
+from tether.controller.appstatus import (
+    Mark,
+    Problem,
+    compared_status,
+    problem_status,
+    readiness,
+)
+from tether.controller.policy import Decision, Hold, SyncAction
+from tether.controller.ports import Comparison, ResourceState, SourceCommit
+from tether.engine.model import SyncStatus
+from tether.health import HealthStatus
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+REV = "refs/heads/main@sha1:" + "a" * 40
+NONE = Decision(SyncAction.NONE, "sync status is Synced")
+
+
+def resource(
+    status: SyncStatus = SyncStatus.SYNCED,
+    health: HealthStatus = HealthStatus.HEALTHY,
+    *,
+    hook: bool = False,
+    name: str = "cm",
+) -> ResourceState:
+    return ResourceState("ConfigMap", name, version="v1", namespace="ns", status=status,
+                         health=health, hook=hook, drifted_fields=("/data/k",))  # fmt: skip
+
+
+def comparison(*resources: ResourceState, health: HealthStatus = HealthStatus.HEALTHY,
+               conflicts: tuple[str, ...] = (), empty: bool = False) -> Comparison:  # fmt: skip
+    return Comparison(REV, resources, health, "", conflicts, empty)
+
+
+CASES = [
+    ("synced and healthy", comparison(resource()), NONE, None, False, None,
+     Mark.READY, Reason.SUCCEEDED),
+    ("drift", comparison(resource(SyncStatus.OUT_OF_SYNC)), NONE, None, False, None,
+     Mark.NOT_READY, Reason.OUT_OF_SYNC),
+    ("drift while suspended", comparison(resource(SyncStatus.OUT_OF_SYNC)), NONE, None, True,
+     None, Mark.NOT_READY, Reason.SUSPENDED),
+    ("a hook never counts as drift", comparison(resource(), resource(SyncStatus.OUT_OF_SYNC,
+     hook=True, name="hook")), NONE, None, False, None, Mark.READY, Reason.SUCCEEDED),
+    ("conflict wins", comparison(resource(SyncStatus.UNKNOWN), conflicts=("ConfigMap ns/cm",)),
+     NONE, None, False, None, Mark.NOT_READY, Reason.SHARED_RESOURCE),
+    ("failed sync of this revision", comparison(resource(SyncStatus.OUT_OF_SYNC)),
+     Decision(SyncAction.WAIT, "waiting"), "apply failed", False, None,
+     Mark.NOT_READY, Reason.SYNC_FAILED),
+    ("retries exhausted stalls", comparison(resource(SyncStatus.OUT_OF_SYNC)),
+     Decision(SyncAction.NONE, "limit", hold=Hold.RETRIES_EXHAUSTED), "apply failed", False,
+     None, Mark.STALLED, Reason.SYNC_FAILED),
+    ("retry pending", comparison(resource(SyncStatus.OUT_OF_SYNC)),
+     Decision(SyncAction.WAIT, "waiting to retry"), None, False, None,
+     Mark.RECONCILING, Reason.SYNCING),
+    ("empty render held", comparison(resource(SyncStatus.OUT_OF_SYNC), empty=True),
+     Decision(SyncAction.NONE, "allowEmpty is false", hold=Hold.EMPTY_RENDER), None, False, None,
+     Mark.NOT_READY, Reason.EMPTY_RENDER),
+    ("progressing", comparison(resource(), health=HealthStatus.PROGRESSING), NONE, None, False,
+     None, Mark.RECONCILING, Reason.PROGRESSING),
+    ("degraded", comparison(resource(), health=HealthStatus.DEGRADED), NONE, None, False, None,
+     Mark.NOT_READY, "Degraded"),
+    ("outage overrides", comparison(resource()), NONE, None, False,
+     Problem(Reason.SOURCE_UNAVAILABLE, "git down"), Mark.NOT_READY, Reason.SOURCE_UNAVAILABLE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "compared", "decision", "failure", "suspended", "outage", "mark", "reason"),
+    CASES,
+    ids=[c[0] for c in CASES],
+)
+def test_readiness(
+    name: str,
+    compared: Comparison,
+    decision: Decision,
+    failure: str | None,
+    suspended: bool,
+    outage: Problem | None,
+    mark: Mark,
+    reason: str,
+) -> None:
+    verdict = readiness(compared, decision, failure=failure, suspended=suspended, outage=outage)
+    assert (verdict.mark, verdict.reason) == (mark, reason)
+
+
+def test_compared_status_shapes_sync_health_and_inventory() -> None:
+    status = compared_status(
+        {"history": [{"id": 0}], "message": "stale"},
+        generation=3,
+        comparison=comparison(resource(SyncStatus.OUT_OF_SYNC)),
+        decision=NONE,
+        suspended=False,
+        refresh="r1",
+        now=NOW,
+    )
+    assert status["sync"] == {"status": "OutOfSync", "revision": REV}
+    assert status["health"] == {"status": "Healthy"}
+    assert status["resources"][0]["driftedFields"] == ["/data/k"]
+    assert status["message"].startswith("1 out of sync: ConfigMap ns/cm")
+    assert status["history"] == [{"id": 0}] and status["lastHandledRefresh"] == "r1"
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "OutOfSync")
+
+
+def test_a_new_problem_replaces_the_stale_message_and_keeps_the_inventory() -> None:
+    previous = {"resources": [{"kind": "ConfigMap", "name": "cm"}], "message": "old news"}
+    status = problem_status(
+        previous,
+        generation=2,
+        problem=Problem(Reason.UNKNOWN_KIND, "a.yaml[doc 1]: Rollout ns/r: unknown kind"),
+        resolved=SourceCommit("main", "a" * 40, "refs/heads/main"),
+        refresh="",
+        now=NOW,
+    )
+    assert status["message"] == "a.yaml[doc 1]: Rollout ns/r: unknown kind"
+    assert status["sync"] == {"status": "Unknown", "revision": REV}
+    assert status["resources"] == previous["resources"]
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "UnknownKind")

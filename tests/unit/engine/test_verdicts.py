@@ -1,0 +1,39 @@
+"""The engine's one verdict store: one LRU, one eviction rule, per-app forgetting."""
+
+from __future__ import annotations
+
+from tether.diff import DiffResult
+from tether.engine.verdicts import Confirmation, VerdictStore
+from tether.identity import AppRef, ResourceKey
+
+A, B = AppRef("ns", "a"), AppRef("ns", "b")
+KEY = ResourceKey("", "ConfigMap", "ns", "cm")
+
+
+def test_least_recently_used_entry_goes_first() -> None:
+    store = VerdictStore(max_entries=2)
+    store.put(A, "t", "one", 1)
+    store.put(A, "t", "two", 2)
+    assert store.get(A, "t", "one") == 1  # "one" is now the most recently used
+    store.put(A, "t", "three", 3)
+    assert store.get(A, "t", "two") is None and store.get(A, "t", "one") == 1 and len(store) == 2
+
+
+def test_forget_drops_every_entry_of_one_app_only() -> None:
+    store = VerdictStore()
+    store.confirmations(A).put(KEY, "5", "d", Confirmation.DRIFT)
+    store.local(A).put(("k",), DiffResult(patch={}, content_type="", in_sync=True, predicted={}))
+    store.confirmations(B).put(KEY, "5", "d", Confirmation.NOISE)
+    store.forget(A)
+    assert store.confirmations(A).get(KEY, "5", "d") is None
+    assert store.local(A).get(("k",)) is None
+    assert store.confirmations(B).known_in_sync(KEY, "5", "d")
+
+
+def test_confirmations_are_keyed_by_version_and_digest_and_failures_not_kept() -> None:
+    confirmations = VerdictStore().confirmations(A)
+    confirmations.record_in_sync(KEY, "5", "d")
+    assert confirmations.get(KEY, "5", "d") is Confirmation.NOISE
+    assert confirmations.get(KEY, "6", "d") is None and confirmations.get(KEY, "5", "e") is None
+    confirmations.put(KEY, "7", "d", Confirmation.FAILED)
+    assert confirmations.get(KEY, "7", "d") is None
