@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tether.controller.adapters import _may_delete
 from tether.appspec import AppSpec
+from tether.controller.adapters import _may_delete
 from tether.identity import ResourceKey
 from tether.tenancy import DEFAULT_POLICY, deny_all
 
