@@ -35,19 +35,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_servers import git
 
-from test_operator_basic import (
+from engine_helpers import wait_for
+from operator_helpers import (
     CHART,
     GitServer,
     NotYet,
     Operator,
     app_status,
+    condition,
     configmap,
     git_server,
     installed,
     operator,
-    wait_for,
 )
-from test_operator_more import condition, ready_is
+from test_operator_more import ready_is
 from tether.identity import APP_LABEL, TRACKING_ANNOTATION, AppRef, ResourceKey, app_instance
 from tether.tools import find_tool
 
