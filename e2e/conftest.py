@@ -15,25 +15,22 @@ attached to its report, and the run folder is kept (its path is printed).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
+from kubectl_runner import Kubectl
 from tether.localcluster import LocalCluster
 from tether.localcluster.kubeconfig import Credentials, write_kubeconfig
 from tether.tools import find_tool
-
-KUBECTL_TIMEOUT = 60
 
 
 class ClusterHandle(Protocol):
@@ -48,39 +45,6 @@ class ClusterHandle(Protocol):
     def mint_sa_kubeconfig(self, namespace: str, name: str, *, create: bool = True) -> Path: ...
 
     def logs(self, lines: int = 60) -> dict[str, str]: ...
-
-
-@dataclass(frozen=True)
-class Kubectl:
-    """The pinned kubectl, run against one kubeconfig."""
-
-    binary: str
-    kubeconfig: Path
-
-    def run(
-        self,
-        *args: str,
-        input: str | None = None,
-        check: bool = True,
-        kubeconfig: Path | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``kubectl ARGS``; with ``check`` a non-zero exit fails the test with stderr."""
-        argv = [self.binary, f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
-        proc = subprocess.run(
-            argv, input=input, capture_output=True, text=True, timeout=KUBECTL_TIMEOUT, check=False
-        )
-        if check and proc.returncode != 0:
-            pytest.fail(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-        return proc
-
-    def json(self, *args: str, kubeconfig: Path | None = None) -> Any:
-        """Run ``kubectl ARGS -o json`` and decode the output."""
-        return json.loads(self.run(*args, "-o", "json", kubeconfig=kubeconfig).stdout)
-
-    def apply(self, manifest: str | dict[str, Any] | Sequence[dict[str, Any]], *args: str) -> str:
-        """``kubectl apply -f -`` of YAML/JSON text or objects; returns stdout."""
-        text = manifest if isinstance(manifest, str) else _as_list_json(manifest)
-        return self.run("apply", "-f", "-", *args, input=text).stdout
 
 
 @dataclass
@@ -122,11 +86,6 @@ def _decode_b64(data: str) -> bytes:
     import base64
 
     return base64.b64decode(data) if data else b""
-
-
-def _as_list_json(objs: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
-    items = [objs] if isinstance(objs, dict) else list(objs)
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
 # -- fixtures ---------------------------------------------------------------

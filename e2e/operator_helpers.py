@@ -285,6 +285,16 @@ class NotYet:
         return json.dumps(self.seen, indent=1, default=str)[:3000]
 
 
+def ready_is(kubectl: Any, ns: str, status: str, reason: str, name: str = "app") -> Any:
+    def check() -> Any:
+        seen = app_status(kubectl, ns, name)
+        ready = condition(seen, "Ready")
+        ok = ready.get("status") == status and ready.get("reason") == reason
+        return seen if ok else NotYet(seen)
+
+    return check
+
+
 def synced_healthy(kubectl: Any, ns: str, name: str = "app") -> Callable[[], Any]:
     def check() -> Any:
         status = app_status(kubectl, ns, name)
@@ -329,3 +339,48 @@ def refresh_round_trip(kubectl: Any, ns: str, name: str = "app") -> dict[str, An
 
     result: dict[str, Any] = wait_for(f"the refresh {value} to be handled", handled, timeout=60)
     return result
+
+
+def wave_deployment(name: str, wave: int, node_label: str | None = None) -> str:
+    selector = f'      nodeSelector: {{{node_label}: "yes"}}\n' if node_label else ""
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  annotations:
+    argocd.argoproj.io/sync-wave: "{wave}"
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+{selector}      containers:
+        - name: main
+          image: registry.invalid/{name}:1
+"""
+
+
+def wave_cm(name: str, wave: int) -> str:
+    return configmap(name, "w").replace(
+        "metadata:\n", f'metadata:\n  annotations:\n    argocd.argoproj.io/sync-wave: "{wave}"\n'
+    )
+
+
+POST_SYNC_JOB = """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: smoke
+  annotations:
+    argocd.argoproj.io/hook: PostSync
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: smoke
+          image: registry.invalid/smoke:1
+"""

@@ -18,18 +18,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 
 from operator_helpers import (
+    POST_SYNC_JOB,
     GitServer,
     NotYet,
     Operator,
     app_status,
     apply_repo_and_app,
-    configmap,
     git_server,
     installed,
     start_operator,
     stop_operator,
     synced_healthy,
     wait_for,
+    wave_cm,
+    wave_deployment,
 )
 
 pytestmark = pytest.mark.cluster
@@ -48,58 +50,13 @@ def own_operator(installed: Path, tmp_path: Path) -> Iterator[list[Operator]]:
             stop_operator(op)
 
 
-def deployment(name: str, wave: int, node_label: str | None = None) -> str:
-    selector = f'      nodeSelector: {{{node_label}: "yes"}}\n' if node_label else ""
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  annotations:
-    argocd.argoproj.io/sync-wave: "{wave}"
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-{selector}      containers:
-        - name: main
-          image: registry.invalid/{name}:1
-"""
-
-
-def wave_cm(name: str, wave: int) -> str:
-    return configmap(name, "w").replace(
-        "metadata:\n", f'metadata:\n  annotations:\n    argocd.argoproj.io/sync-wave: "{wave}"\n'
-    )
-
-
-POST_SYNC_JOB = """apiVersion: batch/v1
-kind: Job
-metadata:
-  name: smoke
-  annotations:
-    argocd.argoproj.io/hook: PostSync
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: smoke
-          image: registry.invalid/smoke:1
-"""
-
-
 def test_waves_and_post_sync_hook_run_in_order(
     own_operator: list[Operator], git_server: GitServer, kubectl: Any, namespace: str
 ) -> None:
     path = f"{namespace}/waves"
     git_server.push(
         {
-            f"{path}/deploy.yaml": deployment("web", 0),
+            f"{path}/deploy.yaml": wave_deployment("web", 0),
             f"{path}/after.yaml": wave_cm("after", 1),
             f"{path}/job.yaml": POST_SYNC_JOB,
         },
@@ -135,7 +92,7 @@ def test_sigkill_mid_sync_resumes_and_converges(
     path = f"{namespace}/resume"
     git_server.push(
         {
-            f"{path}/deploy.yaml": deployment("gated", 0, label),
+            f"{path}/deploy.yaml": wave_deployment("gated", 0, label),
             f"{path}/after.yaml": wave_cm("after", 1),
         },
         message="gated",

@@ -32,9 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 
 from git_servers import git, push_commit, start_git_daemon, stop
 
-from conftest import Kubectl
-from operator_helpers import NotYet, app_status, apply_repo_and_app, wait_for
-from test_operator_restart import POST_SYNC_JOB, deployment, wave_cm
+from kubectl_runner import Kubectl
+from operator_helpers import (
+    POST_SYNC_JOB,
+    NotYet,
+    app_status,
+    apply_repo_and_app,
+    wait_for,
+    wave_cm,
+    wave_deployment,
+)
 from tether.localcluster import LocalCluster
 from tether.localcluster import node as real_node
 from tether.tools import find_tool
@@ -387,7 +394,7 @@ def test_rollout_restart_mid_sync_finishes_once_and_hook_runs_once(
     path = "rollout"
     demo_git.push(
         {
-            f"{path}/deploy.yaml": deployment("gated", 0, label),
+            f"{path}/deploy.yaml": wave_deployment("gated", 0, label),
             f"{path}/after.yaml": wave_cm("after", 1),
             f"{path}/job.yaml": POST_SYNC_JOB,
         },

@@ -47,8 +47,8 @@ from operator_helpers import (
     git_server,
     installed,
     operator,
+    ready_is,
 )
-from test_operator_more import ready_is
 from tether.identity import APP_LABEL, TRACKING_ANNOTATION, AppRef, ResourceKey, app_instance
 from tether.tools import find_tool
 

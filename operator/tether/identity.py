@@ -75,6 +75,12 @@ class ResourceKey:
     def group_kind(self) -> GroupKind:
         return GroupKind(self.group, self.kind)
 
+    @property
+    def label(self) -> str:
+        """``Kind ns/name`` (``Kind name`` when cluster-scoped), for messages."""
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
     def __str__(self) -> str:
         return f"{self.group}/{self.kind}:{self.namespace}/{self.name}"
 
@@ -213,6 +219,13 @@ def describe(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind', '<no kind>')} {where}"
 
 
+def as_written(obj: Mapping[str, Any]) -> str:
+    """``describe(obj)``, saying when the namespace was left to defaulting."""
+    meta = obj.get("metadata")
+    has_namespace = isinstance(meta, Mapping) and bool(meta.get("namespace"))
+    return describe(obj) if has_namespace else f"{describe(obj)} (no namespace)"
+
+
 def scope_from_crds(objects: Iterable[Mapping[str, Any]]) -> StaticScope:
     """Scopes declared by the CustomResourceDefinitions among ``objects``."""
     kinds: dict[GroupKind, bool] = {}
@@ -349,6 +362,9 @@ class SharedConflict:
     """Another app tracks this very object; it is reported and never taken over."""
 
     other: AppRef
+
+    def __str__(self) -> str:
+        return f"owned by app {self.other}"
 
 
 Ownership = Owned | NotManaged | SharedConflict

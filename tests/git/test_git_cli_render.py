@@ -179,7 +179,7 @@ def test_jsonnet_escape_over_git_daemon_is_one_line(
     )
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.strip() == (
-        "Error: jsonnet/escape/main.jsonnet:1:1: import "
+        "error: jsonnet/escape/main.jsonnet:1:1: import "
         "'../../../../etc/passwd' refused: the '..' chain leaves the repository "
         "(from jsonnet/escape/)"
     )
@@ -238,7 +238,7 @@ def test_a_kustomization_that_climbs_out_is_refused_over_git_daemon(
     )
     assert out.returncode == 1, out.stdout
     lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert lines == [f"Error: {path}/kustomization.yaml: {reference}"]
+    assert lines == [f"error: {path}/kustomization.yaml: {reference}"]
     assert MARKER not in out.stdout
     # the same repository's other apps render, the bad symlink elsewhere notwithstanding
     good = run_render(

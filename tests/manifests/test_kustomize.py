@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tree_builders import DEPLOYMENT
 
 from tether.manifests import (
     KustomizeImage,
@@ -19,22 +20,6 @@ from tether.manifests import (
     render,
 )
 from tether.manifests.toolrun import run_tool, tool_env
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.0
-"""
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from test_kustomize import DEPLOYMENT
-from tree_builders import TreeFactory, write_files
+from tree_builders import DEPLOYMENT, TreeFactory, write_files
 
 from tether.manifests import load_documents, render
 

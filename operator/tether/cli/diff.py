@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import click
 
 from tether.appspec import AppSpec, spec_from_flags
+from tether.cli.messages import INPUT_ERRORS, cli_message
 from tether.cli.source import flag_render_options, load_source_at, source_options
 from tether.engine.model import DiffReport, Standing
 from tether.objects import label
@@ -189,7 +190,7 @@ async def _diff(params: dict[str, Any], app: AppSpec, rendered: Loaded) -> int:
     try:
         engine = await Engine.connect(params.get("kubeconfig"), params.get("context"))
     except KubeError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     try:
         if await refused(engine, app, rendered):
@@ -197,8 +198,11 @@ async def _diff(params: dict[str, Any], app: AppSpec, rendered: Loaded) -> int:
         report = await engine.diff(
             app, rendered.objects, revision=rendered.render_id, sources=rendered.sources
         )
+    except INPUT_ERRORS as exc:
+        click.echo(f"error: {cli_message(exc)}", err=True)
+        return EXIT_ERROR
     except (TimeoutError, KubeError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     finally:
         await engine.close()

@@ -17,7 +17,13 @@ from tether.cli.source import load_source, source_options
 @click.option(
     "--namespace", "helm_namespace", default="", help="Namespace passed to helm template."
 )
-@click.option("--app", "app_name", default=None, help="App name (Helm release name default).")
+@click.option(
+    "--app",
+    "app_name",
+    default=None,
+    help="App name, the Helm release name unless --release-name is given (as in Argo CD). "
+    "Default: the rendered folder's name (last part of --path, else of SOURCE).",
+)
 @click.option(
     "-o",
     "--output",
@@ -38,6 +44,10 @@ def render(output: str, **params: Any) -> None:
     """
     result = load_source(**params)
     objects = list(result.objects)
+    if not objects:
+        # Exit 0 (an empty source is valid), but never silently: a folder of files
+        # Tether does not read would otherwise look like a success.
+        click.echo(f"warning: {params['source']} rendered no objects", err=True)
     if output == "json":
         click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
     else:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import click
 
 from tether.appspec import render_options_from_flags
+from tether.cli.messages import cli_message
 from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
     JsonnetOptions,
@@ -85,7 +86,9 @@ def source_options(func: F) -> F:
             help="Helm value override (repeatable).",
         ),
         click.option(
-            "--release-name", default=None, help="Helm release name (default: the app name)."
+            "--release-name",
+            default=None,
+            help="Helm release name (default: the app name, as in Argo CD).",
         ),
         click.option(
             "--insecure", is_flag=True, help="Allow http://, git:// and file:// Git URLs."
@@ -202,8 +205,7 @@ def load_source_at(
     Raises click.ClickException with one clear line on any failure.
     """
     options = flag_render_options(flags, helm_namespace)
-    release_name = flags.get("release_name")
-    name = app_name or release_name or _default_name(source)
+    name = app_name or default_app_name(source, path)
     with exit_on_sigterm():
         try:
             local = Path(source)
@@ -222,7 +224,7 @@ def load_source_at(
             auth = _auth(auth_file, ssh_key, known_hosts)
             return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
         except (GitError, ManifestError, TreeError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(cli_message(exc)) from None
 
 
 async def _render_git(
@@ -306,7 +308,15 @@ def _split_set(item: str) -> tuple[str, str]:
     return key, value
 
 
-def _default_name(source: str) -> str:
-    base = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    base = base.removesuffix(".git") or "tether"
-    return base.lower()
+def default_app_name(source: str, path: str = "") -> str:
+    """The app name ``tether render`` uses without ``--app``: the rendered folder's name.
+
+    That is the last part of ``--path``, else of SOURCE (``.git`` dropped), lower-cased.
+    """
+    if path.strip("/"):
+        base = path.strip("/").rsplit("/", 1)[-1]
+    elif Path(source).exists():
+        base = Path(source).resolve().name
+    else:
+        base = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return base.removesuffix(".git").lower() or "tether"

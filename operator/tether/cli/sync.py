@@ -6,7 +6,9 @@ pruned, failed, skipped). ``--dry-run`` goes through the server's dry-run;
 from it when the file holds an unfinished state for the same plan. With
 ``--project FILE`` everything the sync would do is checked against that Project
 first, as the operator does, and nothing is written when it refuses anything.
-Exit codes: 0 success, 1 failure, 3 not permitted by the Project.
+Exit codes: 0 success, 1 the sync failed, 2 the input is wrong (render, duplicate or
+invalid objects, bad annotations, flags) or the cluster cannot be reached, 3 not
+permitted by the Project.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import click
 
 from tether.appspec import AppSpec
 from tether.cli.diff import (
+    EXIT_ERROR,
     EXIT_NOT_PERMITTED,
     Loaded,
     flag_spec,
@@ -28,6 +31,7 @@ from tether.cli.diff import (
     refused,
     source_and_cluster_options,
 )
+from tether.cli.messages import INPUT_ERRORS, cli_message, sync_summary
 
 
 def parse_timeout(text: str) -> float:
@@ -57,7 +61,8 @@ def parse_timeout(text: str) -> float:
     help="Persist the operation state here after each step; resume from it.",
 )
 def sync(**params: Any) -> None:
-    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure)."""
+    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure, 2 on bad input,
+    3 not permitted by --project)."""
     try:
         timeout = parse_timeout(params["timeout"])
         rendered = load_objects(params)
@@ -65,7 +70,7 @@ def sync(**params: Any) -> None:
         saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
     sys.exit(asyncio.run(_sync(params, app, rendered, saved)))
 
 
@@ -85,8 +90,8 @@ async def _sync(params: dict[str, Any], app: AppSpec, rendered: Loaded, saved: A
     try:
         engine = await Engine.connect(params.get("kubeconfig"), params.get("context"))
     except KubeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+        click.echo(f"error: {cli_message(exc)}", err=True)
+        return EXIT_ERROR
     try:
         if await refused(engine, app, rendered, prune=params["prune"]):
             return EXIT_NOT_PERMITTED
@@ -102,14 +107,15 @@ async def _sync(params: dict[str, Any], app: AppSpec, rendered: Loaded, saved: A
             progress=_print_progress,
             sources=rendered.sources,
         )
+    except INPUT_ERRORS as exc:
+        click.echo(f"error: {cli_message(exc)}", err=True)
+        return EXIT_ERROR
     except (TimeoutError, KubeError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc)}", err=True)
         return 1
     finally:
         await engine.close()
-    counts = state.changes.counts()
-    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
-    click.echo(f"sync {state.phase.value.lower()}: {summary}")
+    click.echo(sync_summary(state.phase is OperationPhase.SUCCEEDED, state.changes.counts()))
     if state.phase is not OperationPhase.SUCCEEDED:
         click.echo(f"error: {state.message}", err=True)
         return 1

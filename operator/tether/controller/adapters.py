@@ -42,6 +42,7 @@ from tether.kube.changeset import Action
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
+from tether.messages import join_limited
 from tether.objects import key_of, label
 from tether.plan.errors import DuplicateObjectError
 from tether.sync.state import SyncOperation
@@ -251,9 +252,10 @@ class EngineAdapter:
                     problems.append(f"{label(key)}: {exc}")
         remaining = tuple(label(k) for k, _ in owned)
         stuck = [o for _, o in owned if (o.get("metadata") or {}).get("finalizers")]
-        message = "; ".join(problems[:5])
+        message = join_limited(problems)
         if not message:
-            message = f"{len(remaining)} object(s) still present: " + ", ".join(remaining[:5])
+            present = join_limited(remaining, sep=", ")
+            message = f"{len(remaining)} object(s) still present: {present}"
             if stuck:
                 message += f" ({len(stuck)} held by finalizers)"
         return DeletionOutcome(False, remaining, message)

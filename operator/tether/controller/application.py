@@ -59,6 +59,7 @@ from tether.controller.triggers import Key, WakeQueue
 from tether.errors import TetherError
 from tether.identity import AppRef
 from tether.kube.resource import GVK
+from tether.manifests.errors import DuplicateObjectError
 from tether.manifests.toolrun import RenderStoppedError
 from tether.sync.state import OperationPhase
 from tether.tenancy import (
@@ -640,6 +641,8 @@ class StepFailed(Exception):
 def failure_problem(step: Reason, exc: BaseException) -> Problem:
     """The ``Problem`` for an exception raised by an engine step (the one mapping)."""
     reason = getattr(exc, "reason", None)
+    if isinstance(exc, DuplicateObjectError):  # found by the render, before any compare
+        reason = Reason.DUPLICATE_OBJECT
     if isinstance(reason, Reason):
         stalled = reason is Reason.NOT_PERMITTED  # only a Project or spec change helps
         return Problem(reason, REDACTOR.redact(str(exc)), stalled)

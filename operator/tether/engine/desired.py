@@ -28,6 +28,7 @@ from tether.identity import (
     LayeredScope,
     ResourceKey,
     UnknownKindError,
+    as_written,
     describe,
     resource_key,
     scope_from_crds,
@@ -97,14 +98,15 @@ class Desired:
                 key = resource_key(obj, scope, app.destination_namespace)
                 operation_of(obj, key)  # a bad hook or wave annotation is an invalid object
                 if key.name and key in seen:
-                    raise DuplicateObjectError(
-                        f"{describe(obj)} declared twice ({seen[key] or 'first'} and "
-                        f"{where or 'again'})"
-                    )
+                    # Exact only here, after namespace defaulting (render checked as written).
+                    raise DuplicateObjectError(key.label, seen[key], where or as_written(obj))
+            except DuplicateObjectError as exc:  # names both places already
+                errors.append((str(exc), exc))
+                continue
             except (IdentityError, PlanError) as exc:  # bad object, unknown kind, scope
                 errors.append((f"{where}: {exc}" if where else str(exc), exc))
                 continue
-            seen[key] = where
+            seen[key] = where or as_written(obj)
             stamped = stamp(obj, app.ref, key)
             if key.namespace:
                 stamped["metadata"]["namespace"] = key.namespace

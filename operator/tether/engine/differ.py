@@ -144,9 +144,7 @@ class Differ:
             return ObjectDiff(key, Standing.MISSING, message="to be created", wave=wave), False
         verdict = Owned() if _same_tracking(live, desired) else ownership(live, app.ref, key)
         if isinstance(verdict, SharedConflict):
-            owner = f"{verdict.other.namespace}/{verdict.other.name}"
-            message = f"owned by another app: {owner}"
-            return ObjectDiff(key, Standing.CONFLICT, message=message, wave=wave), False
+            return ObjectDiff(key, Standing.CONFLICT, message=str(verdict), wave=wave), False
         too_big = desired_set.too_big
         server_side = app_ssa or (bool(too_big) and key in too_big) or wants_server_side(desired)
         digest = desired_set.digests.get(key)

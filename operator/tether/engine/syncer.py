@@ -26,6 +26,7 @@ from tether.kube.apply import Applier
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
 from tether.kube.resource import GVK
+from tether.messages import join_limited
 from tether.plan import Plan, SkipReason, build_plan
 from tether.sync.executor import Executor, ExecutorConfig, Persist, Progress
 from tether.sync.state import OperationPhase, SyncOperation
@@ -162,10 +163,10 @@ def verdict_of(app: AppSpec, plan: Plan, files: Mapping[ResourceKey, str]) -> Ve
 
 def _refusal(plan: Plan, errors: Sequence[str]) -> str:
     if errors:
-        return "invalid objects, nothing applied: " + "; ".join(errors[:5])
+        return "invalid objects, nothing applied: " + join_limited(errors)
     conflicts = [s for s in plan.skipped if s.reason is SkipReason.SHARED_CONFLICT]
     if conflicts:
-        names = "; ".join(f"{c.key}: {c.detail}" for c in conflicts[:5])
+        names = join_limited(f"{c.key}: {c.detail}" for c in conflicts)
         return f"refused, objects belong to another app (nothing changed): {names}"
     return ""
 

@@ -21,23 +21,37 @@ material. Mapping from dulwich and ssh failures to these types lives in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tether.errors import TetherError
+from tether.messages import FIELD_HINTS, Hint
 
 
 class GitError(TetherError):
     """Base class for every Git access failure.
 
-    ``url`` is the redacted URL; ``ref`` the revision being resolved, if any.
+    ``url`` is the redacted URL; ``ref`` the revision being resolved, if any;
+    ``hint`` the fix, worded by whoever shows the error (``phrase``). ``str()``
+    words it as the API does (``tether.messages.FIELD_HINTS``).
     """
 
-    def __init__(self, message: str, *, url: str = "", ref: str = "") -> None:
-        context = ", ".join(
-            f"{key}={value}" for key, value in (("url", url), ("ref", ref)) if value
-        )
-        super().__init__(f"{message} ({context})" if context else message)
+    def __init__(
+        self, message: str, *, url: str = "", ref: str = "", hint: Hint | None = None
+    ) -> None:
+        self.detail = message
         self.message = message
         self.url = url
         self.ref = ref
+        self.hint = hint
+        super().__init__(self.phrase(FIELD_HINTS))
+
+    def phrase(self, hints: Mapping[Hint, str]) -> str:
+        """The one-line message, with the hint worded from ``hints``."""
+        text = self.detail if self.hint is None else f"{self.detail}; {hints[self.hint]}"
+        context = ", ".join(
+            f"{key}={value}" for key, value in (("url", self.url), ("ref", self.ref)) if value
+        )
+        return f"{text} ({context})" if context else text
 
 
 class InsecureURLError(GitError):

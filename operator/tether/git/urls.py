@@ -25,6 +25,7 @@ from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 
 from tether.git.errors import InsecureURLError
+from tether.messages import Hint
 
 SECURE_SCHEMES = frozenset({"https", "ssh"})
 INSECURE_SCHEMES = frozenset({"http", "git", "file"})
@@ -74,8 +75,9 @@ def parse_url(url: str, *, insecure: bool = False) -> GitURL:
     parsed = _parse_scp_like(text) if "://" not in text else _parse_standard(text)
     if parsed.scheme in INSECURE_SCHEMES and not insecure:
         raise InsecureURLError(
-            f"{parsed.scheme}:// is not encrypted or not remote; set insecure: true to allow it",
+            f"{parsed.scheme}:// is not encrypted or not remote",
             url=parsed.redacted,
+            hint=Hint.ALLOW_INSECURE,
         )
     return parsed
 
@@ -84,8 +86,8 @@ def _parse_scp_like(text: str) -> GitURL:
     match = _SCP_LIKE.match(text)
     if match is None:
         raise InsecureURLError(
-            "not a Git URL: expected https://, ssh://, user@host:path, or with insecure: "
-            "http://, git://, file://",
+            "not a Git URL: expected https://, ssh://, user@host:path, "
+            "or (when allowed as insecure) http://, git://, file://",
             url=_strip_password(text),
         )
     return GitURL(

@@ -57,12 +57,17 @@ class Discovery:
         self._refreshed_at = float("-inf")
 
     async def resource(self, gvk: GVK) -> ApiResource:
-        """The resource for ``gvk``; refreshes once on a miss, then raises UnknownKind."""
+        """The resource for ``gvk``; refreshes once on a miss, then raises UnknownKind.
+
+        The refresh on a miss is forced: the miss is usually a custom resource whose
+        CRD a sync step has just established, and a table loaded moments earlier (when
+        the desired step looked the kind up) would hide it.
+        """
         if not self._loaded:
             await self.refresh()
         found = self._by_gvk.get(gvk)
         if found is None:
-            await self.refresh(force=False)
+            await self.refresh()
             found = self._by_gvk.get(gvk)
         if found is None:
             raise UnknownKind(

@@ -10,6 +10,7 @@ exception hierarchy.
 from tether.manifests.cache import RenderCache
 from tether.manifests.errors import (
     DuplicateKeyError,
+    DuplicateObjectError,
     InvalidObjectError,
     ManifestError,
     ManifestPathEscapeError,
@@ -17,6 +18,7 @@ from tether.manifests.errors import (
     RenderToolError,
     SizeLimitError,
     SourceNotFoundError,
+    UnsupportedFileError,
     YAMLSyntaxError,
 )
 from tether.manifests.limits import Limits
@@ -41,6 +43,7 @@ __all__ = [
     "DirectoryOptions",
     "Document",
     "DuplicateKeyError",
+    "DuplicateObjectError",
     "HelmOptions",
     "InvalidObjectError",
     "JsonnetOptions",
@@ -62,6 +65,7 @@ __all__ = [
     "RenderToolError",
     "SizeLimitError",
     "SourceNotFoundError",
+    "UnsupportedFileError",
     "YAMLSyntaxError",
     "detect_renderer",
     "load_documents",

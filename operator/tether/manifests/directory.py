@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 
 from tether.manifests.documents import parse_file
-from tether.manifests.errors import SizeLimitError, SourceNotFoundError
+from tether.manifests.errors import SizeLimitError, SourceNotFoundError, UnsupportedFileError
 from tether.manifests.globs import matches_any
 from tether.manifests.jsonnet import JSONNET_SUFFIX, JsonnetSession, is_jsonnet_file
 from tether.manifests.limits import Budget
@@ -45,6 +45,7 @@ def render_directory(
         raise SourceNotFoundError("path does not exist in the repository", file=path or ".")
     folder = path
     if kind == "file":
+        _check_single_file(path)
         folder = posixpath.dirname(path)
         files: list[tuple[str, int | None]] = [(path, None)]
     else:
@@ -86,6 +87,15 @@ def list_manifest_files(
             f"more than {budget.limits.max_files:,} manifest files", file=path or "."
         )
     return sorted(selected, key=lambda entry: entry.path.split("/"))
+
+
+def _check_single_file(path: str) -> None:
+    # A source that is one file must be a manifest file; README.md is refused, not parsed.
+    if not path.lower().endswith(MANIFEST_SUFFIXES):
+        raise UnsupportedFileError(
+            "not a manifest file: a single-file source must be .yaml, .yml, .json or .jsonnet",
+            file=path,
+        )
 
 
 def _wanted(entry: TreeEntry, root: str, options: DirectoryOptions) -> bool:

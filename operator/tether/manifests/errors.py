@@ -13,8 +13,10 @@ Hierarchy::
     ├── YAMLSyntaxError        the bytes are not YAML/JSON kubectl would read
     │   └── DuplicateKeyError  a mapping repeats a key
     ├── InvalidObjectError     a document is not a valid Kubernetes object
+    ├── DuplicateObjectError   two documents declare the same object
     ├── SizeLimitError         a file, the total or the object count is over a limit
     ├── SourceNotFoundError    the path, a value file or a chart dependency is missing
+    ├── UnsupportedFileError   the path is a single file that is not YAML, JSON or Jsonnet
     ├── ManifestPathEscapeError  a path, symlink or reference leaves the repository
     │   │                        (also a ``tether.tree.PathEscapeError``)
     │   ├── ReferenceEscapeError   a kustomization or chart entry points outside it
@@ -83,12 +85,34 @@ class InvalidObjectError(ManifestError):
     """A document is not a Kubernetes object: apiVersion, kind or name is missing or wrong."""
 
 
+class DuplicateObjectError(ManifestError):
+    """Two documents declare the same object (group, kind, namespace, name).
+
+    ``first`` and ``second`` are the two places, e.g. ``a.yaml[doc 2]``; the
+    engine, which keys objects after namespace defaulting, names them by the
+    object as written when the files are no longer known.
+    """
+
+    def __init__(self, obj: str, first: str, second: str) -> None:
+        self.first = first
+        self.second = second
+        super().__init__("declared twice", obj=obj)
+
+    @property
+    def message(self) -> str:
+        return f"{self.obj} is declared twice: {self.first} and {self.second}"
+
+
 class SizeLimitError(ManifestError):
     """A file, the total rendered size, the object count or the nesting is over a limit."""
 
 
 class SourceNotFoundError(ManifestError):
     """The source path, a value file or a chart dependency does not exist."""
+
+
+class UnsupportedFileError(ManifestError):
+    """The source is one file of a type Tether does not render (Markdown, an image...)."""
 
 
 class ManifestPathEscapeError(ManifestError, PathEscapeError):

@@ -9,14 +9,23 @@ each item must itself be a valid object. Kustomize's own config documents
 
 In lenient mode (plain directories) documents that are not manifests are
 skipped; in strict mode (tool output) every non-empty document must be one.
+
+``ensure_unique`` refuses a render that declares one object twice. Here the
+key is the object as written (group, kind, namespace or ``""``, name), which is
+exact when both copies spell the namespace the same way; the engine calls the
+same function again on its keys after namespace defaulting, which needs the
+cluster's scopes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from tether.manifests.errors import InvalidObjectError
+from tether.manifests.errors import DuplicateObjectError, InvalidObjectError
+
+K = TypeVar("K", bound=Hashable)
 
 KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
 
@@ -117,6 +126,40 @@ def _check_metadata(value: dict[str, Any], source: ObjectSource) -> None:
             raise _invalid(
                 f"metadata.{field} must be a string, not {type(found).__name__}", source, value
             )
+
+
+WrittenKey = tuple[str, str, str, str]
+
+
+def written_key(obj: dict[str, Any]) -> WrittenKey | None:
+    """(group, kind, namespace as written or ``""``, name); None for a ``generateName`` hook."""
+    metadata = obj.get("metadata") or {}
+    name = metadata.get("name")
+    if not name:
+        return None
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return group, str(obj.get("kind", "")), metadata.get("namespace") or "", name
+
+
+def written_label(key: WrittenKey) -> str:
+    """``Kind ns/name`` (or ``Kind name`` without a namespace) for messages."""
+    _group, kind, namespace, name = key
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+def ensure_unique(entries: Iterable[tuple[K, str]], label: Callable[[K], str]) -> None:
+    """Raise DuplicateObjectError at the first key seen twice; entries are (key, place)."""
+    seen: dict[K, str] = {}
+    for key, place in entries:
+        if key in seen:
+            raise DuplicateObjectError(label(key), seen[key], place)
+        seen[key] = place
+
+
+def ensure_unique_manifests(manifests: Sequence[Manifest]) -> None:
+    """Refuse two manifests that declare the same object as written, naming both places."""
+    keyed = ((written_key(m.object), str(m.source)) for m in manifests)
+    ensure_unique(((key, place) for key, place in keyed if key is not None), written_label)
 
 
 def _invalid(cause: str, source: ObjectSource, value: Any = None) -> InvalidObjectError:

@@ -4,8 +4,9 @@ Detection at ``path``: a kustomization file means Kustomize, else a
 Chart.yaml means Helm, else a plain directory (or a single file). Objects keep
 the renderer's order: for directories, files in path order and documents in
 file order; for tools, their output order. Ordering for sync is the planner's
-job, not this module's. Renders with a ``cache_key`` (the commit) are cached
-by (cache_key, path, options hash including the app name).
+job, not this module's. The same object declared twice (as written) is a
+``DuplicateObjectError`` naming both places. Renders with a ``cache_key`` (the
+commit) are cached by (cache_key, path, options hash including the app name).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tether.manifests.errors import ManifestPathEscapeError
 from tether.manifests.helm import is_helm_chart, render_helm
 from tether.manifests.kustomize import is_kustomization, render_kustomize
 from tether.manifests.limits import Budget, Limits
-from tether.manifests.objects import Manifest, ObjectSource
+from tether.manifests.objects import Manifest, ObjectSource, ensure_unique_manifests
 from tether.manifests.options import RenderOptions, options_hash
 from tether.manifests.yaml import Loader
 from tether.tree import FileTree, PathEscapeError, split_tree_path
@@ -107,4 +108,5 @@ def _render(
         )
     else:
         found = render_directory(tree, path, options.directory, budget=budget, loader=loader)
+    ensure_unique_manifests(found)
     return RenderResult(tuple(found), renderer)

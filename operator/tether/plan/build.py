@@ -34,6 +34,7 @@ from ..identity import (
     Owned,
     ResourceKey,
     SharedConflict,
+    as_written,
     describe,
     ownership,
     stamp,
@@ -142,8 +143,8 @@ def _desired_tasks(
         elif not key.name:
             raise PlanError(f"{where}: generateName is only supported on hooks; set metadata.name")
         if key in seen:
-            raise DuplicateObjectError(f"{where}: declared twice ({seen[key]} and {describe(obj)})")
-        seen[key] = describe(obj)
+            raise DuplicateObjectError(key.label, seen[key], as_written(obj))
+        seen[key] = as_written(obj)
         if spec.skip:
             skipped.append(Skipped(key, SkipReason.SKIP_HOOK, f"{spec.source} says not to sync"))
             continue

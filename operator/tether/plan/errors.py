@@ -5,13 +5,15 @@ PlanError
 │   ├── InvalidWaveError
 │   ├── InvalidHookError
 │   └── InvalidSyncOptionError (unknown option, or a value it does not take)
-├── DuplicateObjectError      two desired objects share a key
+├── (DuplicateObjectError)    two desired objects share a key: the one type from
+│                             ``tether.manifests.errors``, re-exported here
 └── PlanFormatError           a persisted plan does not parse back
 """
 
 from __future__ import annotations
 
 from tether.errors import TetherError
+from tether.manifests.errors import DuplicateObjectError
 
 
 class PlanError(TetherError):
@@ -38,9 +40,16 @@ class InvalidSyncOptionError(InvalidAnnotationError):
     """A sync option is unknown or has a value it does not accept."""
 
 
-class DuplicateObjectError(PlanError):
-    """Two desired objects have the same key."""
-
-
 class PlanFormatError(PlanError):
     """A serialised plan is malformed."""
+
+
+__all__ = [
+    "DuplicateObjectError",
+    "InvalidAnnotationError",
+    "InvalidHookError",
+    "InvalidSyncOptionError",
+    "InvalidWaveError",
+    "PlanError",
+    "PlanFormatError",
+]

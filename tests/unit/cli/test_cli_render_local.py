@@ -137,7 +137,7 @@ def test_jsonnet_errors_are_one_line_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "main.jsonnet").write_text("{\n  a: std.extVar('missing'),\n}\n")
     code, out, err = run("render", str(tmp_path))
     assert code == 1 and out == ""
-    assert err.strip() == "Error: main.jsonnet:2:6: undefined external variable: missing"
+    assert err.strip() == "error: main.jsonnet:2:6: undefined external variable: missing"
 
 
 def test_jsonnet_flag_without_a_name_is_a_usage_error(tmp_path: Path) -> None:

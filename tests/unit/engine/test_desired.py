@@ -57,9 +57,7 @@ async def test_bad_annotations_and_duplicates_name_the_file_and_the_object() -> 
     assert [type(p) for p in found.problems] == [InvalidHookError, DuplicateObjectError]
     bad, twice = found.errors
     assert bad.startswith("a.yaml[doc 1]: ConfigMap a") and "Sometimes" in bad
-    assert twice == (
-        "c/b.yaml[doc 2]: ConfigMap b declared twice (b.yaml[doc 1] and c/b.yaml[doc 2])"
-    )
+    assert twice == "ConfigMap ns/b is declared twice: b.yaml[doc 1] and c/b.yaml[doc 2]"
     assert [k.name for k, _ in found.objects] == ["b"]
 
 
