@@ -93,6 +93,16 @@ def api_requests(port: int) -> dict[str, float]:
     return out
 
 
+DEFAULT_PROJECT = """apiVersion: tether.dev/v1alpha1
+kind: Project
+metadata: {name: default}
+spec:
+  sourceRepositories: ["*"]
+  destinations: ["$self"]
+  applicationNamespaces: ["*"]
+"""
+
+
 def objects_yaml(apps: int, objects: int, ns: str) -> str:
     docs = []
     for a in range(apps):
@@ -233,6 +243,8 @@ def main() -> None:
         )
         kubectl(kubeconfig, "create", "namespace", NS)
         kubectl(kubeconfig, "create", "namespace", "bench-baseline")
+        # The chart's tight default Project: the bench apps deploy into their own namespace.
+        kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
 
         started = time.perf_counter()
         kubectl(

@@ -205,8 +205,11 @@ def apply_repo_and_app(
     automated: dict[str, Any] | None,
     name: str = "app",
     source: dict[str, Any] | None = None,
+    project: str | None = None,
 ) -> None:
-    """A Repository and an Application of ``path``; ``source`` adds fields to its source."""
+    """A Repository and an Application of ``path``; ``source`` adds fields to its source.
+
+    Without ``project`` the app uses the chart's tight ``default`` Project."""
     sync_policy: dict[str, Any] = {}
     if automated is not None:
         sync_policy["automated"] = automated
@@ -232,10 +235,32 @@ def apply_repo_and_app(
                     "destination": {"namespace": ns},
                     "syncPolicy": sync_policy,
                     "interval": "30s",
+                    **({"project": project} if project else {}),
                 },
             },
         ]
     )
+
+
+def namespace_project(kubectl: Any, ns: str) -> str:
+    """A Project named ``ns`` for the apps of ``ns``: its own namespace and ``ns-*``, and
+    Namespaces as the one cluster-scoped kind (for tests that manage Namespaces)."""
+    kubectl.apply(
+        [
+            {
+                "apiVersion": "tether.dev/v1alpha1",
+                "kind": "Project",
+                "metadata": {"name": ns},
+                "spec": {
+                    "sourceRepositories": ["*"],
+                    "destinations": ["$self", f"{ns}-*"],
+                    "clusterResources": [{"group": "", "kind": "Namespace"}],
+                    "applicationNamespaces": [ns],
+                },
+            }
+        ]
+    )
+    return ns
 
 
 def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -258,6 +283,16 @@ class NotYet:
 
     def __repr__(self) -> str:
         return json.dumps(self.seen, indent=1, default=str)[:3000]
+
+
+def ready_is(kubectl: Any, ns: str, status: str, reason: str, name: str = "app") -> Any:
+    def check() -> Any:
+        seen = app_status(kubectl, ns, name)
+        ready = condition(seen, "Ready")
+        ok = ready.get("status") == status and ready.get("reason") == reason
+        return seen if ok else NotYet(seen)
+
+    return check
 
 
 def synced_healthy(kubectl: Any, ns: str, name: str = "app") -> Callable[[], Any]:

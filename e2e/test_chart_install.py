@@ -62,10 +62,15 @@ def release(cluster: ClusterHandle, namespace: str) -> Iterator[str]:
     )
 
 
+# The cluster-scoped `default` Project belongs to the release that test_operator_basic
+# installs for the whole session; a second release creating it would collide.
+NO_PROJECT = ("--set", "projects.default.create=false")
+
+
 def test_cluster_wide_install(
     cluster: ClusterHandle, kubectl: Kubectl, namespace: str, release: str
 ) -> None:
-    helm(cluster, "install", release, str(CHART), "-n", namespace)
+    helm(cluster, "install", release, str(CHART), "-n", namespace, *NO_PROJECT)
     deploy = kubectl.json("get", "deployment", f"{release}-tether", "-n", namespace)
     assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == f"{release}-tether"
     kubectl.run("wait", "--for=condition=Established", "crd/applications.tether.dev")
@@ -78,6 +83,7 @@ def test_cluster_wide_install(
         ("list", "secrets"),
         ("create", "events"),
         ("impersonate", "serviceaccounts"),
+        ("watch", "projects.tether.dev"),
     ]:
         assert can(kubectl, sa, verb, what, "-A"), f"{verb} {what}"
     # The deploy set: anything the apps manage, anywhere.
@@ -89,7 +95,7 @@ def test_without_deploy_set_the_operator_keeps_only_its_own_rights(
     cluster: ClusterHandle, kubectl: Kubectl, namespace: str, release: str
 ) -> None:
     helm(
-        cluster, "install", release, str(CHART), "-n", namespace,
+        cluster, "install", release, str(CHART), "-n", namespace, *NO_PROJECT,
         "--set", "rbac.deploy.create=false", "--set", "rbac.impersonate=false",
     )  # fmt: skip
     sa = f"system:serviceaccount:{namespace}:{release}-tether"
@@ -108,7 +114,7 @@ def test_namespace_scoped_install(
     kubectl.run("create", "namespace", target)
     try:
         helm(
-            cluster, "install", release, str(CHART), "-n", namespace,
+            cluster, "install", release, str(CHART), "-n", namespace, *NO_PROJECT,
             "--set", f"scope.namespaces={{{target}}}",
             "--set", "leaderElection.enabled=true", "--set", "replicaCount=2",
         )  # fmt: skip
@@ -119,6 +125,8 @@ def test_namespace_scoped_install(
         assert not can(kubectl, sa, "create", "deployments.apps", "-n", "default")
         assert not can(kubectl, sa, "list", "applications.tether.dev", "-A")
         assert can(kubectl, sa, "watch", "customresourcedefinitions.apiextensions.k8s.io")
+        assert can(kubectl, sa, "watch", "projects.tether.dev")
+        assert not can(kubectl, sa, "update", "projects.tether.dev")
         assert can(kubectl, sa, "create", "leases.coordination.k8s.io", "-n", namespace)
         assert can(
             kubectl, sa, "update", "leases.coordination.k8s.io/tether-leader", "-n", namespace

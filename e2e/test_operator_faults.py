@@ -39,6 +39,7 @@ from operator_helpers import (
     configmap,
     git_server,
     installed,
+    namespace_project,
     start_operator,
     stop_operator,
     synced_healthy,
@@ -229,11 +230,18 @@ def test_create_namespace_resync_does_not_wait_for_an_unlabelled_namespace(
     own_operator: list[Operator], git_server: GitServer, kubectl: Any, namespace: str
 ) -> None:
     managed, created = f"{namespace}-managed", f"{namespace}-created"
+    project = namespace_project(kubectl, namespace)
     try:
         owner = f"{namespace}/ns-owner"
         git_server.push({f"{owner}/ns.yaml": namespace_object(managed)}, message="ns owner")
         apply_repo_and_app(
-            kubectl, namespace, git_server.url(), owner, automated={"prune": True}, name="owner"
+            kubectl,
+            namespace,
+            git_server.url(),
+            owner,
+            automated={"prune": True},
+            name="owner",
+            project=project,
         )
         wait_for("the Namespace owner app", synced_healthy(kubectl, namespace, "owner"), 90)
 
@@ -246,6 +254,7 @@ def test_create_namespace_resync_does_not_wait_for_an_unlabelled_namespace(
                     "kind": "Application",
                     "metadata": {"name": "cn", "namespace": namespace},
                     "spec": {
+                        "project": project,
                         "source": {
                             "repositoryRef": {"name": "repo"},
                             "revision": "main",
@@ -279,6 +288,7 @@ def test_create_namespace_resync_does_not_wait_for_an_unlabelled_namespace(
         assert kubectl.json("get", "configmap", "one", "-n", created)["data"] == {"key": "2"}
     finally:
         kubectl.run("delete", "namespace", managed, created, "--wait=false", check=False)
+        kubectl.run("delete", "projects.tether.dev", project, "--wait=false", check=False)
 
 
 def test_a_namespace_holding_foreign_objects_is_not_pruned(
@@ -286,6 +296,7 @@ def test_a_namespace_holding_foreign_objects_is_not_pruned(
 ) -> None:
     shop = f"{namespace}-shop"
     path = f"{namespace}/shop"
+    project = namespace_project(kubectl, namespace)
     try:
         git_server.push(
             {
@@ -295,7 +306,9 @@ def test_a_namespace_holding_foreign_objects_is_not_pruned(
             },
             message="shop",
         )
-        apply_repo_and_app(kubectl, namespace, git_server.url(), path, automated={"prune": True})
+        apply_repo_and_app(
+            kubectl, namespace, git_server.url(), path, automated={"prune": True}, project=project
+        )
         wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
         kubectl.run("create", "configmap", "foreign", "-n", shop, "--from-literal=k=v")
 
@@ -322,6 +335,7 @@ def test_a_namespace_holding_foreign_objects_is_not_pruned(
         assert kubectl.json("get", "configmap", "foreign", "-n", shop)["data"] == {"k": "v"}
     finally:
         kubectl.run("delete", "namespace", shop, "--wait=false", check=False)
+        kubectl.run("delete", "projects.tether.dev", project, "--wait=false", check=False)
 
 
 def live_value(kubectl: Any, ns: str, name: str) -> str:

@@ -40,6 +40,7 @@ from operator_helpers import (
     git_server,
     installed,
     operator,
+    ready_is,
     refresh_round_trip,
     synced_healthy,
     wait_for,
@@ -48,16 +49,6 @@ from operator_helpers import (
 pytestmark = pytest.mark.cluster
 
 __all__ = ["git_server", "installed", "operator"]  # fixtures used here
-
-
-def ready_is(kubectl: Any, ns: str, status: str, reason: str, name: str = "app") -> Any:
-    def check() -> Any:
-        seen = app_status(kubectl, ns, name)
-        ready = condition(seen, "Ready")
-        ok = ready.get("status") == status and ready.get("reason") == reason
-        return seen if ok else NotYet(seen)
-
-    return check
 
 
 class Daemon:

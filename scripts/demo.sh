@@ -4,7 +4,7 @@
 # Without KUBECONFIG it starts the local control plane (`tether cluster up`). It serves
 # this checkout as a demo Git repository with `git daemon` on 127.0.0.1, installs the
 # chart (CRDs and RBAC), runs the operator as a local process, applies the example
-# Repository and Application, and waits until the app is Synced and Healthy.
+# Project, Repository and Application, and waits until the app is Synced and Healthy.
 # The cluster keeps running afterwards; stop it with `.venv/bin/tether cluster down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,13 +37,15 @@ pids+=($!)
 echo "== installing the chart (CRDs, RBAC)"
 helm upgrade --install tether charts/tether --namespace tether-system --create-namespace \
   --set replicaCount=0 --wait >/dev/null
-kubectl wait --for=condition=Established crd/applications.tether.dev crd/repositories.tether.dev >/dev/null
+kubectl wait --for=condition=Established crd/applications.tether.dev crd/repositories.tether.dev \
+  crd/projects.tether.dev >/dev/null
 
 echo "== starting the operator (log: $work/operator.log)"
 tether run --all-namespaces --metrics-host 127.0.0.1 --metrics-port 0 --cache-dir "$work/cache" >"$work/operator.log" 2>&1 &
 pids+=($!)
 
-echo "== applying examples/repository.yaml and examples/application.yaml"
+echo "== applying examples/project.yaml, examples/repository.yaml and examples/application.yaml"
+kubectl apply -f examples/project.yaml >/dev/null
 sed "s#git://127.0.0.1:9418/tether#git://127.0.0.1:$port/tether#" examples/repository.yaml \
   | kubectl apply -f - >/dev/null
 kubectl apply -f examples/application.yaml >/dev/null

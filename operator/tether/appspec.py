@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the API models are only read here; the CLI need not import 
         IgnoreDifference,
     )
     from tether.api.application import JsonnetOptions as ApiJsonnetOptions
+    from tether.tenancy import ProjectPolicy
 
 DeletionPolicy = Literal["Orphan", "Delete"]
 
@@ -142,6 +143,8 @@ class AppSpec:
     extra_kinds: tuple[GVK, ...] = ()
     uid: str = ""
     generation: int | None = None
+    # The app's Project; None only for the CLI without --project (nothing to check).
+    project: ProjectPolicy | None = None
 
     @property
     def ref(self) -> AppRef:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tether.api import crd_manifests
+from tether.api import crd_manifests, parse_project
+from tether.tenancy import DEFAULT_POLICY, PERMISSIVE_POLICY, ServiceAccountRef, policy_of
 from tether.tools import find_tool
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "tether"
@@ -66,8 +67,9 @@ def test_default_install_is_cluster_wide_with_separate_deploy_set() -> None:
     docs = render()
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == [
-        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
-        "Deployment", "Service", "ServiceAccount",
+        "ClusterRole", "ClusterRole", "ClusterRole",
+        "ClusterRoleBinding", "ClusterRoleBinding", "ClusterRoleBinding",
+        "Deployment", "Project", "Service", "ServiceAccount",
     ]  # fmt: skip
     own = named(docs, "ClusterRole", "t-tether")
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in own["rules"]}
@@ -153,16 +155,20 @@ def test_namespace_scoped_install_uses_roles_per_namespace() -> None:
         assert b["subjects"][0]["namespace"] == NS
         assert b["roleRef"]["kind"] == "Role"
     cluster_roles = of_kind(docs, "ClusterRole")
-    assert [c["metadata"]["name"] for c in cluster_roles] == ["t-tether-read-crds"]
-    assert cluster_roles[0]["rules"][0]["verbs"] == ["get", "list", "watch"]
+    assert sorted(c["metadata"]["name"] for c in cluster_roles) == [
+        "t-tether-read-crds",
+        "t-tether-read-projects",
+    ]
+    for role in cluster_roles:
+        assert [r["verbs"] for r in role["rules"]] == [["get", "list", "watch"]]
     (deploy,) = of_kind(docs, "Deployment")
     args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
     assert "--all-namespaces" not in args
     no_crd_read = render("scope.namespaces={team-a}", "rbac.readCRDs=false")
-    assert not of_kind(no_crd_read, "ClusterRole") and not of_kind(
-        no_crd_read, "ClusterRoleBinding"
-    )
+    assert [c["metadata"]["name"] for c in of_kind(no_crd_read, "ClusterRole")] == [
+        "t-tether-read-projects"
+    ]
 
 
 def test_leader_election_adds_lease_rbac_and_rolling_updates() -> None:
@@ -223,7 +229,11 @@ def test_impersonation_rule_is_optional() -> None:
 def test_chart_ships_the_generated_crds() -> None:
     docs = render(extra=("--include-crds",))
     crds = of_kind(docs, "CustomResourceDefinition")
-    assert crds == crd_manifests()
+
+    def by_name(crd: dict[str, Any]) -> str:
+        return str(crd["metadata"]["name"])
+
+    assert sorted(crds, key=by_name) == sorted(crd_manifests(), key=by_name)
 
 
 @pytest.mark.parametrize(
@@ -254,3 +264,23 @@ def test_rendered_args_are_accepted_by_tether_run(sets: tuple[str, ...]) -> None
     else:
         assert params["all_namespaces"] is True and params["namespaces"] == ()
         assert params["allow_file_urls"] == (), "file:// URLs are refused by default"
+
+
+def test_operator_reads_projects_and_never_writes_them() -> None:
+    role = named(render(), "ClusterRole", "t-tether-read-projects")
+    assert role["rules"] == [
+        {"apiGroups": ["tether.dev"], "resources": ["projects"], "verbs": ["get", "list", "watch"]}
+    ]
+    own = named(render(), "ClusterRole", "t-tether")
+    assert not [r for r in own["rules"] if any("projects" in x for x in r["resources"])]
+
+
+def test_default_project_is_tight_unless_permissive() -> None:
+    (tight,) = of_kind(render(), "Project")
+    assert tight["metadata"]["name"] == "default"
+    assert policy_of(parse_project(tight)) == DEFAULT_POLICY
+    (permissive,) = of_kind(render("projects.default.permissive=true"), "Project")
+    assert policy_of(parse_project(permissive)) == PERMISSIVE_POLICY
+    (fixed,) = of_kind(render("projects.default.serviceAccount=deployer"), "Project")
+    assert policy_of(parse_project(fixed)).service_account == ServiceAccountRef("deployer")
+    assert not of_kind(render("projects.default.create=false"), "Project")

@@ -1,4 +1,4 @@
-"""Tether's API: the Repository and Application resources (group tether.dev, v1alpha1).
+"""Tether's API: the Repository, Application and Project resources (group tether.dev, v1alpha1).
 
 The pydantic models here are the single source of truth. The CRDs in ``crds/`` and
 in the Helm chart are generated from them (``scripts/gen_crds.py``); the controller
@@ -62,8 +62,18 @@ from tether.api.meta import (
     LocalObjectReference,
     ObjectMeta,
 )
-from tether.api.parse import parse_application, parse_repository
+from tether.api.parse import parse_application, parse_project, parse_repository
 from tether.api.patch import merge_patch, status_patch
+from tether.api.project import (
+    DEFAULT_PROJECT,
+    SELF,
+    GroupKindRule,
+    NamespaceResources,
+    Project,
+    ProjectServiceAccount,
+    ProjectSpec,
+    ProjectStatus,
+)
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus, ResolvedRevision
 from tether.api.syncoptions import SyncOptions, parse_sync_options
 from tether.api.types import Duration, Timestamp, parse_duration, utc_now
@@ -71,11 +81,13 @@ from tether.constants import API_VERSION, GROUP, REFRESH_ANNOTATION, SYNC_ANNOTA
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_PROJECT",
     "GROUP",
     "MAX_HISTORY",
     "READY",
     "RECONCILING",
     "REFRESH_ANNOTATION",
+    "SELF",
     "STALLED",
     "SYNC_ANNOTATION",
     "VERSION",
@@ -91,6 +103,7 @@ __all__ = [
     "DirectoryOptions",
     "Duration",
     "FieldProblem",
+    "GroupKindRule",
     "HealthState",
     "HealthStatusCode",
     "HelmOptions",
@@ -102,9 +115,14 @@ __all__ = [
     "JsonnetVar",
     "KustomizeOptions",
     "LocalObjectReference",
+    "NamespaceResources",
     "ObjectMeta",
     "OperationPhaseName",
     "OperationState",
+    "Project",
+    "ProjectServiceAccount",
+    "ProjectSpec",
+    "ProjectStatus",
     "Reason",
     "Repository",
     "RepositorySpec",
@@ -134,6 +152,7 @@ __all__ = [
     "merge_patch",
     "parse_application",
     "parse_duration",
+    "parse_project",
     "parse_repository",
     "parse_sync_options",
     "remove_condition",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tether.api.conditions import Condition
-from tether.api.meta import DNS_LABEL, LocalObjectReference, ObjectMeta
+from tether.api.meta import DNS_LABEL, DNS_SUBDOMAIN, ObjectMeta, RepositoryReference
 from tether.api.syncoptions import (
     SYNC_OPTION_PATTERN,
     SyncOptions,
@@ -256,7 +256,7 @@ class ApplicationSource(ApiModel):
         }
     )
 
-    repository_ref: LocalObjectReference | None = Field(
+    repository_ref: RepositoryReference | None = Field(
         default=None, description="A Repository in the same namespace. Set this or repoURL."
     )
     repo_url: str | None = Field(
@@ -437,6 +437,13 @@ class IgnoreDifference(ApiModel):
 class ApplicationSpec(ApiModel):
     """What to deploy, where, and how."""
 
+    project: str = Field(
+        default="default",
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
+        description="The Project that limits what this app may do. Defaults to default.",
+    )
     source: ApplicationSource = Field(description="Where the manifests come from.")
     destination: ApplicationDestination = Field(
         default_factory=ApplicationDestination, description="Where the objects go."

@@ -58,6 +58,7 @@ class Reason(enum.StrEnum):
     COMPARE_FAILED = "CompareFailed"
     APPLY_FAILED = "ApplyFailed"
     DEGRADED = "Degraded"
+    NOT_PERMITTED = "NotPermitted"
 
 
 class Condition(StatusModel):

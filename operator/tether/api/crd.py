@@ -1,6 +1,6 @@
 """The CustomResourceDefinitions of Tether, generated from the API models.
 
-``crd_manifests()`` builds both CRDs as plain dicts; ``crds_yaml()`` prints them as
+``crd_manifests()`` builds every CRD as plain dicts; ``crds_yaml()`` prints them as
 one YAML stream and ``crd_yaml()`` one of them, byte-for-byte what
 ``scripts/gen_crds.py`` writes to ``crds/`` and ``charts/tether/crds/``.
 """
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from tether.api.application import Application, ApplicationSpec, ApplicationStatus
+from tether.api.project import Project, ProjectSpec, ProjectStatus
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus
 from tether.api.schema import structural_schema
 from tether.constants import GROUP, VERSION
@@ -36,6 +37,7 @@ class Kind:
     spec: type[BaseModel]
     status: type[BaseModel]
     columns: tuple[dict[str, Any], ...]
+    scope: str = "Namespaced"
 
 
 def _column(
@@ -83,6 +85,19 @@ KINDS: tuple[Kind, ...] = (
             _column("Fetched", "date", ".status.lastFetchTime", 1, "Last fetch or check"),
             _column("Message", "string", f"{_READY}.message", 1),
         ),
+    ),
+    Kind(
+        kind="Project",
+        plural="projects",
+        short_names=("proj", "projs"),
+        model=Project,
+        spec=ProjectSpec,
+        status=ProjectStatus,
+        columns=(
+            _column("Description", "string", ".spec.description"),
+            _column("Age", "date", ".metadata.creationTimestamp"),
+        ),
+        scope="Cluster",
     ),
 )
 
@@ -133,7 +148,7 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
                 "shortNames": list(kind.short_names),
                 "categories": ["tether"],
             },
-            "scope": "Namespaced",
+            "scope": kind.scope,
             "versions": [
                 {
                     "name": VERSION,

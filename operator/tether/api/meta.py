@@ -2,7 +2,8 @@
 
 ``ObjectMeta`` keeps the fields the controllers read (name, namespace, generation,
 annotations, finalizers...) and tolerates the rest. ``LocalObjectReference`` names
-another object in the same namespace.
+another object in the same namespace; ``RepositoryReference`` is one for a
+Repository, whose ``namespace``, when written, is checked by the Project rules.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ class LocalObjectReference(ApiModel):
 
     name: str = Field(
         min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="Its metadata.name."
+    )
+
+
+class RepositoryReference(LocalObjectReference):
+    """A Repository, by name. It must be in the Application's own namespace."""
+
+    namespace: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL,
+        description=(
+            "Leave unset. Any namespace but the Application's own is refused as "
+            "NotPermitted: another namespace's credentials are not the app's to use."
+        ),
     )
 
 

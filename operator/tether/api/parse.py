@@ -1,6 +1,6 @@
 """Turn raw objects (kopf bodies, YAML documents) into validated API models.
 
-``parse_application`` and ``parse_repository`` raise one ``InvalidObjectError``
+``parse_application``, ``parse_repository`` and ``parse_project`` raise one ``InvalidObjectError``
 listing every problem as ``field.path: what to fix``. Pydantic's own wording is
 rewritten where it would not help a user (patterns, unknown fields), and input
 values are never echoed.
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from tether.api.application import Application
 from tether.api.errors import FieldProblem, InvalidObjectError
 from tether.api.meta import DNS_LABEL, DNS_SUBDOMAIN, object_label
+from tether.api.project import Project
 from tether.api.repository import Repository
 from tether.objects import plain
 
@@ -43,6 +44,11 @@ def parse_application(obj: Mapping[str, Any]) -> Application:
 def parse_repository(obj: Mapping[str, Any]) -> Repository:
     """A validated Repository, or InvalidObjectError naming every bad field (status: as above)."""
     return _parse(Repository, "Repository", obj)
+
+
+def parse_project(obj: Mapping[str, Any]) -> Project:
+    """A validated Project, or InvalidObjectError naming every bad field (status: as above)."""
+    return _parse(Project, "Project", obj)
 
 
 def _parse(model: type[M], kind: str, obj: Mapping[str, Any]) -> M:

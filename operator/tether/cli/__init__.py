@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("tether.cli.diff", "diff"),
     "sync": ("tether.cli.sync", "sync"),
     "app": ("tether.cli.app", "app"),
+    "project": ("tether.cli.project", "project"),
     "run": ("tether.cli.run", "run"),
     "crds": ("tether.cli.crds", "crds"),
     "cluster": ("tether.cli.cluster", "cluster"),
@@ -85,6 +86,7 @@ def main() -> None:
     diff     show drift against a live cluster (exit 1 on drift)
     sync     sync a source into a cluster once
     app      ask the operator to sync or refresh an Application
+    project  explain what a Project refuses an Application
     run      start the operator
     crds     print the CustomResourceDefinitions
     cluster  start or stop a local control plane for tests and demos

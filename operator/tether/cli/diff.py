@@ -3,8 +3,10 @@
 Prints a masked unified diff per out-of-sync object, then the objects that
 would be created and those that would be pruned (found by the app's tracking
 label). A non-empty local patch is confirmed with one server-side dry-run, so
-normalization noise never shows as drift. Exit codes: 0 in sync, 1 drift,
-2 error.
+normalization noise never shows as drift. With ``--project FILE`` the render
+and the plan are first checked against that Project, offline, as the operator
+would: every refusal is printed. Exit codes: 0 in sync, 1 drift, 2 error,
+3 not permitted by the Project.
 
 Also holds what ``tether sync`` shares with it: the app and cluster flags
 (``source_and_cluster_options``), rendering (``load_objects``) and the
@@ -19,7 +21,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import click
@@ -29,9 +31,10 @@ from tether.cli.messages import INPUT_ERRORS, cli_message
 from tether.cli.source import flag_render_options, load_source_at, source_options
 from tether.engine.model import DiffReport, Standing
 from tether.objects import label
+from tether.tenancy import ProjectPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR, EXIT_NOT_PERMITTED = 0, 1, 2, 3
 
 
 def source_and_cluster_options(func: F) -> F:
@@ -42,7 +45,19 @@ def source_and_cluster_options(func: F) -> F:
         click.option("--namespace", "-n", default="default", help="Destination and app namespace."),
         click.option("--kubeconfig", default=None, help="Kubeconfig file."),
         click.option("--context", default=None, help="Kubeconfig context."),
-        click.option("--service-account", default=None, help="Impersonate this SA."),
+        click.option(
+            "--service-account",
+            default=None,
+            help="Impersonate this ServiceAccount of the app's namespace.",
+        ),
+        click.option(
+            "--project",
+            "project_file",
+            default=None,
+            type=click.Path(exists=True, dir_okay=False),
+            help="Check everything against this Project (a YAML file) first, as the "
+            "operator does; exit 3 when it refuses something.",
+        ),
         click.option(
             "--sync-option",
             "sync_options",
@@ -64,7 +79,7 @@ class Loaded:
     objects: list[dict[str, Any]]
     commit: str
     render_id: str
-    sources: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # each object's file, parallel to objects
 
 
 def load_objects(params: dict[str, Any]) -> Loaded:
@@ -87,23 +102,62 @@ def load_objects(params: dict[str, Any]) -> Loaded:
 
 
 _CLUSTER_PARAMS = frozenset(
-    {"kubeconfig", "context", "auth_file", "ssh_key", "known_hosts", "sync_options"}
+    {"kubeconfig", "context", "auth_file", "ssh_key", "known_hosts", "sync_options", "project_file"}
 )
 
 
 def flag_spec(params: dict[str, Any], **knobs: Any) -> AppSpec:
     """The ``AppSpec`` of the command's flags (through ``tether.appspec.spec_from_flags``)."""
-    return spec_from_flags(
-        app=params["app"],
-        namespace=params["namespace"],
-        service_account=params.get("service_account"),
-        sync_options=tuple(params.get("sync_options") or ()),
-        revision=params.get("revision") or "HEAD",
-        path=params.get("path") or "",
-        insecure=bool(params.get("insecure")),
-        render=flag_render_options(params, helm_namespace=params["namespace"]),
-        **knobs,
+    return replace(
+        spec_from_flags(
+            app=params["app"],
+            namespace=params["namespace"],
+            service_account=params.get("service_account"),
+            sync_options=tuple(params.get("sync_options") or ()),
+            revision=params.get("revision") or "HEAD",
+            path=params.get("path") or "",
+            insecure=bool(params.get("insecure")),
+            render=flag_render_options(params, helm_namespace=params["namespace"]),
+            **knobs,
+        ),
+        project=load_project(params.get("project_file")),
     )
+
+
+def load_project(path: str | None) -> ProjectPolicy | None:
+    """The policy of the Project in ``path`` (None without one); one-line errors."""
+    if not path:
+        return None
+    from pathlib import Path
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from tether.api import InvalidObjectError, parse_project
+    from tether.tenancy import policy_of
+
+    try:
+        docs = [d for d in YAML(typ="safe").load_all(Path(path).read_text()) if d]
+    except (OSError, YAMLError) as exc:
+        raise click.ClickException(f"{path}: cannot read the Project: {exc}") from None
+    if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("kind") != "Project":
+        raise click.ClickException(f"{path}: expected exactly one Project object")
+    try:
+        return policy_of(parse_project(docs[0]))
+    except InvalidObjectError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+async def refused(
+    engine: Any, app: AppSpec, rendered: Loaded, *, prune: bool | None = None
+) -> bool:
+    """Print every refusal of ``app``'s Project (if any); True when something is refused."""
+    verdict = await engine.permitted(app, rendered.objects, rendered.sources, prune=prune)
+    if verdict is None or verdict.allowed:
+        return False
+    for message in verdict.messages():
+        click.echo(f"not permitted: {message}", err=True)
+    return True
 
 
 def _checked_sync_options(items: tuple[str, ...]) -> tuple[str, ...]:
@@ -122,13 +176,14 @@ def diff(**params: Any) -> None:
     """Show drift between SOURCE and the live cluster (exit 1 on drift, 2 on error)."""
     try:
         rendered = load_objects(params)
+        app = flag_spec(params)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(asyncio.run(_diff(params, rendered)))
+    sys.exit(asyncio.run(_diff(params, app, rendered)))
 
 
-async def _diff(params: dict[str, Any], rendered: Loaded) -> int:
+async def _diff(params: dict[str, Any], app: AppSpec, rendered: Loaded) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
 
@@ -138,11 +193,10 @@ async def _diff(params: dict[str, Any], rendered: Loaded) -> int:
         click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     try:
+        if await refused(engine, app, rendered):
+            return EXIT_NOT_PERMITTED
         report = await engine.diff(
-            flag_spec(params),
-            rendered.objects,
-            revision=rendered.render_id,
-            sources=rendered.sources,
+            app, rendered.objects, revision=rendered.render_id, sources=rendered.sources
         )
     except INPUT_ERRORS as exc:
         click.echo(f"error: {cli_message(exc)}", err=True)

@@ -3,9 +3,12 @@
 Prints progress per step and per object (created, configured, unchanged,
 pruned, failed, skipped). ``--dry-run`` goes through the server's dry-run;
 ``--state-file FILE`` persists the operation state after every step and resumes
-from it when the file holds an unfinished state for the same plan. Exit codes:
-0 success, 1 the sync failed, 2 the input is wrong (render, duplicate or
-invalid objects, bad annotations, flags) or the cluster cannot be reached.
+from it when the file holds an unfinished state for the same plan. With
+``--project FILE`` everything the sync would do is checked against that Project
+first, as the operator does, and nothing is written when it refuses anything.
+Exit codes: 0 success, 1 the sync failed, 2 the input is wrong (render, duplicate or
+invalid objects, bad annotations, flags) or the cluster cannot be reached, 3 not
+permitted by the Project.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from typing import Any
 
 import click
 
+from tether.appspec import AppSpec
 from tether.cli.diff import (
     EXIT_ERROR,
+    EXIT_NOT_PERMITTED,
     Loaded,
     flag_spec,
     load_objects,
+    refused,
     source_and_cluster_options,
 )
 from tether.cli.messages import INPUT_ERRORS, cli_message, sync_summary
@@ -55,18 +61,20 @@ def parse_timeout(text: str) -> float:
     help="Persist the operation state here after each step; resume from it.",
 )
 def sync(**params: Any) -> None:
-    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure, 2 on bad input)."""
+    """Sync SOURCE into the cluster once (exit 0 on success, 1 on failure, 2 on bad input,
+    3 not permitted by --project)."""
     try:
         timeout = parse_timeout(params["timeout"])
         rendered = load_objects(params)
+        app = flag_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
         saved = _load_state(Path(params["state_file"]) if params.get("state_file") else None)
     except click.ClickException as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(asyncio.run(_sync(params, rendered, timeout, saved)))
+    sys.exit(asyncio.run(_sync(params, app, rendered, saved)))
 
 
-async def _sync(params: dict[str, Any], rendered: Loaded, timeout: float, saved: Any) -> int:
+async def _sync(params: dict[str, Any], app: AppSpec, rendered: Loaded, saved: Any) -> int:
     from tether.engine import Engine
     from tether.kube.errors import KubeError
     from tether.sync.state import OperationPhase, SyncOperation
@@ -84,8 +92,9 @@ async def _sync(params: dict[str, Any], rendered: Loaded, timeout: float, saved:
     except KubeError as exc:
         click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
-    app = flag_spec(params, health_timeout=timeout, concurrency=params["concurrency"])
     try:
+        if await refused(engine, app, rendered, prune=params["prune"]):
+            return EXIT_NOT_PERMITTED
         state = await engine.sync(
             app,
             rendered.objects,

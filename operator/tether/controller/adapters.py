@@ -19,6 +19,7 @@ from tether.constants import APP_LABEL, TRACKING_ANNOTATION
 from tether.controller.ports import (
     Comparison,
     DeletionOutcome,
+    NotPermittedError,
     PersistStep,
     Rendered,
     ResourceState,
@@ -33,6 +34,7 @@ from tether.health import HealthResult, HealthStatus, aggregate, assess
 from tether.identity import (
     AppRef,
     Owned,
+    ResourceKey,
     UnknownKindError,
     ownership,
 )
@@ -44,6 +46,7 @@ from tether.messages import join_limited
 from tether.objects import key_of, label
 from tether.plan.errors import DuplicateObjectError
 from tether.sync.state import SyncOperation
+from tether.tenancy import Operation, PlannedObject, object_refusals
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,11 @@ class EngineAdapter:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
         render_id = f"{resolved.commit}:{app.render_id}"
+        verdict = await self.engine.permitted(
+            app, desired.objects, desired.sources, render_id=render_id
+        )
+        if verdict is not None and not verdict.allowed:
+            raise NotPermittedError(verdict.summary())
         report = await self.engine.diff(
             app, desired.objects, revision=render_id, sources=desired.sources
         )
@@ -212,7 +220,7 @@ class EngineAdapter:
         owned = [
             (k, o)
             for k, o in ((key_of(o), o) for o in live)
-            if isinstance(ownership(o, ref, k), Owned)
+            if isinstance(ownership(o, ref, k), Owned) and _may_delete(spec, k)
         ]
         if not owned:
             return DeletionOutcome(True)
@@ -287,6 +295,15 @@ class ObjectsRejected(TetherError):
                 reason = named
         head = f"{len(errors)} object(s) rejected: " if len(errors) > 1 else ""
         return cls(head + "; ".join(errors), reason)
+
+
+def _may_delete(spec: AppSpec, key: ResourceKey) -> bool:
+    """Whether the Project allows deleting ``key`` on cascade: a tracking label on an
+    object outside its destinations is not proof of ownership, so it stays."""
+    if spec.project is None:
+        return True
+    planned = PlannedObject(key, Operation.PRUNE)
+    return not object_refusals(spec.project, spec.ref, planned)
 
 
 def _version(obj: Mapping[str, Any] | None, live: Mapping[str, Any] | None) -> str:

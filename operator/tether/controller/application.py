@@ -57,10 +57,19 @@ from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.errors import TetherError
+from tether.identity import AppRef
 from tether.kube.resource import GVK
 from tether.manifests.errors import DuplicateObjectError
 from tether.manifests.toolrun import RenderStoppedError
 from tether.sync.state import OperationPhase
+from tether.tenancy import (
+    ProjectBook,
+    ProjectPolicy,
+    Request,
+    SourceRequest,
+    check,
+    deny_all,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,6 +104,8 @@ class Neighbours:
     repo_state: Callable[[Key], RepoState | None]  # the Repository controller's memory
     repo_exists: Callable[[Key], bool]
     wake_repo: Callable[[Key, str], None]
+    projects: ProjectBook  # filled by the Project watch
+    repo_url: Callable[[Key], str]  # a Repository's spec.url as watched ("" if unknown)
 
 
 @dataclass(frozen=True)
@@ -174,7 +185,11 @@ class ApplicationController:
             return
         # Keep watching the kinds the last status listed: when a kind leaves the source,
         # its objects must still be seen to be pruned (a Namespace, a CRD's objects).
-        spec = replace(spec_of(app), extra_kinds=tuple(_kinds_from_status(app)))
+        spec = replace(
+            spec_of(app),
+            extra_kinds=tuple(_kinds_from_status(app)),
+            project=self._policy(key, app),
+        )
         if key not in self._watched:
             self.engine.watch(spec, lambda: self.queue.wake(key, triggers.DRIFT))
             self._watched.add(key)
@@ -189,6 +204,12 @@ class ApplicationController:
         refresh_new = bool(refresh) and refresh != (body.get("status") or {}).get(
             "lastHandledRefresh"
         )
+        refused = self._admission(key, app, spec)
+        if refused is not None:
+            # Nothing is fetched or written; the app waits for its spec, its Project
+            # (the Project watch wakes it) or the interval.
+            await self._fail(key, body, spec, refused, refresh=refresh)
+            return
         sourced = await self._source(key, spec, force=refresh_new)
         if isinstance(sourced, Problem):
             await self._fail(key, body, spec, sourced, refresh=refresh)
@@ -259,6 +280,45 @@ class ApplicationController:
             raise
         except Exception as exc:  # the engine's boundary: every failure gets a reason
             raise StepFailed(failure_problem(reason, exc)) from exc
+
+    # -- tenancy ----------------------------------------------------------------------
+
+    def _policy(self, key: Key, app: Application) -> ProjectPolicy:
+        """The app's Project policy; a missing or invalid Project allows nothing (the
+        admission step reports why), so cascade deletion then deletes nothing."""
+        found = self.neighbours.projects.policy(app.spec.project, AppRef(*key))
+        return found if isinstance(found, ProjectPolicy) else deny_all(app.spec.project)
+
+    def _admission(self, key: Key, app: Application, spec: AppSpec) -> Problem | None:
+        """What the app's Project refuses before anything is read: the Project itself,
+        the app's namespace, destination, source and ServiceAccount."""
+        ref = AppRef(*key)
+        found = self.neighbours.projects.policy(app.spec.project, ref)
+        if not isinstance(found, ProjectPolicy):
+            return Problem(Reason.NOT_PERMITTED, found.summary(), True)
+        verdict = check(
+            found,
+            Request(
+                ref,
+                spec.destination_namespace,
+                source=self._source_request(key, app),
+                service_account=app.spec.destination.service_account_name,
+            ),
+        )
+        return None if verdict.allowed else Problem(Reason.NOT_PERMITTED, verdict.summary(), True)
+
+    def _source_request(self, key: Key, app: Application) -> SourceRequest | None:
+        source = app.spec.source
+        if source.repo_url is not None:
+            return SourceRequest(source.repo_url)
+        ref = source.repository_ref
+        assert ref is not None
+        if ref.namespace not in (None, key[0]):
+            return SourceRequest("", ref.name, ref.namespace)
+        url = self.neighbours.repo_url((key[0], ref.name))
+        # A Repository not seen yet is reported by the source step; its URL is checked
+        # on the next reconcile, before anything is fetched for this app.
+        return SourceRequest(url, ref.name) if url else None
 
     # -- source -----------------------------------------------------------------------
 
@@ -508,6 +568,11 @@ class ApplicationController:
                 self._schedule(key, spec)
             return
         streak = self._failures.failed(key, problem)
+        if problem.reason is Reason.NOT_PERMITTED:
+            # No backoff: retrying cannot help; a Project or spec change wakes the app.
+            if spec is not None:
+                self._schedule(key, spec)
+            return
         if problem.reason in SOURCE_REASONS:
             await self.events.warning(
                 ev.InvolvedObject.of(body), ev.SOURCE_UNAVAILABLE, problem.message
@@ -579,7 +644,8 @@ def failure_problem(step: Reason, exc: BaseException) -> Problem:
     if isinstance(exc, DuplicateObjectError):  # found by the render, before any compare
         reason = Reason.DUPLICATE_OBJECT
     if isinstance(reason, Reason):
-        return Problem(reason, REDACTOR.redact(str(exc)))
+        stalled = reason is Reason.NOT_PERMITTED  # only a Project or spec change helps
+        return Problem(reason, REDACTOR.redact(str(exc)), stalled)
     text = str(exc) or type(exc).__name__
     if step is Reason.COMPARE_FAILED and not isinstance(exc, TetherError):
         text = f"{type(exc).__name__}: {text}"

@@ -1,4 +1,6 @@
-"""The kopf layer: watch Applications, Repositories and Secrets; hand events to the Runtime.
+"""The kopf layer: watch Applications, Repositories, Projects and Secrets; hand events to
+the Runtime. Projects are cluster-scoped, so kopf watches them cluster-wide even in a
+namespace-scoped install (the chart grants that read).
 
 Only ``@kopf.on.event`` handlers are registered (see ``settings`` for why). They
 are ``async`` so they run in the event loop (kopf runs sync handlers in threads):
@@ -34,6 +36,10 @@ def build_registry(
     @kopf.on.event(GROUP, VERSION, "repositories", registry=registry)
     async def _repository(event: Any, **_: Any) -> None:
         runtime.on_repo_event(event.get("type"), event["object"])
+
+    @kopf.on.event(GROUP, VERSION, "projects", registry=registry)
+    async def _project(event: Any, **_: Any) -> None:
+        runtime.on_project_event(event.get("type"), event["object"])
 
     if watch_secrets:
 

@@ -154,6 +154,8 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
             repo_state=repos.state,
             repo_exists=lambda key: runtime.repos.get(key) is not None,
             wake_repo=runtime.repo_queue.wake,
+            projects=runtime.projects,
+            repo_url=runtime.repo_url,
         ),
     )
     runtime.reconcile_app = apps.reconcile
@@ -214,6 +216,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
                 lost.add_done_callback(lambda _t: stop.set())
                 tasks.append(lost)
         if not stop.is_set():
+            await _load_projects(engine, runtime)
             probes.ready = True
             log.info("operator running (concurrency %d)", cfg.concurrency)
             await runtime.run(stop)
@@ -233,6 +236,22 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         await server.stop()
         await engine.close()
     return code
+
+
+async def _load_projects(engine: Any, runtime: Runtime) -> None:
+    """Read every Project once before the first app is judged, so that no app is refused
+    for a Project the watch has not delivered yet. A failure here is only logged: the
+    watch fills the book, and an app refused meanwhile is woken when its Project comes."""
+    from tether.kube.resource import GVK
+
+    try:
+        res = await engine.discovery.resource(GVK("tether.dev", "v1alpha1", "Project"))
+        items, _version = await engine.client.list_all(res)
+    except Exception as exc:  # no CRD yet, no RBAC: the watch reports it too
+        log.warning("could not list Projects at startup: %s", exc)
+        return
+    for item in items:
+        runtime.on_project_event(None, item)
 
 
 async def _wait_first(

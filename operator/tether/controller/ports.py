@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tether.api.conditions import Reason
 from tether.appspec import AppSpec
 from tether.engine.model import SyncStatus
 from tether.git.auth import GitAuth
@@ -193,3 +194,9 @@ class AppEngine(Protocol):
     async def forget(self, key: tuple[str, str]) -> None:
         """Stop watching for a deleted app (namespace, name)."""
         ...
+
+
+class NotPermittedError(Exception):
+    """The app's Project refuses something a sync would do; the message says what and why."""
+
+    reason = Reason.NOT_PERMITTED

@@ -18,12 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from tether.api.application import Application
+from tether.api.project import DEFAULT_PROJECT
 from tether.appspec import spec_of
 from tether.constants import REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller import triggers
 from tether.controller.redact import REDACTOR
 from tether.controller.store import ObjectStore, key_of
 from tether.controller.triggers import Key, QueueClosed, WakeQueue
+from tether.tenancy import ProjectBook
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +84,17 @@ def followed(body: dict[str, Any]) -> tuple[str | None, str]:
     return source.repository, source.revision
 
 
+def project_of(app: dict[str, Any]) -> str:
+    return str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
+
+
 class Runtime:
     """Stores, queues and worker pools; the controllers plug in as reconcile functions."""
 
     def __init__(self, *, concurrency: int = 8, repo_concurrency: int = 2) -> None:
         self.apps = ObjectStore()
         self.repos = ObjectStore()
+        self.projects = ProjectBook()
         self.app_queue = WakeQueue()
         self.repo_queue = WakeQueue()
         self.concurrency = max(1, concurrency)
@@ -154,6 +161,22 @@ class Runtime:
         after = self.follows(key, body)
         if before is not None and before != after and after[0]:
             self.repo_queue.wake((key[0], after[0]), triggers.DEPENDENCY)
+
+    def on_project_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """Record a Project; when what it allows changed, re-evaluate every app naming it."""
+        name = str((body.get("metadata") or {}).get("name") or "")
+        changed = self.projects.delete(name) if event_type == "DELETED" else self.projects.put(body)
+        if changed:
+            for key in self.apps_of_project(name):
+                self.app_queue.wake(key, triggers.PROJECT)
+
+    def apps_of_project(self, name: str) -> list[Key]:
+        return [key for key, body in self.apps.items() if project_of(body) == name]
+
+    def repo_url(self, key: Key) -> str:
+        """The watched ``spec.url`` of Repository ``key`` ("" when not seen yet)."""
+        body = self.repos.get(key) or {}
+        return str((body.get("spec") or {}).get("url") or "")
 
     def on_repo_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         key = key_of(body)

@@ -35,6 +35,7 @@ INTERVAL = "interval"
 RETRY = "retry"
 DELETING = "deleting"
 DEPENDENCY = "dependency"
+PROJECT = "project-changed"  # the app's Project changed: re-check what it may do
 
 
 def jittered(seconds: float, fraction: float = 0.1, rng: random.Random | None = None) -> float:

@@ -14,7 +14,7 @@ from tether.engine.desired import Desired, DesiredSet
 from tether.engine.differ import Differ
 from tether.engine.live import LiveReader
 from tether.engine.model import DiffReport
-from tether.engine.syncer import Syncer, plan_id
+from tether.engine.syncer import Syncer, plan_id, verdict_of
 from tether.engine.verdicts import VerdictStore
 from tether.identity import AppRef, ResourceKey, app_instance
 from tether.kube.cache import ResourceCache
@@ -25,6 +25,7 @@ from tether.kube.resource import GVK
 from tether.plan import Plan
 from tether.sync.executor import Persist, Progress
 from tether.sync.state import SyncOperation
+from tether.tenancy import Verdict, service_account_of
 
 # Kinds watched for every app so that pruning finds objects of kinds the source dropped.
 COMMON_KINDS: tuple[GVK, ...] = (
@@ -66,11 +67,13 @@ class Engine:
         await self.client.close()
 
     def client_for(self, app: AppSpec) -> KubeClient:
-        """The client writing for ``app``: impersonating its ServiceAccount, if it names one."""
+        """The client writing for ``app``: as its Project's ServiceAccount, or the one it
+        names, always in the Application's own namespace (never the destination's)."""
+        if app.project is not None:
+            user = service_account_of(app.project, app.ref, app.service_account)
+            return self.client.impersonate(user) if user else self.client
         if app.service_account:
-            return self.client.impersonate_service_account(
-                app.destination_namespace, app.service_account
-            )
+            return self.client.impersonate_service_account(app.namespace, app.service_account)
         return self.client
 
     async def watch(self, app: AppSpec, gvks: Iterable[GVK] = ()) -> None:
@@ -145,12 +148,50 @@ class Engine:
         input_failed: bool = False,
         sources: Sequence[str] = (),
     ) -> tuple[Plan, list[str]]:
-        desired = await self.desired.of(app, rendered, sources=sources)
+        plan, desired = await self._plan(
+            app, rendered, revision, prune=prune, input_failed=input_failed, sources=sources
+        )
+        return plan, list(desired.errors)
+
+    async def _plan(
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        revision: str = "",
+        *,
+        prune: bool | None = None,
+        input_failed: bool = False,
+        sources: Sequence[str] = (),
+        render_id: str = "",
+    ) -> tuple[Plan, DesiredSet]:
+        desired = await self.desired.of(app, rendered, render_id, sources)
         live = await self._live(app, desired, fetch_missing=False)
         plan = self.syncer.plan(
             app, desired, live, revision, prune=prune, input_failed=input_failed
         )
-        return plan, list(desired.errors)
+        return plan, desired
+
+    async def permitted(
+        self,
+        app: AppSpec,
+        rendered: Sequence[Mapping[str, Any]],
+        sources: Sequence[str] = (),
+        *,
+        prune: bool | None = None,
+        render_id: str = "",
+    ) -> Verdict | None:
+        """What the app's Project says of everything a sync would do now (None: no Project).
+
+        Builds the same plan a sync would (hooks of every phase, prunes, CreateNamespace)
+        and checks every task, with ``sources`` (parallel to ``rendered``) naming files.
+        ``render_id`` shares the diff's memo of the keyed render.
+        """
+        if app.project is None:
+            return None
+        plan, desired = await self._plan(
+            app, rendered, prune=prune, sources=sources, render_id=render_id
+        )
+        return verdict_of(app, plan, desired.files)
 
     async def sync(
         self,
@@ -171,12 +212,12 @@ class Engine:
         Retrying a failed sync is the caller's decision (the operator's sync
         policy); a saved ``state`` of the same plan is resumed.
         """
-        plan, errors = await self.plan(app, rendered, revision, prune=prune, sources=sources)
+        plan, desired = await self._plan(app, rendered, revision, prune=prune, sources=sources)
         return await self.syncer.sync(
             app,
             self.client_for(app),
             plan,
-            errors,
+            list(desired.errors),
             plan_id(app, rendered, revision),
             revision,
             state=state,
@@ -184,6 +225,7 @@ class Engine:
             dry_run=dry_run,
             server_side=server_side,
             progress=progress,
+            files=desired.files,
         )
 
 

@@ -56,6 +56,7 @@ class DesiredSet:
     problems: tuple[TetherError, ...] = ()  # the errors as raised, for their kind
     hooks: frozenset[ResourceKey] = frozenset()  # hooks and Skip objects: not desired state
     waves: Mapping[ResourceKey, int] = field(default_factory=dict)  # non-zero waves only
+    files: Mapping[ResourceKey, str] = field(default_factory=dict)  # where each came from
 
 
 class Desired:
@@ -70,7 +71,7 @@ class Desired:
         app: AppSpec,
         rendered: Sequence[Mapping[str, Any]],
         sources: Sequence[str] = (),
-    ) -> tuple[Keyed, list[tuple[str, TetherError]]]:
+    ) -> tuple[Keyed, list[tuple[str, TetherError]], dict[ResourceKey, str]]:
         """Key and stamp each rendered object; errors name the file, the object and the cause.
 
         A kind discovery does not know triggers one (rate-limited) discovery
@@ -78,15 +79,15 @@ class Desired:
         """
         if not self.discovery.resources():
             await self.discovery.refresh()
-        out, errors = self._key_all(app, rendered, sources)
+        out, errors, files = self._key_all(app, rendered, sources)
         if any(isinstance(exc, UnknownKindError) for _, exc in errors):
             await self.discovery.refresh(force=False)
-            out, errors = self._key_all(app, rendered, sources)
-        return out, errors
+            out, errors, files = self._key_all(app, rendered, sources)
+        return out, errors, files
 
     def _key_all(
         self, app: AppSpec, rendered: Sequence[Mapping[str, Any]], sources: Sequence[str]
-    ) -> tuple[Keyed, list[tuple[str, TetherError]]]:
+    ) -> tuple[Keyed, list[tuple[str, TetherError]], dict[ResourceKey, str]]:
         scope = LayeredScope(_DiscoveryScope(self.discovery), scope_from_crds(rendered))
         out: Keyed = []
         errors: list[tuple[str, TetherError]] = []
@@ -110,7 +111,7 @@ class Desired:
             if key.namespace:
                 stamped["metadata"]["namespace"] = key.namespace
             out.append((key, stamped))
-        return out, errors
+        return out, errors, seen
 
     async def of(
         self,
@@ -127,7 +128,7 @@ class Desired:
         memo = self._memo.get(app.ref)
         if render_id and memo is not None and memo[0] == render_id:
             return memo[1]
-        objects, errors = await self.keyed(app, rendered, sources)
+        objects, errors, files = await self.keyed(app, rendered, sources)
         operations = {key: operation_of(obj, key) for key, obj in objects}
         result = DesiredSet(
             objects,
@@ -139,6 +140,7 @@ class Desired:
             tuple(exc for _, exc in errors),
             frozenset(key for key, (hook, _) in operations.items() if hook),
             {key: wave for key, (_, wave) in operations.items() if wave},
+            files,
         )
         if render_id and not errors:
             self._memo[app.ref] = (render_id, result)

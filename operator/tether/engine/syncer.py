@@ -2,8 +2,8 @@
 
 ``Syncer.plan`` builds a ``tether.plan.Plan`` from the keyed desired objects,
 the live ones and the app's inventory (live objects it owns). ``Syncer.sync``
-refuses a plan over invalid objects or objects another app owns (nothing is
-applied), otherwise runs it through ``tether.sync.Executor``, persisting the
+refuses a plan over invalid objects, objects another app owns, or anything
+the app's Project does not allow (nothing is applied), otherwise runs it through ``tether.sync.Executor``, persisting the
 state after each step and resuming a saved state of the same plan. Retrying a
 failed sync is the caller's policy. Stops at the cluster writes the executor
 makes; judging drift is the differ's job.
@@ -30,6 +30,10 @@ from tether.messages import join_limited
 from tether.plan import Plan, SkipReason, build_plan
 from tether.sync.executor import Executor, ExecutorConfig, Persist, Progress
 from tether.sync.state import OperationPhase, SyncOperation
+from tether.tenancy import Request, Verdict, check, operations_of_plan
+
+NOT_PERMITTED = "NotPermitted"
+"""The prefix of a sync's message when its Project refused the plan (nothing written)."""
 
 
 class Syncer:
@@ -81,11 +85,20 @@ class Syncer:
         dry_run: bool,
         server_side: bool,
         progress: Progress | None,
+        files: Mapping[ResourceKey, str] | None = None,
     ) -> SyncOperation:
-        """Run ``plan`` once (resuming ``state`` when it belongs to ``plan_id``)."""
+        """Run ``plan`` once (resuming ``state`` when it belongs to ``plan_id``).
+
+        With a Project on ``app``, a plan holding anything it refuses fails before the
+        first write, with a message starting ``NotPermitted:``; ``files`` names the
+        desired objects' files for that message.
+        """
         if state is None or not state.resumable_for(plan_id):
             state = SyncOperation.begin(plan_id, revision, len(plan.steps), dry_run=dry_run)
         refusal = _refusal(plan, errors)
+        verdict = verdict_of(app, plan, files or {})
+        if verdict is not None and not verdict.allowed:
+            refusal = f"{NOT_PERMITTED}: {verdict.summary()}"
         if refusal:
             state = state.finish(OperationPhase.FAILED, refusal)
             await _persist(persist, state)
@@ -129,6 +142,23 @@ def plan_id(app: AppSpec, rendered: Sequence[Mapping[str, Any]], revision: str) 
     for obj in rendered:
         digest.update(json.dumps(obj, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
+
+
+def verdict_of(app: AppSpec, plan: Plan, files: Mapping[ResourceKey, str]) -> Verdict | None:
+    """What the app's Project says of every task of ``plan`` (None: no Project).
+
+    Hooks of every phase, prunes and CreateNamespace are tasks of the plan, so each
+    is checked; ``files`` maps desired keys to their files for the refusal messages.
+    """
+    if app.project is None:
+        return None
+    request = Request(
+        app.ref,
+        app.destination_namespace,
+        service_account=app.service_account,
+        objects=operations_of_plan(plan, files),
+    )
+    return check(app.project, request)
 
 
 def _refusal(plan: Plan, errors: Sequence[str]) -> str:

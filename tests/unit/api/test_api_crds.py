@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,13 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 
-from tether.api import InvalidObjectError, crd_manifests, crds_yaml, parse_application
+from tether.api import (
+    InvalidObjectError,
+    crd_manifests,
+    crds_yaml,
+    parse_application,
+    parse_project,
+)
 from tether.api.crd import crd_filename, crd_yaml
 from tether.api.schema import SchemaConversionError, structural_schema
 from tether.cli.crds import crds
@@ -39,7 +46,7 @@ def walk(node: dict[str, Any], path: str = "$"):
         yield from walk(node["additionalProperties"], f"{path}.*")
 
 
-@pytest.mark.parametrize("kind", ["Application", "Repository"])
+@pytest.mark.parametrize("kind", ["Application", "Repository", "Project"])
 def test_schema_is_structural(kind: str) -> None:
     for path, node in walk(schema_of(kind)):
         assert "$ref" not in node and "allOf" not in node and "oneOf" not in node, path
@@ -58,7 +65,7 @@ def test_schema_is_structural(kind: str) -> None:
         assert not {"title", "default", "const", "exclusiveMinimum"} & set(node), path
 
 
-@pytest.mark.parametrize("kind", ["Application", "Repository"])
+@pytest.mark.parametrize("kind", ["Application", "Repository", "Project"])
 def test_every_spec_and_status_field_is_described(kind: str) -> None:
     schema = schema_of(kind)
     for part in ("spec", "status"):
@@ -249,3 +256,51 @@ def test_repository_cel_rules_agree_with_model(spec: dict[str, Any], ok: bool) -
         model_ok = False
     assert model_ok == ok
     assert (not cel_failures(schema_of("Repository")["properties"]["spec"], spec)) == ok
+
+
+SPECS: list[tuple[dict[str, Any], bool]] = [
+    ({"destinations": ["$self", "team-*", "a?c"]}, True),
+    ({"destinations": ["$other"]}, False),
+    ({"destinations": ["x$self"]}, False),
+    ({"destinations": ["Upper"]}, False),
+    ({"applicationNamespaces": ["*"]}, True),
+    ({"applicationNamespaces": ["$self"]}, False),
+    ({"sourceRepositories": ["https://git.example.com/team-a/*"]}, True),
+    ({"sourceRepositories": ["https://h/a b"]}, False),
+    ({"sourceRepositories": [""]}, False),
+    ({"clusterResources": [{"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"}]}, True),
+    ({"clusterResources": [{"group": "a/b", "kind": "X"}]}, False),
+    ({"clusterResources": [{"kind": ""}]}, False),
+    ({"namespaceResources": {"deny": [{"group": "", "kind": "Secret"}]}}, True),
+    ({"serviceAccount": {"name": "deployer"}}, True),
+    ({"serviceAccount": {"name": "deployer", "namespace": "Bad_NS"}}, False),
+]
+
+
+@pytest.mark.parametrize(("spec", "ok"), SPECS)
+def test_project_cel_rules_and_patterns_agree_with_model(spec: dict[str, Any], ok: bool) -> None:
+    try:
+        parse_project({"metadata": {"name": "p"}, "spec": spec})
+        model_ok = True
+    except InvalidObjectError:
+        model_ok = False
+    assert model_ok == ok
+    schema = schema_of("Project")["properties"]["spec"]
+    cel_ok = not cel_failures(schema, spec) and _patterns_ok(schema, spec)
+    assert cel_ok == ok
+
+
+def _patterns_ok(schema: dict[str, Any], value: Any) -> bool:
+    """The string patterns and lengths of the schema, checked as the apiserver does."""
+    if isinstance(value, str):
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return False
+        return len(value) >= schema.get("minLength", 0)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        if any(name not in value for name in schema.get("required", [])):
+            return False
+        return all(_patterns_ok(props[k], v) for k, v in value.items() if k in props)
+    if isinstance(value, list):
+        return all(_patterns_ok(schema.get("items", {}), v) for v in value)
+    return True

@@ -232,9 +232,13 @@ class Harness:
                 repo_state=self.repos.state,
                 repo_exists=lambda key: self.runtime.repos.get(key) is not None,
                 wake_repo=wake_repo,
+                projects=self.runtime.projects,
+                repo_url=self.runtime.repo_url,
             ),
             clock=lambda: self.now,
         )
+        # Controller tests are about the controller: a Project that allows everything.
+        self.runtime.on_project_event("ADDED", OPEN_PROJECT)
 
     def add_repo(
         self,
@@ -293,3 +297,16 @@ class Harness:
 
     def event_reasons(self) -> list[str]:
         return [e["reason"] for e in self.sink.events]
+
+
+OPEN_PROJECT: dict[str, Any] = {
+    "apiVersion": "tether.dev/v1alpha1",
+    "kind": "Project",
+    "metadata": {"name": "default"},
+    "spec": {
+        "sourceRepositories": ["*"],
+        "destinations": ["*"],
+        "clusterResources": [{"group": "*", "kind": "*"}],
+        "applicationNamespaces": ["*"],
+    },
+}
