@@ -44,6 +44,7 @@ from tether.controller.appstatus import (
     append_history,
     compared_status,
     conditions_of,
+    operation_progress,
     parse_stamp,
     problem_status,
     stamp,
@@ -441,7 +442,7 @@ class ApplicationController:
 
         async def persist(plan: Mapping[str, Any]) -> None:
             nonlocal current
-            step = dict(op)
+            step = {**op, **operation_progress(plan, resolved.display)}
             step["plan"] = dict(plan)
             if plan.get("message"):
                 step["message"] = str(plan["message"])[:1024]
@@ -482,6 +483,7 @@ class ApplicationController:
         )
         if outcome.state:
             final["plan"] = dict(outcome.state)
+            final.update(operation_progress(outcome.state, resolved.display))
         history = append_history(
             current.get("history") or [],
             revision=resolved.display,

@@ -6,7 +6,8 @@ whose Ready verdict ``readiness`` picks by a fixed order of rules (conflict,
 failed sync, retry pending, empty render, drift, health; a source outage
 overrides). ``problem_status`` is the status when a step before the compare
 failed: it keeps the inventory and says why, with a named ``Reason``.
-``append_history`` adds a finished sync. No I/O and no clock: ``now`` is passed
+``append_history`` adds a finished sync; ``operation_progress`` turns the engine's
+saved operation state into the user-facing ``step`` and ``syncResult``. No I/O and no clock: ``now`` is passed
 in; the controller decides and writes. The dicts these return validate
 against ``tether.api.application.ApplicationStatus`` (a unit test checks it,
 with unknown keys forbidden).
@@ -30,6 +31,8 @@ from tether.controller.ports import Comparison, ResourceState, SourceCommit
 from tether.controller.redact import REDACTOR
 from tether.engine.model import SyncStatus
 from tether.health import HealthStatus
+from tether.identity import InvalidObjectError, ResourceKey
+from tether.kube.changeset import Action
 from tether.sync.state import OperationPhase
 
 SHARED_RESOURCE = "SharedResource"
@@ -325,3 +328,55 @@ def conditions_of(previous: Mapping[str, Any]) -> list[cond.Condition]:
         except ValidationError:
             continue
     return out
+
+
+# The per-object outcome of a sync, as ``syncResult.resources[].status`` names it.
+_RESULT_STATUS: Mapping[Action, str] = {
+    Action.CREATED: "Synced",
+    Action.CONFIGURED: "Synced",
+    Action.ADOPTED: "Synced",
+    Action.UNCHANGED: "Synced",
+    Action.PRUNED: "Pruned",
+    Action.FAILED: "SyncFailed",
+    Action.SKIPPED: "PruneSkipped",
+}
+
+
+def operation_progress(plan: Mapping[str, Any], revision: str) -> dict[str, Any]:
+    """``step`` and ``syncResult`` for ``operationState``, from the engine's saved state.
+
+    ``plan`` is what ``SyncOperation.to_dict`` wrote: finished steps with their
+    per-object results. A skipped prune (``Prune=false``, a Namespace that still holds
+    others' objects) shows here with the reason, where ``kubectl get -o yaml`` finds it.
+    """
+    steps = [s for s in plan.get("steps") or () if isinstance(s, Mapping)]
+    done, total = int(plan.get("nextStep") or 0), int(plan.get("totalSteps") or 0)
+    last = str(steps[-1].get("label") or "") if steps else ""
+    step = f"{min(done, total)}/{total} steps done" + (f", last {last}" if last else "")
+    resources = [
+        entry
+        for s in steps
+        for r in s.get("results") or ()
+        if isinstance(r, Mapping) and (entry := _resource_result(r)) is not None
+    ]
+    return {"step": step, "syncResult": {"revision": revision, "resources": resources}}
+
+
+def _resource_result(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        key = ResourceKey.parse(str(result.get("key") or ""))
+        action = Action(str(result.get("action") or ""))
+    except (InvalidObjectError, ValueError):
+        return None  # a state written by another version: show what can be read
+    entry: dict[str, Any] = {
+        "group": key.group,
+        "kind": key.kind,
+        "name": key.name,
+        "status": _RESULT_STATUS[action],
+        "action": action.value,
+    }
+    if key.namespace:
+        entry["namespace"] = key.namespace
+    if result.get("message"):
+        entry["message"] = REDACTOR.redact(str(result["message"]))[:1024]
+    return entry

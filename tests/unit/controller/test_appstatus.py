@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,69 @@ def test_a_new_problem_replaces_the_stale_message_and_keeps_the_inventory() -> N
     assert status["resources"] == previous["resources"]
     ready = {c["type"]: c for c in status["conditions"]}["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "UnknownKind")
+
+
+SAVED_PLAN = {
+    "planId": "p",
+    "nextStep": 2,
+    "totalSteps": 3,
+    "steps": [
+        {
+            "index": 0,
+            "label": "Sync/0/apply#0",
+            "results": [
+                {"key": "/ConfigMap:shop/own", "action": "created"},
+                {"key": "apps/Deployment:shop/web", "action": "failed", "message": "422 Invalid"},
+            ],
+        },
+        {
+            "index": 1,
+            "label": "Sync/0/prune#0",
+            "results": [
+                {"key": "/Namespace:/shop", "action": "skipped", "message": "still holds X"},
+                {"key": "/ConfigMap:shop/old", "action": "pruned"},
+                {"key": "not a key", "action": "created"},
+            ],
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("plan", "step", "statuses"),
+    [
+        ({}, "0/0 steps done", []),
+        (
+            SAVED_PLAN,
+            "2/3 steps done, last Sync/0/prune#0",
+            [
+                ("ConfigMap", "shop", "own", "Synced"),
+                ("Deployment", "shop", "web", "SyncFailed"),
+                ("Namespace", None, "shop", "PruneSkipped"),
+                ("ConfigMap", "shop", "old", "Pruned"),
+            ],
+        ),
+    ],
+)
+def test_operation_progress_is_the_step_and_per_object_results(
+    plan: dict[str, Any], step: str, statuses: list[tuple[str, str | None, str, str]]
+) -> None:
+    from tether.api.application import OperationState
+    from tether.controller.appstatus import operation_progress
+
+    progress = operation_progress(plan, "main@sha1:abc")
+    assert progress["step"] == step
+    resources = progress["syncResult"]["resources"]
+    assert [(r["kind"], r.get("namespace"), r["name"], r["status"]) for r in resources] == statuses
+    # valid against the CRD model, and nothing in it that the model would drop
+    op = {"phase": "Running", **progress}
+    dumped = OperationState.model_validate(op).model_dump(by_alias=True, exclude_unset=True)
+    assert {k: dumped[k] for k in progress} == progress
+
+
+def test_a_skipped_prune_keeps_its_reason_in_the_sync_result() -> None:
+    from tether.controller.appstatus import operation_progress
+
+    resources = operation_progress(SAVED_PLAN, "r")["syncResult"]["resources"]
+    skipped = next(r for r in resources if r["status"] == "PruneSkipped")
+    assert skipped["message"] == "still holds X" and skipped["action"] == "skipped"
