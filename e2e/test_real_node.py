@@ -304,6 +304,12 @@ def test_pods_ready_on_the_real_node_and_demo_app_synced(
     assert {p["spec"]["nodeName"] for p in pods} == {real_node.NODE_NAME}
     for pod in pods:
         assert pod["spec"]["containers"][0]["image"] == "localhost/tether:0.1.0"
+    project = (ROOT / "examples" / "project.yaml").read_text()
+    project = project.replace("git://127.0.0.1:*/tether", demo_git.url()).replace(
+        "applicationNamespaces:\n    - default", f"applicationNamespaces:\n    - {APPS_NS}"
+    )
+    assert demo_git.url() in project and f"- {APPS_NS}" in project
+    real.kubectl.run("apply", "-f", "-", input=project)
     repo = (ROOT / "examples" / "repository.yaml").read_text()
     repo = repo.replace("git://127.0.0.1:9418/tether", demo_git.url())
     real.kubectl.run("apply", "-n", APPS_NS, "-f", "-", input=repo)
