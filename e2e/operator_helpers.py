@@ -173,6 +173,17 @@ def operator(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         stop_operator(op)
 
 
+@pytest.fixture
+def own_operator(installed: Path, tmp_path: Path) -> Iterator[list[Operator]]:
+    """A list holding the running operator; tests may replace it after a kill."""
+    ops = [start_operator(installed, tmp_path)]
+    try:
+        yield ops
+    finally:
+        for op in ops:
+            stop_operator(op)
+
+
 def configmap(name: str, value: str) -> str:
     return f'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: "{value}"\n'
 

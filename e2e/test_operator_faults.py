@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,8 @@ from operator_helpers import (
     git_server,
     installed,
     namespace_project,
+    own_operator,
     start_operator,
-    stop_operator,
     synced_healthy,
     wait_for,
 )
@@ -49,20 +48,10 @@ from tether.tools import find_tool
 
 pytestmark = pytest.mark.cluster
 
-__all__ = ["git_server", "installed"]
+__all__ = ["git_server", "installed", "own_operator"]
 
 KILLS = 20
 OPERATION = "tether.dev/operation"
-
-
-@pytest.fixture
-def own_operator(installed: Path, tmp_path: Path) -> Iterator[list[Operator]]:
-    ops = [start_operator(installed, tmp_path)]
-    try:
-        yield ops
-    finally:
-        for op in ops:
-            stop_operator(op)
 
 
 def hook_job(name: str, hook: str, policy: str, *, generate: bool = False) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,8 @@ from operator_helpers import (
     apply_repo_and_app,
     git_server,
     installed,
+    own_operator,
     start_operator,
-    stop_operator,
     synced_healthy,
     wait_for,
     wave_cm,
@@ -36,18 +35,7 @@ from operator_helpers import (
 
 pytestmark = pytest.mark.cluster
 
-__all__ = ["git_server", "installed"]
-
-
-@pytest.fixture
-def own_operator(installed: Path, tmp_path: Path) -> Iterator[list[Operator]]:
-    """A list holding the running operator; tests may replace it after a kill."""
-    ops = [start_operator(installed, tmp_path)]
-    try:
-        yield ops
-    finally:
-        for op in ops:
-            stop_operator(op)
+__all__ = ["git_server", "installed", "own_operator"]
 
 
 def test_waves_and_post_sync_hook_run_in_order(
