@@ -72,6 +72,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.webhook_requests = Counter(
+            "tether_webhook_requests_total",
+            "Push webhook requests, by provider and outcome (accepted, ignored, ping, "
+            "unauthorized, too_large, rate_limited, bad_request, not_found).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+
+    def count_webhook(self, provider: str, outcome: str) -> None:
+        self.webhook_requests.labels(provider=provider, outcome=outcome).inc()
+
     def observe_reconcile(self, kind: str, seconds: float) -> None:
         self.reconcile_duration.labels(kind=kind).observe(seconds)
 
