@@ -35,34 +35,12 @@ sys.path.insert(0, str(ROOT / "tests" / "git"))
 
 from git_servers import free_port, git, push_commit, start_git_daemon, stop  # noqa: E402
 
-from tether.tools import find_tool  # noqa: E402
+from bench_operator import DEFAULT_PROJECT, kubectl, pct  # noqa: E402
 from tether.webhook.providers import sign  # noqa: E402
 
 NS = "bench-webhook"
 SECRET = b"bench-webhook-secret"
 POLL_INTERVAL = 10.0  # seconds: the Repository interval floor
-PROJECT = """apiVersion: tether.dev/v1alpha1
-kind: Project
-metadata: {name: default}
-spec:
-  sourceRepositories: ["*"]
-  destinations: ["$self"]
-  applicationNamespaces: ["*"]
-"""
-
-
-def kubectl(kubeconfig: Path, *args: str, input: str | None = None) -> str:
-    proc = subprocess.run(
-        [find_tool("kubectl"), f"--kubeconfig={kubeconfig}", *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"kubectl {' '.join(args)} failed: {proc.stderr}")
-    return proc.stdout
 
 
 def configmap(name: str, value: str) -> str:
@@ -155,11 +133,6 @@ async def rounds(
     return out
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -186,7 +159,7 @@ def main() -> None:
         crds = str(ROOT / "charts" / "tether" / "crds")
         kubectl(kubeconfig, "apply", "--server-side", "-f", crds)
         kubectl(kubeconfig, "create", "namespace", NS)
-        kubectl(kubeconfig, "apply", "-f", "-", input=PROJECT)
+        kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
 
         metrics_port, hook_port = free_port(), free_port()
         log = open(tmp / "operator.log", "wb")  # noqa: SIM115

@@ -264,20 +264,24 @@ def _github_like(payload: dict[str, Any], provider: Provider) -> Push:
     return Push(_need_urls(_github_urls(payload), provider), (_ref_of(payload, provider),))
 
 
+def _not_a_push(event: str, push: str, who: str, ping: str | None = None) -> Ping | Ignored | None:
+    """A Ping or Ignored for every event but ``push``; None for the push itself."""
+    if ping is not None and event == ping:
+        return Ping()
+    if event != push:
+        return Ignored(f"{who} event {event or '(none)'!r} moves no ref")
+    return None
+
+
 def _parse_github(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
     event = headers.get("x-github-event", "")
-    if event == "ping":
-        return Ping()
-    if event != "push":
-        return Ignored(f"GitHub event {event or '(none)'!r} moves no ref")
-    return _github_like(payload, Provider.GITHUB)
+    other = _not_a_push(event, "push", "GitHub", ping="ping")
+    return other or _github_like(payload, Provider.GITHUB)
 
 
 def _parse_gitea(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
     event = headers.get("x-forgejo-event") or headers.get("x-gitea-event") or ""
-    if event != "push":
-        return Ignored(f"Gitea/Forgejo event {event or '(none)'!r} moves no ref")
-    return _github_like(payload, Provider.GITEA)
+    return _not_a_push(event, "push", "Gitea/Forgejo") or _github_like(payload, Provider.GITEA)
 
 
 _GITLAB_PUSH_EVENTS = frozenset({"Push Hook", "Tag Push Hook", "System Hook"})
@@ -305,9 +309,9 @@ def _bitbucket_cloud_urls(repo: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _parse_bitbucket(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
-    event = headers.get("x-event-key", "")
-    if event != "repo:push":
-        return Ignored(f"Bitbucket event {event or '(none)'!r} moves no ref")
+    other = _not_a_push(headers.get("x-event-key", ""), "repo:push", "Bitbucket")
+    if other is not None:
+        return other
     repo = _object(payload.get("repository"), "repository")
     push = _object(payload.get("push"), "push")
     refs: list[PushedRef] = []
@@ -325,10 +329,9 @@ def _parse_bitbucket(headers: Mapping[str, str], payload: dict[str, Any]) -> Del
 
 def _parse_bitbucket_server(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
     event = headers.get("x-event-key", "")
-    if event == "diagnostics:ping":
-        return Ping()
-    if event != "repo:refs_changed":
-        return Ignored(f"Bitbucket Server event {event or '(none)'!r} moves no ref")
+    other = _not_a_push(event, "repo:refs_changed", "Bitbucket Server", ping="diagnostics:ping")
+    if other is not None:
+        return other
     _object(payload.get("repository"), "repository")
     urls = _bitbucket_server_urls(payload)
     refs: list[PushedRef] = []

@@ -31,6 +31,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from tether.aioserve import AppServer
 from tether.webhook.matching import repository_matches, same_repository
 from tether.webhook.providers import (
     Ignored,
@@ -145,7 +146,7 @@ async def _read_capped(request: web.Request, limit: int) -> bytes | None:
         parts.append(chunk)
 
 
-class WebhookReceiver:
+class WebhookReceiver(AppServer):
     """Serves ``/hooks/<provider>`` on its own host and port."""
 
     def __init__(
@@ -156,35 +157,18 @@ class WebhookReceiver:
         count: Callable[[str, str], None] = lambda _p, _o: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(config.host, config.port)
         self.config = config
         self.directory = directory
         self.count = count
         self.clock = clock
         self.limiter = RateLimiter(config.per_source, config.overall)
-        self.port = config.port
-        self._runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
         # client_max_size is aiohttp's own cap; ours (below) answers first, with 413.
         app = web.Application(client_max_size=self.config.max_body + 1)
         app.router.add_post("/hooks/{provider}", self._handle)
         return app
-
-    async def start(self) -> int:
-        """Start serving; returns the bound port (useful with port 0)."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
-        return self.port
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
         segment = request.match_info.get("provider", "")
