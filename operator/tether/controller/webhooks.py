@@ -93,9 +93,7 @@ class RepositoryDirectory:
             if self.runtime.active:
                 self.runtime.repo_queue.wake(key, triggers.WEBHOOK)
             else:
-                stamp = f"webhook-{time.time_ns()}"
-                patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}}
-                await self.standby.patch_metadata(key, patch)
+                await self._ask_the_leader(key)
             body = self.runtime.repos.get(key)
             if body is not None:
                 message = f"{provider.value} webhook: push of {push.describe()}; refreshing"
@@ -103,3 +101,12 @@ class RepositoryDirectory:
         log.info(
             "%s webhook refreshed %s", provider.value, ", ".join(f"{ns}/{n}" for ns, n in keys)
         )
+
+    async def _ask_the_leader(self, key: Key) -> None:
+        """A standby's refresh: the annotation, which the leader's watch turns into one."""
+        stamp = f"webhook-{time.time_ns()}"
+        patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}}
+        try:
+            await self.standby.patch_metadata(key, patch)
+        except Exception as exc:  # one Repository's failure must not fail the others
+            log.warning("Repository %s/%s: could not ask for a refresh: %s", *key, exc)

@@ -234,7 +234,14 @@ class WebhookReceiver(AppServer):
         for candidate in candidates:
             if candidate.secret_name is None:
                 continue
-            secret = await self.directory.secret(candidate.key[0], candidate.secret_name)
+            try:
+                secret = await self.directory.secret(candidate.key[0], candidate.secret_name)
+            except Exception as exc:  # the API server: this Repository cannot verify now
+                log.warning(
+                    "webhook secret %s/%s of Repository %s/%s could not be read: %s",
+                    candidate.key[0], candidate.secret_name, *candidate.key, type(exc).__name__,
+                )  # fmt: skip
+                continue
             if secret and verify(provider, headers, body, secret) is Verdict.OK:
                 covered.append(candidate)
         return covered

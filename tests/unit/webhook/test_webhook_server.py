@@ -216,3 +216,25 @@ async def test_a_flood_is_rate_limited() -> None:
         assert statuses == [202, 202, 202, 429, 429]
         assert len(running.directory.refreshed) == 3
         assert running.count("github", "rate_limited") == 2
+
+
+class Unreadable(Directory):
+    async def secret(self, namespace: str, name: str) -> bytes | None:
+        raise ConnectionError("the API server is away")
+
+
+async def test_a_secret_that_cannot_be_read_verifies_nothing() -> None:
+    found = Unreadable(repos=directory().repos, secrets={})
+    receiver = WebhookReceiver(ReceiverConfig(host="127.0.0.1", port=0), found)
+    await receiver.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            running = Running(receiver, found, Metrics(), session)
+            body = push_body()
+            status, answer = await running.post(
+                "/hooks/github", body, github_headers(body, TEAM_SECRET)
+            )
+    finally:
+        await receiver.stop()
+    assert (status, answer["outcome"]) == (401, "unauthorized")
+    assert found.refreshed == []
