@@ -83,11 +83,17 @@ def hooked(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         stop_operator(op)
 
 
-def github_push(url: str, ref: str = "refs/heads/main") -> bytes:
+def github_push(ref: str = "refs/heads/main") -> bytes:
+    """GitHub names the repository by its https and ssh URLs; the Repository says
+    git://127.0.0.1:PORT/apps.git. Different spellings of one repository must match."""
     return json.dumps(
         {
             "ref": ref,
-            "repository": {"clone_url": url, "html_url": "http://example.invalid/apps"},
+            "repository": {
+                "clone_url": "https://127.0.0.1/apps.git",
+                "ssh_url": "git@127.0.0.1:apps.git",
+                "html_url": "https://127.0.0.1/apps",
+            },
         }
     ).encode()
 
@@ -143,7 +149,7 @@ def test_a_signed_push_webhook_syncs_the_new_commit_long_before_the_interval(
 
     second = git_server.push({f"{path}/cm.yaml": configmap("settings", "two")}, message="v2")
     assert second == git("rev-parse", "HEAD", cwd=git_server.work) and second != first
-    body = github_push(git_server.url())
+    body = github_push()
 
     # A wrong signature is refused at once and queues nothing.
     forged = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(body, b"not-the-secret")}
