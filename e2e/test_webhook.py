@@ -12,8 +12,6 @@ count in ``tether_webhook_requests_total``.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +23,13 @@ from operator_helpers import (
     NotYet,
     Operator,
     app_status,
+    apply_repo_and_app,
     configmap,
     free_port,
     git,
     git_server,
     installed,
+    post_webhook,
     start_operator,
     stop_operator,
     synced_healthy,
@@ -50,14 +50,7 @@ class HookedOperator:
         self.port = port
 
     def post(self, provider: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/hooks/{provider}", data=body, headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"{}")
+        return post_webhook(self.port, provider, body, headers)
 
     def count(self, outcome: str) -> float:
         for line in self.op.metrics().splitlines():
@@ -98,41 +91,6 @@ def github_push(ref: str = "refs/heads/main") -> bytes:
     ).encode()
 
 
-def repository_and_app(kubectl: Any, ns: str, url: str, path: str) -> None:
-    kubectl.apply(
-        [
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "hook", "namespace": ns},
-                "stringData": {"token": SECRET},
-            },
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Repository",
-                "metadata": {"name": "repo", "namespace": ns},
-                "spec": {
-                    "url": url,
-                    "insecure": True,
-                    "interval": "10m",
-                    "webhook": {"secretRef": {"name": "hook"}},
-                },
-            },
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": "app", "namespace": ns},
-                "spec": {
-                    "source": {"repositoryRef": {"name": "repo"}, "revision": "main", "path": path},
-                    "destination": {"namespace": ns},
-                    "syncPolicy": {"automated": {"prune": True}},
-                    "interval": "10m",
-                },
-            },
-        ]
-    )
-
-
 def repo_revision(kubectl: Any, ns: str) -> str:
     status = kubectl.json("get", "repositories.tether.dev", "repo", "-n", ns).get("status") or {}
     return "".join(r["resolved"] for r in status.get("revisions") or () if r["revision"] == "main")
@@ -143,7 +101,19 @@ def test_a_signed_push_webhook_syncs_the_new_commit_long_before_the_interval(
 ) -> None:
     path = f"{namespace}/hooked"
     first = git_server.push({f"{path}/cm.yaml": configmap("settings", "one")}, message="v1")
-    repository_and_app(kubectl, namespace, git_server.url(), path)
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "hook", "namespace": namespace},
+            "stringData": {"token": SECRET},
+        }
+    )
+    apply_repo_and_app(
+        kubectl, namespace, git_server.url(), path, automated={"prune": True},
+        repo_spec={"interval": "10m", "webhook": {"secretRef": {"name": "hook"}}},
+        app_interval="10m",
+    )  # fmt: skip
     status = wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
     assert status["sync"]["revision"].endswith(first)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,12 @@ from operator_helpers import (
     GitServer,
     NotYet,
     Operator,
+    apply_repo_and_app,
     configmap,
     free_port,
     git_server,
     installed,
+    post_webhook,
     start_operator,
     stop_operator,
     synced_healthy,
@@ -42,16 +42,8 @@ SECRET = b"standby-global-secret-77"
 
 
 def post(port: int, body: bytes) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/hooks/github",
-        data=body,
-        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(body, SECRET)},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(body, SECRET)}
+    return post_webhook(port, "github", body, headers)
 
 
 @pytest.fixture
@@ -98,27 +90,10 @@ def test_a_webhook_on_the_standby_reaches_the_leader(
     _leader, standby, port = pair
     path = f"{namespace}/standby"
     git_server.push({f"{path}/cm.yaml": configmap("settings", "one")}, message="v1")
-    kubectl.apply(
-        [
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Repository",
-                "metadata": {"name": "repo", "namespace": namespace},
-                "spec": {"url": git_server.url(), "insecure": True, "interval": "10m"},
-            },
-            {
-                "apiVersion": "tether.dev/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": "app", "namespace": namespace},
-                "spec": {
-                    "source": {"repositoryRef": {"name": "repo"}, "revision": "main", "path": path},
-                    "destination": {"namespace": namespace},
-                    "syncPolicy": {"automated": {"prune": True}},
-                    "interval": "10m",
-                },
-            },
-        ]
-    )
+    apply_repo_and_app(
+        kubectl, namespace, git_server.url(), path, automated={"prune": True},
+        repo_spec={"interval": "10m"}, app_interval="10m",
+    )  # fmt: skip
     wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
     second = git_server.push({f"{path}/cm.yaml": configmap("settings", "two")}, message="v2")
     body = json.dumps(
