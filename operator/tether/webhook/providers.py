@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from tether.errors import TetherError
 
@@ -225,6 +225,11 @@ def sign(body: bytes, secret: bytes) -> str:
 
 
 def _json(body: bytes) -> Any:
+    """The JSON body; GitHub's form encoding (``payload=<url-encoded JSON>``) as well,
+    GitHub's default content type, so a hook left at it works."""
+    if body.startswith(b"payload="):
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
+        body = (fields.get("payload") or [""])[0].encode()
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

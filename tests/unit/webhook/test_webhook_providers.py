@@ -380,3 +380,14 @@ def test_provider_paths() -> None:
     assert provider_of("forgejo") is Provider.GITEA
     assert provider_of("bitbucket-server") is Provider.BITBUCKET_SERVER
     assert provider_of("GitHub") is None and provider_of("") is None
+
+
+def test_githubs_form_encoded_payload_is_read_and_signed_as_sent() -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": github_body().decode()}).encode()
+    headers = {"x-github-event": "push", "x-hub-signature-256": "sha256=" + hexmac(SECRET, body)}
+    assert verify(Provider.GITHUB, headers, body, SECRET) is Verdict.OK
+    delivery = parse(Provider.GITHUB, headers, body)
+    assert isinstance(delivery, Push) and delivery.refs == (PushedRef(RefKind.BRANCH, "main"),)
+    assert candidate_urls(Provider.GITHUB, body)[0] == "https://github.com/org/repo.git"
