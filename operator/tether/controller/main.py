@@ -173,7 +173,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     server = ProbeServer(metrics, probes, cfg.metrics_host, cfg.metrics_port)
     port = await server.start()
     log.info("metrics and probes on %s:%d", cfg.metrics_host, port)
-    receiver = await _start_webhooks(cfg, runtime, client, recorder, metrics)
+    receiver = await _start_webhooks(cfg, runtime, client, recorder, metrics, probes)
 
     ready = asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
@@ -244,7 +244,12 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
 
 
 async def _start_webhooks(
-    cfg: OperatorConfig, runtime: Runtime, client: Any, recorder: ev.EventRecorder, metrics: Metrics
+    cfg: OperatorConfig,
+    runtime: Runtime,
+    client: Any,
+    recorder: ev.EventRecorder,
+    metrics: Metrics,
+    probes: Probes,
 ) -> WebhookReceiver | None:
     """The push webhook receiver on its own port, when configured."""
     if cfg.webhook is None:
@@ -254,7 +259,9 @@ async def _start_webhooks(
     directory = RepositoryDirectory(
         runtime, KubeSecretReader(client), recorder, KubeStatusPatcher(client, REPOSITORIES)
     )
-    receiver = WebhookReceiver(cfg.webhook, directory, count=metrics.count_webhook)
+    receiver = WebhookReceiver(
+        cfg.webhook, directory, count=metrics.count_webhook, ready=lambda: probes.ready
+    )
     port = await receiver.start()
     log.info(
         "push webhooks on %s:%d (global secret %s)",

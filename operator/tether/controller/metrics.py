@@ -77,7 +77,7 @@ class Metrics:
         self.webhook_requests = Counter(
             "tether_webhook_requests_total",
             "Push webhook requests, by provider and outcome (accepted, ignored, ping, "
-            "unauthorized, too_large, rate_limited, bad_request, not_found).",
+            "unauthorized, too_large, rate_limited, bad_request, not_found, unavailable).",
             ["provider", "outcome"],
             registry=self.registry,
         )

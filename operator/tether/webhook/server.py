@@ -3,7 +3,8 @@
 ``POST /hooks/<provider>`` (``github``, ``gitlab``, ``gitea``/``forgejo``,
 ``bitbucket``, ``bitbucket-server``, ``generic``, ``registry``). In order:
 
-1. rate limit, per source address and overall (429);
+1. rate limit, per source address and overall (429); an unknown provider 404; an
+   operator still starting (its Repositories not listed yet) 503;
 2. size: a ``Content-Length`` over the limit is refused before reading, and the read
    itself stops at the limit (413);
 3. verification: the signature or token header must be there, and made with the
@@ -69,6 +70,7 @@ class Outcome(Enum):
     RATE_LIMITED = "rate_limited"
     BAD_REQUEST = "bad_request"
     NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"  # the operator is starting: it does not know its Repositories
 
 
 _STATUS = {
@@ -80,6 +82,7 @@ _STATUS = {
     Outcome.RATE_LIMITED: 429,
     Outcome.BAD_REQUEST: 400,
     Outcome.NOT_FOUND: 404,
+    Outcome.UNAVAILABLE: 503,
 }
 
 
@@ -156,12 +159,14 @@ class WebhookReceiver(AppServer):
         *,
         count: Callable[[str, str], None] = lambda _p, _o: None,
         clock: Callable[[], float] = time.monotonic,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(config.host, config.port)
         self.config = config
         self.directory = directory
         self.count = count
         self.clock = clock
+        self.ready = ready
         self.limiter = RateLimiter(config.per_source, config.overall)
 
     def app(self) -> web.Application:
@@ -186,6 +191,8 @@ class WebhookReceiver(AppServer):
             return Answer(Outcome.RATE_LIMITED, "too many requests; try again later")
         if provider is None:
             return Answer(Outcome.NOT_FOUND, "no such webhook provider")
+        if not self.ready():
+            return Answer(Outcome.UNAVAILABLE, "starting: Repositories not listed yet; retry")
         length = request.content_length
         if length is not None and length > self.config.max_body:
             return Answer(Outcome.TOO_LARGE, f"the body is over {self.config.max_body} bytes")

@@ -238,3 +238,23 @@ async def test_a_secret_that_cannot_be_read_verifies_nothing() -> None:
         await receiver.stop()
     assert (status, answer["outcome"]) == (401, "unauthorized")
     assert found.refreshed == []
+
+
+async def test_a_starting_operator_answers_503_until_it_knows_its_repositories() -> None:
+    found = directory()
+    ready = [False]
+    receiver = WebhookReceiver(
+        ReceiverConfig(host="127.0.0.1", port=0), found, ready=lambda: ready[0]
+    )
+    await receiver.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            running = Running(receiver, found, Metrics(), session)
+            body = push_body()
+            headers = github_headers(body, TEAM_SECRET)
+            assert (await running.post("/hooks/github", body, headers))[0] == 503
+            assert found.refreshed == [] and found.secret_reads == 0
+            ready[0] = True
+            assert (await running.post("/hooks/github", body, headers))[0] == 202
+    finally:
+        await receiver.stop()
