@@ -130,7 +130,6 @@ def set_field(
     pointer = FieldPointer(tuple(steps))
     place = f"{file}: {what} {pointer}"
     root = _root(parsed, doc, place)
-    expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     found = _locate(parsed, root, doc, tuple(steps), place)
     if isinstance(found, _Absent):
         if not create:
@@ -138,6 +137,7 @@ def set_field(
         candidates = _insertions(parsed, found, tuple(steps), value, place)
     else:
         candidates = _replacements(parsed, found, value, place)
+    expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     return _first_verified(parsed, candidates, expected, place)
 
 
@@ -450,8 +450,8 @@ def _plain_ok(value: str) -> bool:
 
 
 def _single_ok(value: str) -> bool:
-    # A line break inside single quotes would be folded; everything printable is kept.
-    return value.isprintable()
+    # A line break inside single quotes would be folded; printable text and tabs are kept.
+    return value.replace("\t", "").isprintable()
 
 
 def _double_quoted(value: str) -> str:
@@ -488,7 +488,7 @@ def _block_scalar(value: str, old: str, eol: str) -> list[str]:
     body = value[:-1] if value.endswith("\n") else value
     if body.endswith("\n") or not body or body[0] in " \t" or "\r" in body:
         return []
-    if not all(line.isprintable() for line in body.split("\n")):
+    if not all(line.replace("\t", "").isprintable() for line in body.split("\n")):
         return []
     indicator = header_match.group(1)
     if indicator == ">" and "\n" in body:
