@@ -115,7 +115,9 @@ class FieldPointer:
                 if isinstance(step, str) and isinstance(current, dict):
                     following = current[step] = {}
                 else:
-                    raise FieldMoved(f"{FieldPointer(self.steps[: index + 1])}: no such list element")
+                    raise FieldMoved(
+                        f"{FieldPointer(self.steps[: index + 1])}: no such list element"
+                    )
             current = following
         _assign(current, self.steps[-1], value, self)
         return root
