@@ -42,7 +42,7 @@ def test_clean_removes_server_fields_marks_and_the_selector_label() -> None:
         "data": {"MODE": "fast", "script": "line one\nline two\n"},
     }
     assert list(cleaned) == ["apiVersion", "kind", "metadata", "data"]
-    assert LIVE == before
+    assert before == LIVE
 
 
 def test_clean_drops_maps_left_empty() -> None:
