@@ -129,16 +129,36 @@ def set_field(
     parsed = _parse(data, file)
     pointer = FieldPointer(tuple(steps))
     place = f"{file}: {what} {pointer}"
+    if create and doc == 0 and parsed.values.get(0) is None and steps:
+        return _into_empty(parsed, tuple(steps), value, place)
     root = _root(parsed, doc, place)
     found = _locate(parsed, root, doc, tuple(steps), place)
     if isinstance(found, _Absent):
         if not create:
             raise FieldMoved(f"{place}: the field is no longer in the file")
         candidates = _insertions(parsed, found, tuple(steps), value, place)
+    elif pointer.get(parsed.values.get(doc)) == value:
+        return data  # already so: no byte moves, not even a re-quoted equal scalar
     else:
         candidates = _replacements(parsed, found, value, place)
     expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     return _first_verified(parsed, candidates, expected, place)
+
+
+def _into_empty(parsed: _Parsed, steps: tuple[Step, ...], value: Any, place: str) -> bytes:
+    """A file with no first document (empty, or only comments) gets the keys appended."""
+    if any(not isinstance(step, str) for step in steps) or parsed.json:
+        raise FieldMoved(f"{place}: the file is empty, and a list element cannot be made")
+    nested: Any = value
+    for key in reversed(steps[1:]):
+        nested = {key: nested}
+    lines = _block_entry(str(steps[0]), nested, 0)
+    text = parsed.text
+    separator = parsed.eol if text and not _BREAK.search(text[-1:]) else ""
+    candidate = text + separator + parsed.eol.join(lines) + parsed.eol
+    expected = dict(parsed.values)
+    expected[0] = FieldPointer(steps).with_value({}, value)
+    return _first_verified(parsed, [candidate], expected, place)
 
 
 def delete_field(data: bytes, *, file: str, doc: int, steps: Sequence[Step], what: str) -> bytes:

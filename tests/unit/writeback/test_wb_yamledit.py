@@ -412,3 +412,35 @@ def test_a_flow_collection_is_replaced_as_json() -> None:
         original, file="c", doc=0, steps=steps, value={"app": "api"}, create=False, what="x"
     )
     assert result == original.replace(b"{app: web}", b'{"app": "api"}')
+
+
+def test_an_equal_value_moves_no_byte_even_when_spelled_differently() -> None:
+    data = b"spec:\n  replicas: 0x3  # hex\n  name: 'web'\n"
+    assert (
+        set_field(
+            data, file="f", doc=0, steps=("spec", "replicas"), value=3, create=False, what="x"
+        )
+        == data
+    )
+    assert (
+        set_field(
+            data, file="f", doc=0, steps=("spec", "name"), value="web", create=False, what="x"
+        )
+        == data
+    )
+
+
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        (b"", b'image:\n  tag: "1.2"\n'),
+        (b"# only comments\n", b'# only comments\nimage:\n  tag: "1.2"\n'),
+        (b"# no newline", b'# no newline\nimage:\n  tag: "1.2"\n'),
+        (b"# crlf\r\n", b'# crlf\r\nimage:\r\n  tag: "1.2"\r\n'),
+    ],
+)
+def test_keys_go_into_an_empty_file(data: bytes, expected: bytes) -> None:
+    result = set_field(
+        data, file="values.yaml", doc=0, steps=("image", "tag"), value="1.2", create=True, what="x"
+    )
+    assert result == expected
