@@ -291,3 +291,18 @@ def test_new_object_in_a_helm_app_is_unsupported() -> None:
     plan = EditPlan("c", SourceKind.HELM, new_objects=(NewObject(CONFIGMAP, "c"),))
     with pytest.raises(UnsupportedSource, match="ConfigMap Extra"):
         apply_plan(plan, {}.get)
+
+
+def test_value_file_paths_are_normalised_and_kept_in_the_repository() -> None:
+    files = {"shared/values.yaml": b"replicaCount: 2\n"}
+    capture = Capture(WEB, REPLICAS, 5, None, helm_value="replicaCount")
+    plan = _helm(capture, value_files=("charts/web/../../shared/values.yaml",))
+    assert apply_plan(plan, files.get) == {"shared/values.yaml": b"replicaCount: 5\n"}
+    outside = _helm(capture, value_files=("charts/../../etc/values.yaml",))
+    with pytest.raises(UnsupportedSource, match="outside the repository"):
+        apply_plan(outside, files.get)
+
+
+def test_new_object_at_the_repository_root() -> None:
+    plan = EditPlan(".", SourceKind.PLAIN, new_objects=(NewObject(CONFIGMAP, "."),))
+    assert list(apply_plan(plan, {}.get)) == ["configmap-extra.yaml"]
