@@ -129,6 +129,7 @@ def set_field(
     parsed = _parse(data, file)
     pointer = FieldPointer(tuple(steps))
     place = f"{file}: {what} {pointer}"
+    value = _as_kubectl_reads(value)
     if create and doc == 0 and parsed.values.get(0) is None and steps:
         return _into_empty(parsed, tuple(steps), value, place)
     root = _root(parsed, doc, place)
@@ -143,6 +144,13 @@ def set_field(
         candidates = _replacements(parsed, found, value, place)
     expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     return _first_verified(parsed, candidates, expected, place)
+
+
+def _as_kubectl_reads(value: Any) -> Any:
+    """An integral float is an integer to kubectl (``3.0`` reads as 3): write it as one."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
 
 
 def _into_empty(parsed: _Parsed, steps: tuple[Step, ...], value: Any, place: str) -> bytes:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tether.manifests.documents import parse_file
 from tether.writeback.errors import EditRefused, FieldMoved, NotRoundTrippable, WriteBackReason
@@ -209,6 +211,46 @@ def test_only_the_edited_scalar_changes(case: Case) -> None:
     if case.first is not None:
         assert new_text[:1] == case.first, new_text
     assert _meaning(result, case.file) == _expected_meaning(original, case)
+
+
+ANY_VALUE = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",))),
+    st.sampled_from(["yes", "~", "1.0", "0x10", "- a", "a: b", "#x", "a #b", "'q'", "\n", "a\n"]),
+    st.sampled_from([" lead", "trail ", "\u2028", "\x85", "{a}", "[1]", "@x", "|", "", ":"]),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+# Every quoting and block style, and flow context; not the case that renames its own selector.
+STYLES = [
+    c
+    for c in CASES
+    if (c.first in ('"', "'", "|", ">") or c.file == "flow.yaml") and "[name=http]" not in c.pointer
+]
+
+
+@pytest.mark.parametrize("case", STYLES, ids=str)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=ANY_VALUE)
+def test_any_value_in_any_style_changes_only_its_span(case: Case, value: Any) -> None:
+    original = _read(case.file)
+    start, end = _span(original, case)
+    pointer = FieldPointer.parse(case.pointer)
+    result = set_field(
+        original,
+        file=case.file,
+        doc=case.doc,
+        steps=pointer.steps,
+        value=value,
+        create=False,
+        what="x",
+    )
+    assert result[:start] == original[:start]
+    assert result.endswith(original[end:])
+    assert pointer.get(_meaning(result, case.file)[case.doc]) == value
 
 
 def test_corpus_cases_cover_every_corpus_file() -> None:
