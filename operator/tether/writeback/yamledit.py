@@ -1,8 +1,9 @@
 """Byte-preserving YAML edits: change one node of one document, keep every other byte.
 
-The file is never re-dumped. ruamel.yaml composes it (round-trip mode) only to
-*locate* nodes: each scalar's exact span (from its token marks) and each
-collection's extent. An edit splices new text into the original string at
+The file is never re-dumped. ruamel.yaml composes it (round-trip mode; its C
+parser when the pure one refuses the file, see yamlcompose.py) only to *locate*
+nodes: each scalar's exact span (from its token marks) and each collection's
+extent. An edit splices new text into the original string at
 that span, so comments, key order, quoting, indentation, flow style, anchors
 and merge keys, blank lines, CRLF, tabs, other documents, ``---``/``...``
 markers, a byte-order mark and a missing final newline outside the span are
@@ -20,8 +21,8 @@ entry, at the indentation of its keys (inside ``{...}`` for a flow mapping).
 Refused: a value reached through an alias or a ``<<`` merge key, or one
 whose node (or a parent) is anchored and used by an alias elsewhere, since
 editing the anchor would change the other uses too (EditRefused); a block
-mapping or list replaced as a whole (EditRefused); a file ruamel.yaml cannot
-parse (NotRoundTrippable). A missing list element is FieldMoved. Pure.
+mapping or list replaced as a whole (EditRefused); a file that does not parse
+(NotRoundTrippable). A missing list element is FieldMoved. Pure.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -42,9 +42,9 @@ from tether.manifests.jsonstream import looks_like_json
 from tether.manifests.scalars import resolve_plain
 from tether.writeback.errors import EditRefused, FieldMoved, NotRoundTrippable
 from tether.writeback.pointer import MISSING, FieldPointer, Step, select_index, step_into
+from tether.writeback.yamlcompose import MERGE_TAG, Token, compose
 
 _BOM: Final = "\ufeff"
-_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _SKIPPED_TOKENS: Final = frozenset(
     {
         "CommentToken",
@@ -62,15 +62,6 @@ _BLOCK_HEADER: Final = re.compile(r"^([|>])([0-9+-]*)")
 
 
 @dataclass(frozen=True)
-class _Token:
-    kind: str
-    start: int
-    end: int
-    column: int
-    style: str | None
-
-
-@dataclass(frozen=True)
 class _Parsed:
     """One file as text, its composed documents, its tokens and its kubectl meaning."""
 
@@ -79,12 +70,12 @@ class _Parsed:
     text: str
     eol: str
     roots: tuple[Node, ...]
-    tokens: tuple[_Token, ...]
+    tokens: tuple[Token, ...]
     refs: dict[int, int]
     values: dict[int, Any]
     json: bool
 
-    def token_ending_at(self, end: int, kind: str) -> _Token | None:
+    def token_ending_at(self, end: int, kind: str) -> Token | None:
         for token in self.tokens:
             if token.end == end and token.kind == kind:
                 return token
@@ -240,10 +231,8 @@ def _parse(data: bytes, file: str) -> _Parsed:
         raise NotRoundTrippable(
             f"{file}: does not parse ({exc}); the file is left as it is"
         ) from None
-    yaml = YAML(typ="rt", pure=True)
     try:
-        roots = tuple(yaml.compose_all(text))
-        tokens = tuple(_tokens(yaml, text))
+        roots, tokens = compose(text)
     except YAMLError as exc:
         cause = str(getattr(exc, "problem", None) or exc).strip().splitlines()[0]
         raise NotRoundTrippable(
@@ -262,17 +251,6 @@ def _parse(data: bytes, file: str) -> _Parsed:
         values={d.index: d.value for d in documents},
         json=looks_like_json(text),
     )
-
-
-def _tokens(yaml: YAML, text: str) -> Iterator[_Token]:
-    for token in yaml.scan(text):
-        yield _Token(
-            type(token).__name__,
-            token.start_mark.index,
-            token.end_mark.index,
-            token.start_mark.column,
-            getattr(token, "style", None),
-        )
 
 
 def _reference_counts(roots: Sequence[Node]) -> dict[int, int]:
@@ -307,7 +285,7 @@ def _root(parsed: _Parsed, doc: int, place: str) -> Node:
 
 
 def _key_text(node: Node) -> str | None:
-    if isinstance(node, ScalarNode) and node.tag != _MERGE_TAG:
+    if isinstance(node, ScalarNode) and node.tag != MERGE_TAG:
         return str(node.value)
     return None
 
@@ -470,11 +448,11 @@ def _flow_value(value: Any, json_only: bool) -> str:
 def _plain_ok(value: str) -> bool:
     if not value or value != value.strip() or value[0] in _PLAIN_UNSAFE_START:
         return False
-    if ": " in value or " #" in value or value.endswith(":") or "\t" in value:
+    if ": " in value or " #" in value or value.endswith(":") or ":\t" in value or "\t#" in value:
         return False
     if any(ch in _FLOW_UNSAFE for ch in value):
         return False
-    return value.isprintable() and resolve_plain(value) == value
+    return value.replace("\t", "").isprintable() and resolve_plain(value) == value
 
 
 def _single_ok(value: str) -> bool:
