@@ -589,7 +589,7 @@ def _line_end_after(text: str, position: int) -> int:
 def _pair_span(parsed: _Parsed, mapping: MappingNode, key: Node) -> tuple[int, int] | None:
     """The text of one block mapping entry: its whole lines, or up to the next key."""
     if mapping.flow_style:
-        return None
+        return _flow_pair_span(mapping, key)
     text = parsed.text
     keys = [k for k, _ in mapping.value]
     position = next(i for i, k in enumerate(keys) if k is key)
@@ -610,6 +610,18 @@ def _pair_span(parsed: _Parsed, mapping: MappingNode, key: Node) -> tuple[int, i
             2 if text[line_start - 2 : line_start] == "\r\n" else 1
         )
     return line_start_with_break, end
+
+
+def _flow_pair_span(mapping: MappingNode, key: Node) -> tuple[int, int]:
+    """In ``{a: 1, b: 2}``: ``, b: 2`` for a later entry, ``a: 1, `` for the first."""
+    pairs = mapping.value
+    position = next(i for i, (k, _) in enumerate(pairs) if k is key)
+    value_end = int(pairs[position][1].end_mark.index)
+    if position > 0:
+        return int(pairs[position - 1][1].end_mark.index), value_end
+    if len(pairs) > 1:
+        return int(key.start_mark.index), int(pairs[1][0].start_mark.index)
+    return int(key.start_mark.index), value_end
 
 
 # --- block rendering of inserted values ------------------------------------------------

@@ -183,3 +183,13 @@ def test_other_fields_of_a_kustomize_app_are_unsupported() -> None:
 )
 def test_image_reference_splits_like_kustomize(text: str, expected: ImageRef) -> None:
     assert ImageRef.parse(text) == expected
+
+
+def test_flow_style_entries_are_edited_in_place() -> None:
+    data = b'images:\n- {name: redis, newName: reg/redis, newTag: "6"}  # flow\n- {newTag: "1", name: x}\n'
+    files = {"app/kustomization.yaml": data}
+    digest = apply_plan(_plan(_image("cache", "reg/redis:6", f"reg/redis@{DIGEST}")), files.get)
+    expected = data.replace(b'newTag: "6"}', f"digest: {DIGEST}}}".encode())
+    assert digest["app/kustomization.yaml"] == expected
+    untagged = apply_plan(_plan(_image("x", "x:1", "x")), files.get)["app/kustomization.yaml"]
+    assert untagged == data.replace(b'{newTag: "1", name: x}', b"{name: x}")
