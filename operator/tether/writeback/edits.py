@@ -37,7 +37,7 @@ from tether.writeback.kustedit import (
 )
 from tether.writeback.newobject import new_object_path, render_new_object
 from tether.writeback.pointer import MISSING, FieldPointer, Step
-from tether.writeback.yamledit import append_item, document_value, set_field
+from tether.writeback.yamledit import FieldEdit, append_item, document_values, set_fields
 
 Read = Callable[[str], bytes | None]
 """Reads a repo-relative file at the tip: its bytes, or None when it does not exist."""
@@ -126,10 +126,16 @@ def apply_plan(plan: EditPlan, read: Read) -> dict[str, bytes]:
     nothing.
     """
     files = _Files(read)
+    plain: dict[str, list[Capture]] = {}
     for capture in plan.captures:
         _check_capture(plan, capture)
         path = _capture_file(plan, capture, files)
-        files.put(path, _edit(plan, capture, path, files.get(path)))
+        if plan.kind is SourceKind.PLAIN:
+            plain.setdefault(path, []).append(capture)
+        else:
+            files.put(path, _edit(plan, capture, path, files.get(path)))
+    for path, group in plain.items():
+        files.put(path, _edit_plain(group, path, files.get(path)))
     for new in plan.new_objects:
         _add_object(plan, new, files)
     return files.changed()
@@ -213,8 +219,6 @@ def _kustomization_path(plan: EditPlan, files: _Files) -> str:
 
 def _edit(plan: EditPlan, capture: Capture, path: str, data: bytes) -> bytes:
     what = capture.label
-    if plan.kind is SourceKind.PLAIN:
-        return _edit_plain(capture, path, data)
     if plan.kind is SourceKind.KUSTOMIZE:
         if is_image_pointer(capture.pointer) and isinstance(capture.value, str):
             rendered = capture.git_value if isinstance(capture.git_value, str) else capture.value
@@ -237,22 +241,26 @@ def _edit(plan: EditPlan, capture: Capture, path: str, data: bytes) -> bytes:
     )
 
 
-def _edit_plain(capture: Capture, path: str, data: bytes) -> bytes:
-    origin = capture.origin
-    assert origin is not None  # checked by _capture_file
-    prefix = item_steps(origin.item)
-    document = document_value(data, file=path, doc=origin.doc)
-    if not _holds(FieldPointer(prefix).get(document), capture.key):
-        raise FieldMoved(f"{origin}: {capture.label} is no longer in this document")
-    return set_field(
-        data,
-        file=path,
-        doc=origin.doc,
-        steps=prefix + capture.pointer.steps,
-        value=capture.value,
-        create=capture.git_value is MISSING,
-        what=capture.label,
-    )
+def _edit_plain(captures: list[Capture], path: str, data: bytes) -> bytes:
+    """All captures of one file, each into the document (and List item) it came from."""
+    documents = document_values(data, file=path)
+    edits: list[FieldEdit] = []
+    for capture in captures:
+        origin = capture.origin
+        assert origin is not None  # checked by _capture_file
+        prefix = item_steps(origin.item)
+        if not _holds(FieldPointer(prefix).get(documents.get(origin.doc)), capture.key):
+            raise FieldMoved(f"{origin}: {capture.label} is no longer in this document")
+        edits.append(
+            FieldEdit(
+                doc=origin.doc,
+                steps=prefix + capture.pointer.steps,
+                value=capture.value,
+                create=capture.git_value is MISSING,
+                what=capture.label,
+            )
+        )
+    return set_fields(data, file=path, edits=edits)
 
 
 def item_steps(item: str) -> tuple[Step, ...]:

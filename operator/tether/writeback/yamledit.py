@@ -27,6 +27,7 @@ mapping or list replaced as a whole (EditRefused); a file that does not parse
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -132,9 +133,106 @@ def set_field(
     elif pointer.get(parsed.values.get(doc)) == value:
         return data  # already so: no byte moves, not even a re-quoted equal scalar
     else:
-        candidates = _replacements(parsed, found, value, place)
+        candidates = _replacement(parsed, found, value, place).candidates(parsed.text)
     expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     return _first_verified(parsed, candidates, expected, place)
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """One ``set_field`` of a batch (see ``set_fields``)."""
+
+    doc: int
+    steps: tuple[Step, ...]
+    value: Any
+    create: bool
+    what: str
+
+
+def set_fields(data: bytes, *, file: str, edits: Sequence[FieldEdit]) -> bytes:
+    """The file with every edit made, as ``set_field`` one after the other would.
+
+    When all are replacements of distinct existing nodes (the usual case) the file
+    is parsed and verified once for all of them; otherwise, or when that combined
+    result does not verify, they are made one at a time.
+    """
+    if len(edits) == 1:
+        only = edits[0]
+        return set_field(
+            data,
+            file=file,
+            doc=only.doc,
+            steps=only.steps,
+            value=only.value,
+            create=only.create,
+            what=only.what,
+        )
+    parsed = _parse(data, file)
+    batch = _batch_splices(parsed, edits)
+    if batch is None:
+        return _one_by_one(data, file, edits)
+    splices, expected = batch
+    if not splices:
+        return data
+    ordered = sorted(splices, key=lambda splice: splice.start)
+    if any(a.end > b.start for a, b in itertools.pairwise(ordered)):
+        return _one_by_one(data, file, edits)
+    text = parsed.text
+    for splice in reversed(ordered):
+        text = text[: splice.start] + splice.texts[0] + text[splice.end :]
+    try:
+        return _first_verified(parsed, [text], expected, f"{file}: {len(edits)} fields")
+    except NotRoundTrippable:
+        return _one_by_one(data, file, edits)
+
+
+def _batch_splices(
+    parsed: _Parsed, edits: Sequence[FieldEdit]
+) -> tuple[list[_Splice], dict[int, Any]] | None:
+    """One splice per edit and the expected meaning, or None when one needs more."""
+    splices: list[_Splice] = []
+    expected = dict(parsed.values)
+    for edit in edits:
+        pointer = FieldPointer(edit.steps)
+        place = f"{parsed.file}: {edit.what} {pointer}"
+        value = _as_kubectl_reads(edit.value)
+        found = _locate(parsed, _root(parsed, edit.doc, place), edit.doc, edit.steps, place)
+        if isinstance(found, _Absent):
+            if not edit.create:
+                raise FieldMoved(f"{place}: the field is no longer in the file")
+            return None
+        if pointer.get(expected.get(edit.doc)) == value:
+            continue
+        splice = _replacement(parsed, found, value, place)
+        if not splice.texts:
+            return None
+        splices.append(splice)
+        expected[edit.doc] = pointer.with_value(expected.get(edit.doc), value)
+    return splices, expected
+
+
+def _one_by_one(data: bytes, file: str, edits: Sequence[FieldEdit]) -> bytes:
+    for edit in edits:
+        data = set_field(
+            data,
+            file=file,
+            doc=edit.doc,
+            steps=edit.steps,
+            value=edit.value,
+            create=edit.create,
+            what=edit.what,
+        )
+    return data
+
+
+def document_values(data: bytes, *, file: str) -> dict[int, Any]:
+    """Every non-empty document's value as kubectl reads it, by index (no node location)."""
+    try:
+        return {d.index: d.value for d in parse_file(data, file=file)}
+    except TetherError as exc:
+        raise NotRoundTrippable(
+            f"{file}: does not parse ({exc}); the file is left as it is"
+        ) from None
 
 
 def _as_kubectl_reads(value: Any) -> Any:
@@ -361,7 +459,19 @@ def _first_verified(
 # --- replacing a node ------------------------------------------------------------------
 
 
-def _replacements(parsed: _Parsed, found: _Found, value: Any, place: str) -> list[str]:
+@dataclass(frozen=True)
+class _Splice:
+    """Replace ``text[start:end]`` by one of ``texts`` (in order of preference)."""
+
+    start: int
+    end: int
+    texts: tuple[str, ...]
+
+    def candidates(self, text: str) -> list[str]:
+        return [text[: self.start] + t + text[self.end :] for t in self.texts]
+
+
+def _replacement(parsed: _Parsed, found: _Found, value: Any, place: str) -> _Splice:
     text = parsed.text
     node = found.node
     if isinstance(node, ScalarNode):
@@ -372,28 +482,27 @@ def _replacements(parsed: _Parsed, found: _Found, value: Any, place: str) -> lis
         if style in ("|", ">"):
             end = _block_content_end(text, start, end)
         old = text[start:end]
-        return [text[:start] + r + text[end:] for r in _scalar_texts(parsed, value, style, old)]
+        return _Splice(start, end, tuple(_scalar_texts(parsed, value, style, old)))
     if getattr(node, "flow_style", False):
-        start, end = node.start_mark.index, node.end_mark.index
-        return [text[:start] + _flow(value) + text[end:]]
+        return _Splice(node.start_mark.index, node.end_mark.index, (_flow(value),))
     raise EditRefused(
         f"{place}: the field is a block mapping or list in the file; only scalars"
         " and flow collections are edited in place"
     )
 
 
-def _fill_empty(parsed: _Parsed, found: _Found, value: Any) -> list[str]:
+def _fill_empty(parsed: _Parsed, found: _Found, value: Any) -> _Splice:
     """``key:`` with no value (null, no token): the value goes right after the colon."""
-    if found.key is None:
-        return []
-    after_key = found.key.end_mark.index
-    colon = next(
-        (t for t in parsed.tokens if t.kind == "ValueToken" and t.start >= after_key), None
-    )
+    colon = None
+    if found.key is not None:
+        after_key = found.key.end_mark.index
+        colon = next(
+            (t for t in parsed.tokens if t.kind == "ValueToken" and t.start >= after_key), None
+        )
     if colon is None:
-        return []
-    at, text = colon.end, parsed.text
-    return [text[:at] + " " + r + text[at:] for r in _scalar_texts(parsed, value, None, "")]
+        return _Splice(0, 0, ())
+    texts = tuple(" " + r for r in _scalar_texts(parsed, value, None, ""))
+    return _Splice(colon.end, colon.end, texts)
 
 
 def _block_content_end(text: str, start: int, end: int) -> int:
