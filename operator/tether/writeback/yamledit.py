@@ -1,7 +1,7 @@
 """Byte-preserving YAML edits: change one node of one document, keep every other byte.
 
-The file is never re-dumped. ruamel.yaml composes it (round-trip mode; its C
-parser when the pure one refuses the file, see yamlcompose.py) only to *locate*
+The file is never re-dumped. ruamel.yaml composes it (its C parser, or the
+pure one where libyaml refuses the file, see yamlcompose.py) only to *locate*
 nodes: each scalar's exact span (from its token marks) and each collection's
 extent. An edit splices new text into the original string at
 that span, so comments, key order, quoting, indentation, flow style, anchors
