@@ -95,10 +95,14 @@ class _Marks:
     """Character index from (line, column), with YAML 1.1's line breaks."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+        # In pure ASCII libyaml's index is the character index whichever way it counts.
+        self._ascii = text.isascii()
+        self._starts = [] if self._ascii else [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
 
     def __call__(self, mark: Any) -> Mark:
         line, column = int(mark.line), int(mark.column)
+        if self._ascii:
+            return Mark(int(mark.index), line, column)
         start = self._starts[line] if line < len(self._starts) else self._starts[-1]
         return Mark(start + column, line, column)
 

@@ -72,15 +72,13 @@ class _Parsed:
     eol: str
     roots: tuple[Node, ...]
     tokens: tuple[Token, ...]
+    ends: dict[tuple[int, str], Token]  # the first token of each kind ending at an index
     refs: dict[int, int]
     values: dict[int, Any]
     json: bool
 
     def token_ending_at(self, end: int, kind: str) -> Token | None:
-        for token in self.tokens:
-            if token.end == end and token.kind == kind:
-                return token
-        return None
+        return self.ends.get((end, kind))
 
     def encode(self, text: str) -> bytes:
         return (self.bom + text).encode("utf-8")
@@ -345,10 +343,18 @@ def _parse(data: bytes, file: str) -> _Parsed:
         eol=eol_match.group(0) if eol_match else "\n",
         roots=roots,
         tokens=tokens,
+        ends=_token_ends(tokens),
         refs=_reference_counts(roots),
         values={d.index: d.value for d in documents},
         json=looks_like_json(text),
     )
+
+
+def _token_ends(tokens: Sequence[Token]) -> dict[tuple[int, str], Token]:
+    ends: dict[tuple[int, str], Token] = {}
+    for token in tokens:
+        ends.setdefault((token.end, token.kind), token)
+    return ends
 
 
 def _reference_counts(roots: Sequence[Node]) -> dict[int, int]:
