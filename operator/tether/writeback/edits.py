@@ -26,7 +26,13 @@ from typing import Any
 
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
-from tether.writeback.errors import EditRefused, FieldMoved, SecretRefused, UnsupportedSource
+from tether.writeback.errors import (
+    EditRefused,
+    FieldMoved,
+    SecretRefused,
+    UnsupportedSource,
+    WriteBackError,
+)
 from tether.writeback.helmedit import edit_value
 from tether.writeback.kustedit import (
     KUSTOMIZATION_FILES,
@@ -170,16 +176,46 @@ class _Files:
         return {p: d for p, d in self._edited.items() if d != self.original(p)}
 
 
-def _check_capture(plan: EditPlan, capture: Capture) -> None:
+def refusal(plan: EditPlan, capture: Capture) -> WriteBackError | None:
+    """Why ``capture`` cannot be written back whatever the files say, or None.
+
+    ``apply_plan`` raises the first of these; a caller can drop the refused captures
+    first (and report them) so that the others still land.
+    """
+    label = capture.label
     if capture.is_secret and not plan.allow_secrets:
-        raise SecretRefused(_secret_refusal(capture.label))
+        return SecretRefused(_secret_refusal(label))
     if capture.generated_name:
-        raise UnsupportedSource(
-            f"{capture.label}: its name is generated (generateName), so no file holds it"
+        return UnsupportedSource(
+            f"{label}: its name is generated (generateName), so no file holds it"
         )
     if plan.kind is SourceKind.JSONNET or _is_jsonnet(capture.origin):
         where = f" ({capture.origin.file})" if capture.origin else ""
-        raise UnsupportedSource(f"{capture.label}{where}: Jsonnet output cannot be edited back")
+        return UnsupportedSource(f"{label}{where}: Jsonnet output cannot be edited back")
+    if plan.kind is SourceKind.PLAIN and capture.origin is None:
+        return UnsupportedSource(f"{label}: no source file is known for it")
+    if plan.kind is SourceKind.KUSTOMIZE and not _kustomize_field(capture):
+        return UnsupportedSource(
+            f"{label} {capture.pointer}: a Kustomize app writes back only container"
+            " images (images:) and /spec/replicas (replicas:)"
+        )
+    if plan.kind is SourceKind.HELM and capture.helm_value is None:
+        return UnsupportedSource(
+            f"{label} {capture.pointer}: a Helm app writes back only fields"
+            " with a helmValue mapping"
+        )
+    return None
+
+
+def _kustomize_field(capture: Capture) -> bool:
+    image = is_image_pointer(capture.pointer) and isinstance(capture.value, str)
+    return image or is_replicas_pointer(capture.pointer)
+
+
+def _check_capture(plan: EditPlan, capture: Capture) -> None:
+    refused = refusal(plan, capture)
+    if refused is not None:
+        raise refused
 
 
 def _secret_refusal(label: str) -> str:
@@ -192,16 +228,10 @@ def _is_jsonnet(origin: ObjectSource | None) -> bool:
 
 def _capture_file(plan: EditPlan, capture: Capture, files: _Files) -> str:
     if plan.kind is SourceKind.PLAIN:
-        if capture.origin is None:
-            raise UnsupportedSource(f"{capture.label}: no source file is known for it")
+        assert capture.origin is not None  # checked by refusal
         return capture.origin.file
     if plan.kind is SourceKind.KUSTOMIZE:
         return _kustomization_path(plan, files)
-    if capture.helm_value is None:
-        raise UnsupportedSource(
-            f"{capture.label} {capture.pointer}: a Helm app writes back only fields"
-            " with a helmValue mapping"
-        )
     if plan.value_files:
         return repo_path(plan.value_files[0], capture.label)
     return _join(plan.app_path, "values.yaml")
@@ -223,14 +253,9 @@ def _edit(plan: EditPlan, capture: Capture, path: str, data: bytes) -> bytes:
         if is_image_pointer(capture.pointer) and isinstance(capture.value, str):
             rendered = capture.git_value if isinstance(capture.git_value, str) else capture.value
             return edit_image(data, file=path, rendered=rendered, live=capture.value, what=what)
-        if is_replicas_pointer(capture.pointer):
-            name = capture.key.name
-            return edit_replicas(data, file=path, name=name, count=capture.value, what=what)
-        raise UnsupportedSource(
-            f"{what} {capture.pointer}: a Kustomize app writes back only container"
-            " images (images:) and /spec/replicas (replicas:)"
-        )
-    assert capture.helm_value is not None  # checked by _capture_file
+        name = capture.key.name  # /spec/replicas: checked by refusal
+        return edit_replicas(data, file=path, name=name, count=capture.value, what=what)
+    assert capture.helm_value is not None  # checked by refusal
     return edit_value(
         data,
         file=path,
