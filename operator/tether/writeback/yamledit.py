@@ -247,13 +247,18 @@ def _into_empty(parsed: _Parsed, steps: tuple[Step, ...], value: Any, place: str
     nested: Any = value
     for key in reversed(steps[1:]):
         nested = {key: nested}
-    lines = _block_entry(str(steps[0]), nested, 0)
     text = parsed.text
     separator = parsed.eol if text and not _BREAK.search(text[-1:]) else ""
-    candidate = text + separator + parsed.eol.join(lines) + parsed.eol
+    candidates = [
+        text
+        + separator
+        + parsed.eol.join(_block_entry(str(steps[0]), nested, 0, quoted))
+        + parsed.eol
+        for quoted in (False, True)
+    ]
     expected = dict(parsed.values)
     expected[0] = FieldPointer(steps).with_value({}, value)
-    return _first_verified(parsed, [candidate], expected, place)
+    return _first_verified(parsed, candidates, expected, place)
 
 
 def delete_field(data: bytes, *, file: str, doc: int, steps: Sequence[Step], what: str) -> bytes:
@@ -490,7 +495,8 @@ def _replacement(parsed: _Parsed, found: _Found, value: Any, place: str) -> _Spl
         old = text[start:end]
         return _Splice(start, end, tuple(_scalar_texts(parsed, value, style, old)))
     if getattr(node, "flow_style", False):
-        return _Splice(node.start_mark.index, node.end_mark.index, (_flow(value),))
+        flow = _json(value) if parsed.json else _flow(value)
+        return _Splice(node.start_mark.index, node.end_mark.index, (flow,))
     raise EditRefused(
         f"{place}: the field is a block mapping or list in the file; only scalars"
         " and flow collections are edited in place"
@@ -549,15 +555,29 @@ def _non_string(value: Any) -> str:
 
 
 def _flow(value: Any) -> str:
-    """JSON, which is also valid flow YAML."""
+    """A flow collection in JSON's shape, strings YAML-escaped (JSON leaves DEL raw)."""
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{_double_quoted(str(k))}: {_flow(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    if isinstance(value, str):
+        return _double_quoted(value)
+    return json.dumps(value)
+
+
+def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def _flow_value(value: Any, json_only: bool) -> str:
-    """A value inside ``{...}``/``[...]``: plain when safe there, else JSON."""
-    if json_only or isinstance(value, (dict, list)):
+def _flow_value(value: Any, json_only: bool, quoted: bool = False) -> str:
+    """A value inside ``{...}``/``[...]``: plain when safe there, else quoted."""
+    if json_only:
+        return _json(value)
+    if isinstance(value, (dict, list)):
         return _flow(value)
-    return _scalar(value)
+    return _scalar(value, quoted)
 
 
 def _plain_ok(value: str) -> bool:
@@ -644,16 +664,19 @@ def _insertions(
     if not isinstance(node, MappingNode):
         raise FieldMoved(f"{place}: the file has a different shape there now")
     text = parsed.text
-    if node.flow_style or parsed.json:
-        close = node.end_mark.index - 1
-        entry = f"{_key(keys[0], parsed.json)}: {_flow_value(nested, parsed.json)}"
-        separator = ", " if node.value else ""
-        return [text[:close] + separator + entry + text[close:]]
-    column = _key_column(parsed, node)
-    lines = _block_entry(keys[0], nested, column)
-    at = _line_end_after(text, _last_token_end(parsed, node))
-    inserted = "".join(parsed.eol + line for line in lines)
-    return [text[:at] + inserted + text[at:]]
+    out: list[str] = []
+    for quoted in (False, True):  # plain where it reads right, else every string quoted
+        if node.flow_style or parsed.json:
+            close = node.end_mark.index - 1
+            key = _key(keys[0], parsed.json, quoted)
+            entry = f"{key}: {_flow_value(nested, parsed.json, quoted)}"
+            separator = ", " if node.value else ""
+            out.append(text[:close] + separator + entry + text[close:])
+            continue
+        lines = _block_entry(keys[0], nested, _key_column(parsed, node), quoted)
+        at = _line_end_after(text, _last_token_end(parsed, node))
+        out.append(text[:at] + "".join(parsed.eol + line for line in lines) + text[at:])
+    return list(dict.fromkeys(out))
 
 
 def _item_insertions(parsed: _Parsed, node: SequenceNode, value: Any) -> list[str]:
@@ -661,7 +684,10 @@ def _item_insertions(parsed: _Parsed, node: SequenceNode, value: Any) -> list[st
     if node.flow_style or parsed.json:
         close = node.end_mark.index - 1
         separator = ", " if node.value else ""
-        return [text[:close] + separator + _flow_value(value, parsed.json) + text[close:]]
+        return [
+            text[:close] + separator + _flow_value(value, parsed.json, quoted) + text[close:]
+            for quoted in (False, True)
+        ]
     dash = next(
         (
             t
@@ -671,9 +697,13 @@ def _item_insertions(parsed: _Parsed, node: SequenceNode, value: Any) -> list[st
         None,
     )
     column = dash.column if dash is not None else 0
-    lines = _block_item(value, column)
     at = _line_end_after(text, _last_token_end(parsed, node))
-    return [text[:at] + "".join(parsed.eol + line for line in lines) + text[at:]]
+    return [
+        text[:at]
+        + "".join(parsed.eol + line for line in _block_item(value, column, quoted))
+        + text[at:]
+        for quoted in (False, True)
+    ]
 
 
 def _key_column(parsed: _Parsed, node: MappingNode) -> int:
@@ -742,41 +772,43 @@ def _flow_pair_span(mapping: MappingNode, key: Node) -> tuple[int, int]:
 # --- block rendering of inserted values ------------------------------------------------
 
 
-def _key(key: str, json_only: bool) -> str:
-    if not json_only and _plain_ok(key):
+def _key(key: str, json_only: bool, quoted: bool = False) -> str:
+    if not json_only and not quoted and _plain_ok(key):
         return key
     return json.dumps(key, ensure_ascii=False) if json_only else _double_quoted(key)
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, quoted: bool = False) -> str:
     if isinstance(value, str):
-        return value if _plain_ok(value) else _double_quoted(value)
+        return value if _plain_ok(value) and not quoted else _double_quoted(value)
     return json.dumps(value)
 
 
-def _block_entry(key: str, value: Any, column: int) -> list[str]:
+def _block_entry(key: str, value: Any, column: int, quoted: bool = False) -> list[str]:
+    """``key: value`` as block lines at ``column``; ``quoted`` double-quotes every string."""
     pad = " " * column
+    head = f"{pad}{_key(key, False, quoted)}:"
     if isinstance(value, dict) and value:
-        lines = [f"{pad}{_key(key, False)}:"]
+        lines = [head]
         for sub_key, sub_value in value.items():
-            lines.extend(_block_entry(sub_key, sub_value, column + 2))
+            lines.extend(_block_entry(sub_key, sub_value, column + 2, quoted))
         return lines
     if isinstance(value, list) and value:
-        lines = [f"{pad}{_key(key, False)}:"]
+        lines = [head]
         for item in value:
-            lines.extend(_block_item(item, column))
+            lines.extend(_block_item(item, column, quoted))
         return lines
-    rendered = _scalar(value) if not isinstance(value, (dict, list)) else _flow(value)
-    return [f"{pad}{_key(key, False)}: {rendered}"]
+    rendered = _flow(value) if isinstance(value, (dict, list)) else _scalar(value, quoted)
+    return [f"{head} {rendered}"]
 
 
-def _block_item(value: Any, column: int) -> list[str]:
+def _block_item(value: Any, column: int, quoted: bool = False) -> list[str]:
     pad = " " * column
     if isinstance(value, dict) and value:
         lines: list[str] = []
         for sub_key, sub_value in value.items():
-            lines.extend(_block_entry(sub_key, sub_value, column + 2))
+            lines.extend(_block_entry(sub_key, sub_value, column + 2, quoted))
         lines[0] = pad + "- " + lines[0][column + 2 :]
         return lines
-    rendered = _scalar(value) if not isinstance(value, (dict, list)) else _flow(value)
+    rendered = _flow(value) if isinstance(value, (dict, list)) else _scalar(value, quoted)
     return [f"{pad}- {rendered}"]

@@ -8,7 +8,6 @@ with exactly the one intended change, in every document.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml.error import YAMLError
+from wb_asserts import is_one_insertion
 
 from tether.manifests.documents import parse_file
 from tether.writeback import yamledit
 from tether.writeback.errors import EditRefused, FieldMoved, NotRoundTrippable, WriteBackReason
-from tether.writeback.pointer import FieldPointer
+from tether.writeback.pointer import MISSING, FieldPointer
 from tether.writeback.yamlcompose import compose_c, compose_pure
 from tether.writeback.yamledit import FieldEdit, set_field, set_fields
 
@@ -336,9 +336,7 @@ def test_missing_key_is_inserted_without_moving_other_bytes(
     expected = _meaning(original, file)
     expected[doc] = parsed.with_value(expected[doc], value)
     assert _meaning(result, file) == expected
-    # Only insertions: deleting the inserted characters gives the original back.
-    matcher = difflib.SequenceMatcher(None, original, result, autojunk=False)
-    assert {op for op, *_ in matcher.get_opcodes()} <= {"equal", "insert"}
+    assert is_one_insertion(original, result)
     if b"\r\n" in original:
         assert b"\n" not in result.replace(b"\r\n", b"")
 
@@ -574,3 +572,47 @@ def test_a_batch_with_a_missing_field_is_field_moved() -> None:
     ]
     with pytest.raises(FieldMoved, match="Deployment web /spec/gone"):
         set_fields(_read("comments.yaml"), file="comments.yaml", edits=edits)
+
+
+INSERT_PARENTS = [
+    ("comments.yaml", 0, "/spec"),
+    ("comments.yaml", 0, "/spec/template/spec/containers[name=sidecar]"),
+    ("flow.yaml", 0, "/spec"),
+    ("crlf.yaml", 0, "/spec/template/spec/containers/0"),
+    ("indent.yaml", 0, "/spec/template/spec/containers/1"),
+    ("deployment.json", 0, "/spec"),
+    ("no-newline.yaml", 0, "/data"),
+    ("list.yaml", 0, "/items/0/data"),
+]
+KEY = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8)
+SMALL = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.none(),
+)
+
+
+@pytest.mark.parametrize("file,doc,parent", INSERT_PARENTS)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    keys=st.lists(KEY, min_size=1, max_size=2),
+    value=st.one_of(SMALL, st.dictionaries(KEY, SMALL, max_size=2), st.lists(SMALL, max_size=2)),
+)
+def test_any_new_key_and_value_is_inserted_without_moving_other_bytes(
+    file: str, doc: int, parent: str, keys: list[str], value: Any
+) -> None:
+    original = _read(file)
+    meaning = _meaning(original, file)
+    base = FieldPointer.parse(parent).steps
+    if FieldPointer((*base, keys[0])).get(meaning[doc]) is not MISSING:
+        return  # the key exists already: not an insertion
+    pointer = FieldPointer((*base, *keys))
+    result = set_field(
+        original, file=file, doc=doc, steps=pointer.steps, value=value, create=True, what="x"
+    )
+    meaning[doc] = pointer.with_value(meaning[doc], value)
+    assert _meaning(result, file) == meaning
+    assert is_one_insertion(original, result)
