@@ -155,16 +155,7 @@ def set_fields(data: bytes, *, file: str, edits: Sequence[FieldEdit]) -> bytes:
     result does not verify, they are made one at a time.
     """
     if len(edits) == 1:
-        only = edits[0]
-        return set_field(
-            data,
-            file=file,
-            doc=only.doc,
-            steps=only.steps,
-            value=only.value,
-            create=only.create,
-            what=only.what,
-        )
+        return _one_by_one(data, file, edits)
     parsed = _parse(data, file)
     batch = _batch_splices(parsed, edits)
     if batch is None:
