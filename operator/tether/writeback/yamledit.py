@@ -98,7 +98,7 @@ class _Absent:
 
 def document_value(data: bytes, *, file: str, doc: int) -> Any:
     """The document's value as kubectl reads it, MISSING when the file has no such document."""
-    return _parse(data, file).values.get(doc, MISSING)
+    return document_values(data, file=file).get(doc, MISSING)
 
 
 def set_field(
