@@ -117,6 +117,12 @@ class Sourced:
     outage: Problem | None = None
 
 
+def _finished(plan: Mapping[str, Any]) -> bool:
+    """The persisted operation has ended (its phase is not Running)."""
+    phase = str(plan.get("phase") or OperationPhase.RUNNING.value)
+    return phase != OperationPhase.RUNNING.value
+
+
 def last_operation(status: Mapping[str, Any]) -> policy.LastOperation | None:
     op = status.get("operationState")
     if not isinstance(op, Mapping) or not op.get("phase"):
@@ -154,6 +160,9 @@ class ApplicationController:
         self.neighbours = neighbours
         self.clock = clock
         self._states: dict[Key, tuple[str, str]] = {}
+        # The gauge is rebuilt from every app's state, so only when one changed: a rebuild
+        # per reconcile made each reconcile linear in the number of apps.
+        self._states_changed = False
         self._inline: dict[tuple[str, str], tuple[float, SourceCommit]] = {}
         self._watched: set[Key] = set()
         self._failures = FailureLog()
@@ -173,7 +182,7 @@ class ApplicationController:
             await self._reconcile(key, body, reasons)
         finally:
             self.metrics.observe_reconcile("Application", time.perf_counter() - started)
-            self.metrics.set_applications(self._states.values())
+            self._publish_states()
 
     async def _reconcile(self, key: Key, body: dict[str, Any], reasons: frozenset[str]) -> None:
         meta = body.get("metadata") or {}
@@ -248,9 +257,15 @@ class ApplicationController:
             decision = policy.Decision(SyncAction.NONE, "source unavailable; automatic sync paused")
         if decision.action in (SyncAction.SYNC, SyncAction.RESUME):
             status = await self._sync(key, body, spec, resolved, desired, decision, status)
-            comparison = await self._step(
-                Reason.COMPARE_FAILED, self.engine.compare(spec, resolved, desired)
-            )
+            try:
+                comparison = await self._step(
+                    Reason.COMPARE_FAILED, self.engine.compare(spec, resolved, desired)
+                )
+            except StepFailed:
+                # The finished operation rides on the status write below; when the
+                # comparison fails there is none, so write it before the failure.
+                await self.writer.write(key, status, None)
+                raise
         new = compared_status(
             status,
             generation=meta.get("generation"),
@@ -447,7 +462,10 @@ class ApplicationController:
             if plan.get("message"):
                 step["message"] = str(plan["message"])[:1024]
             current = {**current, "operationState": step}
-            await self.writer.write(key, current, None)
+            if not _finished(plan):
+                # A finished operation is written once, with the comparison after it
+                # (one status PATCH instead of two, back to back).
+                await self.writer.write(key, current, None)
 
         current = {**current, "operationState": {**op, "plan": dict(resume or {})}}
         await self.writer.write(key, current, None)
@@ -543,7 +561,9 @@ class ApplicationController:
         self.queue.wake_after(key, DELETION_RETRY, triggers.DELETING)
 
     async def _gone(self, key: Key) -> None:
-        self._states.pop(key, None)
+        if self._states.pop(key, None) is not None:
+            self._states_changed = True
+            self._publish_states()
         self._failures.forget(key)
         self.writer.forget(key)
         self.queue.forget(key)
@@ -609,7 +629,13 @@ class ApplicationController:
         if previous != state:
             was = f" (was {previous[0]} {previous[1]})" if previous is not None else ""
             log.info("application %s/%s: %s %s%s", *key, *state, was)
+            self._states_changed = True
         self._states[key] = state
+
+    def _publish_states(self) -> None:
+        if self._states_changed:
+            self._states_changed = False
+            self.metrics.set_applications(self._states.values())
 
     def _schedule(self, key: Key, app: AppSpec) -> None:
         self.queue.wake_after(key, triggers.jittered(app.interval), triggers.INTERVAL)

@@ -63,8 +63,9 @@ class Metrics:
         )
         self.api_requests = Counter(
             "tether_api_requests_total",
-            "Kubernetes API requests made by the engine, by verb and HTTP code.",
-            ["verb", "code"],
+            "Kubernetes API requests made by the engine, by verb, HTTP code and resource "
+            "(plural name, with the subresource: applications/status).",
+            ["verb", "code", "resource"],
             registry=self.registry,
         )
         self.git_fetch_duration = Histogram(
@@ -91,8 +92,8 @@ class Metrics:
     def count_sync(self, result: str) -> None:
         self.sync_total.labels(result=result).inc()
 
-    def count_api_request(self, verb: str, code: int | str) -> None:
-        self.api_requests.labels(verb=verb.upper(), code=str(code)).inc()
+    def count_api_request(self, verb: str, code: int | str, resource: str = "") -> None:
+        self.api_requests.labels(verb=verb.upper(), code=str(code), resource=resource).inc()
 
     def observe_git_fetch(self, seconds: float) -> None:
         self.git_fetch_duration.observe(seconds)

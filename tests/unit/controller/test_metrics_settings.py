@@ -16,14 +16,17 @@ def test_metric_names_and_labels() -> None:
     m = Metrics()
     m.observe_reconcile("Application", 0.02)
     m.count_sync("Succeeded")
-    m.count_api_request("patch", 200)
+    m.count_api_request("patch", 200, "applications/status")
     m.observe_git_fetch(0.3)
     m.set_cache_objects(12)
     m.set_applications([("Synced", "Healthy"), ("Synced", "Healthy"), ("OutOfSync", "Missing")])
     text = m.exposition().decode()
     assert 'tether_reconcile_duration_seconds_count{kind="Application"} 1.0' in text
     assert 'tether_sync_total{result="Succeeded"} 1.0' in text
-    assert 'tether_api_requests_total{code="200",verb="PATCH"} 1.0' in text
+    assert (
+        'tether_api_requests_total{code="200",resource="applications/status",verb="PATCH"} 1.0'
+        in text
+    )
     assert "tether_git_fetch_duration_seconds_count 1.0" in text
     assert "tether_cache_objects 12.0" in text
     assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 2.0' in text
