@@ -8,7 +8,8 @@ the reasons it was woken. It:
    ``repoURL`` itself, throttled to the app's interval);
 3. renders and compares through the ``AppEngine`` port;
 4. asks ``policy.decide`` whether to sync; a sync persists ``operationState``
-   after each step (one status PATCH per step) and resumes a Running one;
+   when it starts and after each step but the last (one status PATCH each) and
+   resumes a Running one; the finished operation rides on step 5's write;
 5. writes the status built by ``appstatus`` with ``StatusWriter`` (one PATCH,
    none when unchanged), posts Events, updates metrics and schedules the next
    interval.
