@@ -1,0 +1,1 @@
+"""Two-way GitOps: write live changes back to Git (edit model, commit and push)."""
