@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,16 @@ from git_servers import (
 )
 
 from tether.git import GitAuth, GitCache
+from tether.git.push import sanitize
 from tether.writeback.errors import WriteBackError, WriteBackReason
-from tether.writeback.gitwrite import Author, PushResult, PushTarget, Reader, push_change
+from tether.writeback.gitwrite import (
+    Author,
+    PushResult,
+    PushTarget,
+    Reader,
+    push_change,
+    signing_key_of,
+)
 
 AUTHOR = Author("Tether Bot", "tether@example.invalid")
 
@@ -399,3 +409,60 @@ def _verify(bare: Path, commit: str, key: Path, allowed: Path) -> subprocess.Com
         capture_output=True,
         text=True,
     )
+
+
+# --- several writers, one repository -----------------------------------------------------
+
+
+def test_two_writers_at_once_both_land(
+    writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    """Two apps of one operator (one shared cache) push to one branch at the same moment."""
+    bare, _ = fresh_repo
+    before = tip(bare)
+    ready = threading.Barrier(2)
+
+    def writer(name: str) -> PushResult:
+        def build(read: Reader) -> dict[str, bytes]:
+            if not built[name]:
+                built[name] = True
+                ready.wait(timeout=30)  # both have read the same tip before either pushes
+            return {f"{name}.yaml": f"by: {name}\n".encode()}
+
+        return push_change(target(writable, bare), build, AUTHOR, f"from {name}", cache=cache)
+
+    built = {"app-a": False, "app-b": False}
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(writer, ["app-a", "app-b"]))
+    assert sorted(r.attempts for r in results) == [1, 2]
+    history = git("rev-list", "main", cwd=bare).splitlines()
+    assert history[-1] == before and len(history) == 3
+    assert {r.commit for r in results} == set(history[:2])
+    assert changed(bare, before, "main") == ["A\tapp-a.yaml", "A\tapp-b.yaml"]
+
+
+def test_a_secret_with_only_a_signing_key_reads_anonymously(
+    fresh_repo: tuple[Path, Path], push_daemon: int, git_base: Path, tmp_path: Path
+) -> None:
+    bare, _ = fresh_repo
+    secret = {"signingKey": _keygen(tmp_path / "only", "ed25519").read_bytes()}
+    auth = GitAuth.from_mapping(secret)
+    assert auth.unused_keys == ()
+    remote = _daemon(git_base, push_daemon)
+    result = push_change(
+        PushTarget(remote.url(bare), auth, "main", insecure=True),
+        bump,
+        AUTHOR,
+        "signed",
+        signing_key=signing_key_of(secret),
+        cache=GitCache(tmp_path / "cache"),
+    )
+    assert _verify(bare, result.commit, tmp_path / "only", tmp_path / "allowed").returncode == 0
+
+
+def test_server_words_lose_credentials() -> None:
+    auth = GitAuth.from_mapping({"username": "alice", "password": "pw-123456"})
+    text = "denied for https://alice:pw-123456@host/x.git (pw-123456)"
+    assert sanitize(text, auth) == "denied for https://***@host/x.git (***)"
+    bearer = GitAuth.from_mapping({"bearerToken": "tok-abcdef"})
+    assert "tok-abcdef" not in sanitize("token tok-abcdef refused", bearer)

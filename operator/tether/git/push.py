@@ -40,6 +40,7 @@ from tether.git.cache import (
     GitCache,
     Snapshot,
     _fetch_into,
+    _file_lock,
     _key_files,
     _open_or_init,
     _with_key_hint,
@@ -174,13 +175,18 @@ def push_update(
                 f"the remote moved: {failure}", actual=None, url=url.redacted, ref=update.ref
             )
         raise _rejected(failure, said, auth, url, update.ref)
-    _remember_pushed(cache, url, auth, update)
+    _remember_pushed(cache, url, auth, update, timeout)
 
 
-def _remember_pushed(cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate) -> None:
+def _remember_pushed(
+    cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate, timeout: float
+) -> None:
     """The cache learns the pushed commit; the accepted push proves these credentials."""
     path = cache.repo_path(url)
-    with contextlib.closing(_open_or_init(path)) as repo:
+    with (
+        _file_lock(path.with_suffix(".lock"), timeout),
+        contextlib.closing(_open_or_init(path)) as repo,
+    ):
         repo.refs[Ref(update.ref.encode())] = ObjectID(update.new.encode())
     cache.record_proof(cache.grant(url, auth))
 

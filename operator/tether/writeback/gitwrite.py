@@ -46,6 +46,8 @@ from tether.writeback.signing import SigningKeyError, SSHSigner
 Reader = Callable[[str], bytes | None]
 Build = Callable[[Reader], dict[str, bytes]]
 
+# The key of the Repository's Secret that holds the commit signing key (OpenSSH private key).
+SIGNING_KEY_FIELD = "signingKey"
 _REGULAR = 0o100644
 _EXECUTABLE = 0o100755
 # Backoff between attempts: 0.2 s, 0.4 s, ... at most 5 s, plus up to 100% jitter so
@@ -98,6 +100,14 @@ class PushResult:
     attempts: int
     branch: str
     pushed: bool = True
+
+
+def signing_key_of(secret: Mapping[str, str | bytes] | None) -> bytes | None:
+    """The commit signing key in a Repository's (decoded) Secret data, or None."""
+    value = (secret or {}).get(SIGNING_KEY_FIELD)
+    if value in (None, "", b""):
+        return None
+    return value.encode() if isinstance(value, str) else value
 
 
 class PushError(WriteBackError):
