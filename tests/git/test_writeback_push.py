@@ -466,3 +466,43 @@ def test_server_words_lose_credentials() -> None:
     assert sanitize(text, auth) == "denied for https://***@host/x.git (***)"
     bearer = GitAuth.from_mapping({"bearerToken": "tok-abcdef"})
     assert "tok-abcdef" not in sanitize("token tok-abcdef refused", bearer)
+
+
+# --- building on the cached tip -----------------------------------------------------------
+
+
+def test_a_proven_cached_tip_skips_the_ref_listing(
+    writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, _ = fresh_repo
+    first = push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
+    listed = cache.stats.ls_remotes
+    second = push_change(
+        target(writable, bare, max_age=3600),
+        lambda read: {"file5.yaml": b"n: 55\n"},
+        AUTHOR,
+        "two",
+        cache=cache,
+    )
+    assert cache.stats.ls_remotes == listed, "no ls-remote: the cached tip was used"
+    assert (second.parent, second.attempts) == (first.commit, 1)
+    assert tip(bare) == second.commit
+
+
+def test_a_stale_cached_tip_is_refused_then_fetched(
+    writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, work = fresh_repo
+    push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
+    git("pull", "-q", "origin", "main", cwd=work)
+    other = push_commit(work, {"file8.yaml": "n: 88\n"}, "someone else")
+    reads: list[bytes | None] = []
+
+    def build(read: Reader) -> dict[str, bytes]:
+        reads.append(read("file8.yaml"))
+        return {"file5.yaml": b"n: 55\n"}
+
+    result = push_change(target(writable, bare, max_age=3600), build, AUTHOR, "two", cache=cache)
+    assert reads == [b"n: 8\n", b"n: 88\n"]
+    assert (result.parent, result.attempts) == (other, 2)
+    assert git("rev-list", "-1", "main^", cwd=bare) == other

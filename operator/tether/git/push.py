@@ -6,6 +6,8 @@ access proofs with the async read path in ``tether.git.cache``:
 
 * ``fetch_branch`` lists the remote refs (a proof of these credentials, recorded in
   the cache) and makes sure the branch tip is in the cache, shallow.
+* ``cached_tip`` is the tip the cache last saw, without network, for callers whose
+  credentials were proven within ``max_age`` (the same rule as a cached full SHA).
 * ``push_update`` sends one ref update with ``send_pack``: the pack holds the objects
   the remote lacks, and the update names the value the ref must still have
   (``expect``; ``None`` = must not exist). A remote elsewhere raises
@@ -30,8 +32,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dulwich.objects import ObjectID
-from dulwich.pack import UnpackedObject
+from dulwich.objects import ObjectID, ShaFile
+from dulwich.pack import UnpackedObject, pack_objects_to_data
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -43,6 +45,7 @@ from tether.git.cache import (
     _file_lock,
     _key_files,
     _open_or_init,
+    _peel,
     _with_key_hint,
 )
 from tether.git.errors import (
@@ -75,11 +78,18 @@ _NOT_A_REFUSAL = (GitTimeoutError, NetworkUnreachableError, HostKeyError)
 
 @dataclass(frozen=True)
 class RefUpdate:
-    """Set ``ref`` (full name) to ``new`` only if the remote has ``expect`` (None: no such ref)."""
+    """Set ``ref`` (full name) to ``new`` only if the remote has ``expect`` (None: no such ref).
+
+    ``objects``, with ``base``: every object ``new`` adds to commit ``base``. When the
+    remote has ``base``, they are the pack, as they are; otherwise (or without them)
+    the pack is found by walking from ``new`` to what the remote has.
+    """
 
     ref: str
     new: str
     expect: str | None
+    base: str | None = None
+    objects: tuple[ShaFile, ...] = ()
 
 
 def fetch_branch(
@@ -118,6 +128,25 @@ def fetch_branch(
     return Snapshot(normalize_url(url), ref, outcome.commit), remote
 
 
+def cached_tip(
+    cache: GitCache, url: GitURL, auth: GitAuth, ref: str, *, max_age: float
+) -> Snapshot | None:
+    """The cache's last known tip of ``ref``, if these credentials were proven within ``max_age``.
+
+    No network. A guess for a writer that pushes with this tip as the expected
+    value: if the remote moved, the push fails as stale and the writer fetches.
+    """
+    if not cache.proven(cache.grant(url, auth), max_age):
+        return None
+    path = cache.repo_path(url)
+    if not (path / "objects").is_dir():
+        return None
+    with contextlib.closing(Repo(str(path))) as repo:
+        sha = repo.refs.as_dict().get(Ref(ref.encode()))
+        commit = _peel(repo, sha) if sha is not None else None
+    return Snapshot(normalize_url(url), ref, commit) if commit is not None else None
+
+
 def push_update(
     cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate, *, timeout: float
 ) -> None:
@@ -148,6 +177,8 @@ def push_update(
                 ofs_delta: bool = True,
                 progress: Callable[[bytes], None] | None = None,
             ) -> tuple[int, Iterator[UnpackedObject]]:
+                if update.objects and update.base and ObjectID(update.base.encode()) in have:
+                    return pack_objects_to_data(list(update.objects), ofs_delta=ofs_delta)
                 # The cache is shallow: the walk must stop at its boundary, not look
                 # for parents it never fetched.
                 return repo.object_store.generate_pack_data(
