@@ -29,7 +29,7 @@ from git_servers import (
 
 from tether.git import GitAuth, GitCache
 from tether.git.push import sanitize
-from tether.writeback.errors import WriteBackError, WriteBackReason
+from tether.writeback.errors import FieldMoved, WriteBackError, WriteBackReason
 from tether.writeback.gitwrite import (
     Author,
     PushResult,
@@ -163,7 +163,7 @@ def test_field_moved_upstream_is_raised_and_nothing_is_pushed(
         if len(calls) == 1:
             push_commit(work, {"file3.yaml": "moved: 3\n"}, "rename the field")
             return bump(read)
-        raise WriteBackError(WriteBackReason.FIELD_MOVED, "file3.yaml: /n is gone at the tip")
+        raise FieldMoved("file3.yaml: /n is gone at the tip")
 
     competing_before = tip(bare)
     with pytest.raises(WriteBackError) as caught:

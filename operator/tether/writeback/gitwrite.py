@@ -34,13 +34,16 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 
 from tether.backoff import exponential
-from tether.errors import TetherError
 from tether.git.auth import GitAuth
 from tether.git.cache import GitCache, Snapshot
 from tether.git.errors import GitError, PushRejectedError, StaleRefError
 from tether.git.push import RefUpdate, cached_tip, fetch_branch, push_update
 from tether.git.urls import GitURL
-from tether.writeback.errors import WriteBackError, WriteBackReason
+from tether.writeback.errors import (
+    GitWriteError,
+    PushConflict,
+    PushDenied,
+)
 from tether.writeback.signing import SigningKeyError, SSHSigner
 
 Reader = Callable[[str], bytes | None]
@@ -115,17 +118,6 @@ def signing_key_of(secret: Mapping[str, str | bytes] | None) -> bytes | None:
     return value.encode() if isinstance(value, str) else value
 
 
-class PushError(WriteBackError):
-    """A write-back push failed; ``reason`` is PUSH_DENIED, CONFLICT or GIT_ERROR."""
-
-    def __init__(self, reason: WriteBackReason, message: str) -> None:
-        # Set up here rather than through WriteBackError's constructor, so that this
-        # class does not depend on how the base spells its arguments.
-        TetherError.__init__(self, message)
-        self.reason = reason
-        self.message = message
-
-
 def push_change(
     target: PushTarget,
     build: Build,
@@ -139,8 +131,8 @@ def push_change(
     """Fetch the tip, build the change on it, commit and push; retry on a moved branch.
 
     Blocking (run it in a worker thread). Raises ``WriteBackError``: whatever
-    ``build`` raises (e.g. FIELD_MOVED), or a ``PushError`` (PUSH_DENIED, CONFLICT,
-    GIT_ERROR). Never force-pushes the followed branch.
+    ``build`` raises (e.g. ``FieldMoved``), ``PushDenied``, ``PushConflict`` or
+    ``GitWriteError``. Never force-pushes the followed branch.
     """
     _check_author(author)
     cache = cache if cache is not None else GitCache()
@@ -237,8 +229,7 @@ def _round(job: _Job, tip: Snapshot, rounds: int) -> PushResult:
     try:
         push_update(job.cache, job.url, job.target.auth, update, timeout=job.timeout)
     except PushRejectedError as exc:
-        raise PushError(
-            WriteBackReason.PUSH_DENIED,
+        raise PushDenied(
             f"push to {dest} of {job.url.redacted} refused by the server: {exc.server_says}",
         ) from None
     except StaleRefError:
@@ -252,7 +243,7 @@ def _parse(cache: GitCache, target: PushTarget) -> GitURL:
     try:
         return cache.parse(target.url, insecure=target.insecure)
     except GitError as exc:
-        raise PushError(WriteBackReason.GIT_ERROR, f"cannot push: {exc}") from None
+        raise GitWriteError(f"cannot push: {exc}") from None
 
 
 def _signer(signing_key: bytes | None) -> SSHSigner | None:
@@ -261,23 +252,19 @@ def _signer(signing_key: bytes | None) -> SSHSigner | None:
     try:
         return SSHSigner.load(signing_key)
     except SigningKeyError as exc:
-        raise PushError(
-            WriteBackReason.GIT_ERROR, f"signingKey in the Repository's Secret: {exc}"
-        ) from None
+        raise GitWriteError(f"signingKey in the Repository's Secret: {exc}") from None
 
 
-def _git_failure(url: GitURL, ref: str, exc: GitError) -> PushError:
-    return PushError(
-        WriteBackReason.GIT_ERROR, f"write-back to {_short(ref)} of {url.redacted}: {exc}"
-    )
+def _git_failure(url: GitURL, ref: str, exc: GitError) -> GitWriteError:
+    return GitWriteError(f"write-back to {_short(ref)} of {url.redacted}: {exc}")
 
 
-def _conflict(target: PushTarget, url: GitURL, exc: StaleRefError, attempts: int) -> PushError:
+def _conflict(target: PushTarget, url: GitURL, exc: StaleRefError, attempts: int) -> PushConflict:
     if target.push_branch is not None:
         why = f"review branch {target.push_branch} moved: {exc.detail}"
     else:
         why = f"branch {target.branch} kept moving; gave up after {attempts} attempts"
-    return PushError(WriteBackReason.CONFLICT, f"write-back to {url.redacted}: {why}")
+    return PushConflict(f"write-back to {url.redacted}: {why}")
 
 
 def _delay(attempt: int) -> float:
@@ -337,7 +324,7 @@ class _TipReader:
 def _parts(path: str) -> list[str]:
     parts = path.split("/")
     if not path or path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-        raise PushError(WriteBackReason.GIT_ERROR, f"{path!r}: not a file path in the repository")
+        raise GitWriteError(f"{path!r}: not a file path in the repository")
     return parts
 
 
@@ -350,10 +337,10 @@ def _split(changes: Mapping[str, bytes]) -> dict[str, object]:
         for name in parts[:-1]:
             child = node.setdefault(name, {})
             if not isinstance(child, dict):
-                raise PushError(WriteBackReason.GIT_ERROR, f"{path}: a parent is also a file")
+                raise GitWriteError(f"{path}: a parent is also a file")
             node = child
         if isinstance(node.get(parts[-1]), dict):
-            raise PushError(WriteBackReason.GIT_ERROR, f"{path}: is also a folder")
+            raise GitWriteError(f"{path}: is also a folder")
         node[parts[-1]] = data
     return nested
 
@@ -387,12 +374,11 @@ def _write_tree(
         mode, sha = tree[key] if key in tree else (None, None)  # noqa: SIM401 - Tree has no get
         if isinstance(change, dict):
             if mode is not None and not stat.S_ISDIR(mode):
-                raise PushError(WriteBackReason.GIT_ERROR, f"{path}: is a file, not a folder")
+                raise GitWriteError(f"{path}: is a file, not a folder")
             tree[key] = (stat.S_IFDIR, ObjectID(_write_tree(new, sha, change, f"{path}/")))
             continue
         if mode is not None and mode not in (_REGULAR, _EXECUTABLE):
-            raise PushError(
-                WriteBackReason.GIT_ERROR,
+            raise GitWriteError(
                 f"{path}: not a regular file (a folder, link or submodule)",
             )
         assert isinstance(change, bytes)
@@ -402,9 +388,7 @@ def _write_tree(
 
 def _check_author(author: Author) -> None:
     if any(c in f"{author.name}{author.email}" for c in "<>\n\r\0"):
-        raise PushError(
-            WriteBackReason.GIT_ERROR, "the write-back author's name or email has <, > or a newline"
-        )
+        raise GitWriteError("the write-back author's name or email has <, > or a newline")
 
 
 def _make_commit(
