@@ -27,9 +27,9 @@ from git_servers import (
     stop,
 )
 
-from tether.git import GitAuth, GitCache
+from tether.git import FileURLPolicy, GitAuth, GitCache
 from tether.git.push import sanitize
-from tether.writeback.errors import FieldMoved, WriteBackError, WriteBackReason
+from tether.writeback.errors import FieldMoved, PushDenied, WriteBackError, WriteBackReason
 from tether.writeback.gitwrite import (
     Author,
     PushResult,
@@ -497,3 +497,31 @@ def test_a_stale_cached_tip_is_refused_then_fetched(
     assert reads == [b"n: 8\n", b"n: 88\n"]
     assert (result.parent, result.attempts) == (other, 2)
     assert git("rev-list", "-1", "main^", cwd=bare) == other
+
+
+# --- file:// (the CLI with a local repository) -------------------------------------------
+
+
+def test_push_to_a_local_bare_repository(fresh_repo: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, _ = fresh_repo
+    before = tip(bare)
+    cache = GitCache(tmp_path / "cache", file_urls=FileURLPolicy.any_folder())
+    local = PushTarget(f"file://{bare}", GitAuth(), "main", insecure=True)
+    result = push_change(local, bump, AUTHOR, "edit", cache=cache)
+    assert (tip(bare), result.parent) == (result.commit, before)
+
+
+@pytest.mark.parametrize("where", ["work tree", ".git folder"])
+def test_a_checked_out_branch_is_never_moved(
+    where: str, fresh_repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """As git's receive.denyCurrentBranch: the work tree would disagree with its branch."""
+    _, work = fresh_repo
+    before = tip(work)
+    path = work if where == "work tree" else work / ".git"
+    cache = GitCache(tmp_path / "cache", file_urls=FileURLPolicy.any_folder())
+    local = PushTarget(f"file://{path}", GitAuth(), "main", insecure=True)
+    with pytest.raises(PushDenied, match="checked-out branch refs/heads/main"):
+        push_change(local, bump, AUTHOR, "edit", cache=cache)
+    assert tip(work) == before
+    assert git("status", "--porcelain", cwd=work) == ""

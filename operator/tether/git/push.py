@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from dulwich.objects import ObjectID, ShaFile
@@ -153,6 +154,8 @@ def push_update(
     """Push ``update.new`` (already in the cache's store) to ``update.ref``, compare-and-swap."""
     path = cache.repo_path(url)
     said: list[bytes] = []
+    if url.scheme == "file":
+        _refuse_checked_out(url, update.ref)
 
     def update_refs(old_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
         actual = old_refs.get(Ref(update.ref.encode()))
@@ -207,6 +210,20 @@ def push_update(
             )
         raise _rejected(failure, said, auth, url, update.ref)
     _remember_pushed(cache, url, auth, update, timeout)
+
+
+def _refuse_checked_out(url: GitURL, ref: str) -> None:
+    """git's ``receive.denyCurrentBranch``: never move the branch a work tree has checked out.
+
+    A push over ``file://`` is dulwich writing the refs itself, and nothing on the
+    other side would refuse; the work tree would then silently disagree with its branch.
+    """
+    with contextlib.closing(Repo(url.path)) as repo:
+        head = repo.refs.read_ref(Ref(b"HEAD")) or b""
+        work_tree = not repo.bare or Path(url.path).name == ".git"
+        if work_tree and head == b"ref: " + ref.encode():
+            words = f"refusing to update the checked-out branch {ref} of a non-bare repository"
+            raise PushRejectedError(words, server_says=words, url=url.redacted, ref=ref)
 
 
 def _remember_pushed(
