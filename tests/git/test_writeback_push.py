@@ -8,6 +8,7 @@ Tether: which commits the branch holds, their parents, and which files changed.
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,13 @@ from git_servers import (
 
 from tether.git import FileURLPolicy, GitAuth, GitCache
 from tether.git.push import sanitize
-from tether.writeback.errors import FieldMoved, PushDenied, WriteBackError, WriteBackReason
+from tether.writeback.errors import (
+    FieldMoved,
+    GitWriteError,
+    PushDenied,
+    WriteBackError,
+    WriteBackReason,
+)
 from tether.writeback.gitwrite import (
     Author,
     PushResult,
@@ -525,3 +532,16 @@ def test_a_checked_out_branch_is_never_moved(
         push_change(local, bump, AUTHOR, "edit", cache=cache)
     assert tip(work) == before
     assert git("status", "--porcelain", cwd=work) == ""
+
+
+def test_an_unreachable_server_is_a_git_error_not_a_refusal(
+    fresh_repo: tuple[Path, Path], git_base: Path, cache: GitCache
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port = closed.getsockname()[1]
+        with pytest.raises(GitWriteError, match="cannot reach the server") as caught:
+            push_change(
+                target(_daemon(git_base, port), fresh_repo[0]), bump, AUTHOR, "e", cache=cache
+            )
+    assert caught.value.reason is WriteBackReason.GIT_ERROR
