@@ -15,9 +15,13 @@ patch), writes blobs, trees and a commit straight into the cache's object store
   branch tip, replacing what was there only if the remote still has ``lease`` (None:
   the review branch must not exist yet); otherwise CONFLICT at once.
 
-An empty change (``build`` returns nothing, or the same bytes) makes no commit and
-returns a result with ``pushed=False``. A refusal by the server is PUSH_DENIED with
-its own words; any other Git failure is GIT_ERROR. This module stops at the push:
+With ``PushTarget.max_age``, a first round builds on the cache's tip without listing
+the remote refs, when the credentials were proven that recently; a stale guess is
+refused before any pack is sent and the normal rounds follow. An empty change
+(``build`` returns nothing, or the same bytes) makes no commit and returns a result
+with ``pushed=False``. A refusal by the server is ``PushDenied`` with its own words;
+a branch that keeps moving, or a broken lease, ``PushConflict``; any other Git
+failure ``GitWriteError`` (all ``WriteBackError``). This module stops at the push:
 what to change is the edit model's (``edits``), when to push is the controller's.
 """
 
