@@ -11,6 +11,10 @@ auth), and times, alternating tether and git for every edit:
           then ``git push``). p50 and p95 over ``--edits`` edits.
 * 100   - one commit changing one field in each of 100 files, the same way
           (median of 3).
+* ssh   - the same over sshd with a user key (git: ``GIT_SSH_COMMAND`` with the key
+          and known_hosts), where each round trip is an ssh connection.
+* signed- one edit with an SSH-signed commit over git://: tether's in-process SSHSIG
+          against ``git commit -S`` with ``gpg.format=ssh`` (which runs ssh-keygen).
 
 Tether is timed twice: listing the remote refs first to learn the tip (and prove
 the credentials), which the git CLI is spared; and building on the cache's tip
@@ -32,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 
-from git_servers import GIT_ENV, HttpGitServer, git, start_git_daemon, stop
+from git_servers import GIT_ENV, HttpGitServer, git, start_git_daemon, start_sshd, stop
 
 from tether.git import GitAuth, GitCache
 from tether.writeback.gitwrite import Author, PushTarget, Reader, push_change
@@ -57,13 +61,16 @@ def build_repos(base: Path, work: Path, files: int) -> None:
         (work / "apps" / f"web-{index:04d}.yaml").write_text(manifest(index, 1))
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "initial", cwd=work)
-    for transport in ("git", "http"):
+    for transport in ("git", "http", "ssh", "signed"):
         for client in ("tether", "cli"):
             git("clone", "-q", "--bare", str(work), str(base / f"{transport}-{client}.git"))
 
 
+CLI_ENV: dict[str, str] = dict(GIT_ENV)  # plus GIT_SSH_COMMAND for the ssh run
+
+
 def git_cli(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True)
+    subprocess.run(["git", *args], cwd=cwd, env=CLI_ENV, check=True, capture_output=True)
 
 
 def set_replicas(text: bytes, replicas: int) -> bytes:
@@ -73,7 +80,9 @@ def set_replicas(text: bytes, replicas: int) -> bytes:
     return head + b"  replicas: %d\n" % replicas + tail
 
 
-def tether_edit(target: PushTarget, cache: GitCache, files: range, replicas: int) -> float:
+def tether_edit(
+    target: PushTarget, cache: GitCache, files: range, replicas: int, key: bytes | None = None
+) -> float:
     def build(read: Reader) -> dict[str, bytes]:
         changes = {}
         for index in files:
@@ -84,18 +93,21 @@ def tether_edit(target: PushTarget, cache: GitCache, files: range, replicas: int
         return changes
 
     started = time.perf_counter()
-    result = push_change(target, build, AUTHOR, f"replicas -> {replicas}", cache=cache)
+    result = push_change(
+        target, build, AUTHOR, f"replicas -> {replicas}", cache=cache, signing_key=key
+    )
     elapsed = time.perf_counter() - started
     assert result.pushed and result.attempts == 1
     return elapsed
 
 
-def cli_edit(clone: Path, files: range, replicas: int) -> float:
+def cli_edit(clone: Path, files: range, replicas: int, key: Path | None = None) -> float:
     started = time.perf_counter()
     for index in files:
         path = clone / "apps" / f"web-{index:04d}.yaml"
         path.write_bytes(set_replicas(path.read_bytes(), replicas))
-    git_cli("commit", "-q", "-am", f"replicas -> {replicas}", cwd=clone)
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"] if key else []
+    git_cli(*sign, "commit", *(["-S"] if key else []), "-q", "-am", f"r {replicas}", cwd=clone)
     git_cli("push", "-q", "origin", "HEAD:main", cwd=clone)
     return time.perf_counter() - started
 
@@ -139,6 +151,29 @@ def run_transport(
     )
 
 
+def run_signed(url: Callable[[str], str], edits: int, scratch: Path) -> None:
+    """Signed commits over git://: tether's in-process SSHSIG against git's ssh-keygen."""
+    key = scratch / "signing_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cache = GitCache(scratch / "signed-cache", timeout=120)
+    target = PushTarget(url("signed-tether.git"), GitAuth(), "main", insecure=True)
+    clone = scratch / "signed-clone"
+    git_cli("clone", "-q", url("signed-cli.git"), str(clone), cwd=scratch)
+    tether_edit(target, cache, range(0, 1), 2, key.read_bytes())
+    cli_edit(clone, range(0, 1), 2, key)
+    tether: list[float] = []
+    cli: list[float] = []
+    for edit in range(edits):
+        file = range(edit % 50, edit % 50 + 1)
+        tether.append(tether_edit(target, cache, file, 1000 + edit, key.read_bytes()))
+        cli.append(cli_edit(clone, file, 1000 + edit, key))
+    t50, c50 = statistics.median(tether), statistics.median(cli)
+    print(
+        f"git   signed edit  p50 tether {t50 * 1000:6.1f} ms  git {c50 * 1000:6.1f} ms  "
+        f"ratio {t50 / c50:.2f}"
+    )
+
+
 def _with_creds(url: str, auth: GitAuth) -> str:
     if auth.username is None:
         return url
@@ -169,6 +204,25 @@ def main() -> None:
             args.edits,
             scratch,
         )
+        sshd = start_sshd(scratch / "sshd")
+        known_hosts = scratch / "sshd" / "bench_known_hosts"
+        known_hosts.write_text(sshd.known_hosts)
+        CLI_ENV["GIT_SSH_COMMAND"] = (
+            f"ssh -F /dev/null -i {sshd.folder / 'client_key'} -o IdentitiesOnly=yes "
+            f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+        )
+        try:
+            run_transport(
+                "ssh",
+                lambda repo: sshd.url(base / repo),
+                GitAuth(identity=sshd.client_key, known_hosts=sshd.known_hosts.encode()),
+                args.edits,
+                scratch,
+            )
+        finally:
+            stop(sshd.process)
+        del CLI_ENV["GIT_SSH_COMMAND"]
+        run_signed(lambda repo: f"git://127.0.0.1:{port}/{repo}", args.edits, scratch)
     finally:
         stop(daemon)
         http.stop()
