@@ -466,43 +466,46 @@ def test_server_words_lose_credentials() -> None:
     assert "tok-abcdef" not in sanitize("token tok-abcdef refused", bearer)
 
 
-# --- building on the cached tip -----------------------------------------------------------
+# --- one connection when the cache has the tip -------------------------------------------
 
 
-def test_a_proven_cached_tip_skips_the_ref_listing(
+def test_a_cached_tip_is_pushed_on_one_connection(
     writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:
+    """As ``git push``: receive-pack's own ref list is enough when the tip is cached."""
     bare, _ = fresh_repo
     first = push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
-    listed = cache.stats.ls_remotes
+    listed, fetched = cache.stats.ls_remotes, cache.stats.fetches
     second = push_change(
-        target(writable, bare, max_age=3600),
+        target(writable, bare),
         lambda read: {"file5.yaml": b"n: 55\n"},
         AUTHOR,
         "two",
         cache=cache,
     )
-    assert cache.stats.ls_remotes == listed, "no ls-remote: the cached tip was used"
+    assert (cache.stats.ls_remotes, cache.stats.fetches) == (listed, fetched)
     assert (second.parent, second.attempts) == (first.commit, 1)
     assert tip(bare) == second.commit
 
 
-def test_a_stale_cached_tip_is_refused_then_fetched(
+def test_a_tip_the_cache_lacks_is_fetched_then_built_on(
     writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:
     bare, work = fresh_repo
     push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
     git("pull", "-q", "origin", "main", cwd=work)
     other = push_commit(work, {"file8.yaml": "n: 88\n"}, "someone else")
+    fetched = cache.stats.fetches
     reads: list[bytes | None] = []
 
     def build(read: Reader) -> dict[str, bytes]:
         reads.append(read("file8.yaml"))
         return {"file5.yaml": b"n: 55\n"}
 
-    result = push_change(target(writable, bare, max_age=3600), build, AUTHOR, "two", cache=cache)
-    assert reads == [b"n: 8\n", b"n: 88\n"]
-    assert (result.parent, result.attempts) == (other, 2)
+    result = push_change(target(writable, bare), build, AUTHOR, "two", cache=cache)
+    assert reads == [b"n: 88\n"], "built once, on the new tip"
+    assert (result.parent, result.attempts) == (other, 1)
+    assert cache.stats.fetches == fetched + 1
     assert git("rev-list", "-1", "main^", cwd=bare) == other
 
 
