@@ -1,28 +1,27 @@
 """Commit and push one write-back change: the conflict loop around ``tether.git.push``.
 
-``push_change`` fetches the branch tip through the shared cache, asks ``build`` for
-the changed files given a reader of the tip (``build`` is the edit model's
-``apply_plan`` bound to a plan, so a retry re-applies the *edits*, not a textual
-patch), writes blobs, trees and a commit straight into the cache's object store
-(no working copy, no git CLI), optionally signs it (``signing``), and pushes it:
+``push_change`` opens receive-pack with the Repository's credentials and, on the tip
+the server advertises, asks ``build`` for the changed files given a reader of that
+tip (``build`` is the edit model's ``apply_plan`` bound to a plan, so a retry
+re-applies the *edits*, not a textual patch). It writes blobs, trees and a commit
+straight into the shared cache's object store (no working copy, no git CLI),
+optionally signs it (``signing``), and pushes on the same connection, as ``git
+push`` does. A tip the cache does not have yet is fetched first (then a new round).
 
-* to the followed branch only as a fast-forward of the tip it was built on (the
-  remote must still have that tip). If another commit landed in between, the loop
-  fetches the new tip, calls ``build`` again (which may raise FIELD_MOVED) and
-  pushes again, with exponential backoff and jitter, up to ``max_attempts``; then
-  CONFLICT. Never a force push.
-* to ``push_branch`` (a review branch made from ``branch``) as one commit on the
-  branch tip, replacing what was there only if the remote still has ``lease`` (None:
-  the review branch must not exist yet); otherwise CONFLICT at once.
+* The followed branch moves only as a fast-forward of the tip the commit was built
+  on (the remote must still have that tip). If another commit landed in between,
+  the next round builds again on the new tip (``build`` may raise ``FieldMoved``),
+  with exponential backoff and jitter, up to ``max_attempts``; then
+  ``PushConflict``. Never a force push.
+* ``push_branch`` (a review branch made from ``branch``) gets one commit on the
+  branch tip, replacing what was there only if the remote still has ``lease``
+  (None: the review branch must not exist yet); otherwise ``PushConflict`` at once.
 
-With ``PushTarget.max_age``, a first round builds on the cache's tip without listing
-the remote refs, when the credentials were proven that recently; a stale guess is
-refused before any pack is sent and the normal rounds follow. An empty change
-(``build`` returns nothing, or the same bytes) makes no commit and returns a result
-with ``pushed=False``. A refusal by the server is ``PushDenied`` with its own words;
-a branch that keeps moving, or a broken lease, ``PushConflict``; any other Git
-failure ``GitWriteError`` (all ``WriteBackError``). This module stops at the push:
-what to change is the edit model's (``edits``), when to push is the controller's.
+An empty change (``build`` returns nothing, or the same bytes) makes no commit and
+returns a result with ``pushed=False``. A refusal by the server is ``PushDenied``
+with its own words; any other Git failure ``GitWriteError`` (all
+``WriteBackError``). This module stops at the push: what to change is the edit
+model's (``edits``), when to push is the controller's.
 """
 
 from __future__ import annotations
