@@ -242,6 +242,19 @@ def test_read_only_http_credential_is_push_denied(
     assert http_server.readonly_password not in message
 
 
+def test_wrong_http_credentials_are_push_denied_and_lose_their_proof(
+    http_remote: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, _ = fresh_repo
+    wrong = Remote("http", http_remote.url, http_remote.bad_auth, True, {})
+    grant = cache.grant(wrong.url(bare), GitAuth.from_mapping(wrong.auth))
+    cache.record_proof(grant)  # as if these credentials had worked before
+    message = denied(wrong, bare, cache)
+    assert "authentication failed" in message
+    assert str(wrong.auth["password"]) not in message
+    assert not cache.proven(grant, 3600)
+
+
 def test_read_only_ssh_key_is_push_denied_with_the_servers_words(
     sshd: SSHServer, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:

@@ -51,6 +51,7 @@ from tether.git.cache import (
     _with_key_hint,
 )
 from tether.git.errors import (
+    AuthenticationError,
     GitError,
     GitTimeoutError,
     HostKeyError,
@@ -219,7 +220,10 @@ def push_update(
     except GitError as exc:
         # Not reached, not found, timed out: said above. Anything else that stops
         # receive-pack (401/403, a read-only key, a daemon without receive-pack) is
-        # the server refusing the push.
+        # the server refusing the push; refused credentials lose their read proof too
+        # (at worst, a read-only credential proves itself again on its next read).
+        if isinstance(exc, AuthenticationError):
+            cache.forget_proof(cache.grant(url, auth))
         raise _rejected(exc.message, said, auth, url, _branch_of(chosen)) from None
     update = chosen[-1] if chosen else None
     if update is None:
