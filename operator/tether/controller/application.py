@@ -161,9 +161,6 @@ class ApplicationController:
         self.neighbours = neighbours
         self.clock = clock
         self._states: dict[Key, tuple[str, str]] = {}
-        # The gauge is rebuilt from every app's state, so only when one changed: a rebuild
-        # per reconcile made each reconcile linear in the number of apps.
-        self._states_changed = False
         self._inline: dict[tuple[str, str], tuple[float, SourceCommit]] = {}
         self._watched: set[Key] = set()
         self._failures = FailureLog()
@@ -183,7 +180,6 @@ class ApplicationController:
             await self._reconcile(key, body, reasons)
         finally:
             self.metrics.observe_reconcile("Application", time.perf_counter() - started)
-            self._publish_states()
 
     async def _reconcile(self, key: Key, body: dict[str, Any], reasons: frozenset[str]) -> None:
         meta = body.get("metadata") or {}
@@ -562,9 +558,9 @@ class ApplicationController:
         self.queue.wake_after(key, DELETION_RETRY, triggers.DELETING)
 
     async def _gone(self, key: Key) -> None:
-        if self._states.pop(key, None) is not None:
-            self._states_changed = True
-            self._publish_states()
+        gone = self._states.pop(key, None)
+        if gone is not None:
+            self.metrics.move_application(gone, None)
         self._failures.forget(key)
         self.writer.forget(key)
         self.queue.forget(key)
@@ -630,13 +626,10 @@ class ApplicationController:
         if previous != state:
             was = f" (was {previous[0]} {previous[1]})" if previous is not None else ""
             log.info("application %s/%s: %s %s%s", *key, *state, was)
-            self._states_changed = True
+            # One app moves in the gauge: a rebuild from every app's state per reconcile
+            # made each reconcile linear in the number of apps.
+            self.metrics.move_application(previous, state)
         self._states[key] = state
-
-    def _publish_states(self) -> None:
-        if self._states_changed:
-            self._states_changed = False
-            self.metrics.set_applications(self._states.values())
 
     def _schedule(self, key: Key, app: AppSpec) -> None:
         self.queue.wake_after(key, triggers.jittered(app.interval), triggers.INTERVAL)

@@ -34,6 +34,20 @@ def test_metric_names_and_labels() -> None:
     assert "Missing" not in m.exposition().decode()
 
 
+def test_one_app_moves_in_the_application_gauge() -> None:
+    m = Metrics()
+    m.set_applications([("Synced", "Healthy"), ("OutOfSync", "Missing")])
+    m.move_application(("OutOfSync", "Missing"), ("Synced", "Healthy"))
+    text = m.exposition().decode()
+    assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 2.0' in text
+    assert "Missing" not in text  # a pair that reaches zero leaves, as after a rebuild
+    m.move_application(None, ("OutOfSync", "Progressing"))
+    m.move_application(("Synced", "Healthy"), None)
+    text = m.exposition().decode()
+    assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 1.0' in text
+    assert 'tether_applications{health_status="Progressing",sync_status="OutOfSync"} 1.0' in text
+
+
 async def test_probe_server_serves_three_endpoints() -> None:
     probes = Probes()
     server = ProbeServer(Metrics(), probes, "127.0.0.1", 0)
