@@ -147,7 +147,6 @@ class NewObjectSelector(ApiModel):
         description="Labels an object must carry, e.g. {tether.dev/capture: 'true'}.",
         json_schema_extra={
             "additionalProperties": {"type": "string", "maxLength": 63, "pattern": _LABEL_VALUE},
-            "minProperties": 1,
         },
     )
 
@@ -211,7 +210,8 @@ class WriteBack(ApiModel):
                     "message": "pushBranch must differ from branch",
                 },
                 {
-                    "rule": "size(self.capture.fields) > 0 || has(self.capture.newObjects)",
+                    "rule": "(has(self.capture.fields) && size(self.capture.fields) > 0) "
+                    "|| has(self.capture.newObjects)",
                     "message": "capture at least one field or set newObjects",
                 },
             ]
