@@ -16,6 +16,9 @@ Secret value ever appears in a message.
 
 from __future__ import annotations
 
+import json
+import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,8 +26,18 @@ from typing import Any
 
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
-from tether.writeback.errors import UnsupportedSource
-from tether.writeback.pointer import MISSING, FieldPointer
+from tether.writeback.errors import EditRefused, FieldMoved, SecretRefused, UnsupportedSource
+from tether.writeback.helmedit import edit_value
+from tether.writeback.kustedit import (
+    KUSTOMIZATION_FILES,
+    edit_image,
+    edit_replicas,
+    is_image_pointer,
+    is_replicas_pointer,
+)
+from tether.writeback.newobject import new_object_path, render_new_object
+from tether.writeback.pointer import MISSING, FieldPointer, Step
+from tether.writeback.yamledit import append_item, document_value, set_field
 
 Read = Callable[[str], bytes | None]
 """Reads a repo-relative file at the tip: its bytes, or None when it does not exist."""
@@ -106,25 +119,233 @@ def is_secret_key(key: ResourceKey) -> bool:
 
 
 def apply_plan(plan: EditPlan, read: Read) -> dict[str, bytes]:
-    """Changed files only (repo-relative path -> new bytes). Pure; raises WriteBackError."""
-    raise UnsupportedSource(f"{plan.app_path}: write-back edits are not implemented yet")
+    """Changed files only (repo-relative path -> new bytes). Pure; raises WriteBackError.
+
+    Captures are applied in order, each on the result of the previous ones, then
+    new objects are added. Any refusal stops the whole plan: a commit is all or
+    nothing.
+    """
+    files = _Files(read)
+    for capture in plan.captures:
+        _check_capture(plan, capture)
+        path = _capture_file(plan, capture, files)
+        files.put(path, _edit(plan, capture, path, files.get(path)))
+    for new in plan.new_objects:
+        _add_object(plan, new, files)
+    return files.changed()
+
+
+class _Files:
+    """The files as edited so far, over the tip read once per path."""
+
+    def __init__(self, read: Read) -> None:
+        self._read = read
+        self._original: dict[str, bytes | None] = {}
+        self._edited: dict[str, bytes] = {}
+
+    def original(self, path: str) -> bytes | None:
+        if path not in self._original:
+            self._original[path] = self._read(path)
+        return self._original[path]
+
+    def get(self, path: str) -> bytes:
+        data = self._edited.get(path, self.original(path))
+        if data is None:
+            raise FieldMoved(f"{path}: the file is no longer in the repository")
+        return data
+
+    def exists(self, path: str) -> bool:
+        return path in self._edited or self.original(path) is not None
+
+    def put(self, path: str, data: bytes) -> None:
+        self._edited[path] = data
+
+    def changed(self) -> dict[str, bytes]:
+        return {p: d for p, d in self._edited.items() if d != self.original(p)}
+
+
+def _check_capture(plan: EditPlan, capture: Capture) -> None:
+    if capture.is_secret and not plan.allow_secrets:
+        raise SecretRefused(_secret_refusal(capture.label))
+    if capture.generated_name:
+        raise UnsupportedSource(
+            f"{capture.label}: its name is generated (generateName), so no file holds it"
+        )
+    if plan.kind is SourceKind.JSONNET or _is_jsonnet(capture.origin):
+        where = f" ({capture.origin.file})" if capture.origin else ""
+        raise UnsupportedSource(f"{capture.label}{where}: Jsonnet output cannot be edited back")
+
+
+def _secret_refusal(label: str) -> str:
+    return f"{label}: Secrets are not written to Git unless the app allows it explicitly"
+
+
+def _is_jsonnet(origin: ObjectSource | None) -> bool:
+    return origin is not None and origin.file.endswith((".jsonnet", ".libsonnet"))
+
+
+def _capture_file(plan: EditPlan, capture: Capture, files: _Files) -> str:
+    if plan.kind is SourceKind.PLAIN:
+        if capture.origin is None:
+            raise UnsupportedSource(f"{capture.label}: no source file is known for it")
+        return capture.origin.file
+    if plan.kind is SourceKind.KUSTOMIZE:
+        return _kustomization_path(plan, files)
+    if capture.helm_value is None:
+        raise UnsupportedSource(
+            f"{capture.label} {capture.pointer}: a Helm app writes back only fields"
+            " with a helmValue mapping"
+        )
+    return plan.value_files[0] if plan.value_files else _join(plan.app_path, "values.yaml")
+
+
+def _kustomization_path(plan: EditPlan, files: _Files) -> str:
+    if plan.kustomization is not None:
+        return plan.kustomization
+    for name in KUSTOMIZATION_FILES:
+        path = _join(plan.app_path, name)
+        if files.exists(path):
+            return path
+    raise FieldMoved(f"{plan.app_path or '.'}: no kustomization file there any more")
+
+
+def _edit(plan: EditPlan, capture: Capture, path: str, data: bytes) -> bytes:
+    what = capture.label
+    if plan.kind is SourceKind.PLAIN:
+        return _edit_plain(capture, path, data)
+    if plan.kind is SourceKind.KUSTOMIZE:
+        if is_image_pointer(capture.pointer) and isinstance(capture.value, str):
+            rendered = capture.git_value if isinstance(capture.git_value, str) else capture.value
+            return edit_image(data, file=path, rendered=rendered, live=capture.value, what=what)
+        if is_replicas_pointer(capture.pointer):
+            name = capture.key.name
+            return edit_replicas(data, file=path, name=name, count=capture.value, what=what)
+        raise UnsupportedSource(
+            f"{what} {capture.pointer}: a Kustomize app writes back only container"
+            " images (images:) and /spec/replicas (replicas:)"
+        )
+    assert capture.helm_value is not None  # checked by _capture_file
+    return edit_value(
+        data,
+        file=path,
+        helm_value=capture.helm_value,
+        pointer=capture.pointer,
+        live=capture.value,
+        what=what,
+    )
+
+
+def _edit_plain(capture: Capture, path: str, data: bytes) -> bytes:
+    origin = capture.origin
+    assert origin is not None  # checked by _capture_file
+    prefix = item_steps(origin.item)
+    document = document_value(data, file=path, doc=origin.doc)
+    if not _holds(FieldPointer(prefix).get(document), capture.key):
+        raise FieldMoved(f"{origin}: {capture.label} is no longer in this document")
+    return set_field(
+        data,
+        file=path,
+        doc=origin.doc,
+        steps=prefix + capture.pointer.steps,
+        value=capture.value,
+        create=capture.git_value is MISSING,
+        what=capture.label,
+    )
+
+
+def item_steps(item: str) -> tuple[Step, ...]:
+    """``items[1].items[0]`` (ObjectSource.item) -> ("items", 1, "items", 0)."""
+    steps: list[Step] = []
+    for part in filter(None, item.split(".")):
+        match = _ITEM.fullmatch(part)
+        if match is None:
+            raise FieldMoved(f"List item {item!r}: not a path this version understands")
+        steps.extend((match["key"], int(match["index"])))
+    return tuple(steps)
+
+
+_ITEM = re.compile(r"(?P<key>[^\[\]]+)\[(?P<index>[0-9]+)\]")
+
+
+def _holds(value: Any, key: ResourceKey) -> bool:
+    """Whether a document value is still the object ``key`` (namespace only if written)."""
+    if not isinstance(value, dict) or value.get("kind") != key.kind:
+        return False
+    api_version = value.get("apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else None
+    metadata = value.get("metadata")
+    if group != key.group or not isinstance(metadata, dict) or metadata.get("name") != key.name:
+        return False
+    namespace = metadata.get("namespace")
+    return not (namespace and key.namespace and namespace != key.namespace)
+
+
+def _add_object(plan: EditPlan, new: NewObject, files: _Files) -> None:
+    kind = new.obj.get("kind")
+    metadata = new.obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    label = f"{kind} {name}"
+    if kind == "Secret" and str(new.obj.get("apiVersion")) == "v1" and not plan.allow_secrets:
+        raise SecretRefused(_secret_refusal(label))
+    if plan.kind in (SourceKind.HELM, SourceKind.JSONNET):
+        raise UnsupportedSource(f"{label}: a new object cannot be added to a {plan.kind} source")
+    path = new_object_path(new.folder, new.obj)
+    if files.exists(path):
+        raise EditRefused(f"{path}: the file exists already; {label} is not written over it")
+    files.put(path, render_new_object(new.obj))
+    if plan.kind is SourceKind.KUSTOMIZE:
+        _list_in_kustomization(plan, path, label, files)
+
+
+def _list_in_kustomization(plan: EditPlan, path: str, label: str, files: _Files) -> None:
+    """Add the new file to the kustomization's ``resources:``, or kustomize ignores it."""
+    kustomization = _kustomization_path(plan, files)
+    relative = posixpath.relpath(path, posixpath.dirname(kustomization) or ".")
+    data = append_item(
+        files.get(kustomization),
+        file=kustomization,
+        doc=0,
+        steps=("resources",),
+        value=relative,
+        what=label,
+    )
+    files.put(kustomization, data)
+
+
+def _join(folder: str, name: str) -> str:
+    return posixpath.join(folder, name) if folder.strip("/") else name
 
 
 def describe(plan: EditPlan) -> str:
-    """The ``{changes}`` part of the commit message: one line per change."""
-    lines = [f"{c.label} {c.pointer}" for c in plan.captures]
-    lines += [f"add {n.obj.get('kind', '?')} in {n.folder}" for n in plan.new_objects]
+    """The ``{changes}`` part of the commit message: one line per change, no Secret values."""
+    lines = [_describe_capture(capture) for capture in plan.captures]
+    for new in plan.new_objects:
+        kind = new.obj.get("kind")
+        metadata = new.obj.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+        where = f"{namespace}/{name}" if namespace else f"{name}"
+        lines.append(f"add {kind} {where} as {new_object_path(new.folder, new.obj)}")
     return "\n".join(lines)
 
 
-__all__ = [
-    "Capture",
-    "EditPlan",
-    "NewObject",
-    "Read",
-    "SourceKind",
-    "apply_plan",
-    "describe",
-    "is_secret_key",
-    "object_label",
-]
+def _describe_capture(capture: Capture) -> str:
+    head = f"{capture.label} {capture.pointer}"
+    if capture.helm_value is not None:
+        head += f" (Helm value {capture.helm_value})"
+    if capture.is_secret:
+        return f"{head}: Secret value changed"
+    return f"{head}: {_show(capture.git_value)} -> {_show(capture.value)}"
+
+
+_SHOW_LIMIT = 80
+
+
+def _show(value: Any) -> str:
+    if value is MISSING:
+        return "(unset)"
+    if isinstance(value, str) and value.isprintable() and value.strip() == value and value:
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= _SHOW_LIMIT else text[: _SHOW_LIMIT - 1] + "…"
