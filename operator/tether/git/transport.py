@@ -103,13 +103,44 @@ def _http_client(url: GitURL, auth: GitAuth, timeout: float) -> GitClient:
     if auth.bearer_token is not None:
         return _BearerHttpClient(url.base_url, token=auth.bearer_token, timeout=timeout)
     if username is None:
-        return Urllib3HttpGitClient(url.base_url, timeout=timeout)
-    return Urllib3HttpGitClient(
-        url.base_url, username=username, password=password or "", timeout=timeout
-    )
+        return _HttpClient(url.base_url, timeout=timeout)
+    return _HttpClient(url.base_url, username=username, password=password or "", timeout=timeout)
 
 
-class _BearerHttpClient(Urllib3HttpGitClient):
+# How much of a refusing server's answer to keep: its first words, not a whole page.
+_REFUSAL_BODY_BYTES = 1024
+
+
+class _HttpClient(Urllib3HttpGitClient):
+    """dulwich's urllib3 client, but an unexpected status keeps the server's own words.
+
+    dulwich reports e.g. a 403 as "unexpected http resp 403"; a host refusing a push
+    says why in the body ("Permission to x denied to y"), which is what people need.
+    """
+
+    def _http_request(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+        raise_for_status: bool = True,
+    ) -> Any:
+        resp, read = super()._http_request(url, headers, data, raise_for_status=False)
+        if not raise_for_status or resp.status == 200:
+            return resp, read
+        if resp.status == 404:
+            raise NotGitRepository
+        if resp.status == 401:
+            raise HTTPUnauthorized(resp.headers.get("WWW-Authenticate"), url)
+        if resp.status == 407:
+            raise HTTPProxyUnauthorized(resp.headers.get("Proxy-Authenticate"), url)
+        body = read(_REFUSAL_BODY_BYTES).decode("utf-8", "replace")
+        said = " ".join(body.split())[:300]
+        status = f"HTTP {resp.status} {getattr(resp, 'reason', '') or ''}".strip()
+        raise GitProtocolError(f"{status}: {said}" if said else status)
+
+
+class _BearerHttpClient(_HttpClient):
     """Adds ``Authorization: Bearer`` to requests for the repository's own origin only."""
 
     def __init__(self, base_url: str, *, token: str, timeout: float) -> None:
