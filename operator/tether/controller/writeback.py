@@ -57,7 +57,7 @@ from tether.writeback.capture import (
     mask,
     pending_labels,
 )
-from tether.writeback.edits import Capture, NewObject, SourceKind, describe
+from tether.writeback.edits import Capture, EditPlan, NewObject, SourceKind, describe
 from tether.writeback.errors import WriteBackError, WriteBackReason
 
 log = logging.getLogger(__name__)
@@ -202,28 +202,11 @@ class WriteBackStep:
     async def _changes(
         self, app: AppSpec, spec: WriteBackSpec, desired: Rendered, memory: _Memory
     ) -> _Changes:
-        items = await self._desired_objects(app, spec, desired)
-        found = find_captures(spec.capture, items, previous=memory.previous)
+        found = await collect(self.port, app, desired, previous=memory.previous, guess=True)
         memory.previous = {**(memory.previous or {}), **found.seen}
-        if spec.capture.new_objects:
-            live = await self.port.unowned(app, spec.capture.selector, desired)
-            new, refused = find_new_objects(spec.capture, live, app.source.path)
-            found = replace(found, new_objects=new, refused=(*found.refused, *refused))
         ids = _change_ids(found)
         fresh = {k: v for k, v in ids.items() if memory.pushed.get(k) != v}
         return _Changes(found, fresh)
-
-    async def _desired_objects(
-        self, app: AppSpec, spec: WriteBackSpec, desired: Rendered
-    ) -> list[DesiredObject]:
-        if not spec.capture.fields:
-            return []
-        pairs = await self.port.live_of(app, desired)
-        origins: tuple[ObjectSource | None, ...] = desired.origins or (None,) * len(pairs)
-        return [
-            DesiredObject(key, obj, origin, live)
-            for (key, live), obj, origin in zip(pairs, desired.objects, origins, strict=False)
-        ]
 
     async def _push(
         self,
@@ -237,31 +220,8 @@ class WriteBackStep:
         pending: tuple[str, ...],
     ) -> Outcome:
         memory = self._memory[(app.namespace, app.name)]
-        found = changes.found
-        plan = edit_plan(
-            app.source.path,
-            _SOURCE_KINDS.get(masked.renderer, SourceKind.PLAIN),
-            found,
-            allow_secrets=spec.capture.allow_secrets,
-            value_files=_value_files(app),
-        )
-        message = render_message(
-            spec.message,
-            app=app.name,
-            namespace=app.namespace,
-            changes=describe(plan),
-            revision=resolved.commit,
-        )
-        request = PushRequest(
-            access=access,
-            branch=branch,
-            plan=plan,
-            author_name=spec.author_name,
-            author_email=spec.author_email,
-            message=message,
-            push_branch=spec.push_branch,
-            lease=memory.lease if spec.push_branch else None,
-        )
+        plan = plan_for(app, changes.found, masked.renderer)
+        request = push_request(app, plan, access, branch, resolved.commit, lease=memory.lease)
         try:
             result = await self.port.push(request)
         except Exception as exc:  # the push's boundary: every failure gets a reason
@@ -308,6 +268,83 @@ class WriteBackStep:
             notice=Notice(True, WRITE_BACK_FAILED, f"{reason}: {text}"),
             wake_after=delay,
         )
+
+
+async def collect(
+    port: WriteBackPort,
+    app: AppSpec,
+    desired: Rendered,
+    *,
+    previous: Mapping[FieldKey, Any] | None = None,
+    guess: bool = False,
+) -> Found:
+    """Everything ``app``'s write-back would take from the cluster now: listed fields
+    that differ, labelled objects no app tracks, and what is refused.
+
+    The operator and ``tether capture`` both call this. ``previous`` and ``guess``
+    (use last-applied when there is no earlier look) are the operator's: the CLI
+    captures every difference, since its user asked for exactly that.
+    """
+    spec = app.write_back
+    assert spec is not None
+    found = Found()
+    if spec.capture.fields:
+        pairs = await port.live_of(app, desired)
+        origins: tuple[ObjectSource | None, ...] = desired.origins or (None,) * len(pairs)
+        items = [
+            DesiredObject(key, obj, origin, live)
+            for (key, live), obj, origin in zip(pairs, desired.objects, origins, strict=False)
+        ]
+        found = find_captures(spec.capture, items, previous=previous, guess=guess)
+    if spec.capture.new_objects:
+        live = await port.unowned(app, spec.capture.selector, desired)
+        new, refused = find_new_objects(spec.capture, live, app.source.path)
+        found = replace(found, new_objects=new, refused=(*found.refused, *refused))
+    return found
+
+
+def plan_for(app: AppSpec, found: Found, renderer: str) -> EditPlan:
+    """The ``EditPlan`` of one commit of ``found`` for ``app``'s source."""
+    spec = app.write_back
+    assert spec is not None
+    return edit_plan(
+        app.source.path,
+        _SOURCE_KINDS.get(renderer, SourceKind.PLAIN),
+        found,
+        allow_secrets=spec.capture.allow_secrets,
+        value_files=_value_files(app),
+    )
+
+
+def push_request(
+    app: AppSpec,
+    plan: EditPlan,
+    access: RepoAccess,
+    branch: str,
+    revision: str,
+    *,
+    lease: str | None = None,
+) -> PushRequest:
+    """The push of ``plan``: the app's author, its message template filled in."""
+    spec = app.write_back
+    assert spec is not None
+    message = render_message(
+        spec.message,
+        app=app.name,
+        namespace=app.namespace,
+        changes=describe(plan),
+        revision=revision,
+    )
+    return PushRequest(
+        access=access,
+        branch=branch,
+        plan=plan,
+        author_name=spec.author_name,
+        author_email=spec.author_email,
+        message=message,
+        push_branch=spec.push_branch,
+        lease=lease if spec.push_branch else None,
+    )
 
 
 def _masked(desired: Rendered, captures: tuple[Capture, ...]) -> Rendered:
@@ -404,4 +441,7 @@ __all__ = [
     "Outcome",
     "Verdict",
     "WriteBackStep",
+    "collect",
+    "plan_for",
+    "push_request",
 ]

@@ -2,7 +2,7 @@
 
 ``live_of`` keys each rendered object as the engine does (namespace defaulted
 for namespaced kinds, by discovery) and reads its live copy from the shared
-cache, with no API call. ``unowned`` lists, in the destination namespace, the
+cache, with no API call in the operator (the CLI, which has no watches, GETs them). ``unowned`` lists, in the destination namespace, the
 kinds the app renders plus the common ones, with the capture selector as a
 label query: objects made by hand carry no tracking label, so the cache
 (filtered by it) never holds them. ``push`` runs ``gitwrite.push_change`` in a
@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 class WriteBackAdapter:
     """The ``WriteBackPort`` over ``tether.engine.Engine`` and ``tether.git.cache.GitCache``."""
 
-    def __init__(self, engine: Engine, git: GitCache) -> None:
+    def __init__(self, engine: Engine, git: GitCache, *, fetch_missing: bool = False) -> None:
         self.engine = engine
         self.git = git
+        self.fetch_missing = fetch_missing  # the CLI: GET what no watch holds
 
     async def live_of(
         self, app: AppSpec, desired: Rendered
@@ -45,10 +46,13 @@ class WriteBackAdapter:
         discovery = self.engine.discovery
         if not discovery.resources():
             await discovery.refresh()
+        rules = app.write_back.capture.fields if app.write_back is not None else ()
         out: list[tuple[ResourceKey, Mapping[str, Any] | None]] = []
         for obj in desired.objects:
             key = _key_of(obj, app.destination_namespace, discovery.is_namespaced)
-            live = self.engine.cache.get((key.group, key.kind, key.namespace, key.name))
+            live = None
+            if any(rule.matches(key) for rule in rules):  # only listed objects are read
+                live = await self.engine.live.get(key, obj, fetch_missing=self.fetch_missing)
             out.append((key, live))
         return tuple(out)
 

@@ -125,11 +125,14 @@ def find_captures(
     desired: Sequence[DesiredObject],
     *,
     previous: Mapping[FieldKey, Any] | None = None,
+    guess: bool = False,
 ) -> Found:
     """The listed fields whose live value should go to Git (see the module docstring).
 
-    ``previous`` holds the desired values of the caller's last look (``Found.seen``);
-    None means there was none (the CLI, or an operator that just started).
+    ``previous`` holds the desired values of the caller's last look (``Found.seen``).
+    For a field it does not hold, ``guess`` asks the kubectl last-applied value who
+    moved (the operator after a start); without it every difference is captured
+    (``tether capture``: its user asked for exactly that).
     """
     captures: list[Capture] = []
     refused: list[Refusal] = []
@@ -147,7 +150,7 @@ def find_captures(
             value = rule.pointer.get(item.live)
             if value is MISSING or value == wanted:
                 continue
-            if _git_moved(fkey, wanted, value, item.live, rule.pointer, previous):
+            if _git_moved(fkey, wanted, value, item.live, rule.pointer, previous, guess):
                 continue
             capture = Capture(
                 key=item.key,
@@ -241,9 +244,12 @@ def _git_moved(
     live: Mapping[str, Any],
     pointer: FieldPointer,
     previous: Mapping[FieldKey, Any] | None,
+    guess: bool,
 ) -> bool:
     if previous is not None and fkey in previous:
         return bool(previous[fkey] != wanted)
+    if not guess:
+        return False
     applied = _last_applied(live)
     if applied is None:
         return False

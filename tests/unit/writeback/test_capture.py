@@ -100,9 +100,12 @@ def test_without_a_previous_look_last_applied_tells_who_moved() -> None:
     spec = CaptureSpec(fields=(REPLICAS,))
     applied = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(deployment(3))}
     untouched = deployment(3, annotations=applied)
-    assert find_captures(spec, [pair(deployment(7), untouched)]).empty  # Git moved
+    assert find_captures(spec, [pair(deployment(7), untouched)], guess=True).empty  # Git moved
+    assert find_captures(spec, [pair(deployment(7), untouched)]).captures  # the CLI: asked
     scaled = deployment(5, annotations=applied)
-    assert [c.value for c in find_captures(spec, [pair(deployment(3), scaled)]).captures] == [5]
+    assert [
+        c.value for c in find_captures(spec, [pair(deployment(3), scaled)], guess=True).captures
+    ] == [5]
 
 
 def test_secret_fields_are_refused_unless_allowed_and_never_show_the_value() -> None:
