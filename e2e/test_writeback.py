@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from engine_helpers import tether
 from operator_helpers import (
     NotYet,
     Operator,
@@ -468,3 +469,69 @@ def test_read_only_credentials_give_push_denied_and_leave_the_cluster_alone(
         assert server.readonly_password not in operator.logs()
     finally:
         server.stop()
+
+
+# -- tether capture: the same path from the CLI ------------------------------------------
+
+
+def test_cli_capture_prints_the_diff_then_edits_a_local_folder(
+    cluster: Any, kubectl: Any, namespace: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    text = "# web\n" + deployment("web", 2)
+    (folder / "web.yaml").write_text(text)
+    synced = tether(cluster, "sync", str(folder), "--app", "web", "--namespace", namespace)
+    assert synced.returncode == 0, synced.stderr
+    kubectl.run("scale", "deploy", "web", "-n", namespace, "--replicas", "4")
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "handmade", "namespace": namespace, "labels": {"team": "a"}},
+            "data": {"x": "1"},
+        }
+    )
+    args = [str(folder), "--app", "web", "-n", namespace]
+    args += ["--field", "apps/Deployment:/spec/replicas", "--new-objects", "team=a"]
+    shown = tether(cluster, "capture", *args)
+    assert shown.returncode == 0, shown.stderr
+    assert "-  replicas: 2\n+  replicas: 4\n" in shown.stdout
+    assert "+++ b/configmap-handmade.yaml" in shown.stdout
+    assert (folder / "web.yaml").read_text() == text  # printed only
+    written = tether(cluster, "capture", *args, "--push")
+    assert written.returncode == 0, written.stderr
+    assert (folder / "web.yaml").read_text() == text.replace("replicas: 2", "replicas: 4")
+    assert (
+        "x: '1'" in (folder / "configmap-handmade.yaml").read_text()
+        or 'x: "1"' in (folder / "configmap-handmade.yaml").read_text()
+    )
+    # The folder now says what the cluster has.
+    again = tether(cluster, "capture", *args)
+    assert again.returncode == 0 and "nothing to write back" in again.stderr
+
+
+def test_cli_capture_push_adopts_a_namespace_into_git(
+    cluster: Any, kubectl: Any, namespace: str, push_server: PushServer
+) -> None:
+    seed = push_server.push({f"{namespace}/adopt/README.md": "team a\n"}, message="adopt")
+    for name in ("alpha", "beta"):
+        kubectl.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace, "labels": {"adopt": "yes"}},
+                "data": {"name": name},
+            }
+        )
+    args = [push_server.url(), "--insecure", "--revision", "main", "--path", f"{namespace}/adopt"]
+    args += ["--app", "adopt", "-n", namespace, "--new-objects", "adopt=yes", "--push"]
+    done = tether(cluster, "capture", *args)
+    assert done.returncode == 0, done.stderr
+    head = push_server.head()
+    assert push_server.commits_since(seed) == [head]
+    for name in ("alpha", "beta"):
+        text = push_server.show(head, f"{namespace}/adopt/configmap-{name}.yaml")
+        assert f"name: {name}" in text and "adopt: yes" not in text
+    bad = tether(cluster, "capture", *args[:-3])
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ")

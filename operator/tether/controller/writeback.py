@@ -298,7 +298,7 @@ async def collect(
         found = find_captures(spec.capture, items, previous=previous, guess=guess)
     if spec.capture.new_objects:
         live = await port.unowned(app, spec.capture.selector, desired)
-        new, refused = find_new_objects(spec.capture, live, app.source.path)
+        new, refused = find_new_objects(spec.capture, live, app.source.path, desired.objects)
         found = replace(found, new_objects=new, refused=(*found.refused, *refused))
     return found
 

@@ -169,16 +169,26 @@ def find_captures(
 
 
 def find_new_objects(
-    spec: CaptureSpec, live: Iterable[Mapping[str, Any]], folder: str
+    spec: CaptureSpec,
+    live: Iterable[Mapping[str, Any]],
+    folder: str,
+    rendered: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[tuple[NewObject, ...], tuple[Refusal, ...]]:
-    """Live objects with every selector label and no app's tracking, cleaned for Git."""
+    """Live objects with every selector label and no app's tracking, cleaned for Git.
+
+    An object the source already renders (``rendered``) is not new: its file is in
+    Git, and the next sync adopts it.
+    """
     selector = spec.selector
     if not selector:
         return (), ()
+    known = {_kind_name(obj) for obj in rendered}
     found: list[NewObject] = []
     refused: list[Refusal] = []
     for obj in sorted(live, key=_sort_key):
         meta = obj.get("metadata") or {}
+        if _kind_name(obj) in known:
+            continue
         labels = meta.get("labels") or {}
         if any(labels.get(k) != v for k, v in selector.items()):
             continue
@@ -275,6 +285,11 @@ def _secret_refusal(label: str) -> Refusal:
         label,
         f"{label}: a Secret is not written to Git unless writeBack.capture.allowSecrets is true",
     )
+
+
+def _kind_name(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return group, str(obj.get("kind", "")), str((obj.get("metadata") or {}).get("name", ""))
 
 
 def _sort_key(obj: Mapping[str, Any]) -> tuple[str, str]:

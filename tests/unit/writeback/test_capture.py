@@ -195,3 +195,10 @@ def test_plan_and_pending_labels() -> None:
     plan = edit_plan("apps/web", SourceKind.PLAIN, found, allow_secrets=False)
     assert plan.captures == found.captures and plan.app_path == "apps/web"
     assert pending_labels(plan.captures, ()) == ["apps/Deployment team/web /spec/replicas"]
+
+
+def test_an_object_the_source_renders_is_not_new() -> None:
+    spec = CaptureSpec(new_objects=(("c", "y"),))
+    live = configmap("a", {"c": "y"})
+    rendered = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}]
+    assert find_new_objects(spec, [live], "", rendered) == ((), ())
