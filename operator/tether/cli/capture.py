@@ -170,12 +170,10 @@ async def _capture(params: dict[str, Any], app: AppSpec, rendered: Rendered, com
         return EXIT_INPUT
     git = GitCache(file_urls=FileURLPolicy.any_folder())
     port = WriteBackAdapter(engine, git, fetch_missing=True)
+    refused_input: tuple[type[Exception], ...] = (*INPUT_ERRORS, TimeoutError, KubeError)
     try:
         found = await collect(port, app, rendered)
-    except INPUT_ERRORS as exc:
-        click.echo(f"error: {cli_message(exc)}", err=True)
-        return EXIT_INPUT
-    except (TimeoutError, KubeError) as exc:
+    except refused_input as exc:
         click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_INPUT
     finally:

@@ -267,6 +267,8 @@ class WriteBackStep:
             pending,
             notice=Notice(True, WRITE_BACK_FAILED, f"{reason}: {text}"),
             wake_after=delay,
+            # Git moved under us: read it again, so a field changed upstream wins.
+            refresh=reason in (WriteBackReason.FIELD_MOVED, WriteBackReason.CONFLICT),
         )
 
 

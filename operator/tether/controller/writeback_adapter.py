@@ -59,6 +59,8 @@ class WriteBackAdapter:
     async def unowned(
         self, app: AppSpec, selector: Mapping[str, str], desired: Rendered
     ) -> list[dict[str, Any]]:
+        if not self.engine.discovery.resources():
+            await self.engine.discovery.refresh()
         query = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         kinds = {*COMMON_KINDS, *(GVK.of(obj) for obj in desired.objects)}
         found: list[dict[str, Any]] = []
