@@ -196,12 +196,14 @@ def _capture_file(plan: EditPlan, capture: Capture, files: _Files) -> str:
             f"{capture.label} {capture.pointer}: a Helm app writes back only fields"
             " with a helmValue mapping"
         )
-    return plan.value_files[0] if plan.value_files else _join(plan.app_path, "values.yaml")
+    if plan.value_files:
+        return repo_path(plan.value_files[0], capture.label)
+    return _join(plan.app_path, "values.yaml")
 
 
 def _kustomization_path(plan: EditPlan, files: _Files) -> str:
     if plan.kustomization is not None:
-        return plan.kustomization
+        return repo_path(plan.kustomization, plan.app_path)
     for name in KUSTOMIZATION_FILES:
         path = _join(plan.app_path, name)
         if files.exists(path):
@@ -289,7 +291,7 @@ def _add_object(plan: EditPlan, new: NewObject, files: _Files) -> None:
         raise SecretRefused(_secret_refusal(label))
     if plan.kind in (SourceKind.HELM, SourceKind.JSONNET):
         raise UnsupportedSource(f"{label}: a new object cannot be added to a {plan.kind} source")
-    path = new_object_path(new.folder, new.obj)
+    path = repo_path(new_object_path(new.folder, new.obj), label)
     if files.exists(path):
         raise EditRefused(f"{path}: the file exists already; {label} is not written over it")
     files.put(path, render_new_object(new.obj))
@@ -313,7 +315,15 @@ def _list_in_kustomization(plan: EditPlan, path: str, label: str, files: _Files)
 
 
 def _join(folder: str, name: str) -> str:
-    return posixpath.join(folder, name) if folder.strip("/") else name
+    return repo_path(posixpath.join(folder, name), folder)
+
+
+def repo_path(path: str, what: str) -> str:
+    """``path`` normalised (``a/./b/../c`` -> ``a/c``); UnsupportedSource if it leaves the repo."""
+    normal = posixpath.normpath(path.strip("/") or ".")
+    if normal == ".." or normal.startswith("../"):
+        raise UnsupportedSource(f"{what}: {path} is outside the repository")
+    return normal
 
 
 def describe(plan: EditPlan) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import io
+import posixpath
 import re
 from collections.abc import Iterable
 from typing import Any, Final
@@ -63,7 +64,7 @@ def new_object_path(folder: str, obj: dict[str, Any]) -> str:
     metadata = obj.get("metadata")
     name = str(metadata.get("name", "")) if isinstance(metadata, dict) else ""
     stem = _UNSAFE_FILE_CHARS.sub("-", f"{kind}-{name}".lower())
-    return f"{folder.rstrip('/')}/{stem}.yaml" if folder.strip("/") else f"{stem}.yaml"
+    return posixpath.normpath(posixpath.join(folder.strip("/") or ".", f"{stem}.yaml"))
 
 
 def render_new_object(obj: dict[str, Any]) -> bytes:

@@ -115,7 +115,9 @@ class FieldPointer:
                 if isinstance(step, str) and isinstance(current, dict):
                     following = current[step] = {}
                 else:
-                    raise FieldMoved(f"{FieldPointer(self.steps[: index + 1])}: no such element")
+                    raise FieldMoved(
+                        f"{FieldPointer(self.steps[: index + 1])}: no such list element"
+                    )
             current = following
         _assign(current, self.steps[-1], value, self)
         return root
@@ -157,7 +159,7 @@ def _assign(container: Any, step: Step, value: Any, pointer: FieldPointer) -> No
         return
     index = select_index(container, step)
     if index is None:
-        raise FieldMoved(f"{pointer}: no such element")
+        raise FieldMoved(f"{pointer}: no such list element")
     container[index] = value
 
 

@@ -1,8 +1,9 @@
 """Byte-preserving YAML edits: change one node of one document, keep every other byte.
 
-The file is never re-dumped. ruamel.yaml composes it (round-trip mode) only to
-*locate* nodes: each scalar's exact span (from its token marks) and each
-collection's extent. An edit splices new text into the original string at
+The file is never re-dumped. ruamel.yaml composes it (round-trip mode; its C
+parser when the pure one refuses the file, see yamlcompose.py) only to *locate*
+nodes: each scalar's exact span (from its token marks) and each collection's
+extent. An edit splices new text into the original string at
 that span, so comments, key order, quoting, indentation, flow style, anchors
 and merge keys, blank lines, CRLF, tabs, other documents, ``---``/``...``
 markers, a byte-order mark and a missing final newline outside the span are
@@ -20,8 +21,8 @@ entry, at the indentation of its keys (inside ``{...}`` for a flow mapping).
 Refused: a value reached through an alias or a ``<<`` merge key, or one
 whose node (or a parent) is anchored and used by an alias elsewhere, since
 editing the anchor would change the other uses too (EditRefused); a block
-mapping or list replaced as a whole (EditRefused); a file ruamel.yaml cannot
-parse (NotRoundTrippable). A missing list element is FieldMoved. Pure.
+mapping or list replaced as a whole (EditRefused); a file that does not parse
+(NotRoundTrippable). A missing list element is FieldMoved. Pure.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -42,9 +42,9 @@ from tether.manifests.jsonstream import looks_like_json
 from tether.manifests.scalars import resolve_plain
 from tether.writeback.errors import EditRefused, FieldMoved, NotRoundTrippable
 from tether.writeback.pointer import MISSING, FieldPointer, Step, select_index, step_into
+from tether.writeback.yamlcompose import MERGE_TAG, Token, compose
 
 _BOM: Final = "\ufeff"
-_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _SKIPPED_TOKENS: Final = frozenset(
     {
         "CommentToken",
@@ -62,15 +62,6 @@ _BLOCK_HEADER: Final = re.compile(r"^([|>])([0-9+-]*)")
 
 
 @dataclass(frozen=True)
-class _Token:
-    kind: str
-    start: int
-    end: int
-    column: int
-    style: str | None
-
-
-@dataclass(frozen=True)
 class _Parsed:
     """One file as text, its composed documents, its tokens and its kubectl meaning."""
 
@@ -79,12 +70,12 @@ class _Parsed:
     text: str
     eol: str
     roots: tuple[Node, ...]
-    tokens: tuple[_Token, ...]
+    tokens: tuple[Token, ...]
     refs: dict[int, int]
     values: dict[int, Any]
     json: bool
 
-    def token_ending_at(self, end: int, kind: str) -> _Token | None:
+    def token_ending_at(self, end: int, kind: str) -> Token | None:
         for token in self.tokens:
             if token.end == end and token.kind == kind:
                 return token
@@ -129,16 +120,44 @@ def set_field(
     parsed = _parse(data, file)
     pointer = FieldPointer(tuple(steps))
     place = f"{file}: {what} {pointer}"
+    value = _as_kubectl_reads(value)
+    if create and doc == 0 and parsed.values.get(0) is None and steps:
+        return _into_empty(parsed, tuple(steps), value, place)
     root = _root(parsed, doc, place)
-    expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     found = _locate(parsed, root, doc, tuple(steps), place)
     if isinstance(found, _Absent):
         if not create:
             raise FieldMoved(f"{place}: the field is no longer in the file")
         candidates = _insertions(parsed, found, tuple(steps), value, place)
+    elif pointer.get(parsed.values.get(doc)) == value:
+        return data  # already so: no byte moves, not even a re-quoted equal scalar
     else:
         candidates = _replacements(parsed, found, value, place)
+    expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     return _first_verified(parsed, candidates, expected, place)
+
+
+def _as_kubectl_reads(value: Any) -> Any:
+    """An integral float is an integer to kubectl (``3.0`` reads as 3): write it as one."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+def _into_empty(parsed: _Parsed, steps: tuple[Step, ...], value: Any, place: str) -> bytes:
+    """A file with no first document (empty, or only comments) gets the keys appended."""
+    if any(not isinstance(step, str) for step in steps) or parsed.json:
+        raise FieldMoved(f"{place}: the file is empty, and a list element cannot be made")
+    nested: Any = value
+    for key in reversed(steps[1:]):
+        nested = {key: nested}
+    lines = _block_entry(str(steps[0]), nested, 0)
+    text = parsed.text
+    separator = parsed.eol if text and not _BREAK.search(text[-1:]) else ""
+    candidate = text + separator + parsed.eol.join(lines) + parsed.eol
+    expected = dict(parsed.values)
+    expected[0] = FieldPointer(steps).with_value({}, value)
+    return _first_verified(parsed, [candidate], expected, place)
 
 
 def delete_field(data: bytes, *, file: str, doc: int, steps: Sequence[Step], what: str) -> bytes:
@@ -212,10 +231,8 @@ def _parse(data: bytes, file: str) -> _Parsed:
         raise NotRoundTrippable(
             f"{file}: does not parse ({exc}); the file is left as it is"
         ) from None
-    yaml = YAML(typ="rt", pure=True)
     try:
-        roots = tuple(yaml.compose_all(text))
-        tokens = tuple(_tokens(yaml, text))
+        roots, tokens = compose(text)
     except YAMLError as exc:
         cause = str(getattr(exc, "problem", None) or exc).strip().splitlines()[0]
         raise NotRoundTrippable(
@@ -234,17 +251,6 @@ def _parse(data: bytes, file: str) -> _Parsed:
         values={d.index: d.value for d in documents},
         json=looks_like_json(text),
     )
-
-
-def _tokens(yaml: YAML, text: str) -> Iterator[_Token]:
-    for token in yaml.scan(text):
-        yield _Token(
-            type(token).__name__,
-            token.start_mark.index,
-            token.end_mark.index,
-            token.start_mark.column,
-            getattr(token, "style", None),
-        )
 
 
 def _reference_counts(roots: Sequence[Node]) -> dict[int, int]:
@@ -279,7 +285,7 @@ def _root(parsed: _Parsed, doc: int, place: str) -> Node:
 
 
 def _key_text(node: Node) -> str | None:
-    if isinstance(node, ScalarNode) and node.tag != _MERGE_TAG:
+    if isinstance(node, ScalarNode) and node.tag != MERGE_TAG:
         return str(node.value)
     return None
 
@@ -442,16 +448,16 @@ def _flow_value(value: Any, json_only: bool) -> str:
 def _plain_ok(value: str) -> bool:
     if not value or value != value.strip() or value[0] in _PLAIN_UNSAFE_START:
         return False
-    if ": " in value or " #" in value or value.endswith(":") or "\t" in value:
+    if ": " in value or " #" in value or value.endswith(":") or ":\t" in value or "\t#" in value:
         return False
     if any(ch in _FLOW_UNSAFE for ch in value):
         return False
-    return value.isprintable() and resolve_plain(value) == value
+    return value.replace("\t", "").isprintable() and resolve_plain(value) == value
 
 
 def _single_ok(value: str) -> bool:
-    # A line break inside single quotes would be folded; everything printable is kept.
-    return value.isprintable()
+    # A line break inside single quotes would be folded; printable text and tabs are kept.
+    return value.replace("\t", "").isprintable()
 
 
 def _double_quoted(value: str) -> str:
@@ -488,7 +494,7 @@ def _block_scalar(value: str, old: str, eol: str) -> list[str]:
     body = value[:-1] if value.endswith("\n") else value
     if body.endswith("\n") or not body or body[0] in " \t" or "\r" in body:
         return []
-    if not all(line.isprintable() for line in body.split("\n")):
+    if not all(line.replace("\t", "").isprintable() for line in body.split("\n")):
         return []
     indicator = header_match.group(1)
     if indicator == ">" and "\n" in body:
@@ -583,7 +589,7 @@ def _line_end_after(text: str, position: int) -> int:
 def _pair_span(parsed: _Parsed, mapping: MappingNode, key: Node) -> tuple[int, int] | None:
     """The text of one block mapping entry: its whole lines, or up to the next key."""
     if mapping.flow_style:
-        return None
+        return _flow_pair_span(mapping, key)
     text = parsed.text
     keys = [k for k, _ in mapping.value]
     position = next(i for i, k in enumerate(keys) if k is key)
@@ -604,6 +610,18 @@ def _pair_span(parsed: _Parsed, mapping: MappingNode, key: Node) -> tuple[int, i
             2 if text[line_start - 2 : line_start] == "\r\n" else 1
         )
     return line_start_with_break, end
+
+
+def _flow_pair_span(mapping: MappingNode, key: Node) -> tuple[int, int]:
+    """In ``{a: 1, b: 2}``: ``, b: 2`` for a later entry, ``a: 1, `` for the first."""
+    pairs = mapping.value
+    position = next(i for i, (k, _) in enumerate(pairs) if k is key)
+    value_end = int(pairs[position][1].end_mark.index)
+    if position > 0:
+        return int(pairs[position - 1][1].end_mark.index), value_end
+    if len(pairs) > 1:
+        return int(key.start_mark.index), int(pairs[1][0].start_mark.index)
+    return int(key.start_mark.index), value_end
 
 
 # --- block rendering of inserted values ------------------------------------------------
