@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,17 @@ from git_servers import (
     stop,
 )
 
-from tether.git import GitAuth, GitCache
-from tether.writeback.errors import WriteBackError, WriteBackReason
-from tether.writeback.gitwrite import Author, PushResult, PushTarget, Reader, push_change
+from tether.git import FileURLPolicy, GitAuth, GitCache
+from tether.git.push import sanitize
+from tether.writeback.errors import FieldMoved, PushDenied, WriteBackError, WriteBackReason
+from tether.writeback.gitwrite import (
+    Author,
+    PushResult,
+    PushTarget,
+    Reader,
+    push_change,
+    signing_key_of,
+)
 
 AUTHOR = Author("Tether Bot", "tether@example.invalid")
 
@@ -153,7 +163,7 @@ def test_field_moved_upstream_is_raised_and_nothing_is_pushed(
         if len(calls) == 1:
             push_commit(work, {"file3.yaml": "moved: 3\n"}, "rename the field")
             return bump(read)
-        raise WriteBackError(WriteBackReason.FIELD_MOVED, "file3.yaml: /n is gone at the tip")
+        raise FieldMoved("file3.yaml: /n is gone at the tip")
 
     competing_before = tip(bare)
     with pytest.raises(WriteBackError) as caught:
@@ -205,61 +215,52 @@ def test_empty_change_pushes_nothing(
 # --- refusals -------------------------------------------------------------------------
 
 
-def test_read_only_http_credential_is_push_denied(
-    http_server: HttpGitServer, fresh_repo: tuple[Path, Path], git_base: Path, cache: GitCache
-) -> None:
-    bare, _ = fresh_repo
+def denied(remote: Remote, bare: Path, cache: GitCache) -> str:
+    """Push ``bump``; assert PUSH_DENIED and an untouched branch; return the message."""
     before = tip(bare)
-    auth = {"username": http_server.readonly_username, "password": http_server.readonly_password}
-    remote = Remote("http", http_remote_for(git_base, http_server).url, auth, True, {})
     with pytest.raises(WriteBackError) as caught:
         push_change(target(remote, bare), bump, AUTHOR, "edit", cache=cache)
     assert caught.value.reason is WriteBackReason.PUSH_DENIED
-    assert "403" in str(caught.value)
-    assert http_server.readonly_password not in str(caught.value)
     assert tip(bare) == before
+    return str(caught.value)
+
+
+def test_read_only_http_credential_is_push_denied(
+    http_server: HttpGitServer, fresh_repo: tuple[Path, Path], git_base: Path, cache: GitCache
+) -> None:
+    auth = {"username": http_server.readonly_username, "password": http_server.readonly_password}
+    remote = Remote("http", http_remote_for(git_base, http_server).url, auth, True, {})
+    message = denied(remote, fresh_repo[0], cache)
+    assert "HTTP 403" in message
+    assert http_server.readonly_password not in message
 
 
 def test_read_only_ssh_key_is_push_denied_with_the_servers_words(
     sshd: SSHServer, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:
-    bare, _ = fresh_repo
-    before = tip(bare)
-    remote = Remote(
-        "ssh", sshd.url, {"identity": sshd.readonly_key, "known_hosts": sshd.known_hosts}, False, {}
-    )
-    with pytest.raises(WriteBackError) as caught:
-        push_change(target(remote, bare), bump, AUTHOR, "edit", cache=cache)
-    assert caught.value.reason is WriteBackReason.PUSH_DENIED
-    assert "this deploy key is read-only; pushes are refused" in str(caught.value)
-    assert "PRIVATE KEY" not in str(caught.value)
-    assert tip(bare) == before
+    auth = {"identity": sshd.readonly_key, "known_hosts": sshd.known_hosts}
+    message = denied(Remote("ssh", sshd.url, auth, False, {}), fresh_repo[0], cache)
+    assert "this deploy key is read-only; pushes are refused" in message
+    assert "PRIVATE KEY" not in message
 
 
 def test_daemon_without_receive_pack_is_push_denied(
     git_daemon: int, fresh_repo: tuple[Path, Path], git_base: Path, cache: GitCache
 ) -> None:
-    bare, _ = fresh_repo
-    before = tip(bare)
-    with pytest.raises(WriteBackError) as caught:
-        push_change(target(_daemon(git_base, git_daemon), bare), bump, AUTHOR, "e", cache=cache)
-    assert caught.value.reason is WriteBackReason.PUSH_DENIED
-    assert tip(bare) == before
+    message = denied(_daemon(git_base, git_daemon), fresh_repo[0], cache)
+    assert "service not enabled" in message
 
 
 def test_a_hook_refusal_carries_the_hooks_words(
     writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:
     bare, _ = fresh_repo
-    before = tip(bare)
     hook = bare / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'main is protected: open a merge request' >&2\nexit 1\n")
     hook.chmod(0o755)
-    with pytest.raises(WriteBackError) as caught:
-        push_change(target(writable, bare), bump, AUTHOR, "edit", cache=cache)
-    assert caught.value.reason is WriteBackReason.PUSH_DENIED
-    assert "main is protected: open a merge request" in str(caught.value)
-    assert tip(bare) == before
+    message = denied(writable, bare, cache)
+    assert "main is protected: open a merge request" in message
+    assert "pre-receive hook declined" in message
 
 
 # --- the review branch ------------------------------------------------------------------
@@ -399,3 +400,128 @@ def _verify(bare: Path, commit: str, key: Path, allowed: Path) -> subprocess.Com
         capture_output=True,
         text=True,
     )
+
+
+# --- several writers, one repository -----------------------------------------------------
+
+
+def test_two_writers_at_once_both_land(
+    writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    """Two apps of one operator (one shared cache) push to one branch at the same moment."""
+    bare, _ = fresh_repo
+    before = tip(bare)
+    ready = threading.Barrier(2)
+
+    def writer(name: str) -> PushResult:
+        def build(read: Reader) -> dict[str, bytes]:
+            if not built[name]:
+                built[name] = True
+                ready.wait(timeout=30)  # both have read the same tip before either pushes
+            return {f"{name}.yaml": f"by: {name}\n".encode()}
+
+        return push_change(target(writable, bare), build, AUTHOR, f"from {name}", cache=cache)
+
+    built = {"app-a": False, "app-b": False}
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(writer, ["app-a", "app-b"]))
+    assert sorted(r.attempts for r in results) == [1, 2]
+    history = git("rev-list", "main", cwd=bare).splitlines()
+    assert history[-1] == before and len(history) == 3
+    assert {r.commit for r in results} == set(history[:2])
+    assert changed(bare, before, "main") == ["A\tapp-a.yaml", "A\tapp-b.yaml"]
+
+
+def test_a_secret_with_only_a_signing_key_reads_anonymously(
+    fresh_repo: tuple[Path, Path], push_daemon: int, git_base: Path, tmp_path: Path
+) -> None:
+    bare, _ = fresh_repo
+    secret = {"signingKey": _keygen(tmp_path / "only", "ed25519").read_bytes()}
+    auth = GitAuth.from_mapping(secret)
+    assert auth.unused_keys == ()
+    remote = _daemon(git_base, push_daemon)
+    result = push_change(
+        PushTarget(remote.url(bare), auth, "main", insecure=True),
+        bump,
+        AUTHOR,
+        "signed",
+        signing_key=signing_key_of(secret),
+        cache=GitCache(tmp_path / "cache"),
+    )
+    assert _verify(bare, result.commit, tmp_path / "only", tmp_path / "allowed").returncode == 0
+
+
+def test_server_words_lose_credentials() -> None:
+    auth = GitAuth.from_mapping({"username": "alice", "password": "pw-123456"})
+    text = "denied for https://alice:pw-123456@host/x.git (pw-123456)"
+    assert sanitize(text, auth) == "denied for https://***@host/x.git (***)"
+    bearer = GitAuth.from_mapping({"bearerToken": "tok-abcdef"})
+    assert "tok-abcdef" not in sanitize("token tok-abcdef refused", bearer)
+
+
+# --- building on the cached tip -----------------------------------------------------------
+
+
+def test_a_proven_cached_tip_skips_the_ref_listing(
+    writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, _ = fresh_repo
+    first = push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
+    listed = cache.stats.ls_remotes
+    second = push_change(
+        target(writable, bare, max_age=3600),
+        lambda read: {"file5.yaml": b"n: 55\n"},
+        AUTHOR,
+        "two",
+        cache=cache,
+    )
+    assert cache.stats.ls_remotes == listed, "no ls-remote: the cached tip was used"
+    assert (second.parent, second.attempts) == (first.commit, 1)
+    assert tip(bare) == second.commit
+
+
+def test_a_stale_cached_tip_is_refused_then_fetched(
+    writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, work = fresh_repo
+    push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
+    git("pull", "-q", "origin", "main", cwd=work)
+    other = push_commit(work, {"file8.yaml": "n: 88\n"}, "someone else")
+    reads: list[bytes | None] = []
+
+    def build(read: Reader) -> dict[str, bytes]:
+        reads.append(read("file8.yaml"))
+        return {"file5.yaml": b"n: 55\n"}
+
+    result = push_change(target(writable, bare, max_age=3600), build, AUTHOR, "two", cache=cache)
+    assert reads == [b"n: 8\n", b"n: 88\n"]
+    assert (result.parent, result.attempts) == (other, 2)
+    assert git("rev-list", "-1", "main^", cwd=bare) == other
+
+
+# --- file:// (the CLI with a local repository) -------------------------------------------
+
+
+def test_push_to_a_local_bare_repository(fresh_repo: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, _ = fresh_repo
+    before = tip(bare)
+    cache = GitCache(tmp_path / "cache", file_urls=FileURLPolicy.any_folder())
+    local = PushTarget(f"file://{bare}", GitAuth(), "main", insecure=True)
+    result = push_change(local, bump, AUTHOR, "edit", cache=cache)
+    assert (tip(bare), result.parent) == (result.commit, before)
+
+
+@pytest.mark.parametrize("where", ["work tree", ".git folder"])
+def test_a_checked_out_branch_is_never_moved(
+    where: str, fresh_repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """As git's receive.denyCurrentBranch: the work tree would disagree with its branch."""
+    _, work = fresh_repo
+    before = tip(work)
+    path = work if where == "work tree" else work / ".git"
+    cache = GitCache(tmp_path / "cache", file_urls=FileURLPolicy.any_folder())
+    local = PushTarget(f"file://{path}", GitAuth(), "main", insecure=True)
+    with pytest.raises(PushDenied, match="checked-out branch refs/heads/main"):
+        push_change(local, bump, AUTHOR, "edit", cache=cache)
+    assert tip(work) == before
+    assert git("status", "--porcelain", cwd=work) == ""

@@ -6,6 +6,8 @@ access proofs with the async read path in ``tether.git.cache``:
 
 * ``fetch_branch`` lists the remote refs (a proof of these credentials, recorded in
   the cache) and makes sure the branch tip is in the cache, shallow.
+* ``cached_tip`` is the tip the cache last saw, without network, for callers whose
+  credentials were proven within ``max_age`` (the same rule as a cached full SHA).
 * ``push_update`` sends one ref update with ``send_pack``: the pack holds the objects
   the remote lacks, and the update names the value the ref must still have
   (``expect``; ``None`` = must not exist). A remote elsewhere raises
@@ -28,10 +30,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
-from dulwich.objects import ObjectID
-from dulwich.pack import UnpackedObject
+from dulwich.objects import ObjectID, ShaFile
+from dulwich.pack import UnpackedObject, pack_objects_to_data
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -40,8 +43,10 @@ from tether.git.cache import (
     GitCache,
     Snapshot,
     _fetch_into,
+    _file_lock,
     _key_files,
     _open_or_init,
+    _peel,
     _with_key_hint,
 )
 from tether.git.errors import (
@@ -74,11 +79,18 @@ _NOT_A_REFUSAL = (GitTimeoutError, NetworkUnreachableError, HostKeyError)
 
 @dataclass(frozen=True)
 class RefUpdate:
-    """Set ``ref`` (full name) to ``new`` only if the remote has ``expect`` (None: no such ref)."""
+    """Set ``ref`` (full name) to ``new`` only if the remote has ``expect`` (None: no such ref).
+
+    ``objects``, with ``base``: every object ``new`` adds to commit ``base``. When the
+    remote has ``base``, they are the pack, as they are; otherwise (or without them)
+    the pack is found by walking from ``new`` to what the remote has.
+    """
 
     ref: str
     new: str
     expect: str | None
+    base: str | None = None
+    objects: tuple[ShaFile, ...] = ()
 
 
 def fetch_branch(
@@ -117,12 +129,33 @@ def fetch_branch(
     return Snapshot(normalize_url(url), ref, outcome.commit), remote
 
 
+def cached_tip(
+    cache: GitCache, url: GitURL, auth: GitAuth, ref: str, *, max_age: float
+) -> Snapshot | None:
+    """The cache's last known tip of ``ref``, if these credentials were proven within ``max_age``.
+
+    No network. A guess for a writer that pushes with this tip as the expected
+    value: if the remote moved, the push fails as stale and the writer fetches.
+    """
+    if not cache.proven(cache.grant(url, auth), max_age):
+        return None
+    path = cache.repo_path(url)
+    if not (path / "objects").is_dir():
+        return None
+    with contextlib.closing(Repo(str(path))) as repo:
+        sha = repo.refs.as_dict().get(Ref(ref.encode()))
+        commit = _peel(repo, sha) if sha is not None else None
+    return Snapshot(normalize_url(url), ref, commit) if commit is not None else None
+
+
 def push_update(
     cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate, *, timeout: float
 ) -> None:
     """Push ``update.new`` (already in the cache's store) to ``update.ref``, compare-and-swap."""
     path = cache.repo_path(url)
     said: list[bytes] = []
+    if url.scheme == "file":
+        _refuse_checked_out(url, update.ref)
 
     def update_refs(old_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
         actual = old_refs.get(Ref(update.ref.encode()))
@@ -147,6 +180,8 @@ def push_update(
                 ofs_delta: bool = True,
                 progress: Callable[[bytes], None] | None = None,
             ) -> tuple[int, Iterator[UnpackedObject]]:
+                if update.objects and update.base and ObjectID(update.base.encode()) in have:
+                    return pack_objects_to_data(list(update.objects), ofs_delta=ofs_delta)
                 # The cache is shallow: the walk must stop at its boundary, not look
                 # for parents it never fetched.
                 return repo.object_store.generate_pack_data(
@@ -174,13 +209,32 @@ def push_update(
                 f"the remote moved: {failure}", actual=None, url=url.redacted, ref=update.ref
             )
         raise _rejected(failure, said, auth, url, update.ref)
-    _remember_pushed(cache, url, auth, update)
+    _remember_pushed(cache, url, auth, update, timeout)
 
 
-def _remember_pushed(cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate) -> None:
+def _refuse_checked_out(url: GitURL, ref: str) -> None:
+    """git's ``receive.denyCurrentBranch``: never move the branch a work tree has checked out.
+
+    A push over ``file://`` is dulwich writing the refs itself, and nothing on the
+    other side would refuse; the work tree would then silently disagree with its branch.
+    """
+    with contextlib.closing(Repo(url.path)) as repo:
+        head = repo.refs.read_ref(Ref(b"HEAD")) or b""
+        work_tree = not repo.bare or Path(url.path).name == ".git"
+        if work_tree and head == b"ref: " + ref.encode():
+            words = f"refusing to update the checked-out branch {ref} of a non-bare repository"
+            raise PushRejectedError(words, server_says=words, url=url.redacted, ref=ref)
+
+
+def _remember_pushed(
+    cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate, timeout: float
+) -> None:
     """The cache learns the pushed commit; the accepted push proves these credentials."""
     path = cache.repo_path(url)
-    with contextlib.closing(_open_or_init(path)) as repo:
+    with (
+        _file_lock(path.with_suffix(".lock"), timeout),
+        contextlib.closing(_open_or_init(path)) as repo,
+    ):
         repo.refs[Ref(update.ref.encode())] = ObjectID(update.new.encode())
     cache.record_proof(cache.grant(url, auth))
 

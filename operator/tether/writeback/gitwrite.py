@@ -30,22 +30,27 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 
 from tether.backoff import exponential
-from tether.errors import TetherError
 from tether.git.auth import GitAuth
-from tether.git.cache import GitCache
+from tether.git.cache import GitCache, Snapshot
 from tether.git.errors import GitError, PushRejectedError, StaleRefError
-from tether.git.push import RefUpdate, fetch_branch, push_update
+from tether.git.push import RefUpdate, cached_tip, fetch_branch, push_update
 from tether.git.urls import GitURL
-from tether.writeback.errors import WriteBackError, WriteBackReason
+from tether.writeback.errors import (
+    GitWriteError,
+    PushConflict,
+    PushDenied,
+)
 from tether.writeback.signing import SigningKeyError, SSHSigner
 
 Reader = Callable[[str], bytes | None]
 Build = Callable[[Reader], dict[str, bytes]]
 
+# The key of the Repository's Secret that holds the commit signing key (OpenSSH private key).
+SIGNING_KEY_FIELD = "signingKey"
 _REGULAR = 0o100644
 _EXECUTABLE = 0o100755
 # Backoff between attempts: 0.2 s, 0.4 s, ... at most 5 s, plus up to 100% jitter so
@@ -63,7 +68,10 @@ class PushTarget:
     (``refs/heads/main``). ``lease`` is, for ``push_branch``, the commit Tether last
     saw there (None: it must not exist). ``insecure`` admits http://, git:// and
     file:// as for the Repository. ``timeout`` bounds each network step (None: the
-    cache's).
+    cache's). ``max_age`` (the Repository's interval; 0 = off): when these credentials
+    were proven within it, the first round builds on the cache's tip of ``branch``
+    without listing the remote refs first; if the remote has moved, that push is
+    refused before any pack is sent, and the normal rounds follow.
     """
 
     url: str
@@ -73,6 +81,7 @@ class PushTarget:
     lease: str | None = None
     insecure: bool = False
     timeout: float | None = None
+    max_age: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,8 @@ class PushResult:
     """What a push did.
 
     ``commit``: the new commit, or the branch tip when nothing was pushed.
-    ``parent``: the tip it was built on. ``attempts``: fetch-build-push rounds used.
+    ``parent``: the tip it was built on. ``attempts``: build-and-push rounds used
+    (a first round on the cached tip, see ``PushTarget.max_age``, counts too).
     ``branch``: the branch written (``push_branch`` if set). ``pushed``: False for an
     empty change (then ``commit == parent``).
     """
@@ -100,15 +110,12 @@ class PushResult:
     pushed: bool = True
 
 
-class PushError(WriteBackError):
-    """A write-back push failed; ``reason`` is PUSH_DENIED, CONFLICT or GIT_ERROR."""
-
-    def __init__(self, reason: WriteBackReason, message: str) -> None:
-        # Set up here rather than through WriteBackError's constructor, so that this
-        # class does not depend on how the base spells its arguments.
-        TetherError.__init__(self, message)
-        self.reason = reason
-        self.message = message
+def signing_key_of(secret: Mapping[str, str | bytes] | None) -> bytes | None:
+    """The commit signing key in a Repository's (decoded) Secret data, or None."""
+    value = (secret or {}).get(SIGNING_KEY_FIELD)
+    if value in (None, "", b""):
+        return None
+    return value.encode() if isinstance(value, str) else value
 
 
 def push_change(
@@ -124,74 +131,119 @@ def push_change(
     """Fetch the tip, build the change on it, commit and push; retry on a moved branch.
 
     Blocking (run it in a worker thread). Raises ``WriteBackError``: whatever
-    ``build`` raises (e.g. FIELD_MOVED), or a ``PushError`` (PUSH_DENIED, CONFLICT,
-    GIT_ERROR). Never force-pushes the followed branch.
+    ``build`` raises (e.g. ``FieldMoved``), ``PushDenied``, ``PushConflict`` or
+    ``GitWriteError``. Never force-pushes the followed branch.
     """
+    _check_author(author)
     cache = cache if cache is not None else GitCache()
-    signer = _signer(signing_key)
-    url = _parse(cache, target)
+    job = _Job(cache, _parse(cache, target), target, build, author, message, _signer(signing_key))
+    rounds = 0
+    guess = _guess(job)
+    if guess is not None:
+        rounds += 1
+        with contextlib.suppress(StaleRefError):  # the cache was behind: fetch, no backoff
+            return _round(job, guess, rounds)
     for attempt in range(1, max(1, max_attempts) + 1):
+        rounds += 1
         try:
-            return _attempt(cache, url, target, build, author, message, signer, attempt)
+            return _round(job, _fetch_tip(job), rounds)
         except StaleRefError as exc:
             if target.push_branch is not None or attempt >= max_attempts:
-                raise _conflict(target, url, exc, attempt) from None
+                raise _conflict(target, job.url, exc, attempt) from None
         time.sleep(_delay(attempt))
     raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _attempt(
-    cache: GitCache,
-    url: GitURL,
-    target: PushTarget,
-    build: Build,
-    author: Author,
-    message: str,
-    signer: SSHSigner | None,
-    attempt: int,
-) -> PushResult:
-    """One round: fetch, build, commit, push. StaleRefError means: go round again."""
-    timeout = target.timeout or cache.timeout
-    branch_ref, dest_ref = _full_ref(target.branch), _full_ref(target.push_branch or target.branch)
+@dataclass(frozen=True)
+class _Job:
+    """Everything one push_change call works with, for its rounds."""
+
+    cache: GitCache
+    url: GitURL
+    target: PushTarget
+    build: Build
+    author: Author
+    message: str
+    signer: SSHSigner | None
+
+    @property
+    def timeout(self) -> float:
+        return self.target.timeout or self.cache.timeout
+
+    @property
+    def branch_ref(self) -> str:
+        return _full_ref(self.target.branch)
+
+    @property
+    def dest_ref(self) -> str:
+        return _full_ref(self.target.push_branch or self.target.branch)
+
+
+def _guess(job: _Job) -> Snapshot | None:
+    """The cached tip of the followed branch, when the target allows skipping the ls-remote.
+
+    Only for the followed branch: its push names the tip as the expected value, so
+    a stale guess costs one refused update. A review branch's base is not checked
+    by the server, so it is always fetched.
+    """
+    if job.target.max_age <= 0 or job.target.push_branch is not None:
+        return None
+    return cached_tip(
+        job.cache, job.url, job.target.auth, job.branch_ref, max_age=job.target.max_age
+    )
+
+
+def _fetch_tip(job: _Job) -> Snapshot:
+    """List the refs and fetch the branch tip; check the review branch's lease."""
     try:
-        tip, remote = fetch_branch(cache, url, target.auth, branch_ref, timeout=timeout)
-    except GitError as exc:
-        raise _git_failure(url, branch_ref, exc) from None
-    if target.push_branch is not None and remote.refs.get(dest_ref) != target.lease:
-        raise StaleRefError(
-            f"the lease does not hold: the remote has {remote.refs.get(dest_ref) or 'no branch'}, "
-            f"expected {target.lease or 'no branch'}",
-            actual=remote.refs.get(dest_ref),
-            url=url.redacted,
-            ref=dest_ref,
+        tip, remote = fetch_branch(
+            job.cache, job.url, job.target.auth, job.branch_ref, timeout=job.timeout
         )
-    with contextlib.closing(Repo(str(cache.repo_path(url)))) as repo:
+    except GitError as exc:
+        raise _git_failure(job.url, job.branch_ref, exc) from None
+    lease, there = job.target.lease, remote.refs.get(job.dest_ref)
+    if job.target.push_branch is not None and there != lease:
+        raise StaleRefError(
+            f"the lease does not hold: the remote has {there or 'no branch'}, "
+            f"expected {lease or 'no branch'}",
+            actual=there,
+            url=job.url.redacted,
+            ref=job.dest_ref,
+        )
+    return tip
+
+
+def _round(job: _Job, tip: Snapshot, rounds: int) -> PushResult:
+    """Build on ``tip``, commit and push. StaleRefError means: go round again."""
+    dest = _short(job.dest_ref)
+    with contextlib.closing(Repo(str(job.cache.repo_path(job.url)))) as repo:
         base = _commit(repo, tip.commit)
-        changes = build(lambda path: _read(repo, base.tree, path))
-        tree = _write_tree(repo, base.tree, _split(changes), "")
+        changes = job.build(_TipReader(repo, base.tree))
+        new = _NewObjects(repo)
+        tree = _write_tree(new, base.tree, _split(changes), "")
         if tree == base.tree:
-            return PushResult(tip.commit, tip.commit, attempt, _short(dest_ref), pushed=False)
-        commit = _make_commit(repo, tree, base.id, author, message, signer)
-    update = RefUpdate(dest_ref, commit, tip.commit if target.push_branch is None else target.lease)
+            return PushResult(tip.commit, tip.commit, rounds, dest, pushed=False)
+        commit = _make_commit(new, tree, base.id, job.author, job.message, job.signer)
+    expect = tip.commit if job.target.push_branch is None else job.target.lease
+    update = RefUpdate(job.dest_ref, commit, expect, base=tip.commit, objects=tuple(new.written))
     try:
-        push_update(cache, url, target.auth, update, timeout=timeout)
+        push_update(job.cache, job.url, job.target.auth, update, timeout=job.timeout)
+    except PushRejectedError as exc:
+        raise PushDenied(
+            f"push to {dest} of {job.url.redacted} refused by the server: {exc.server_says}",
+        ) from None
     except StaleRefError:
         raise
-    except PushRejectedError as exc:
-        raise PushError(
-            WriteBackReason.PUSH_DENIED,
-            f"push to {_short(dest_ref)} of {url.redacted} refused by the server: {exc.server_says}",
-        ) from None
     except GitError as exc:
-        raise _git_failure(url, dest_ref, exc) from None
-    return PushResult(commit, tip.commit, attempt, _short(dest_ref))
+        raise _git_failure(job.url, job.dest_ref, exc) from None
+    return PushResult(commit, tip.commit, rounds, dest)
 
 
 def _parse(cache: GitCache, target: PushTarget) -> GitURL:
     try:
         return cache.parse(target.url, insecure=target.insecure)
     except GitError as exc:
-        raise PushError(WriteBackReason.GIT_ERROR, f"cannot push: {exc}") from None
+        raise GitWriteError(f"cannot push: {exc}") from None
 
 
 def _signer(signing_key: bytes | None) -> SSHSigner | None:
@@ -200,23 +252,19 @@ def _signer(signing_key: bytes | None) -> SSHSigner | None:
     try:
         return SSHSigner.load(signing_key)
     except SigningKeyError as exc:
-        raise PushError(
-            WriteBackReason.GIT_ERROR, f"signingKey in the Repository's Secret: {exc}"
-        ) from None
+        raise GitWriteError(f"signingKey in the Repository's Secret: {exc}") from None
 
 
-def _git_failure(url: GitURL, ref: str, exc: GitError) -> PushError:
-    return PushError(
-        WriteBackReason.GIT_ERROR, f"write-back to {_short(ref)} of {url.redacted}: {exc}"
-    )
+def _git_failure(url: GitURL, ref: str, exc: GitError) -> GitWriteError:
+    return GitWriteError(f"write-back to {_short(ref)} of {url.redacted}: {exc}")
 
 
-def _conflict(target: PushTarget, url: GitURL, exc: StaleRefError, attempts: int) -> PushError:
+def _conflict(target: PushTarget, url: GitURL, exc: StaleRefError, attempts: int) -> PushConflict:
     if target.push_branch is not None:
         why = f"review branch {target.push_branch} moved: {exc.detail}"
     else:
         why = f"branch {target.branch} kept moving; gave up after {attempts} attempts"
-    return PushError(WriteBackReason.CONFLICT, f"write-back to {url.redacted}: {why}")
+    return PushConflict(f"write-back to {url.redacted}: {why}")
 
 
 def _delay(attempt: int) -> float:
@@ -238,27 +286,45 @@ def _commit(repo: Repo, sha: str) -> Commit:
     return obj
 
 
-def _read(repo: Repo, tree: bytes, path: str) -> bytes | None:
-    """The bytes of the regular file at ``path`` (literally, no symlinks followed), or None."""
-    store = repo.object_store
-    sha = tree
-    parts = _parts(path)
-    for index, name in enumerate(parts):
-        node = store[ObjectID(sha)]
-        if not isinstance(node, Tree) or name.encode() not in node:
+class _TipReader:
+    """``read(path)``: the bytes of the regular file at ``path`` in a tree, or None.
+
+    Paths are taken literally (no symlink is followed: a write goes to that very
+    path). Trees are parsed once per round, however many files ``build`` reads.
+    """
+
+    def __init__(self, repo: Repo, tree: bytes) -> None:
+        self._store = repo.object_store
+        self._root = tree
+        self._trees: dict[bytes, Tree] = {}
+
+    def __call__(self, path: str) -> bytes | None:
+        mode, sha = stat.S_IFDIR, self._root
+        for name in _parts(path):
+            if not stat.S_ISDIR(mode):
+                return None
+            node = self._tree(sha)
+            if name.encode() not in node:
+                return None
+            mode, sha = node[name.encode()]
+        if not stat.S_ISREG(mode):
             return None
-        mode, sha = node[name.encode()]
-        last = index == len(parts) - 1
-        if last and not (stat.S_ISREG(mode)):
-            return None
-    blob = store[ObjectID(sha)]
-    return blob.as_raw_string() if isinstance(blob, Blob) else None
+        blob = self._store[ObjectID(sha)]
+        return blob.as_raw_string() if isinstance(blob, Blob) else None
+
+    def _tree(self, sha: bytes) -> Tree:
+        tree = self._trees.get(sha)
+        if tree is None:
+            obj = self._store[ObjectID(sha)]
+            assert isinstance(obj, Tree)
+            tree = self._trees[sha] = obj
+        return tree
 
 
 def _parts(path: str) -> list[str]:
     parts = path.split("/")
     if not path or path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-        raise PushError(WriteBackReason.GIT_ERROR, f"{path!r}: not a file path in the repository")
+        raise GitWriteError(f"{path!r}: not a file path in the repository")
     return parts
 
 
@@ -271,20 +337,34 @@ def _split(changes: Mapping[str, bytes]) -> dict[str, object]:
         for name in parts[:-1]:
             child = node.setdefault(name, {})
             if not isinstance(child, dict):
-                raise PushError(WriteBackReason.GIT_ERROR, f"{path}: a parent is also a file")
+                raise GitWriteError(f"{path}: a parent is also a file")
             node = child
         if isinstance(node.get(parts[-1]), dict):
-            raise PushError(WriteBackReason.GIT_ERROR, f"{path}: is also a folder")
+            raise GitWriteError(f"{path}: is also a folder")
         node[parts[-1]] = data
     return nested
 
 
-def _write_tree(repo: Repo, tree_id: bytes | None, changes: dict[str, object], where: str) -> bytes:
-    """A copy of ``tree_id`` with ``changes`` applied; new objects go to the store."""
-    store = repo.object_store
+class _NewObjects:
+    """The objects one commit adds: written to the cache's store, and kept for the pack."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.store = repo.object_store
+        self.written: list[ShaFile] = []
+
+    def add(self, obj: ShaFile) -> bytes:
+        self.store.add_object(obj)
+        self.written.append(obj)
+        return obj.id
+
+
+def _write_tree(
+    new: _NewObjects, tree_id: bytes | None, changes: dict[str, object], where: str
+) -> bytes:
+    """A copy of ``tree_id`` with ``changes`` applied; returns the new tree's id."""
     tree = Tree()
     if tree_id is not None:
-        old = store[ObjectID(tree_id)]
+        old = new.store[ObjectID(tree_id)]
         assert isinstance(old, Tree)
         for entry in old.iteritems():
             tree.add(entry.path, entry.mode, entry.sha)
@@ -294,32 +374,31 @@ def _write_tree(repo: Repo, tree_id: bytes | None, changes: dict[str, object], w
         mode, sha = tree[key] if key in tree else (None, None)  # noqa: SIM401 - Tree has no get
         if isinstance(change, dict):
             if mode is not None and not stat.S_ISDIR(mode):
-                raise PushError(WriteBackReason.GIT_ERROR, f"{path}: is a file, not a folder")
-            tree[key] = (stat.S_IFDIR, ObjectID(_write_tree(repo, sha, change, f"{path}/")))
+                raise GitWriteError(f"{path}: is a file, not a folder")
+            tree[key] = (stat.S_IFDIR, ObjectID(_write_tree(new, sha, change, f"{path}/")))
             continue
         if mode is not None and mode not in (_REGULAR, _EXECUTABLE):
-            raise PushError(
-                WriteBackReason.GIT_ERROR,
+            raise GitWriteError(
                 f"{path}: not a regular file (a folder, link or submodule)",
             )
         assert isinstance(change, bytes)
-        blob = Blob.from_string(change)
-        store.add_object(blob)
-        tree[key] = (mode or _REGULAR, blob.id)
-    store.add_object(tree)
-    return tree.id
+        tree[key] = (mode or _REGULAR, ObjectID(new.add(Blob.from_string(change))))
+    return new.add(tree)
+
+
+def _check_author(author: Author) -> None:
+    if any(c in f"{author.name}{author.email}" for c in "<>\n\r\0"):
+        raise GitWriteError("the write-back author's name or email has <, > or a newline")
 
 
 def _make_commit(
-    repo: Repo,
+    new: _NewObjects,
     tree: bytes,
     parent: bytes,
     author: Author,
     message: str,
     signer: SSHSigner | None,
 ) -> str:
-    if any(c in f"{author.name}{author.email}" for c in "<>\n\r\0"):
-        raise PushError(WriteBackReason.GIT_ERROR, "the author name or email has <, > or a newline")
     commit = Commit()
     commit.tree = ObjectID(tree)
     commit.parents = [ObjectID(parent)]
@@ -332,5 +411,4 @@ def _make_commit(
     commit.message = (message if message.endswith("\n") else message + "\n").encode()
     if signer is not None:
         commit.gpgsig = (signer.sign(commit.as_raw_string()) + "\n").encode()
-    repo.object_store.add_object(commit)
-    return commit.id.decode()
+    return new.add(commit).decode()
