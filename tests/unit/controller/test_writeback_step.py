@@ -13,7 +13,7 @@ from tether.controller.writeback import WRITE_BACK_FAILED, WRITE_BACK_PUSHED, Wr
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
 from tether.writeback.capture import CaptureSpec, FieldRule
-from tether.writeback.errors import PushDenied, WriteBackReason
+from tether.writeback.errors import FieldMoved, PushDenied, WriteBackReason
 from tether.writeback.pointer import FieldPointer
 
 KEY = ResourceKey("apps", "Deployment", "ns", "web")
@@ -229,3 +229,21 @@ def test_new_labelled_objects_are_pushed_once() -> None:
     assert new.folder == "apps/web" and new.obj["metadata"] == {"name": "extra", "namespace": "ns"}
     run(step, spec, rendered())
     assert len(port.pushes) == 1
+
+
+def test_field_moved_reads_the_source_again_and_settles_when_git_wins() -> None:
+    port, clock = FakePort(error=FieldMoved("apps/web/web.yaml: /spec/replicas is gone")), Clock()
+    step = WriteBackStep(port, clock=clock)
+    spec = app(0)
+    run(step, spec, rendered())
+    port.live = deployment(5)
+    moved = run(step, spec, rendered())
+    assert moved.verdict.reason is WriteBackReason.FIELD_MOVED and moved.refresh
+    # The new tip renders 7 (Git moved): Git wins, nothing is held, the condition clears.
+    port.live = deployment(5)
+    settled = asyncio.run(
+        step.run(spec, MAIN, rendered(7), ACCESS, reported=str(WriteBackReason.FIELD_MOVED))
+    )
+    assert settled.desired.variant == "" and not settled.pending
+    assert settled.verdict.reason is WriteBackReason.PUSHED
+    assert settled.verdict.message == "nothing left to write back"
