@@ -186,8 +186,9 @@ async def _capture(params: dict[str, Any], app: AppSpec, rendered: Rendered, com
     plan = plan_for(app, found, rendered.renderer)
     local = Path(params["source"])
     try:
-        if local.is_dir():
-            return _local(local, plan, found, push=bool(params["push"]))
+        if local.is_dir() or local.is_file():  # a file is read from its folder
+            folder = local if local.is_dir() else local.resolve().parent
+            return _local(folder, plan, found, push=bool(params["push"]))
         return await _git(params, app, plan, found, commit, port)
     except WriteBackError as exc:
         click.echo(f"error: {exc.reason}: {cli_message(exc)}", err=True)
