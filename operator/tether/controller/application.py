@@ -333,6 +333,7 @@ class ApplicationController:
                 desired,
                 self._access(key, spec),
                 reported=write_back_reason(self.writer.last(key, observed)),
+                last=self.writer.last(key, observed).get("writeBack"),
             ),
         )
 

@@ -161,13 +161,21 @@ class WriteBackStep:
         access: RepoAccess | None,
         *,
         reported: str | None = None,
+        last: Mapping[str, Any] | None = None,
     ) -> Outcome:
-        """One reconcile's write-back; ``reported`` is the condition's current reason."""
+        """One reconcile's write-back.
+
+        ``reported`` is the condition's current reason, ``last`` the status's
+        ``writeBack`` block (after a restart, the lease on ``pushBranch`` is the
+        commit it says Tether pushed there).
+        """
         spec = app.write_back
         assert spec is not None
         if not resolved.ref.startswith(BRANCH_PREFIX):
             return Outcome(desired, _not_a_branch(app, resolved))
         memory = self._memory.setdefault((app.namespace, app.name), _Memory())
+        if memory.lease is None and spec.push_branch:
+            memory.lease = _lease_from(last, spec.push_branch)
         changes = await self._changes(app, spec, desired, memory)
         found = changes.found
         masked = _masked(desired, found.captures)
@@ -347,6 +355,13 @@ def push_request(
         push_branch=spec.push_branch,
         lease=lease if spec.push_branch else None,
     )
+
+
+def _lease_from(last: Mapping[str, Any] | None, push_branch: str) -> str | None:
+    """The commit the status says Tether last pushed to ``push_branch``, if any."""
+    if last is None or last.get("branch") != push_branch or not last.get("lastCommit"):
+        return None
+    return str(last["lastCommit"])
 
 
 def _masked(desired: Rendered, captures: tuple[Capture, ...]) -> Rendered:

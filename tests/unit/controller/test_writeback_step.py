@@ -247,3 +247,36 @@ def test_field_moved_reads_the_source_again_and_settles_when_git_wins() -> None:
     assert settled.desired.variant == "" and not settled.pending
     assert settled.verdict.reason is WriteBackReason.PUSHED
     assert settled.verdict.message == "nothing left to write back"
+
+
+def test_push_branch_leases_on_what_tether_last_pushed_there() -> None:
+    port = FakePort()
+    spec = app(0)
+    spec = AppSpec(
+        name=spec.name,
+        namespace=spec.namespace,
+        source=spec.source,
+        write_back=WriteBackSpec(
+            capture=spec.write_back.capture, debounce=0, push_branch="tether/review"
+        ),
+    )
+    step = WriteBackStep(port, clock=Clock())
+    last = {"branch": "tether/review", "lastCommit": "e" * 40}
+    asyncio.run(step.run(spec, MAIN, rendered(), ACCESS, last=last))
+    port.live = deployment(5)
+    out = asyncio.run(step.run(spec, MAIN, rendered(), ACCESS, last=last))
+    [request] = port.pushes
+    assert (request.branch, request.push_branch, request.lease) == (
+        "main",
+        "tether/review",
+        "e" * 40,
+    )
+    # The review branch is not followed: the value stays held and is not pushed again.
+    assert out.desired.objects[0]["spec"]["replicas"] == 5
+    again = asyncio.run(step.run(spec, MAIN, rendered(), ACCESS, last=last))
+    assert len(port.pushes) == 1 and again.pending
+    # A new change goes to the review branch with every held change, leased on our commit.
+    port.live = deployment(6)
+    asyncio.run(step.run(spec, MAIN, rendered(), ACCESS, last=last))
+    assert port.pushes[1].lease == "b" * 40
+    assert [c.value for c in port.pushes[1].plan.captures] == [6]
