@@ -347,6 +347,38 @@ def test_two_apps_writing_to_one_repository_both_land(
         wait_for(f"{name} at the tip", synced_at(kubectl, namespace, head, name), timeout=90)
 
 
+def test_push_branch_gets_the_commit_and_the_live_value_is_kept(
+    operator: Operator, push_server: PushServer, kubectl: Any, namespace: str
+) -> None:
+    file = f"{namespace}/review/deploy.yaml"
+    seed = push_server.push({file: deployment("rev", 2)}, message="review app")
+    review = f"review/{namespace}"
+    write_back_app(
+        kubectl,
+        namespace,
+        push_server.url(),
+        f"{namespace}/review",
+        write_back={"capture": {"fields": [REPLICAS]}, "debounce": "0s", "pushBranch": review},
+    )
+    wait_for("Synced", synced_healthy(kubectl, namespace), timeout=90)
+    kubectl.run("scale", "deploy", "rev", "-n", namespace, "--replicas", "3")
+    status = wait_for("pushed", write_back_condition(kubectl, namespace, "Pushed"), timeout=90)
+    commit = status["writeBack"]["lastCommit"]
+    assert status["writeBack"]["branch"] == review
+    bare = str(push_server.bare)
+    assert git("--git-dir", bare, "rev-parse", review) == commit
+    assert git("--git-dir", bare, "rev-parse", f"{commit}^") == seed
+    assert push_server.show(commit, file) == deployment("rev", 3)
+    # main does not move; the app follows it and keeps the live value while review waits.
+    refresh_round_trip(kubectl, namespace)
+    assert push_server.head() == seed
+    status = app_status(kubectl, namespace)
+    assert status["sync"]["status"] == "Synced" and status["sync"]["revision"].endswith(seed)
+    assert status["writeBack"]["pending"] == [f"apps/Deployment {namespace}/rev /spec/replicas"]
+    assert kubectl.json("get", "deploy", "rev", "-n", namespace)["spec"]["replicas"] == 3
+    assert git("--git-dir", bare, "rev-parse", review) == commit  # pushed once
+
+
 SECRET_VALUE = "hunter2-live-only"
 
 
