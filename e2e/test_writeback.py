@@ -379,6 +379,57 @@ def test_push_branch_gets_the_commit_and_the_live_value_is_kept(
     assert git("--git-dir", bare, "rev-parse", review) == commit  # pushed once
 
 
+KUSTOMIZATION = """# overlay for the kustomize web app
+resources:
+  - deploy.yaml
+images:
+  - name: registry.invalid/kweb
+    newTag: "1"  # pinned by the release
+patches:
+  - target: {kind: Deployment}
+    patch: |-
+      - op: add
+        path: /metadata/annotations
+        value: {team: a}
+"""
+
+
+def test_set_image_on_a_kustomize_app_edits_its_images_entry(
+    operator: Operator, push_server: PushServer, kubectl: Any, namespace: str
+) -> None:
+    path = f"{namespace}/kust"
+    base = deployment("kweb", 1).replace("registry.invalid/kweb:1", "registry.invalid/kweb:0")
+    seed = push_server.push(
+        {f"{path}/kustomization.yaml": KUSTOMIZATION, f"{path}/deploy.yaml": base},
+        message="kustomize app",
+    )
+    image = {
+        "group": "apps",
+        "kind": "Deployment",
+        "pointer": "/spec/template/spec/containers[name=main]/image",
+    }
+    write_back_app(
+        kubectl,
+        namespace,
+        push_server.url(),
+        path,
+        write_back={"capture": {"fields": [image]}, "debounce": "0s"},
+    )
+    wait_for("Synced", synced_healthy(kubectl, namespace), timeout=90)
+    live = kubectl.json("get", "deploy", "kweb", "-n", namespace)
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.invalid/kweb:1"
+    kubectl.run("set", "image", "deploy/kweb", "-n", namespace, "main=registry.invalid/kweb:2")
+    status = wait_for("pushed", write_back_condition(kubectl, namespace, "Pushed"), timeout=90)
+    commit = status["writeBack"]["lastCommit"]
+    changed = git("--git-dir", str(push_server.bare), "show", "--name-only", "--format=", commit)
+    assert changed.split() == [f"{path}/kustomization.yaml"]
+    assert push_server.show(commit, f"{path}/kustomization.yaml") == KUSTOMIZATION.replace(
+        'newTag: "1"', 'newTag: "2"'
+    )
+    wait_for("Synced at its commit", synced_at(kubectl, namespace, commit), timeout=90)
+    assert push_server.commits_since(seed) == [commit]
+
+
 SECRET_VALUE = "hunter2-live-only"
 
 
