@@ -7,9 +7,13 @@ in the order of the issue: ``kubectl scale`` becomes exactly one commit changing
 exactly one line, the app is Synced at that commit and the Deployment never goes
 back to the old count (a raw watch sees every version of it); a labelled
 ConfigMap made by hand becomes a new file and a tracked object; two apps
-writing to one repository at once both land; a Secret is refused unless
-allowed, and no Secret value reaches logs, events, status or commit messages;
-a read-only credential gives PushDenied and leaves the cluster as it was.
+writing to one repository at once both land; a ``pushBranch`` gets the commit
+while the followed branch stays and the live value is kept; ``kubectl set
+image`` on a Kustomize app edits only its ``images:`` entry; a Secret is refused
+unless allowed, and no Secret value reaches logs, events, status or commit
+messages; a read-only credential gives PushDenied and leaves the cluster as it
+was. ``tether capture`` prints the diff, edits a local folder in place, and
+pushes a namespace's labelled objects to adopt it.
 """
 
 from __future__ import annotations
