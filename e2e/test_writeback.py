@@ -550,7 +550,8 @@ def test_read_only_credentials_give_push_denied_and_leave_the_cluster_alone(
         warned = events_of(kubectl, namespace, "WriteBackFailed")
         assert warned and "PushDenied" in warned[0]["message"]
         # A whole reconcile later: still denied, nothing pushed, and the live count kept.
-        refresh_round_trip(kubectl, namespace)
+        status = refresh_round_trip(kubectl, namespace)
+        assert condition(status, "WriteBack")["reason"] == "PushDenied"
         assert push_server.head() == seed
         assert kubectl.json("get", "deploy", "ro", "-n", namespace)["spec"]["replicas"] == 7
         assert server.readonly_password not in operator.logs()

@@ -198,12 +198,14 @@ class WriteBackStep:
         if access is None:
             return Outcome(masked, _no_access(app), pending)
         if now < due:
-            verdict = refused or Verdict(
+            waiting = refused or Verdict(
                 "Unknown",
                 WriteBackReason.PENDING,
                 f"{len(pending)} change(s) wait for the commit: " + _first(pending),
             )
-            return Outcome(masked, verdict, pending, wake_after=due - now)
+            # Backing off: the condition keeps saying why the last push failed.
+            held = None if memory.failures else waiting
+            return Outcome(masked, held, pending, wake_after=due - now)
         branch = spec.branch or resolved.ref.removeprefix(BRANCH_PREFIX)
         return await self._push(app, spec, resolved, access, branch, changes, masked, pending)
 

@@ -160,6 +160,7 @@ def test_a_failed_push_keeps_the_value_and_backs_off() -> None:
     # Woken early (a cache event): no new attempt before the backoff ends.
     early = run(step, spec, rendered())
     assert len(port.pushes) == 1 and early.wake_after is not None
+    assert early.verdict is None  # the PushDenied condition stays while backing off
     clock.now += 6
     run(step, spec, rendered())
     assert len(port.pushes) == 2
