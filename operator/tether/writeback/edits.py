@@ -26,7 +26,13 @@ from typing import Any
 
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
-from tether.writeback.errors import EditRefused, FieldMoved, SecretRefused, UnsupportedSource
+from tether.writeback.errors import (
+    EditRefused,
+    FieldMoved,
+    SecretRefused,
+    UnsupportedSource,
+    WriteBackError,
+)
 from tether.writeback.helmedit import edit_value
 from tether.writeback.kustedit import (
     KUSTOMIZATION_FILES,
@@ -37,7 +43,7 @@ from tether.writeback.kustedit import (
 )
 from tether.writeback.newobject import new_object_path, render_new_object
 from tether.writeback.pointer import MISSING, FieldPointer, Step
-from tether.writeback.yamledit import append_item, document_value, set_field
+from tether.writeback.yamledit import FieldEdit, append_item, document_values, set_fields
 
 Read = Callable[[str], bytes | None]
 """Reads a repo-relative file at the tip: its bytes, or None when it does not exist."""
@@ -126,10 +132,16 @@ def apply_plan(plan: EditPlan, read: Read) -> dict[str, bytes]:
     nothing.
     """
     files = _Files(read)
+    plain: dict[str, list[Capture]] = {}
     for capture in plan.captures:
         _check_capture(plan, capture)
         path = _capture_file(plan, capture, files)
-        files.put(path, _edit(plan, capture, path, files.get(path)))
+        if plan.kind is SourceKind.PLAIN:
+            plain.setdefault(path, []).append(capture)
+        else:
+            files.put(path, _edit(plan, capture, path, files.get(path)))
+    for path, group in plain.items():
+        files.put(path, _edit_plain(group, path, files.get(path)))
     for new in plan.new_objects:
         _add_object(plan, new, files)
     return files.changed()
@@ -164,16 +176,46 @@ class _Files:
         return {p: d for p, d in self._edited.items() if d != self.original(p)}
 
 
-def _check_capture(plan: EditPlan, capture: Capture) -> None:
+def refusal(plan: EditPlan, capture: Capture) -> WriteBackError | None:
+    """Why ``capture`` cannot be written back whatever the files say, or None.
+
+    ``apply_plan`` raises the first of these; a caller can drop the refused captures
+    first (and report them) so that the others still land.
+    """
+    label = capture.label
     if capture.is_secret and not plan.allow_secrets:
-        raise SecretRefused(_secret_refusal(capture.label))
+        return SecretRefused(_secret_refusal(label))
     if capture.generated_name:
-        raise UnsupportedSource(
-            f"{capture.label}: its name is generated (generateName), so no file holds it"
+        return UnsupportedSource(
+            f"{label}: its name is generated (generateName), so no file holds it"
         )
     if plan.kind is SourceKind.JSONNET or _is_jsonnet(capture.origin):
         where = f" ({capture.origin.file})" if capture.origin else ""
-        raise UnsupportedSource(f"{capture.label}{where}: Jsonnet output cannot be edited back")
+        return UnsupportedSource(f"{label}{where}: Jsonnet output cannot be edited back")
+    if plan.kind is SourceKind.PLAIN and capture.origin is None:
+        return UnsupportedSource(f"{label}: no source file is known for it")
+    if plan.kind is SourceKind.KUSTOMIZE and not _kustomize_field(capture):
+        return UnsupportedSource(
+            f"{label} {capture.pointer}: a Kustomize app writes back only container"
+            " images (images:) and /spec/replicas (replicas:)"
+        )
+    if plan.kind is SourceKind.HELM and capture.helm_value is None:
+        return UnsupportedSource(
+            f"{label} {capture.pointer}: a Helm app writes back only fields"
+            " with a helmValue mapping"
+        )
+    return None
+
+
+def _kustomize_field(capture: Capture) -> bool:
+    image = is_image_pointer(capture.pointer) and isinstance(capture.value, str)
+    return image or is_replicas_pointer(capture.pointer)
+
+
+def _check_capture(plan: EditPlan, capture: Capture) -> None:
+    refused = refusal(plan, capture)
+    if refused is not None:
+        raise refused
 
 
 def _secret_refusal(label: str) -> str:
@@ -186,16 +228,10 @@ def _is_jsonnet(origin: ObjectSource | None) -> bool:
 
 def _capture_file(plan: EditPlan, capture: Capture, files: _Files) -> str:
     if plan.kind is SourceKind.PLAIN:
-        if capture.origin is None:
-            raise UnsupportedSource(f"{capture.label}: no source file is known for it")
+        assert capture.origin is not None  # checked by refusal
         return capture.origin.file
     if plan.kind is SourceKind.KUSTOMIZE:
         return _kustomization_path(plan, files)
-    if capture.helm_value is None:
-        raise UnsupportedSource(
-            f"{capture.label} {capture.pointer}: a Helm app writes back only fields"
-            " with a helmValue mapping"
-        )
     if plan.value_files:
         return repo_path(plan.value_files[0], capture.label)
     return _join(plan.app_path, "values.yaml")
@@ -213,20 +249,13 @@ def _kustomization_path(plan: EditPlan, files: _Files) -> str:
 
 def _edit(plan: EditPlan, capture: Capture, path: str, data: bytes) -> bytes:
     what = capture.label
-    if plan.kind is SourceKind.PLAIN:
-        return _edit_plain(capture, path, data)
     if plan.kind is SourceKind.KUSTOMIZE:
         if is_image_pointer(capture.pointer) and isinstance(capture.value, str):
             rendered = capture.git_value if isinstance(capture.git_value, str) else capture.value
             return edit_image(data, file=path, rendered=rendered, live=capture.value, what=what)
-        if is_replicas_pointer(capture.pointer):
-            name = capture.key.name
-            return edit_replicas(data, file=path, name=name, count=capture.value, what=what)
-        raise UnsupportedSource(
-            f"{what} {capture.pointer}: a Kustomize app writes back only container"
-            " images (images:) and /spec/replicas (replicas:)"
-        )
-    assert capture.helm_value is not None  # checked by _capture_file
+        name = capture.key.name  # /spec/replicas: checked by refusal
+        return edit_replicas(data, file=path, name=name, count=capture.value, what=what)
+    assert capture.helm_value is not None  # checked by refusal
     return edit_value(
         data,
         file=path,
@@ -237,22 +266,26 @@ def _edit(plan: EditPlan, capture: Capture, path: str, data: bytes) -> bytes:
     )
 
 
-def _edit_plain(capture: Capture, path: str, data: bytes) -> bytes:
-    origin = capture.origin
-    assert origin is not None  # checked by _capture_file
-    prefix = item_steps(origin.item)
-    document = document_value(data, file=path, doc=origin.doc)
-    if not _holds(FieldPointer(prefix).get(document), capture.key):
-        raise FieldMoved(f"{origin}: {capture.label} is no longer in this document")
-    return set_field(
-        data,
-        file=path,
-        doc=origin.doc,
-        steps=prefix + capture.pointer.steps,
-        value=capture.value,
-        create=capture.git_value is MISSING,
-        what=capture.label,
-    )
+def _edit_plain(captures: list[Capture], path: str, data: bytes) -> bytes:
+    """All captures of one file, each into the document (and List item) it came from."""
+    documents = document_values(data, file=path)
+    edits: list[FieldEdit] = []
+    for capture in captures:
+        origin = capture.origin
+        assert origin is not None  # checked by _capture_file
+        prefix = item_steps(origin.item)
+        if not _holds(FieldPointer(prefix).get(documents.get(origin.doc)), capture.key):
+            raise FieldMoved(f"{origin}: {capture.label} is no longer in this document")
+        edits.append(
+            FieldEdit(
+                doc=origin.doc,
+                steps=prefix + capture.pointer.steps,
+                value=capture.value,
+                create=capture.git_value is MISSING,
+                what=capture.label,
+            )
+        )
+    return set_fields(data, file=path, edits=edits)
 
 
 def item_steps(item: str) -> tuple[Step, ...]:

@@ -2,7 +2,8 @@
 
 ``clean`` removes uid, resourceVersion, generation, creationTimestamp,
 managedFields, selfLink, deletion marks, status, the kubectl last-applied
-annotation, Tether's tracking marks (``tether.dev/app``,
+annotation, a Deployment's revision annotation, a Service's allocated
+clusterIP(s) (not ``None``), Tether's tracking marks (``tether.dev/app``,
 ``tether.dev/tracking-id``, ``tether.dev/operation``), the capture selector's
 label keys, and the ``labels``/``annotations``/``metadata`` maps that end up
 empty. ``new_object_path`` names the file ``<folder>/<kind>-<name>.yaml``,
@@ -39,6 +40,8 @@ SERVER_METADATA: Final = (
 )
 TETHER_LABELS: Final = (APP_LABEL,)
 TETHER_ANNOTATIONS: Final = (TRACKING_ANNOTATION, OPERATION_ANNOTATION, LAST_APPLIED_ANNOTATION)
+# Written by controllers, not by people: kept in Git they would be stale or pinned.
+SERVER_ANNOTATIONS: Final = ("deployment.kubernetes.io/revision",)
 _FIRST_KEYS: Final = ("apiVersion", "kind", "metadata")
 _UNSAFE_FILE_CHARS: Final = re.compile(r"[^a-z0-9._-]")
 
@@ -52,10 +55,22 @@ def clean(obj: dict[str, Any], selector_keys: Iterable[str]) -> dict[str, Any]:
         for field in SERVER_METADATA:
             metadata.pop(field, None)
         _drop_keys(metadata, "labels", (*TETHER_LABELS, *selector_keys))
-        _drop_keys(metadata, "annotations", TETHER_ANNOTATIONS)
+        _drop_keys(metadata, "annotations", (*TETHER_ANNOTATIONS, *SERVER_ANNOTATIONS))
         if not metadata:
             del cleaned["metadata"]
+    _drop_allocated_cluster_ip(cleaned)
     return {key: cleaned[key] for key in _ordered_keys(cleaned)}
+
+
+def _drop_allocated_cluster_ip(obj: dict[str, Any]) -> None:
+    """A Service's clusterIP(s) are allocated by the server; in Git they would pin an
+    address another cluster may not have. ``None`` (headless) is the user's and stays."""
+    spec = obj.get("spec")
+    if obj.get("kind") != "Service" or obj.get("apiVersion") != "v1" or not isinstance(spec, dict):
+        return
+    if spec.get("clusterIP") != "None":
+        spec.pop("clusterIP", None)
+        spec.pop("clusterIPs", None)
 
 
 def new_object_path(folder: str, obj: dict[str, Any]) -> str:

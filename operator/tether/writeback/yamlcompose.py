@@ -1,13 +1,14 @@
-"""Locate YAML nodes and tokens in a text: ruamel.yaml's pure parser, else its C parser.
+"""Locate YAML nodes and tokens in a text: ruamel.yaml's C parser, else its pure one.
 
 yamledit needs, for one file, the composed node graph (aliases are the same
 node object as their anchor) with marks (character index, line, column) and
-the token stream (for exact scalar spans, ``:`` and ``-`` positions). ruamel's
-pure parser gives both, but its scanner refuses a tab inside or right after a
-plain scalar (``a: x<TAB>y``), which kubectl and libyaml read. For such a
-file this module composes the graph itself from the C parser's events and
-takes the C scanner's tokens, with marks rebuilt from line and column, so the
-character index is right whatever libyaml counts. Pure; raises ruamel's
+the token stream (for exact scalar spans, ``:`` and ``-`` positions). This
+module composes the graph itself from the C parser's events (libyaml, as
+tether.manifests reads) and takes the C scanner's tokens, with marks rebuilt
+from line and column, so the character index is right whatever libyaml
+counts. Where libyaml refuses what go-yaml reads (a ``:`` inside a flow plain
+scalar) ruamel's pure parser composes instead; its scanner in turn refuses a
+tab inside a plain scalar, which libyaml reads. Pure; raises ruamel's
 YAMLError when neither parser reads the text.
 """
 
@@ -55,14 +56,20 @@ class Mark:
 
 
 def compose(text: str) -> tuple[tuple[Node, ...], tuple[Token, ...]]:
-    """The documents' root nodes and all tokens of ``text``."""
-    yaml = YAML(typ="rt", pure=True)
-    try:
-        return tuple(yaml.compose_all(text)), tuple(_pure_tokens(yaml, text))
-    except YAMLError:
-        if _CParser is None:
-            raise
-    return compose_c(text)
+    """The documents' root nodes and all tokens of ``text``: C parser first (4x faster),
+    the pure one where libyaml refuses what go-yaml reads (``{a: b:c}``)."""
+    if _CParser is not None:
+        try:
+            return compose_c(text)
+        except YAMLError:
+            pass
+    return compose_pure(text)
+
+
+def compose_pure(text: str) -> tuple[tuple[Node, ...], tuple[Token, ...]]:
+    """``compose`` with ruamel's pure parser only."""
+    yaml = YAML(typ="safe", pure=True)
+    return tuple(yaml.compose_all(text)), tuple(_pure_tokens(yaml, text))
 
 
 def compose_c(text: str) -> tuple[tuple[Node, ...], tuple[Token, ...]]:
@@ -88,10 +95,14 @@ class _Marks:
     """Character index from (line, column), with YAML 1.1's line breaks."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+        # In pure ASCII libyaml's index is the character index whichever way it counts.
+        self._ascii = text.isascii()
+        self._starts = [] if self._ascii else [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
 
     def __call__(self, mark: Any) -> Mark:
         line, column = int(mark.line), int(mark.column)
+        if self._ascii:
+            return Mark(int(mark.index), line, column)
         start = self._starts[line] if line < len(self._starts) else self._starts[-1]
         return Mark(start + column, line, column)
 

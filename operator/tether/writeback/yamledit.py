@@ -1,7 +1,7 @@
 """Byte-preserving YAML edits: change one node of one document, keep every other byte.
 
-The file is never re-dumped. ruamel.yaml composes it (round-trip mode; its C
-parser when the pure one refuses the file, see yamlcompose.py) only to *locate*
+The file is never re-dumped. ruamel.yaml composes it (its C parser, or the
+pure one where libyaml refuses the file, see yamlcompose.py) only to *locate*
 nodes: each scalar's exact span (from its token marks) and each collection's
 extent. An edit splices new text into the original string at
 that span, so comments, key order, quoting, indentation, flow style, anchors
@@ -27,6 +27,7 @@ mapping or list replaced as a whole (EditRefused); a file that does not parse
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -71,15 +72,13 @@ class _Parsed:
     eol: str
     roots: tuple[Node, ...]
     tokens: tuple[Token, ...]
+    ends: dict[tuple[int, str], Token]  # the first token of each kind ending at an index
     refs: dict[int, int]
     values: dict[int, Any]
     json: bool
 
     def token_ending_at(self, end: int, kind: str) -> Token | None:
-        for token in self.tokens:
-            if token.end == end and token.kind == kind:
-                return token
-        return None
+        return self.ends.get((end, kind))
 
     def encode(self, text: str) -> bytes:
         return (self.bom + text).encode("utf-8")
@@ -99,7 +98,7 @@ class _Absent:
 
 def document_value(data: bytes, *, file: str, doc: int) -> Any:
     """The document's value as kubectl reads it, MISSING when the file has no such document."""
-    return _parse(data, file).values.get(doc, MISSING)
+    return document_values(data, file=file).get(doc, MISSING)
 
 
 def set_field(
@@ -132,9 +131,97 @@ def set_field(
     elif pointer.get(parsed.values.get(doc)) == value:
         return data  # already so: no byte moves, not even a re-quoted equal scalar
     else:
-        candidates = _replacements(parsed, found, value, place)
+        candidates = _replacement(parsed, found, value, place).candidates(parsed.text)
     expected = _expected(parsed, doc, lambda old: pointer.with_value(old, value))
     return _first_verified(parsed, candidates, expected, place)
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """One ``set_field`` of a batch (see ``set_fields``)."""
+
+    doc: int
+    steps: tuple[Step, ...]
+    value: Any
+    create: bool
+    what: str
+
+
+def set_fields(data: bytes, *, file: str, edits: Sequence[FieldEdit]) -> bytes:
+    """The file with every edit made, as ``set_field`` one after the other would.
+
+    When all are replacements of distinct existing nodes (the usual case) the file
+    is parsed and verified once for all of them; otherwise, or when that combined
+    result does not verify, they are made one at a time.
+    """
+    if len(edits) == 1:
+        return _one_by_one(data, file, edits)
+    parsed = _parse(data, file)
+    batch = _batch_splices(parsed, edits)
+    if batch is None:
+        return _one_by_one(data, file, edits)
+    splices, expected = batch
+    if not splices:
+        return data
+    ordered = sorted(splices, key=lambda splice: splice.start)
+    if any(a.end > b.start for a, b in itertools.pairwise(ordered)):
+        return _one_by_one(data, file, edits)
+    text = parsed.text
+    for splice in reversed(ordered):
+        text = text[: splice.start] + splice.texts[0] + text[splice.end :]
+    try:
+        return _first_verified(parsed, [text], expected, f"{file}: {len(edits)} fields")
+    except NotRoundTrippable:
+        return _one_by_one(data, file, edits)
+
+
+def _batch_splices(
+    parsed: _Parsed, edits: Sequence[FieldEdit]
+) -> tuple[list[_Splice], dict[int, Any]] | None:
+    """One splice per edit and the expected meaning, or None when one needs more."""
+    splices: list[_Splice] = []
+    expected = dict(parsed.values)
+    for edit in edits:
+        pointer = FieldPointer(edit.steps)
+        place = f"{parsed.file}: {edit.what} {pointer}"
+        value = _as_kubectl_reads(edit.value)
+        found = _locate(parsed, _root(parsed, edit.doc, place), edit.doc, edit.steps, place)
+        if isinstance(found, _Absent):
+            if not edit.create:
+                raise FieldMoved(f"{place}: the field is no longer in the file")
+            return None
+        if pointer.get(expected.get(edit.doc)) == value:
+            continue
+        splice = _replacement(parsed, found, value, place)
+        if not splice.texts:
+            return None
+        splices.append(splice)
+        expected[edit.doc] = pointer.with_value(expected.get(edit.doc), value)
+    return splices, expected
+
+
+def _one_by_one(data: bytes, file: str, edits: Sequence[FieldEdit]) -> bytes:
+    for edit in edits:
+        data = set_field(
+            data,
+            file=file,
+            doc=edit.doc,
+            steps=edit.steps,
+            value=edit.value,
+            create=edit.create,
+            what=edit.what,
+        )
+    return data
+
+
+def document_values(data: bytes, *, file: str) -> dict[int, Any]:
+    """Every non-empty document's value as kubectl reads it, by index (no node location)."""
+    try:
+        return {d.index: d.value for d in parse_file(data, file=file)}
+    except TetherError as exc:
+        raise NotRoundTrippable(
+            f"{file}: does not parse ({exc}); the file is left as it is"
+        ) from None
 
 
 def _as_kubectl_reads(value: Any) -> Any:
@@ -151,13 +238,18 @@ def _into_empty(parsed: _Parsed, steps: tuple[Step, ...], value: Any, place: str
     nested: Any = value
     for key in reversed(steps[1:]):
         nested = {key: nested}
-    lines = _block_entry(str(steps[0]), nested, 0)
     text = parsed.text
     separator = parsed.eol if text and not _BREAK.search(text[-1:]) else ""
-    candidate = text + separator + parsed.eol.join(lines) + parsed.eol
+    candidates = [
+        text
+        + separator
+        + parsed.eol.join(_block_entry(str(steps[0]), nested, 0, quoted))
+        + parsed.eol
+        for quoted in (False, True)
+    ]
     expected = dict(parsed.values)
     expected[0] = FieldPointer(steps).with_value({}, value)
-    return _first_verified(parsed, [candidate], expected, place)
+    return _first_verified(parsed, candidates, expected, place)
 
 
 def delete_field(data: bytes, *, file: str, doc: int, steps: Sequence[Step], what: str) -> bytes:
@@ -247,10 +339,18 @@ def _parse(data: bytes, file: str) -> _Parsed:
         eol=eol_match.group(0) if eol_match else "\n",
         roots=roots,
         tokens=tokens,
+        ends=_token_ends(tokens),
         refs=_reference_counts(roots),
         values={d.index: d.value for d in documents},
         json=looks_like_json(text),
     )
+
+
+def _token_ends(tokens: Sequence[Token]) -> dict[tuple[int, str], Token]:
+    ends: dict[tuple[int, str], Token] = {}
+    for token in tokens:
+        ends.setdefault((token.end, token.kind), token)
+    return ends
 
 
 def _reference_counts(roots: Sequence[Node]) -> dict[int, int]:
@@ -361,7 +461,19 @@ def _first_verified(
 # --- replacing a node ------------------------------------------------------------------
 
 
-def _replacements(parsed: _Parsed, found: _Found, value: Any, place: str) -> list[str]:
+@dataclass(frozen=True)
+class _Splice:
+    """Replace ``text[start:end]`` by one of ``texts`` (in order of preference)."""
+
+    start: int
+    end: int
+    texts: tuple[str, ...]
+
+    def candidates(self, text: str) -> list[str]:
+        return [text[: self.start] + t + text[self.end :] for t in self.texts]
+
+
+def _replacement(parsed: _Parsed, found: _Found, value: Any, place: str) -> _Splice:
     text = parsed.text
     node = found.node
     if isinstance(node, ScalarNode):
@@ -372,28 +484,28 @@ def _replacements(parsed: _Parsed, found: _Found, value: Any, place: str) -> lis
         if style in ("|", ">"):
             end = _block_content_end(text, start, end)
         old = text[start:end]
-        return [text[:start] + r + text[end:] for r in _scalar_texts(parsed, value, style, old)]
+        return _Splice(start, end, tuple(_scalar_texts(parsed, value, style, old)))
     if getattr(node, "flow_style", False):
-        start, end = node.start_mark.index, node.end_mark.index
-        return [text[:start] + _flow(value) + text[end:]]
+        flow = _json(value) if parsed.json else _flow(value)
+        return _Splice(node.start_mark.index, node.end_mark.index, (flow,))
     raise EditRefused(
         f"{place}: the field is a block mapping or list in the file; only scalars"
         " and flow collections are edited in place"
     )
 
 
-def _fill_empty(parsed: _Parsed, found: _Found, value: Any) -> list[str]:
+def _fill_empty(parsed: _Parsed, found: _Found, value: Any) -> _Splice:
     """``key:`` with no value (null, no token): the value goes right after the colon."""
-    if found.key is None:
-        return []
-    after_key = found.key.end_mark.index
-    colon = next(
-        (t for t in parsed.tokens if t.kind == "ValueToken" and t.start >= after_key), None
-    )
+    colon = None
+    if found.key is not None:
+        after_key = found.key.end_mark.index
+        colon = next(
+            (t for t in parsed.tokens if t.kind == "ValueToken" and t.start >= after_key), None
+        )
     if colon is None:
-        return []
-    at, text = colon.end, parsed.text
-    return [text[:at] + " " + r + text[at:] for r in _scalar_texts(parsed, value, None, "")]
+        return _Splice(0, 0, ())
+    texts = tuple(" " + r for r in _scalar_texts(parsed, value, None, ""))
+    return _Splice(colon.end, colon.end, texts)
 
 
 def _block_content_end(text: str, start: int, end: int) -> int:
@@ -434,15 +546,29 @@ def _non_string(value: Any) -> str:
 
 
 def _flow(value: Any) -> str:
-    """JSON, which is also valid flow YAML."""
+    """A flow collection in JSON's shape, strings YAML-escaped (JSON leaves DEL raw)."""
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{_double_quoted(str(k))}: {_flow(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    if isinstance(value, str):
+        return _double_quoted(value)
+    return json.dumps(value)
+
+
+def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def _flow_value(value: Any, json_only: bool) -> str:
-    """A value inside ``{...}``/``[...]``: plain when safe there, else JSON."""
-    if json_only or isinstance(value, (dict, list)):
+def _flow_value(value: Any, json_only: bool, quoted: bool = False) -> str:
+    """A value inside ``{...}``/``[...]``: plain when safe there, else quoted."""
+    if json_only:
+        return _json(value)
+    if isinstance(value, (dict, list)):
         return _flow(value)
-    return _scalar(value)
+    return _scalar(value, quoted)
 
 
 def _plain_ok(value: str) -> bool:
@@ -529,16 +655,19 @@ def _insertions(
     if not isinstance(node, MappingNode):
         raise FieldMoved(f"{place}: the file has a different shape there now")
     text = parsed.text
-    if node.flow_style or parsed.json:
-        close = node.end_mark.index - 1
-        entry = f"{_key(keys[0], parsed.json)}: {_flow_value(nested, parsed.json)}"
-        separator = ", " if node.value else ""
-        return [text[:close] + separator + entry + text[close:]]
-    column = _key_column(parsed, node)
-    lines = _block_entry(keys[0], nested, column)
-    at = _line_end_after(text, _last_token_end(parsed, node))
-    inserted = "".join(parsed.eol + line for line in lines)
-    return [text[:at] + inserted + text[at:]]
+    out: list[str] = []
+    for quoted in (False, True):  # plain where it reads right, else every string quoted
+        if node.flow_style or parsed.json:
+            close = node.end_mark.index - 1
+            key = _key(keys[0], parsed.json, quoted)
+            entry = f"{key}: {_flow_value(nested, parsed.json, quoted)}"
+            separator = ", " if node.value else ""
+            out.append(text[:close] + separator + entry + text[close:])
+            continue
+        lines = _block_entry(keys[0], nested, _key_column(parsed, node), quoted)
+        at = _line_end_after(text, _last_token_end(parsed, node))
+        out.append(text[:at] + "".join(parsed.eol + line for line in lines) + text[at:])
+    return list(dict.fromkeys(out))
 
 
 def _item_insertions(parsed: _Parsed, node: SequenceNode, value: Any) -> list[str]:
@@ -546,7 +675,10 @@ def _item_insertions(parsed: _Parsed, node: SequenceNode, value: Any) -> list[st
     if node.flow_style or parsed.json:
         close = node.end_mark.index - 1
         separator = ", " if node.value else ""
-        return [text[:close] + separator + _flow_value(value, parsed.json) + text[close:]]
+        return [
+            text[:close] + separator + _flow_value(value, parsed.json, quoted) + text[close:]
+            for quoted in (False, True)
+        ]
     dash = next(
         (
             t
@@ -556,9 +688,13 @@ def _item_insertions(parsed: _Parsed, node: SequenceNode, value: Any) -> list[st
         None,
     )
     column = dash.column if dash is not None else 0
-    lines = _block_item(value, column)
     at = _line_end_after(text, _last_token_end(parsed, node))
-    return [text[:at] + "".join(parsed.eol + line for line in lines) + text[at:]]
+    return [
+        text[:at]
+        + "".join(parsed.eol + line for line in _block_item(value, column, quoted))
+        + text[at:]
+        for quoted in (False, True)
+    ]
 
 
 def _key_column(parsed: _Parsed, node: MappingNode) -> int:
@@ -627,41 +763,43 @@ def _flow_pair_span(mapping: MappingNode, key: Node) -> tuple[int, int]:
 # --- block rendering of inserted values ------------------------------------------------
 
 
-def _key(key: str, json_only: bool) -> str:
-    if not json_only and _plain_ok(key):
+def _key(key: str, json_only: bool, quoted: bool = False) -> str:
+    if not json_only and not quoted and _plain_ok(key):
         return key
     return json.dumps(key, ensure_ascii=False) if json_only else _double_quoted(key)
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, quoted: bool = False) -> str:
     if isinstance(value, str):
-        return value if _plain_ok(value) else _double_quoted(value)
+        return value if _plain_ok(value) and not quoted else _double_quoted(value)
     return json.dumps(value)
 
 
-def _block_entry(key: str, value: Any, column: int) -> list[str]:
+def _block_entry(key: str, value: Any, column: int, quoted: bool = False) -> list[str]:
+    """``key: value`` as block lines at ``column``; ``quoted`` double-quotes every string."""
     pad = " " * column
+    head = f"{pad}{_key(key, False, quoted)}:"
     if isinstance(value, dict) and value:
-        lines = [f"{pad}{_key(key, False)}:"]
+        lines = [head]
         for sub_key, sub_value in value.items():
-            lines.extend(_block_entry(sub_key, sub_value, column + 2))
+            lines.extend(_block_entry(sub_key, sub_value, column + 2, quoted))
         return lines
     if isinstance(value, list) and value:
-        lines = [f"{pad}{_key(key, False)}:"]
+        lines = [head]
         for item in value:
-            lines.extend(_block_item(item, column))
+            lines.extend(_block_item(item, column, quoted))
         return lines
-    rendered = _scalar(value) if not isinstance(value, (dict, list)) else _flow(value)
-    return [f"{pad}{_key(key, False)}: {rendered}"]
+    rendered = _flow(value) if isinstance(value, (dict, list)) else _scalar(value, quoted)
+    return [f"{head} {rendered}"]
 
 
-def _block_item(value: Any, column: int) -> list[str]:
+def _block_item(value: Any, column: int, quoted: bool = False) -> list[str]:
     pad = " " * column
     if isinstance(value, dict) and value:
         lines: list[str] = []
         for sub_key, sub_value in value.items():
-            lines.extend(_block_entry(sub_key, sub_value, column + 2))
+            lines.extend(_block_entry(sub_key, sub_value, column + 2, quoted))
         lines[0] = pad + "- " + lines[0][column + 2 :]
         return lines
-    rendered = _scalar(value) if not isinstance(value, (dict, list)) else _flow(value)
+    rendered = _flow(value) if isinstance(value, (dict, list)) else _scalar(value, quoted)
     return [f"{pad}- {rendered}"]

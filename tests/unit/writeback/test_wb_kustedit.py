@@ -9,13 +9,13 @@ build to the same objects, with the live image in the container.
 
 from __future__ import annotations
 
-import difflib
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from wb_asserts import is_one_insertion
 
 from tether.identity import ResourceKey
 from tether.manifests.documents import parse_file
@@ -148,8 +148,7 @@ def test_replicas_for_an_object_without_entry_appends_one(kustomize: str, tmp_pa
     files["app/kustomization.yaml"] = original[: original.index(b"\nreplicas:") + 1]
     capture = Capture(KEY, FieldPointer.parse("/spec/replicas"), 4, None, git_value=1)
     ours = apply_plan(_plan(capture), files.get)["app/kustomization.yaml"]
-    matcher = difflib.SequenceMatcher(None, files["app/kustomization.yaml"], ours, autojunk=False)
-    assert {op for op, *_ in matcher.get_opcodes()} == {"equal", "insert"}
+    assert is_one_insertion(files["app/kustomization.yaml"], ours)
     assert _kustomization(ours)["replicas"] == [{"name": "demo-web", "count": 4}]
     assert "replicas: 4\n" in _build(kustomize, _copy_app(tmp_path, "ours", ours))
 

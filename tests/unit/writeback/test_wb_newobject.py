@@ -62,3 +62,25 @@ def test_rendered_file_reads_back_as_the_object() -> None:
     (document,) = parse_file(data, file="x.yaml")
     assert document.value == cleaned
     assert b"script: |\n" in data
+
+
+def test_allocated_cluster_ip_goes_and_headless_stays() -> None:
+    def service(ip: str) -> dict[str, Any]:
+        spec = {"clusterIP": ip, "clusterIPs": [ip], "ports": [{"port": 80}]}
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec}
+
+    assert clean(service("10.0.0.7"), [])["spec"] == {"ports": [{"port": 80}]}
+    assert clean(service("None"), [])["spec"]["clusterIP"] == "None"
+
+
+def test_deployment_revision_annotation_goes() -> None:
+    live = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "annotations": {"deployment.kubernetes.io/revision": "3"}},
+    }
+    assert clean(live, []) == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+    }

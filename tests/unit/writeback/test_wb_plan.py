@@ -9,7 +9,15 @@ import pytest
 from tether.identity import ResourceKey
 from tether.manifests.documents import parse_file
 from tether.manifests.objects import ObjectSource
-from tether.writeback.edits import Capture, EditPlan, NewObject, SourceKind, apply_plan, describe
+from tether.writeback.edits import (
+    Capture,
+    EditPlan,
+    NewObject,
+    SourceKind,
+    apply_plan,
+    describe,
+    refusal,
+)
 from tether.writeback.errors import (
     EditRefused,
     FieldMoved,
@@ -306,3 +314,17 @@ def test_value_file_paths_are_normalised_and_kept_in_the_repository() -> None:
 def test_new_object_at_the_repository_root() -> None:
     plan = EditPlan(".", SourceKind.PLAIN, new_objects=(NewObject(CONFIGMAP, "."),))
     assert list(apply_plan(plan, {}.get)) == ["configmap-extra.yaml"]
+
+
+def test_refusal_sorts_captures_before_any_file_is_read() -> None:
+    good = _capture(REPLICAS, 5, 3)
+    secret = _capture(FieldPointer.parse("/data/x"), "v", "w", doc=1, key=SECRET)
+    paused = Capture(WEB, FieldPointer.parse("/spec/paused"), True, None, git_value=False)
+    assert refusal(_plain(good), good) is None
+    assert isinstance(refusal(_plain(secret), secret), SecretRefused)
+    assert refusal(_plain(secret, allow_secrets=True), secret) is None
+    kustomize = EditPlan("k", SourceKind.KUSTOMIZE, (paused,))
+    refused = refusal(kustomize, paused)
+    assert refused is not None and refused.reason is WriteBackReason.UNSUPPORTED_SOURCE
+    assert refusal(EditPlan("k", SourceKind.KUSTOMIZE), _capture(REPLICAS, 5, 3)) is None
+    assert isinstance(refusal(_helm(), good), UnsupportedSource)
