@@ -8,6 +8,7 @@ Tether: which commits the branch holds, their parents, and which files changed.
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,13 @@ from git_servers import (
 
 from tether.git import FileURLPolicy, GitAuth, GitCache
 from tether.git.push import sanitize
-from tether.writeback.errors import FieldMoved, PushDenied, WriteBackError, WriteBackReason
+from tether.writeback.errors import (
+    FieldMoved,
+    GitWriteError,
+    PushDenied,
+    WriteBackError,
+    WriteBackReason,
+)
 from tether.writeback.gitwrite import (
     Author,
     PushResult,
@@ -233,6 +240,19 @@ def test_read_only_http_credential_is_push_denied(
     message = denied(remote, fresh_repo[0], cache)
     assert "HTTP 403" in message
     assert http_server.readonly_password not in message
+
+
+def test_wrong_http_credentials_are_push_denied_and_lose_their_proof(
+    http_remote: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, _ = fresh_repo
+    wrong = Remote("http", http_remote.url, http_remote.bad_auth, True, {})
+    grant = cache.grant(wrong.url(bare), GitAuth.from_mapping(wrong.auth))
+    cache.record_proof(grant)  # as if these credentials had worked before
+    message = denied(wrong, bare, cache)
+    assert "authentication failed" in message
+    assert str(wrong.auth["password"]) not in message
+    assert not cache.proven(grant, 3600)
 
 
 def test_read_only_ssh_key_is_push_denied_with_the_servers_words(
@@ -459,43 +479,46 @@ def test_server_words_lose_credentials() -> None:
     assert "tok-abcdef" not in sanitize("token tok-abcdef refused", bearer)
 
 
-# --- building on the cached tip -----------------------------------------------------------
+# --- one connection when the cache has the tip -------------------------------------------
 
 
-def test_a_proven_cached_tip_skips_the_ref_listing(
+def test_a_cached_tip_is_pushed_on_one_connection(
     writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:
+    """As ``git push``: receive-pack's own ref list is enough when the tip is cached."""
     bare, _ = fresh_repo
     first = push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
-    listed = cache.stats.ls_remotes
+    listed, fetched = cache.stats.ls_remotes, cache.stats.fetches
     second = push_change(
-        target(writable, bare, max_age=3600),
+        target(writable, bare),
         lambda read: {"file5.yaml": b"n: 55\n"},
         AUTHOR,
         "two",
         cache=cache,
     )
-    assert cache.stats.ls_remotes == listed, "no ls-remote: the cached tip was used"
+    assert (cache.stats.ls_remotes, cache.stats.fetches) == (listed, fetched)
     assert (second.parent, second.attempts) == (first.commit, 1)
     assert tip(bare) == second.commit
 
 
-def test_a_stale_cached_tip_is_refused_then_fetched(
+def test_a_tip_the_cache_lacks_is_fetched_then_built_on(
     writable: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:
     bare, work = fresh_repo
     push_change(target(writable, bare), bump, AUTHOR, "one", cache=cache)
     git("pull", "-q", "origin", "main", cwd=work)
     other = push_commit(work, {"file8.yaml": "n: 88\n"}, "someone else")
+    fetched = cache.stats.fetches
     reads: list[bytes | None] = []
 
     def build(read: Reader) -> dict[str, bytes]:
         reads.append(read("file8.yaml"))
         return {"file5.yaml": b"n: 55\n"}
 
-    result = push_change(target(writable, bare, max_age=3600), build, AUTHOR, "two", cache=cache)
-    assert reads == [b"n: 8\n", b"n: 88\n"]
-    assert (result.parent, result.attempts) == (other, 2)
+    result = push_change(target(writable, bare), build, AUTHOR, "two", cache=cache)
+    assert reads == [b"n: 88\n"], "built once, on the new tip"
+    assert (result.parent, result.attempts) == (other, 1)
+    assert cache.stats.fetches == fetched + 1
     assert git("rev-list", "-1", "main^", cwd=bare) == other
 
 
@@ -525,3 +548,16 @@ def test_a_checked_out_branch_is_never_moved(
         push_change(local, bump, AUTHOR, "edit", cache=cache)
     assert tip(work) == before
     assert git("status", "--porcelain", cwd=work) == ""
+
+
+def test_an_unreachable_server_is_a_git_error_not_a_refusal(
+    fresh_repo: tuple[Path, Path], git_base: Path, cache: GitCache
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port = closed.getsockname()[1]
+        with pytest.raises(GitWriteError, match="cannot reach the server") as caught:
+            push_change(
+                target(_daemon(git_base, port), fresh_repo[0]), bump, AUTHOR, "e", cache=cache
+            )
+    assert caught.value.reason is WriteBackReason.GIT_ERROR

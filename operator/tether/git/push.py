@@ -1,26 +1,27 @@
-"""Write access to a remote: fetch a branch tip for a writer, and push one ref update.
+"""Write access to a remote: push one ref update decided on the live refs; fetch a tip.
 
 Blocking functions for a worker thread (write-back runs in one, not on the event
 loop); they share the cache's bare repository, its cross-process lock and its
 access proofs with the async read path in ``tether.git.cache``:
 
-* ``fetch_branch`` lists the remote refs (a proof of these credentials, recorded in
-  the cache) and makes sure the branch tip is in the cache, shallow.
-* ``cached_tip`` is the tip the cache last saw, without network, for callers whose
-  credentials were proven within ``max_age`` (the same rule as a cached full SHA).
-* ``push_update`` sends one ref update with ``send_pack``: the pack holds the objects
-  the remote lacks, and the update names the value the ref must still have
-  (``expect``; ``None`` = must not exist). A remote elsewhere raises
-  ``StaleRefError`` before anything is sent; a server that moved in between answers
-  "failed to update ref", which is the same error. A server that refuses (no write
-  access, a hook, a protected branch) raises ``PushRejectedError`` with its own
-  words, credentials stripped. After a success the cache's ref points at the new
-  commit and the push counts as a proof, so a reader with the same credentials
-  syncs to it with no fetch.
+* ``push_update`` opens receive-pack and hands the advertised refs to the caller's
+  ``decide``, which builds the commit on the tip it sees there (or asks for a fetch
+  first, by raising) and returns the ``RefUpdate``. The update names the value the
+  ref must still have (``expect``; ``None`` = must not exist): a remote elsewhere
+  raises ``StaleRefError`` before anything is sent, and a server that moved in
+  between answers "failed to update ref", which is the same error. One connection
+  does it all when the tip is cached, as for ``git push``. A server that refuses
+  (no write access, a hook, a protected branch) raises ``PushRejectedError`` with
+  its own words, credentials stripped. After a success the cache's ref points at the
+  new commit, and the accepted credentials count as a proof, so a reader with the
+  same credentials syncs to it with no fetch.
+* ``fetch_branch`` lists the remote refs (a proof, recorded in the cache) and makes
+  sure the branch tip is in the cache, shallow: for a tip the cache did not have.
 
 Transports and credentials are ``tether.git.transport``'s: ssh with strict
-known_hosts, HTTP(S) basic or bearer, git:// (receive-pack must be enabled).
-This module never builds commits; that is ``tether.writeback.gitwrite``.
+known_hosts, HTTP(S) basic or bearer, git:// (receive-pack must be enabled), and
+``file://``, where git's ``receive.denyCurrentBranch`` is applied here. This module
+never builds commits; that is ``tether.writeback.gitwrite``.
 """
 
 from __future__ import annotations
@@ -40,22 +41,24 @@ from dulwich.repo import Repo
 
 from tether.git.auth import GitAuth
 from tether.git.cache import (
+    _REFUSALS,
     GitCache,
     Snapshot,
     _fetch_into,
     _file_lock,
     _key_files,
     _open_or_init,
-    _peel,
     _with_key_hint,
 )
 from tether.git.errors import (
+    AuthenticationError,
     GitError,
     GitTimeoutError,
     HostKeyError,
     NetworkUnreachableError,
     PushRejectedError,
     RefNotFoundError,
+    RepositoryNotFoundError,
     StaleRefError,
 )
 from tether.git.revisions import RemoteRefs, Resolved
@@ -73,8 +76,8 @@ _STALE_WORDS = (
     "cannot lock ref",
     "incorrect old value",
 )
-# Failures of the connection itself, not a verdict on the push: passed on unchanged.
-_NOT_A_REFUSAL = (GitTimeoutError, NetworkUnreachableError, HostKeyError)
+# Failures to reach the repository at all, not a verdict on the push: passed on unchanged.
+_NOT_A_VERDICT = (GitTimeoutError, NetworkUnreachableError, HostKeyError, RepositoryNotFoundError)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def fetch_branch(
     try:
         remote = run_blocking(url, auth, timeout, ref, list_refs)
     except GitError as exc:
-        if not isinstance(exc, _NOT_A_REFUSAL):
+        if isinstance(exc, _REFUSALS):
             cache.forget_proof(grant)
         raise
     cache.record_proof(grant)
@@ -129,37 +132,46 @@ def fetch_branch(
     return Snapshot(normalize_url(url), ref, outcome.commit), remote
 
 
-def cached_tip(
-    cache: GitCache, url: GitURL, auth: GitAuth, ref: str, *, max_age: float
-) -> Snapshot | None:
-    """The cache's last known tip of ``ref``, if these credentials were proven within ``max_age``.
+Decide = Callable[[Mapping[str, str]], "RefUpdate | None"]
 
-    No network. A guess for a writer that pushes with this tip as the expected
-    value: if the remote moved, the push fails as stale and the writer fetches.
-    """
-    if not cache.proven(cache.grant(url, auth), max_age):
-        return None
-    path = cache.repo_path(url)
-    if not (path / "objects").is_dir():
-        return None
-    with contextlib.closing(Repo(str(path))) as repo:
-        sha = repo.refs.as_dict().get(Ref(ref.encode()))
-        commit = _peel(repo, sha) if sha is not None else None
-    return Snapshot(normalize_url(url), ref, commit) if commit is not None else None
+
+class _Aborted(GitError):
+    """``decide`` raised: carried out of dulwich's send_pack, then re-raised as it was."""
 
 
 def push_update(
-    cache: GitCache, url: GitURL, auth: GitAuth, update: RefUpdate, *, timeout: float
-) -> None:
-    """Push ``update.new`` (already in the cache's store) to ``update.ref``, compare-and-swap."""
+    cache: GitCache, url: GitURL, auth: GitAuth, decide: Decide, *, timeout: float
+) -> RefUpdate | None:
+    """Open receive-pack, let ``decide`` pick the update from the advertised refs, send it.
+
+    ``decide(refs)`` gets the remote's refs (name -> SHA) as the receive-pack
+    advertisement lists them, once the server accepted these credentials (recorded
+    as a proof in the cache), and returns the update, with its objects already in
+    the cache's store, or None to send nothing. Whatever it raises comes out as it
+    was, and nothing is sent. The update is a compare-and-swap on ``expect``;
+    returns what was pushed.
+    """
     path = cache.repo_path(url)
     said: list[bytes] = []
-    if url.scheme == "file":
-        _refuse_checked_out(url, update.ref)
+    chosen: list[RefUpdate | None] = []
+    raised: list[BaseException] = []
 
     def update_refs(old_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
-        actual = old_refs.get(Ref(update.ref.encode()))
-        current = actual.decode() if actual is not None else None
+        cache.record_proof(cache.grant(url, auth))  # the server let these credentials in
+        advertised = {
+            name.decode("utf-8", "replace"): sha.decode() for name, sha in old_refs.items()
+        }
+        try:
+            update = decide(advertised)
+        except BaseException as exc:
+            raised.append(exc)
+            raise _Aborted("the change was not built", url=url.redacted) from None
+        chosen.append(update)
+        if update is None:
+            return {}
+        if url.scheme == "file":
+            _refuse_checked_out(url, update.ref)
+        current = advertised.get(update.ref)
         if current != update.expect:
             raise StaleRefError(
                 f"the remote has {current or 'no such ref'}, expected {update.expect or 'none'}",
@@ -170,38 +182,52 @@ def push_update(
         return {Ref(update.ref.encode()): ObjectID(update.new.encode())}
 
     def send(conn: Connection) -> Mapping[bytes, str | None] | None:
-        with contextlib.closing(Repo(str(path))) as repo:
-            shallow = repo.get_shallow()
+        opened: list[Repo] = []  # only when the pack must be found by a walk
 
-            def pack(
-                have: AbstractSet[ObjectID],
-                want: AbstractSet[ObjectID],
-                *,
-                ofs_delta: bool = True,
-                progress: Callable[[bytes], None] | None = None,
-            ) -> tuple[int, Iterator[UnpackedObject]]:
-                if update.objects and update.base and ObjectID(update.base.encode()) in have:
-                    return pack_objects_to_data(list(update.objects), ofs_delta=ofs_delta)
-                # The cache is shallow: the walk must stop at its boundary, not look
-                # for parents it never fetched.
-                return repo.object_store.generate_pack_data(
-                    have, want, shallow=shallow, ofs_delta=ofs_delta
-                )
+        def pack(
+            have: AbstractSet[ObjectID],
+            want: AbstractSet[ObjectID],
+            *,
+            ofs_delta: bool = True,
+            progress: Callable[[bytes], None] | None = None,
+        ) -> tuple[int, Iterator[UnpackedObject]]:
+            update = chosen[-1]
+            assert update is not None
+            if update.objects and update.base and ObjectID(update.base.encode()) in have:
+                return pack_objects_to_data(list(update.objects), ofs_delta=ofs_delta)
+            opened.append(Repo(str(path)))
+            # The cache is shallow: the walk must stop at its boundary, not look
+            # for parents it never fetched.
+            return opened[0].object_store.generate_pack_data(
+                have, want, shallow=opened[0].get_shallow(), ofs_delta=ofs_delta
+            )
 
+        try:
             result = conn.client.send_pack(
                 conn.path.encode(), update_refs, pack, progress=said.append
             )
+        finally:
+            for repo in opened:
+                repo.close()
         return result.ref_status
 
     try:
-        status = run_blocking(url, auth, timeout, update.ref, send)
-    except (StaleRefError, *_NOT_A_REFUSAL):
+        status = run_blocking(url, auth, timeout, "", send)
+    except _Aborted:
+        raise raised[0] from None
+    except (StaleRefError, PushRejectedError, *_NOT_A_VERDICT):
         raise
     except GitError as exc:
-        # The same credentials just read this repository: a failure to open
-        # receive-pack (401/403, a read-only key, a daemon without receive-pack)
-        # is the server refusing the push.
-        raise _rejected(exc.message, said, auth, url, update.ref) from None
+        # Not reached, not found, timed out: said above. Anything else that stops
+        # receive-pack (401/403, a read-only key, a daemon without receive-pack) is
+        # the server refusing the push; refused credentials lose their read proof too
+        # (at worst, a read-only credential proves itself again on its next read).
+        if isinstance(exc, AuthenticationError):
+            cache.forget_proof(cache.grant(url, auth))
+        raise _rejected(exc.message, said, auth, url, _branch_of(chosen)) from None
+    update = chosen[-1] if chosen else None
+    if update is None:
+        return None
     failure = (status or {}).get(update.ref.encode())
     if failure is not None:
         if any(word in failure for word in _STALE_WORDS):
@@ -210,6 +236,11 @@ def push_update(
             )
         raise _rejected(failure, said, auth, url, update.ref)
     _remember_pushed(cache, url, auth, update, timeout)
+    return update
+
+
+def _branch_of(chosen: list[RefUpdate | None]) -> str:
+    return chosen[-1].ref if chosen and chosen[-1] is not None else ""
 
 
 def _refuse_checked_out(url: GitURL, ref: str) -> None:

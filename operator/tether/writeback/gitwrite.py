@@ -1,24 +1,27 @@
 """Commit and push one write-back change: the conflict loop around ``tether.git.push``.
 
-``push_change`` fetches the branch tip through the shared cache, asks ``build`` for
-the changed files given a reader of the tip (``build`` is the edit model's
-``apply_plan`` bound to a plan, so a retry re-applies the *edits*, not a textual
-patch), writes blobs, trees and a commit straight into the cache's object store
-(no working copy, no git CLI), optionally signs it (``signing``), and pushes it:
+``push_change`` opens receive-pack with the Repository's credentials and, on the tip
+the server advertises, asks ``build`` for the changed files given a reader of that
+tip (``build`` is the edit model's ``apply_plan`` bound to a plan, so a retry
+re-applies the *edits*, not a textual patch). It writes blobs, trees and a commit
+straight into the shared cache's object store (no working copy, no git CLI),
+optionally signs it (``signing``), and pushes on the same connection, as ``git
+push`` does. A tip the cache does not have yet is fetched first (then a new round).
 
-* to the followed branch only as a fast-forward of the tip it was built on (the
-  remote must still have that tip). If another commit landed in between, the loop
-  fetches the new tip, calls ``build`` again (which may raise FIELD_MOVED) and
-  pushes again, with exponential backoff and jitter, up to ``max_attempts``; then
-  CONFLICT. Never a force push.
-* to ``push_branch`` (a review branch made from ``branch``) as one commit on the
-  branch tip, replacing what was there only if the remote still has ``lease`` (None:
-  the review branch must not exist yet); otherwise CONFLICT at once.
+* The followed branch moves only as a fast-forward of the tip the commit was built
+  on (the remote must still have that tip). If another commit landed in between,
+  the next round builds again on the new tip (``build`` may raise ``FieldMoved``),
+  with exponential backoff and jitter, up to ``max_attempts``; then
+  ``PushConflict``. Never a force push.
+* ``push_branch`` (a review branch made from ``branch``) gets one commit on the
+  branch tip, replacing what was there only if the remote still has ``lease``
+  (None: the review branch must not exist yet); otherwise ``PushConflict`` at once.
 
 An empty change (``build`` returns nothing, or the same bytes) makes no commit and
-returns a result with ``pushed=False``. A refusal by the server is PUSH_DENIED with
-its own words; any other Git failure is GIT_ERROR. This module stops at the push:
-what to change is the edit model's (``edits``), when to push is the controller's.
+returns a result with ``pushed=False``. A refusal by the server is ``PushDenied``
+with its own words; any other Git failure ``GitWriteError`` (all
+``WriteBackError``). This module stops at the push: what to change is the edit
+model's (``edits``), when to push is the controller's.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ from dulwich.repo import Repo
 
 from tether.backoff import exponential
 from tether.git.auth import GitAuth
-from tether.git.cache import GitCache, Snapshot
+from tether.git.cache import GitCache, _peel
 from tether.git.errors import GitError, PushRejectedError, StaleRefError
-from tether.git.push import RefUpdate, cached_tip, fetch_branch, push_update
+from tether.git.push import RefUpdate, fetch_branch, push_update
 from tether.git.urls import GitURL
 from tether.writeback.errors import (
     GitWriteError,
@@ -68,10 +71,7 @@ class PushTarget:
     (``refs/heads/main``). ``lease`` is, for ``push_branch``, the commit Tether last
     saw there (None: it must not exist). ``insecure`` admits http://, git:// and
     file:// as for the Repository. ``timeout`` bounds each network step (None: the
-    cache's). ``max_age`` (the Repository's interval; 0 = off): when these credentials
-    were proven within it, the first round builds on the cache's tip of ``branch``
-    without listing the remote refs first; if the remote has moved, that push is
-    refused before any pack is sent, and the normal rounds follow.
+    cache's).
     """
 
     url: str
@@ -81,7 +81,6 @@ class PushTarget:
     lease: str | None = None
     insecure: bool = False
     timeout: float | None = None
-    max_age: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +96,9 @@ class PushResult:
     """What a push did.
 
     ``commit``: the new commit, or the branch tip when nothing was pushed.
-    ``parent``: the tip it was built on. ``attempts``: build-and-push rounds used
-    (a first round on the cached tip, see ``PushTarget.max_age``, counts too).
+    ``parent``: the tip it was built on. ``attempts``: the changes built and pushed,
+    1 unless the branch moved under a push (a fetch of a tip the cache lacked is
+    not an attempt).
     ``branch``: the branch written (``push_branch`` if set). ``pushed``: False for an
     empty change (then ``commit == parent``).
     """
@@ -128,7 +128,7 @@ def push_change(
     max_attempts: int = 5,
     cache: GitCache | None = None,
 ) -> PushResult:
-    """Fetch the tip, build the change on it, commit and push; retry on a moved branch.
+    """Build the change on the remote's tip, commit and push; go round again if it moved.
 
     Blocking (run it in a worker thread). Raises ``WriteBackError``: whatever
     ``build`` raises (e.g. ``FieldMoved``), ``PushDenied``, ``PushConflict`` or
@@ -137,21 +137,20 @@ def push_change(
     _check_author(author)
     cache = cache if cache is not None else GitCache()
     job = _Job(cache, _parse(cache, target), target, build, author, message, _signer(signing_key))
-    rounds = 0
-    guess = _guess(job)
-    if guess is not None:
-        rounds += 1
-        with contextlib.suppress(StaleRefError):  # the cache was behind: fetch, no backoff
-            return _round(job, guess, rounds)
-    for attempt in range(1, max(1, max_attempts) + 1):
-        rounds += 1
+    stale = fetched = 0
+    while True:
         try:
-            return _round(job, _fetch_tip(job), rounds)
+            return _round(job, stale + 1)
+        except _NotCached as missing:
+            fetched += 1
+            if fetched > max(1, max_attempts):  # the tip moves faster than we can fetch it
+                raise _conflict(target, job.url, missing.stale, fetched) from None
+            _fetch(job)
         except StaleRefError as exc:
-            if target.push_branch is not None or attempt >= max_attempts:
-                raise _conflict(target, job.url, exc, attempt) from None
-        time.sleep(_delay(attempt))
-    raise AssertionError("unreachable: the loop returns or raises")
+            stale += 1
+            if target.push_branch is not None or stale >= max_attempts:
+                raise _conflict(target, job.url, exc, stale) from None
+            time.sleep(_delay(stale))
 
 
 @dataclass(frozen=True)
@@ -179,64 +178,84 @@ class _Job:
         return _full_ref(self.target.push_branch or self.target.branch)
 
 
-def _guess(job: _Job) -> Snapshot | None:
-    """The cached tip of the followed branch, when the target allows skipping the ls-remote.
+class _NotCached(Exception):
+    """The remote's tip is not in the cache yet: fetch it, then go round again."""
 
-    Only for the followed branch: its push names the tip as the expected value, so
-    a stale guess costs one refused update. A review branch's base is not checked
-    by the server, so it is always fetched.
+    def __init__(self, job: _Job, tip: str) -> None:
+        super().__init__(tip)
+        self.stale = StaleRefError(
+            f"the branch tip {tip} is not cached", actual=tip, url=job.url.redacted
+        )
+
+
+def _round(job: _Job, attempt: int) -> PushResult:
+    """One receive-pack connection: build on the tip it advertises, commit, push.
+
+    Raises ``_NotCached`` (fetch first) or ``StaleRefError`` (go round again).
     """
-    if job.target.max_age <= 0 or job.target.push_branch is not None:
-        return None
-    return cached_tip(
-        job.cache, job.url, job.target.auth, job.branch_ref, max_age=job.target.max_age
-    )
-
-
-def _fetch_tip(job: _Job) -> Snapshot:
-    """List the refs and fetch the branch tip; check the review branch's lease."""
-    try:
-        tip, remote = fetch_branch(
-            job.cache, job.url, job.target.auth, job.branch_ref, timeout=job.timeout
-        )
-    except GitError as exc:
-        raise _git_failure(job.url, job.branch_ref, exc) from None
-    lease, there = job.target.lease, remote.refs.get(job.dest_ref)
-    if job.target.push_branch is not None and there != lease:
-        raise StaleRefError(
-            f"the lease does not hold: the remote has {there or 'no branch'}, "
-            f"expected {lease or 'no branch'}",
-            actual=there,
-            url=job.url.redacted,
-            ref=job.dest_ref,
-        )
-    return tip
-
-
-def _round(job: _Job, tip: Snapshot, rounds: int) -> PushResult:
-    """Build on ``tip``, commit and push. StaleRefError means: go round again."""
     dest = _short(job.dest_ref)
-    with contextlib.closing(Repo(str(job.cache.repo_path(job.url)))) as repo:
-        base = _commit(repo, tip.commit)
-        changes = job.build(_TipReader(repo, base.tree))
-        new = _NewObjects(repo)
-        tree = _write_tree(new, base.tree, _split(changes), "")
-        if tree == base.tree:
-            return PushResult(tip.commit, tip.commit, rounds, dest, pushed=False)
-        commit = _make_commit(new, tree, base.id, job.author, job.message, job.signer)
-    expect = tip.commit if job.target.push_branch is None else job.target.lease
-    update = RefUpdate(job.dest_ref, commit, expect, base=tip.commit, objects=tuple(new.written))
+    outcome: list[PushResult] = []
+
+    def decide(refs: Mapping[str, str]) -> RefUpdate | None:
+        tip = refs.get(job.branch_ref)
+        if tip is None:
+            raise GitWriteError(
+                f"write-back to {job.target.branch} of {job.url.redacted}: "
+                "no such branch on the remote"
+            )
+        lease, there = job.target.lease, refs.get(job.dest_ref)
+        if job.target.push_branch is not None and there != lease:
+            raise StaleRefError(
+                f"the lease does not hold: the remote has {there or 'no branch'}, "
+                f"expected {lease or 'no branch'}",
+                actual=there,
+                url=job.url.redacted,
+                ref=job.dest_ref,
+            )
+        update, result = _commit_on(job, tip, attempt)
+        outcome.append(result)
+        return update
+
     try:
-        push_update(job.cache, job.url, job.target.auth, update, timeout=job.timeout)
+        push_update(job.cache, job.url, job.target.auth, decide, timeout=job.timeout)
     except PushRejectedError as exc:
         raise PushDenied(
-            f"push to {dest} of {job.url.redacted} refused by the server: {exc.server_says}",
+            f"push to {dest} of {job.url.redacted} refused by the server: {exc.server_says}"
         ) from None
     except StaleRefError:
         raise
     except GitError as exc:
         raise _git_failure(job.url, job.dest_ref, exc) from None
-    return PushResult(commit, tip.commit, rounds, dest)
+    return outcome[-1]
+
+
+def _commit_on(job: _Job, tip: str, attempt: int) -> tuple[RefUpdate | None, PushResult]:
+    """Build the change on ``tip`` (from the cache) and write its commit; None if empty."""
+    dest = _short(job.dest_ref)
+    path = job.cache.repo_path(job.url)
+    if not (path / "objects").is_dir():
+        raise _NotCached(job, tip)
+    with contextlib.closing(Repo(str(path))) as repo:
+        if _peel(repo, tip.encode()) != tip:
+            raise _NotCached(job, tip)
+        base = _commit(repo, tip)
+        changes = job.build(_TipReader(repo, base.tree))
+        new = _NewObjects(repo)
+        tree = _write_tree(new, base.tree, _split(changes), "")
+        if tree == base.tree:
+            return None, PushResult(tip, tip, attempt, dest, pushed=False)
+        commit = _make_commit(new, tree, base.id, job.author, job.message, job.signer)
+    expect = tip if job.target.push_branch is None else job.target.lease
+    update = RefUpdate(job.dest_ref, commit, expect, base=tip, objects=tuple(new.written))
+    return update, PushResult(commit, tip, attempt, dest)
+
+
+def _fetch(job: _Job) -> None:
+    """Bring the branch tip into the cache (a tip the last round did not find there)."""
+    try:
+        fetch_branch(job.cache, job.url, job.target.auth, job.branch_ref, timeout=job.timeout)
+    except GitError as exc:
+        raise _git_failure(job.url, job.branch_ref, exc) from None
 
 
 def _parse(cache: GitCache, target: PushTarget) -> GitURL:
