@@ -27,7 +27,6 @@ from tether.api.types import DURATION_PATTERN, ApiModel, StatusModel, Timestamp,
 
 MAX_DEBOUNCE_SECONDS = 3600.0
 DEFAULT_MESSAGE = "Write back {namespace}/{app} from the cluster\n\n{changes}"
-SIGNING_KEY = "signingKey"  # the Repository Secret's key holding an SSH signing key
 MESSAGE_PLACEHOLDERS = ("{app}", "{namespace}", "{changes}", "{revision}")
 
 # A branch name git would accept, roughly `git check-ref-format --branch`.
@@ -289,7 +288,6 @@ def render_message(template: str, *, app: str, namespace: str, changes: str, rev
 
 __all__ = [
     "DEFAULT_MESSAGE",
-    "SIGNING_KEY",
     "CaptureField",
     "NewObjectSelector",
     "WriteBack",

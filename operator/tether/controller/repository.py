@@ -31,7 +31,6 @@ from tether.api import conditions as cond
 from tether.api.conditions import Reason
 from tether.api.repository import Repository
 from tether.api.types import utc_now
-from tether.api.writeback import SIGNING_KEY
 from tether.controller import events as ev
 from tether.controller import triggers
 from tether.controller.metrics import Metrics
@@ -42,6 +41,7 @@ from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.git import errors as gerr
 from tether.git.auth import GitAuth
+from tether.writeback.gitwrite import signing_key_of
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class RepositoryController:
             raise SecretMissing(f"Secret {key[0]}/{ref.name} named in secretRef does not exist")
         data = dict(found)
         REDACTOR.add(*data.values())
-        signing_key = data.pop(SIGNING_KEY, None) or None
+        signing_key = signing_key_of(data)
         try:
             return GitAuth.from_mapping(data), signing_key
         except gerr.AuthenticationError as exc:  # names keys only, never values

@@ -56,6 +56,7 @@ from tether.writeback.capture import (
     find_new_objects,
     mask,
     pending_labels,
+    without_refused,
 )
 from tether.writeback.edits import Capture, EditPlan, NewObject, SourceKind, describe
 from tether.writeback.errors import WriteBackError, WriteBackReason
@@ -71,12 +72,20 @@ BRANCH_PREFIX = "refs/heads/"
 RETRY_BACKOFF = Backoff(duration=5.0, factor=2.0, max_duration=300.0)
 
 # Reasons that describe a change still to push: once nothing is left, the condition
-# says so. SecretRefused and RevisionNotBranch are recomputed on every reconcile.
+# says so. Refusals (SecretRefused, UnsupportedSource found before any edit) and
+# RevisionNotBranch stay until a push replaces them: the change they refused went
+# back to Git's value, and the condition is where the user learns why.
 _CLEARED_WHEN_SETTLED = frozenset(
     str(r)
     for r in WriteBackReason
-    if r not in (WriteBackReason.SECRET_REFUSED, WriteBackReason.REVISION_NOT_BRANCH)
-) - {str(WriteBackReason.PUSHED)}
+    if r
+    not in (
+        WriteBackReason.SECRET_REFUSED,
+        WriteBackReason.UNSUPPORTED_SOURCE,
+        WriteBackReason.REVISION_NOT_BRANCH,
+        WriteBackReason.PUSHED,
+    )
+)
 
 _SOURCE_KINDS: Mapping[str, SourceKind] = {
     "directory": SourceKind.PLAIN,
@@ -312,7 +321,7 @@ async def collect(
         live = await port.unowned(app, spec.capture.selector, desired)
         new, refused = find_new_objects(spec.capture, live, app.source.path, desired.objects)
         found = replace(found, new_objects=new, refused=(*found.refused, *refused))
-    return found
+    return without_refused(found, plan_for(app, found, desired.renderer))
 
 
 def plan_for(app: AppSpec, found: Found, renderer: str) -> EditPlan:
@@ -430,7 +439,7 @@ def _refused(refusals: tuple[Refusal, ...]) -> Verdict | None:
     if not refusals:
         return None
     more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
-    return Verdict("False", WriteBackReason.SECRET_REFUSED, refusals[0].message + more)
+    return Verdict("False", refusals[0].reason, refusals[0].message + more)
 
 
 def _not_a_branch(app: AppSpec, resolved: SourceCommit) -> Verdict:

@@ -35,7 +35,15 @@ from tether.constants import TRACKING_ANNOTATION
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
 from tether.tenancy.globs import glob_match
-from tether.writeback.edits import Capture, EditPlan, NewObject, SourceKind, is_secret_key
+from tether.writeback.edits import (
+    Capture,
+    EditPlan,
+    NewObject,
+    SourceKind,
+    is_secret_key,
+    refusal,
+)
+from tether.writeback.errors import WriteBackReason
 from tether.writeback.newobject import LAST_APPLIED_ANNOTATION, clean
 from tether.writeback.pointer import MISSING, FieldPointer
 
@@ -91,10 +99,12 @@ class DesiredObject:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A capture refused before any edit (a Secret without allowSecrets)."""
+    """A capture refused before any edit (a Secret without allowSecrets, a Jsonnet
+    object, a field the source kind cannot take): Git stays the truth for it."""
 
     label: str  # object and field, never the value
     message: str
+    reason: WriteBackReason = WriteBackReason.SECRET_REFUSED
 
 
 @dataclass(frozen=True)
@@ -226,6 +236,20 @@ def edit_plan(
     )
 
 
+def without_refused(found: Found, plan: EditPlan) -> Found:
+    """``found`` without the captures ``plan``'s source can never take (``edits.refusal``),
+    which become refusals, so that the others still land."""
+    kept: list[Capture] = []
+    refused = list(found.refused)
+    for capture in found.captures:
+        why = refusal(plan, capture)
+        if why is None:
+            kept.append(capture)
+        else:
+            refused.append(Refusal(f"{capture.label} {capture.pointer}", str(why), why.reason))
+    return Found(tuple(kept), found.new_objects, tuple(refused), found.seen)
+
+
 def mask(obj: Mapping[str, Any], captures: Iterable[Capture]) -> dict[str, Any]:
     """A copy of a desired object with each captured field set to its live value.
 
@@ -311,4 +335,5 @@ __all__ = [
     "mask",
     "parse_kinds",
     "pending_labels",
+    "without_refused",
 ]

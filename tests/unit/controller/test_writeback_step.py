@@ -281,3 +281,30 @@ def test_push_branch_leases_on_what_tether_last_pushed_there() -> None:
     asyncio.run(step.run(spec, MAIN, rendered(), ACCESS, last=last))
     assert port.pushes[1].lease == "b" * 40
     assert [c.value for c in port.pushes[1].plan.captures] == [6]
+
+
+def test_a_field_the_source_cannot_take_is_refused_and_the_others_land() -> None:
+    labels = FieldRule(
+        kinds=("Deployment",), group="apps", pointer=FieldPointer.parse("/metadata/labels/tier")
+    )
+    port = FakePort()
+    spec = AppSpec(
+        name="web",
+        namespace="ns",
+        source=SourceSpec(repository="repo", revision="main", path="apps/web"),
+        write_back=WriteBackSpec(capture=CaptureSpec(fields=(REPLICAS, labels)), debounce=0),
+    )
+    obj = {**deployment(3), "metadata": {"name": "web", "labels": {"tier": "a"}}}
+    desired = Rendered((obj,), ("k[doc 0]",), (ObjectSource("apps/web/d.yaml", 0),), "kustomize")
+    step = WriteBackStep(port, clock=Clock())
+    asyncio.run(step.run(spec, MAIN, desired, ACCESS))
+    port.live = {**deployment(5), "metadata": {"name": "web", "labels": {"tier": "b"}}}
+    out = asyncio.run(step.run(spec, MAIN, desired, ACCESS))
+    [request] = port.pushes
+    assert [str(c.pointer) for c in request.plan.captures] == ["/spec/replicas"]
+    assert out.desired.objects[0]["metadata"]["labels"] == {"tier": "a"}  # not held
+    assert out.desired.objects[0]["spec"]["replicas"] == 5
+    # The next look (nothing new to push) names the refusal.
+    later = asyncio.run(step.run(spec, MAIN, desired, ACCESS))
+    assert later.verdict.reason is WriteBackReason.UNSUPPORTED_SOURCE
+    assert "Kustomize" in later.verdict.message and "/metadata/labels/tier" in later.verdict.message
