@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from tether.backoff import exponential
+from tether.constants import WRITE_BACK_AUTHOR, WRITE_BACK_MESSAGE
 from tether.diff import IgnoreRule
 from tether.identity import AppRef, app_instance
 from tether.kube.resource import GVK
@@ -135,9 +136,9 @@ class WriteBackSpec:
     capture: CaptureSpec = field(default_factory=CaptureSpec)
     branch: str | None = None
     push_branch: str | None = None
-    author_name: str = "Tether"
-    author_email: str = "tether@localhost"
-    message: str = "Write back {namespace}/{app} from the cluster\n\n{changes}"
+    author_name: str = WRITE_BACK_AUTHOR[0]
+    author_email: str = WRITE_BACK_AUTHOR[1]
+    message: str = WRITE_BACK_MESSAGE
     debounce: float = 10.0
 
 

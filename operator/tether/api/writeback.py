@@ -24,9 +24,10 @@ from pydantic import (
 )
 
 from tether.api.types import DURATION_PATTERN, ApiModel, StatusModel, Timestamp, parse_duration
+from tether.constants import WRITE_BACK_AUTHOR, WRITE_BACK_MESSAGE
 
 MAX_DEBOUNCE_SECONDS = 3600.0
-DEFAULT_MESSAGE = "Write back {namespace}/{app} from the cluster\n\n{changes}"
+DEFAULT_MESSAGE = WRITE_BACK_MESSAGE
 MESSAGE_PLACEHOLDERS = ("{app}", "{namespace}", "{changes}", "{revision}")
 
 # A branch name git would accept, roughly `git check-ref-format --branch`.
@@ -180,9 +181,11 @@ class WriteBackCapture(ApiModel):
 class WriteBackAuthor(ApiModel):
     """The commit's author and committer."""
 
-    name: str = Field(default="Tether", min_length=1, max_length=256, description="Name.")
+    name: str = Field(
+        default=WRITE_BACK_AUTHOR[0], min_length=1, max_length=256, description="Name."
+    )
     email: str = Field(
-        default="tether@localhost",
+        default=WRITE_BACK_AUTHOR[1],
         min_length=3,
         max_length=256,
         pattern=r"^[^<>\s]+@[^<>\s]+$",

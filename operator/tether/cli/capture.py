@@ -30,6 +30,7 @@ from tether.appspec import AppSpec, WriteBackSpec
 from tether.cli.diff import flag_spec
 from tether.cli.messages import INPUT_ERRORS, cli_message
 from tether.cli.source import load_source_at, source_options
+from tether.constants import WRITE_BACK_AUTHOR, WRITE_BACK_MESSAGE
 from tether.controller.ports import PushRequest, Rendered, RepoAccess
 from tether.tree import TreeError, joined_path
 from tether.writeback.capture import CaptureSpec, FieldRule, Found, parse_kinds
@@ -100,11 +101,15 @@ def parse_selector(text: str) -> tuple[tuple[str, str], ...]:
     help="Commit and push (Git SOURCE) or edit the files in place (local folder).",
 )
 @click.option("--branch", default=None, help="Branch to commit on (default: --revision).")
-@click.option("--author-name", default="Tether", show_default=True, help="Commit author.")
-@click.option("--author-email", default="tether@localhost", show_default=True, help="Commit email.")
+@click.option(
+    "--author-name", default=WRITE_BACK_AUTHOR[0], show_default=True, help="Commit author."
+)
+@click.option(
+    "--author-email", default=WRITE_BACK_AUTHOR[1], show_default=True, help="Commit email."
+)
 @click.option(
     "--message",
-    default="Write back {namespace}/{app} from the cluster\n\n{changes}",
+    default=WRITE_BACK_MESSAGE,
     help="Commit message; {app}, {namespace}, {changes} and {revision} are replaced.",
 )
 def capture(**params: Any) -> None:
@@ -123,6 +128,7 @@ def capture(**params: Any) -> None:
             app_name=params["app"],
             helm_namespace=params["namespace"],
         )
+        _check_author(params["author_name"], params["author_email"])
         app = replace(
             flag_spec(params),
             write_back=WriteBackSpec(
@@ -146,14 +152,29 @@ def capture(**params: Any) -> None:
     sys.exit(asyncio.run(_capture(params, app, rendered, loaded.commit)))
 
 
-_SOURCE_FLAGS = frozenset(
+_CAPTURE_FLAGS = frozenset(
     {"kubeconfig", "context", "app", "namespace", "fields", "new_objects", "allow_secrets",
      "push", "branch", "author_name", "author_email", "message"}
 )  # fmt: skip
 
 
+def _check_author(name: str, email: str) -> None:
+    """The same checks as ``spec.writeBack.author`` (one line, exit 2)."""
+    from pydantic import ValidationError
+
+    from tether.api.writeback import WriteBackAuthor
+
+    try:
+        WriteBackAuthor(name=name, email=email)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise click.BadParameter(
+            str(problem.get("msg")), param_hint=f"--author-{problem['loc'][0]}"
+        ) from None
+
+
 def _source_params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in _SOURCE_FLAGS}
+    return {k: v for k, v in params.items() if k not in _CAPTURE_FLAGS}
 
 
 async def _capture(params: dict[str, Any], app: AppSpec, rendered: Rendered, commit: str) -> int:
