@@ -41,6 +41,7 @@ from operator_helpers import (
     operator,
     push_commit,
     refresh_round_trip,
+    seeded_repository,
     stop,
     synced_healthy,
     wait_for,
@@ -95,15 +96,7 @@ class PushServer:
 
 @pytest.fixture(scope="module")
 def push_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushServer]:
-    base = tmp_path_factory.mktemp("gitd-push")
-    git("init", "-q", "--bare", str(base / "apps.git"))
-    work = tmp_path_factory.mktemp("work-push")
-    git("clone", "-q", str(base / "apps.git"), str(work))
-    git("config", "pull.rebase", "true", cwd=work)
-    (work / "README").write_text("apps\n")
-    git("add", "-A", cwd=work)
-    git("commit", "-q", "-m", "init", cwd=work)
-    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    base, work = seeded_repository(tmp_path_factory)
     process, port = start_git_daemon(base, receive_pack=True)
     try:
         yield PushServer(base, port, work)
