@@ -6,7 +6,9 @@ the reasons it was woken. It:
 1. handles deletion (finalizer, Delete or Orphan) and adds the finalizer;
 2. gets the commit from the Repository controller's memory (or resolves a
    ``repoURL`` itself, throttled to the app's interval);
-3. renders and compares through the ``AppEngine`` port;
+3. renders and compares through the ``AppEngine`` port; for an app with
+   ``spec.writeBack``, ``controller.writeback`` runs in between: it captures live
+   changes, holds them in the render it returns, and pushes them after debounce;
 4. asks ``policy.decide`` whether to sync; a sync persists ``operationState``
    after each step (one status PATCH per step) and resumes a Running one;
 5. writes the status built by ``appstatus`` with ``StatusWriter`` (one PATCH,
@@ -106,7 +108,7 @@ class AppPorts:
     meta: MetadataPatcher
     events: ev.EventRecorder
     metrics: Metrics
-    writeback: WriteBackPort | None = None  # None: spec.writeBack is reported unsupported
+    writeback: WriteBackPort | None = None  # None: write-back off (tests of other parts)
 
 
 @dataclass(frozen=True)
