@@ -203,6 +203,14 @@ class WriteBackStep:
         now = self.clock()
         if memory.since is None:
             memory.since = now
+            log.info(
+                "application %s/%s: write-back captured %d change(s), commit in %gs: %s",
+                app.namespace,
+                app.name,
+                len(changes.fresh),
+                spec.debounce,
+                _first(pending),
+            )
         due = max(memory.since + spec.debounce, memory.retry_at)
         if access is None:
             return Outcome(masked, _no_access(app), pending)
