@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -49,6 +49,7 @@ from tether.controller.appstatus import (
     problem_status,
     stamp,
 )
+from tether.controller.fence import NO_FENCE, Fenced, OperationFence
 from tether.controller.metrics import Metrics
 from tether.controller.policy import Initiator, SyncAction
 from tether.controller.ports import AppEngine, GitSource, Rendered, SourceCommit, SyncOutcome
@@ -94,6 +95,7 @@ class AppPorts:
     meta: MetadataPatcher
     events: ev.EventRecorder
     metrics: Metrics
+    fence: OperationFence = field(default=NO_FENCE)  # sharding: who may run operations
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,10 @@ class ApplicationController:
             await self._compare_and_sync(key, body, spec, sourced, refresh)
         except RenderStoppedError:
             return  # shutting down: not a fault of the source; the next process renders again
+        except Fenced as fenced:
+            # Another shard owns the app now: leave the operation Running for it to resume.
+            log.info("application %s/%s: operation not continued here: %s", *key, fenced)
+            self.queue.wake_after(key, 1.0, triggers.RETRY)  # skipped unless still ours
         except StepFailed as failed:
             await self._fail(
                 key, body, spec, failed.problem, refresh=refresh, resolved=sourced.resolved
@@ -405,6 +411,7 @@ class ApplicationController:
         decision: policy.Decision,
         status: dict[str, Any],
     ) -> dict[str, Any]:
+        await self.ports.fence.begin(key)  # before the first write of the operation
         who = ev.InvolvedObject.of(body)
         previous = status.get("operationState") or {}
         resuming = decision.action is SyncAction.RESUME
@@ -442,6 +449,7 @@ class ApplicationController:
 
         async def persist(plan: Mapping[str, Any]) -> None:
             nonlocal current
+            self.ports.fence.check(key)  # lost the app: record and start nothing more
             step = {**op, **operation_progress(plan, resolved.display)}
             step["plan"] = dict(plan)
             if plan.get("message"):
@@ -463,6 +471,8 @@ class ApplicationController:
             outcome = await self.engine.sync(
                 app, resolved, desired, prune=decision.prune, resume=resume, persist=persist
             )
+        except Fenced:
+            raise
         except Exception as exc:  # the engine's boundary: the operation ends in Error
             problem = failure_problem(Reason.APPLY_FAILED, exc)
             outcome = SyncOutcome(OperationPhase.ERROR, f"{problem.reason}: {problem.message}")
@@ -541,6 +551,11 @@ class ApplicationController:
         await self._write_problem(key, body, Problem(Reason.DELETION_BLOCKED, text))
         await self.events.warning(ev.InvolvedObject.of(body), ev.DELETION_BLOCKED, text)
         self.queue.wake_after(key, DELETION_RETRY, triggers.DELETING)
+
+    async def release(self, key: Key) -> None:
+        """Drop everything kept for ``key`` (another shard took the app): its cached
+        objects, memos, last written status and timers. Its objects stay in the cluster."""
+        await self._gone(key)
 
     async def _gone(self, key: Key) -> None:
         self._states.pop(key, None)
