@@ -118,6 +118,9 @@ class Membership:
         margin = self.config.lease_seconds - self.config.renew_seconds
         return self._clock() - self._renewed_at < max(margin, self.config.renew_seconds)
 
+    def _since_renewal(self) -> float:
+        return 0.0 if self._renewed_at is None else self._clock() - self._renewed_at
+
     async def join(self) -> None:
         """Create or take over our Lease, then read the members once."""
         await self._renew()
@@ -127,7 +130,8 @@ class Membership:
         """Renew and list every renew period; return when a lease duration passed without
         a renewal (the caller stops the operator)."""
         while True:
-            await asyncio.sleep(self.config.renew_seconds)
+            # One renewal per period, start to start: a slow request does not stretch it.
+            await asyncio.sleep(max(0.0, self.config.renew_seconds - self._since_renewal()))
             try:
                 await self._renew()
             except KubeError as exc:

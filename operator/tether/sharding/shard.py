@@ -117,9 +117,12 @@ class Shard:
             if body is None:
                 await inner(key, reasons)  # deleted: drop what was kept, nothing to claim
                 return
-            if not self.owns_body(body) or not self.membership.fresh():
+            if not self.owns_body(body):
                 if holder_of(body) == self.identity:
                     await self.release(key)
+                return
+            if not self.membership.fresh():  # not sure of our Lease: wait for a renewal
+                self.queue.wake_after(key, self.membership.config.renew_seconds, triggers.RETRY)
                 return
             if not await self._claim(key, body):
                 return
