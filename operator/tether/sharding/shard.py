@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 Reconcile = Callable[[Key, frozenset[str]], Awaitable[None]]
 MOVED = "shard-moved"  # wake-up reason: the app moved to this shard
 CLAIM_RETRY = 1.0  # seconds before retrying a claim refused with 409
+CLAIMS_AT_ONCE = 16  # claim PATCHes in flight after a membership change
 
 
 def ring_key(body: dict[str, Any]) -> str:
@@ -76,7 +77,9 @@ class Shard:
         # Drops what the controller keeps for an app (set once the controller exists).
         self.forget_app: Callable[[Key], Awaitable[None]] = _nothing
         self.ring = HashRing.of(())
-        self._blocked: set[Key] = set()
+        self._blocked: set[Key] = set()  # owned, but a live shard still holds the claim
+        self._claimed: set[Key] = set()  # claims this replica wrote (or found its own)
+        self._claiming = asyncio.Semaphore(CLAIMS_AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()
         membership.listen(self.members_changed)
 
@@ -97,17 +100,25 @@ class Shard:
         return sum(1 for _k, body in self.apps.items() if self.owns_body(body))
 
     def members_changed(self, members: frozenset[str]) -> None:
-        """Recompute the ring; wake what came here, release what left."""
+        """Recompute the ring; claim what came here at once, release what left."""
         before = self.ring
         self.ring = HashRing.of(members)
         for key, body in self.apps.items():
             was = before.owner(ring_key(body)) == self.identity
             now = self.owns_body(body)
             if now and (not was or key in self._blocked):
+                # Claimed now, not when a worker gets to the app: the claim is what moves
+                # it, and a worker pool busy with renders must not hold that up.
                 self._blocked.discard(key)
-                self.queue.wake(key, MOVED)
+                self._spawn(self._take(key))
             elif was and not now and key not in self.queue.processing:
                 self._spawn(self.release(key))
+
+    async def _take(self, key: Key) -> None:
+        async with self._claiming:
+            body = self.apps.get(key)
+            if body is not None and self.owns_body(body) and await self._claim(key, body):
+                self.queue.wake(key, MOVED)
 
     # -- the gate around a reconcile ------------------------------------------------------
 
@@ -115,10 +126,11 @@ class Shard:
         async def reconcile(key: Key, reasons: frozenset[str]) -> None:
             body = self.apps.get(key)
             if body is None:
+                self._claimed.discard(key)
                 await inner(key, reasons)  # deleted: drop what was kept, nothing to claim
                 return
             if not self.owns_body(body):
-                if holder_of(body) == self.identity:
+                if key in self._claimed or holder_of(body) == self.identity:
                     await self.release(key)
                 return
             if not self.membership.fresh():  # not sure of our Lease: wait for a renewal
@@ -135,8 +147,10 @@ class Shard:
         return reconcile
 
     async def _claim(self, key: Key, body: dict[str, Any]) -> bool:
+        """Hold the app's claim: already ours, or written now at the version we saw."""
         holder = holder_of(body)
-        if holder == self.identity:
+        if key in self._claimed or holder == self.identity:
+            self._claimed.add(key)
             return True
         if not may_claim(holder, self.identity, self.membership.members):
             # A live shard still holds it: it hands off after its step, or its Lease expires.
@@ -153,6 +167,7 @@ class Shard:
             return False
         except NotFound:
             return False
+        self._claimed.add(key)
         self._blocked.discard(key)
         log.info(
             "application %s/%s: claimed by shard %s (was %s)",
@@ -165,6 +180,7 @@ class Shard:
     async def release(self, key: Key) -> None:
         """Forget ``key`` here and remove our claim on it (only if we still hold it)."""
         self._blocked.discard(key)
+        self._claimed.discard(key)
         await self.forget_app(key)
         try:
             await self.client.patch(
@@ -194,6 +210,7 @@ class Shard:
             raise Fenced("the Application is gone") from exc
         holder = holder_of(body)
         if holder != self.identity:
+            self._claimed.discard(key)  # the next reconcile claims again, or skips
             raise Fenced(f"claimed by shard {holder or 'nobody'}")
         rv = str((body.get("metadata") or {}).get("resourceVersion") or "")
         marker = {OPERATION_CLAIM_ANNOTATION: f"{self.identity} {stamp()}"}
