@@ -194,8 +194,9 @@ def placed_by_ring(kubectl: Any, ns: str, members: set[str], shards: Shards) -> 
     return check
 
 
-def hook_operations_waiting(kubectl: Any, ns: str, revision: str) -> Any:
-    """A check: every hook app has an operation at ``revision`` that created its hook."""
+def hook_operations(kubectl: Any, ns: str, revision: str, phase: str) -> Any:
+    """A check: every hook app's operation is at ``revision`` and in ``phase``; a Running
+    one has created its hook (the hook is recorded in the operation state)."""
 
     def check() -> Any:
         apps = apps_of(kubectl, ns)
@@ -203,29 +204,13 @@ def hook_operations_waiting(kubectl: Any, ns: str, revision: str) -> Any:
             f"app-{i}": (apps.get(f"app-{i}", {}).get("status") or {}).get("operationState") or {}
             for i in range(HOOK_APPS)
         }
-        waiting = all(
+        there = all(
             str(op.get("revision", "")).endswith(revision)
-            and op.get("phase") == "Running"
-            and (op.get("plan") or {}).get("hooks")
+            and op.get("phase") == phase
+            and (phase != "Running" or (op.get("plan") or {}).get("hooks"))
             for op in ops.values()
         )
-        return ops if waiting else NotYet(ops)
-
-    return check
-
-
-def hook_operations_done(kubectl: Any, ns: str, revision: str) -> Any:
-    def check() -> Any:
-        apps = apps_of(kubectl, ns)
-        ops = {
-            f"app-{i}": (apps.get(f"app-{i}", {}).get("status") or {}).get("operationState") or {}
-            for i in range(HOOK_APPS)
-        }
-        done = all(
-            str(op.get("revision", "")).endswith(revision) and op.get("phase") == "Succeeded"
-            for op in ops.values()
-        )
-        return ops if done else NotYet(ops)
+        return ops if there else NotYet(ops)
 
     return check
 
@@ -276,7 +261,7 @@ def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_on
         refresh_repo(kubectl, namespace, "round-2")
         wait_for(
             "round 2: hook operations waiting on their Jobs",
-            hook_operations_waiting(kubectl, namespace, revision),
+            hook_operations(kubectl, namespace, revision, "Running"),
             timeout=90,
         )
         victim = claim(apps["app-0"])
@@ -286,7 +271,7 @@ def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_on
         kubectl.run("label", "node", NODE, f"{label}=yes", "--overwrite")
         wait_for(
             "round 2: hook operations resumed and finished",
-            hook_operations_done(kubectl, namespace, revision),
+            hook_operations(kubectl, namespace, revision, "Succeeded"),
             timeout=120,
         )
         apps = wait_for(
@@ -314,7 +299,7 @@ def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_on
         refresh_repo(kubectl, namespace, "round-3")
         wait_for(
             "round 3: hook operations waiting on their Jobs",
-            hook_operations_waiting(kubectl, namespace, revision),
+            hook_operations(kubectl, namespace, revision, "Running"),
             timeout=90,
         )
         uids = {f"app-{i}": apps[f"app-{i}"]["metadata"]["uid"] for i in range(HOOK_APPS)}
@@ -328,7 +313,7 @@ def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_on
         kubectl.run("label", "node", NODE, f"{label}=yes", "--overwrite")
         wait_for(
             "round 3: hook operations finished",
-            hook_operations_done(kubectl, namespace, revision),
+            hook_operations(kubectl, namespace, revision, "Succeeded"),
             timeout=120,
         )
         apps = wait_for(

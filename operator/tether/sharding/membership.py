@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tether.controller.leader import LEASES
+from tether.controller.leader import LEASES, lease_time, parse_lease_time
 from tether.kube.client import KubeClient
 from tether.kube.errors import KubeError, NotFound
 
@@ -59,28 +59,13 @@ def lease_name(identity: str) -> str:
     return (LEASE_PREFIX + slug)[:253].rstrip("-")
 
 
-def _micro(when: dt.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
-        except ValueError:
-            continue
-    return None
-
-
 def live_members(leases: list[dict[str, Any]], now: dt.datetime) -> frozenset[str]:
     """The holders of the member Leases that have not expired at ``now``. Pure."""
     live = set()
     for lease in leases:
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
-        renewed = _parse(spec.get("renewTime"))
+        renewed = parse_lease_time(spec.get("renewTime"))
         duration = int(spec.get("leaseDurationSeconds") or 0)
         if holder and renewed is not None and (now - renewed).total_seconds() < duration:
             live.add(str(holder))
@@ -162,7 +147,7 @@ class Membership:
         deleted it) the Lease is created."""
         cfg = self.config
         sent = self._clock()
-        now = _micro(dt.datetime.now(dt.UTC))
+        now = lease_time(dt.datetime.now(dt.UTC))
         spec = {
             "holderIdentity": cfg.identity,
             "leaseDurationSeconds": cfg.lease_seconds,
