@@ -44,6 +44,7 @@ from tether.manifests.toolrun import allow_tools, stop_tools
 from tether.manifests.workdir import prepare as prepare_render_folders
 from tether.sharding.membership import Membership, ShardConfig
 from tether.sharding.shard import Shard, ShardedStatusPatcher
+from tether.webhook.server import ReceiverConfig, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class OperatorConfig:
     leader_namespace: str = ""
     lease_name: str = "tether-leader"
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    webhook: ReceiverConfig | None = None  # None: no webhook receiver
     shards: int = 1  # more than one: share the apps with the other replicas (sharding)
     shard_lease_seconds: int = 15
     shard_renew_seconds: float = 5.0
@@ -178,6 +180,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     if shard is not None:
         shard.forget_app = apps.release
         runtime.owns = shard.owns
+        runtime.alone = False
         runtime.reconcile_app = shard.gate(apps.reconcile)
 
     registry = build_registry(runtime, instance=cfg.identity)
@@ -190,6 +193,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     server = ProbeServer(metrics, probes, cfg.metrics_host, cfg.metrics_port)
     port = await server.start()
     log.info("metrics and probes on %s:%d", cfg.metrics_host, port)
+    receiver = await _start_webhooks(cfg, runtime, client, recorder, metrics, probes)
 
     ready = asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
@@ -269,8 +273,39 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         for task in tasks:
             task.cancel()
         await server.stop()
+        if receiver is not None:
+            await receiver.stop()
         await engine.close()
     return code
+
+
+async def _start_webhooks(
+    cfg: OperatorConfig,
+    runtime: Runtime,
+    client: Any,
+    recorder: ev.EventRecorder,
+    metrics: Metrics,
+    probes: Probes,
+) -> WebhookReceiver | None:
+    """The push webhook receiver on its own port, when configured."""
+    if cfg.webhook is None:
+        return None
+    from tether.controller.webhooks import RepositoryDirectory
+
+    directory = RepositoryDirectory(
+        runtime, KubeSecretReader(client), recorder, KubeStatusPatcher(client, REPOSITORIES)
+    )
+    receiver = WebhookReceiver(
+        cfg.webhook, directory, count=metrics.count_webhook, ready=lambda: probes.ready
+    )
+    port = await receiver.start()
+    log.info(
+        "push webhooks on %s:%d (global secret %s)",
+        cfg.webhook.host,
+        port,
+        "set" if cfg.webhook.global_secret else "not set",
+    )
+    return receiver
 
 
 async def _load_projects(engine: Any, runtime: Runtime) -> None:

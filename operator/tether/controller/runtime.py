@@ -104,6 +104,10 @@ class Runtime:
         self.idle = asyncio.Event()
         # Sharding: whether this replica reconciles the app (every app when alone).
         self.owns: Callable[[Key], bool] = lambda _key: True
+        self.active = False  # workers running (the leader); a standby only watches
+        # False for a shard: its peers reconcile Repositories too and must hear of a
+        # webhook's refresh (through the annotation, which every replica watches).
+        self.alone = True
         self._busy = 0
         # What each app follows, kept per generation: status writes (most events)
         # do not revalidate the body.
@@ -212,9 +216,11 @@ class Runtime:
             asyncio.create_task(self._worker(self.repo_queue, self.reconcile_repo, "repo"))
             for _ in range(self.repo_concurrency)
         ]
+        self.active = True
         try:
             await stop.wait()
         finally:
+            self.active = False
             self.app_queue.close()
             self.repo_queue.close()
             for task in workers:
