@@ -40,6 +40,7 @@ from tether.controller.rendering import render_app
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter
+from tether.controller.writeback_adapter import WriteBackAdapter
 from tether.manifests.toolrun import allow_tools, stop_tools
 from tether.manifests.workdir import prepare as prepare_render_folders
 from tether.sharding.membership import Membership, ShardConfig
@@ -164,6 +165,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
             events=recorder,
             metrics=metrics,
             fence=shard if shard is not None else NO_FENCE,
+            writeback=WriteBackAdapter(engine, git),
         ),
         Neighbours(
             store=runtime.apps,
