@@ -215,11 +215,21 @@ def hook_operations(kubectl: Any, ns: str, revision: str, phase: str) -> Any:
     return check
 
 
-def refresh_repo(kubectl: Any, ns: str, value: str) -> None:
+def hold_hooks(kubectl: Any, git_server: GitServer, ns: str, label: str, round_: int) -> str:
+    """Take the node label away, push round ``round_`` and wait until every hook app's
+    operation at that commit waits on its hook Job; returns the commit."""
+    kubectl.run("label", "node", NODE, f"{label}-")
+    revision = git_server.push(app_files(ns, round_, label), message=f"round {round_}")
     kubectl.run(
         "annotate", "repositories.tether.dev", "repo", "-n", ns,
-        f"tether.dev/refresh={value}", "--overwrite",
+        f"tether.dev/refresh=round-{round_}", "--overwrite",
     )  # fmt: skip
+    wait_for(
+        f"round {round_}: hook operations waiting on their Jobs",
+        hook_operations(kubectl, ns, revision, "Running"),
+        timeout=90,
+    )
+    return revision
 
 
 def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_once(
@@ -256,14 +266,7 @@ def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_on
         assert {claim(a) for a in apps.values()} == members  # each shard has a share
 
         # -- SIGKILL the owner of app-0 while the hook apps' operations are in flight ---
-        kubectl.run("label", "node", NODE, f"{label}-")
-        revision = git_server.push(app_files(namespace, 2, label), message="round 2")
-        refresh_repo(kubectl, namespace, "round-2")
-        wait_for(
-            "round 2: hook operations waiting on their Jobs",
-            hook_operations(kubectl, namespace, revision, "Running"),
-            timeout=90,
-        )
+        revision = hold_hooks(kubectl, git_server, namespace, label, 2)
         victim = claim(apps["app-0"])
         moved = sorted(n for n, a in apps.items() if claim(a) == victim)
         shards.kill(victim)
@@ -294,14 +297,7 @@ def test_three_shards_share_apps_move_them_on_kill_and_join_and_run_each_hook_on
         )
 
         # -- a new shard joins while operations wait on their hooks --------------------
-        kubectl.run("label", "node", NODE, f"{label}-")
-        revision = git_server.push(app_files(namespace, 3, label), message="round 3")
-        refresh_repo(kubectl, namespace, "round-3")
-        wait_for(
-            "round 3: hook operations waiting on their Jobs",
-            hook_operations(kubectl, namespace, revision, "Running"),
-            timeout=90,
-        )
+        revision = hold_hooks(kubectl, git_server, namespace, label, 3)
         uids = {f"app-{i}": apps[f"app-{i}"]["metadata"]["uid"] for i in range(HOOK_APPS)}
         joiner = next(
             name
