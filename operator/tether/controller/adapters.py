@@ -1,6 +1,7 @@
 """Bind the controller ports to the real engine: GitCache, renderer, Engine, cache.
 
-``GitCacheSource`` resolves and fetches through the shared ``GitCache``.
+``GitCacheSource`` resolves and fetches through the shared ``GitCache``;
+``FetcherSource`` resolves helm/oci charts and artifacts through ``SourceFetcher``.
 ``EngineAdapter`` runs ``Engine.diff`` on an app's ``AppSpec`` and reshapes the report into a ``Comparison`` (health per
 object from the cluster cache, waves and hooks from the annotations, drifted
 fields from the three-way patch), runs ``Engine.sync`` with retries left to
@@ -9,6 +10,7 @@ the controller's policy, and deletes or orphans an app's objects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -45,13 +47,24 @@ from tether.kube.resource import GVK
 from tether.messages import join_limited
 from tether.objects import key_of, label
 from tether.plan.errors import DuplicateObjectError
+from tether.sources import Access, SourceFetcher, SourceRequest
 from tether.sync.state import SyncOperation
 from tether.tenancy import Operation, PlannedObject, object_refusals
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Any, AppSpec, str], Awaitable[Rendered]]
-"""(tree, app spec, commit as cache key) -> the rendered objects."""
+Renderer = Callable[[Any, AppSpec, str, str], Awaitable[Rendered]]
+"""(tree, app spec, commit as cache key, root folder in the tree) -> the rendered objects."""
+
+
+class FetcherSource:
+    """The ``ChartSource`` port over ``tether.sources.SourceFetcher``."""
+
+    def __init__(self, fetcher: SourceFetcher) -> None:
+        self.fetcher = fetcher
+
+    async def resolve(self, key: str, request: SourceRequest, access: Access) -> SourceCommit:
+        return SourceCommit.of_artifact(key, await self.fetcher.aresolve(request, access))
 
 
 class GitCacheSource:
@@ -107,16 +120,26 @@ def _non_tracking(annotations: Any) -> bool:
 class EngineAdapter:
     """The ``AppEngine`` port over ``tether.engine.Engine``."""
 
-    def __init__(self, engine: Engine, git: GitCache, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        git: GitCache,
+        renderer: Renderer,
+        fetcher: SourceFetcher | None = None,
+    ) -> None:
         self.engine = engine
         self.git = git
         self.renderer = renderer
+        self.fetcher = fetcher
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
     async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
+        if resolved.artifact is not None and self.fetcher is not None:
+            archive, root = await asyncio.to_thread(self.fetcher.tree, resolved.artifact)
+            return await self.renderer(archive, app, resolved.commit, root)
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            return await self.renderer(tree, app, resolved.commit)
+            return await self.renderer(tree, app, resolved.commit, "")
         finally:
             tree.close()
 

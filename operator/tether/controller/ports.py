@@ -18,6 +18,7 @@ from tether.engine.model import SyncStatus
 from tether.git.auth import GitAuth
 from tether.health import HealthStatus
 from tether.kube.resource import GVK
+from tether.sources import Access, Artifact, SourceRequest
 from tether.sync.state import OperationPhase
 
 
@@ -29,11 +30,19 @@ class SourceCommit:
     commit: str
     ref: str = ""  # the full ref it came from, e.g. refs/heads/main; "" for a pinned SHA
     url: str = ""  # the normalized URL of the repository
+    artifact: Artifact | None = None  # helm/oci: the chart or artifact; commit is its digest
 
     @property
     def display(self) -> str:
-        """``<ref>@sha1:<commit>`` (or ``sha1:<commit>``), the form the status shows."""
+        """``<ref>@sha1:<commit>`` (or ``sha1:<commit>``), or ``<version>@sha256:<digest>``."""
+        if self.artifact is not None:
+            return self.artifact.display
         return f"{self.ref}@sha1:{self.commit}" if self.ref else f"sha1:{self.commit}"
+
+    @classmethod
+    def of_artifact(cls, key: str, artifact: Artifact) -> SourceCommit:
+        """The resolved form of a chart or artifact that an app asked for as ``key``."""
+        return cls(key, artifact.digest, artifact.version, artifact.url, artifact)
 
 
 class GitSource(Protocol):
@@ -54,6 +63,14 @@ class GitSource(Protocol):
         ``max_age``: how old a previous acceptance of these credentials for this URL
         may be for a cached commit to be served without asking the server again.
         """
+        ...
+
+
+class ChartSource(Protocol):
+    """Resolves charts and artifacts of helm and oci Repositories (``tether.sources``)."""
+
+    async def resolve(self, key: str, request: SourceRequest, access: Access) -> SourceCommit:
+        """Resolve and download (raises ``tether.sources.errors.SourceError``)."""
         ...
 
 

@@ -1,6 +1,7 @@
-"""Render an app's source from a Git tree, through ``tether.manifests``.
+"""Render an app's source from a Git tree or a chart/artifact tree, through ``tether.manifests``.
 
-Calls ``tether.manifests.render`` with the ``AppSpec``'s path and render
+Calls ``tether.manifests.render`` with the ``AppSpec``'s path (under ``root``:
+a chart's own folder in its archive) and render
 options (the one frozen ``RenderOptions``, built by ``tether.appspec``), cached
 by commit, path and options. Rendering runs helm/kustomize and parses YAML, so
 it runs in a worker thread to keep the event loop (and the watches)
@@ -18,13 +19,22 @@ from tether.manifests.render import render
 from tether.tree import FileTree
 
 
-def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> Rendered:
+def render_blocking(
+    tree: FileTree, app: AppSpec, cache_key: str | None, root: str = ""
+) -> Rendered:
     """The desired objects of ``app`` read from ``tree``, in the calling thread."""
     source = app.source
-    result = render(tree, source.path, source.render, app_name=app.name, cache_key=cache_key)
+    path = source.path if not root else root if app.source.chart else f"{root}/{source.path}"
+    result = render(tree, path.strip("/"), source.render, app_name=app.name, cache_key=cache_key)
     return Rendered(tuple(dict(o) for o in result.objects), tuple(map(str, result.sources)))
 
 
-async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None = None) -> Rendered:
-    """The desired objects of ``app`` read from ``tree``, in a worker thread."""
-    return await asyncio.to_thread(render_blocking, tree, app, cache_key)
+async def render_app(
+    tree: FileTree, app: AppSpec, cache_key: str | None = None, root: str = ""
+) -> Rendered:
+    """The desired objects of ``app`` read from ``tree``, in a worker thread.
+
+    ``root`` is where the source starts in ``tree``: a chart's folder in its archive
+    (a chart renders from there; ``path`` does not apply), or ``""``.
+    """
+    return await asyncio.to_thread(render_blocking, tree, app, cache_key, root)
