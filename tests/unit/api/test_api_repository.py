@@ -99,7 +99,9 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
 
 def test_unknown_field_lists_the_known_ones() -> None:
     found = problems(repo(url="https://h/r.git", intreval="1m"))
-    assert found["spec.intreval"].startswith("unknown field; the fields here are type, url, secretRef,")
+    assert found["spec.intreval"].startswith(
+        "unknown field; the fields here are type, url, secretRef,"
+    )
     assert "interval" in found["spec.intreval"]
 
 
