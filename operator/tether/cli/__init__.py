@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "project": ("tether.cli.project", "project"),
     "run": ("tether.cli.run", "run"),
     "crds": ("tether.cli.crds", "crds"),
+    "push": ("tether.cli.push", "push"),
     "cluster": ("tether.cli.cluster", "cluster"),
     "version": ("tether.cli", "version"),
 }

@@ -48,6 +48,7 @@ from tether.messages import join_limited
 from tether.objects import key_of, label
 from tether.plan.errors import DuplicateObjectError
 from tether.sources import Access, SourceFetcher, SourceRequest
+from tether.sources.fetch import render_root
 from tether.sync.state import SyncOperation
 from tether.tenancy import Operation, PlannedObject, object_refusals
 
@@ -136,10 +137,11 @@ class EngineAdapter:
     async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
         if resolved.artifact is not None and self.fetcher is not None:
             archive, root = await asyncio.to_thread(self.fetcher.tree, resolved.artifact)
-            return await self.renderer(archive, app, resolved.commit, root)
+            where = render_root(resolved.artifact, root, app.source.path)
+            return await self.renderer(archive, app, resolved.commit, where)
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            return await self.renderer(tree, app, resolved.commit, "")
+            return await self.renderer(tree, app, resolved.commit, app.source.path)
         finally:
             tree.close()
 

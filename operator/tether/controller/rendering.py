@@ -29,12 +29,10 @@ def render_blocking(
     return Rendered(tuple(dict(o) for o in result.objects), tuple(map(str, result.sources)))
 
 
-async def render_app(
-    tree: FileTree, app: AppSpec, cache_key: str | None = None, root: str = ""
-) -> Rendered:
-    """The desired objects of ``app`` read from ``tree``, in a worker thread.
+async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None, root: str) -> Rendered:
+    """The desired objects of ``app`` read from ``tree`` at ``root``, in a worker thread.
 
-    ``root`` is where the source starts in ``tree``: a chart's folder in its archive
-    (a chart renders from there; ``path`` does not apply), or ``""``.
+    ``root`` is the folder to render: the app's path in a Git tree, a chart's folder
+    in its archive, or the path in a plain-manifests artifact.
     """
     return await asyncio.to_thread(render_blocking, tree, app, cache_key, root)

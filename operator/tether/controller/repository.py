@@ -46,8 +46,9 @@ from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.git import errors as gerr
 from tether.git.auth import GitAuth
-from tether.sources import Access, Credentials, RepoType, SourceRequest
+from tether.sources import Access, Credentials, RepoType
 from tether.sources import errors as serr
+from tether.sources.fetch import source_request, split_key
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,9 @@ class RepositoryController:
             )
         if self.charts is None:
             raise serr.SourceError(f"{spec.type} Repositories are not served by this operator")
-        return await self.charts.resolve(key, source_request(spec.type, spec.url, key), access)
+        return await self.charts.resolve(
+            key, source_request(spec.type, spec.url, *split_key(key)), access
+        )
 
     async def _access(self, key: Key, repo: Repository, auth: GitAuth | None) -> Access:
         """Credentials, CA bundle, insecure and timeout for a helm or oci Repository."""
@@ -354,16 +357,6 @@ class RepositoryController:
         base = self.writer.last(key, observed)
         status = build_status(base, generation, state, now=utc_now(), refresh=refresh)
         await self.writer.write(key, status, observed)
-
-
-def source_request(repo_type: str, url: str, key: str) -> SourceRequest:
-    """The request behind a followed key: ``chart@revision``, or a bare revision (OCI)."""
-    chart, sep, revision = key.partition("@")
-    if not sep:
-        chart, revision = "", key
-    if revision == "HEAD":
-        revision = ""  # the newest stable version (helm) or the tag latest (oci)
-    return SourceRequest(RepoType(repo_type), url, chart, revision)
 
 
 def build_status(

@@ -96,6 +96,28 @@ class Artifact:
         return f"{self.version}@{self.digest}" if self.version else self.digest
 
 
+def source_request(repo_type: str, url: str, chart: str, revision: str) -> SourceRequest:
+    """The request for an app's (or the CLI's) chart and revision; ``HEAD`` means the newest.
+
+    For helm ``HEAD`` (the API's default revision) asks for the newest stable
+    version, for oci for the tag ``latest``.
+    """
+    return SourceRequest(RepoType(repo_type), url, chart, "" if revision == "HEAD" else revision)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(chart, revision) of a followed key, ``chart@revision`` or a bare revision."""
+    chart, sep, revision = key.partition("@")
+    return (chart, revision) if sep else ("", key)
+
+
+def render_root(artifact: Artifact, root: str, path: str) -> str:
+    """Where to render in an artifact's tree: a chart's folder, or ``path`` in the artifact."""
+    if artifact.kind is ContentKind.CHART:
+        return root
+    return "/".join(part for part in (root, path) if part)
+
+
 def looks_like_range(revision: str) -> bool:
     return bool(_RANGE_HINT.search(revision.strip()))
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tether.api.conditions import Reason
 from tether.api.repository import RepositorySpec
 from tether.controller.application import chart_mismatch
-from tether.controller.repository import classify, source_request
+from tether.controller.repository import classify
 from tether.sources import RepoType
 from tether.sources.archive import ArchiveTree
 from tether.sources.errors import (
@@ -23,7 +23,7 @@ from tether.sources.errors import (
     SourceNotFoundError,
     VersionNotFoundError,
 )
-from tether.sources.fetch import looks_like_range
+from tether.sources.fetch import looks_like_range, source_request, split_key
 from tether.sources.helmrepo import ChartVersion, HelmIndex, parse_index, select_version
 from tether.sources.http import Credentials, parse_challenge, shown_url
 from tether.sources.oci import classify_manifest, parse_oci_url
@@ -39,7 +39,7 @@ from tether.sources.oci import classify_manifest, parse_oci_url
     ],
 )
 def test_a_followed_key_splits_into_chart_and_revision(key: str, chart: str, revision: str) -> None:
-    request = source_request("oci", "oci://r/x", key)
+    request = source_request("oci", "oci://r/x", *split_key(key))
     assert (request.chart, request.revision, request.type) == (chart, revision, RepoType.OCI)
 
 
