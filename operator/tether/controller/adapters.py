@@ -48,6 +48,11 @@ from tether.messages import join_limited
 from tether.objects import key_of, label
 from tether.plan.errors import DuplicateObjectError
 from tether.sources import Access, SourceFetcher, SourceRequest
+from tether.sources.dependencies import (
+    DeclaredRepository,
+    remote_dependencies,
+    vendor_dependencies,
+)
 from tether.sources.fetch import render_root
 from tether.sync.state import SyncOperation
 from tether.tenancy import Operation, PlannedObject, object_refusals
@@ -127,23 +132,36 @@ class EngineAdapter:
         git: GitCache,
         renderer: Renderer,
         fetcher: SourceFetcher | None = None,
+        declared: Callable[[str], Awaitable[list[DeclaredRepository]]] | None = None,
     ) -> None:
         self.engine = engine
         self.git = git
         self.renderer = renderer
         self.fetcher = fetcher
+        self.declared = declared  # the helm/oci Repositories of a namespace, for dependencies
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
     async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
         if resolved.artifact is not None and self.fetcher is not None:
             archive, root = await asyncio.to_thread(self.fetcher.tree, resolved.artifact)
             where = render_root(resolved.artifact, root, app.source.path)
-            return await self.renderer(archive, app, resolved.commit, where)
+            tree: Any = await self._with_dependencies(app, archive, where)
+            return await self.renderer(tree, app, resolved.commit, where)
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            return await self.renderer(tree, app, resolved.commit, app.source.path)
+            full = await self._with_dependencies(app, tree, app.source.path)
+            return await self.renderer(full, app, resolved.commit, app.source.path)
         finally:
             tree.close()
+
+    async def _with_dependencies(self, app: AppSpec, tree: Any, chart: str) -> Any:
+        """``tree`` with the chart's remote dependencies from declared Repositories vendored."""
+        if self.fetcher is None or self.declared is None:
+            return tree
+        if not await asyncio.to_thread(remote_dependencies, tree, chart):
+            return tree
+        repositories = await self.declared(app.namespace)
+        return await asyncio.to_thread(vendor_dependencies, self.fetcher, tree, chart, repositories)
 
     async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it

@@ -144,7 +144,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     )
     apps = ApplicationController(
         AppPorts(
-            engine=EngineAdapter(engine, git, render_app, fetcher),
+            engine=EngineAdapter(engine, git, render_app, fetcher, repos.declared),
             git=source,
             writer=StatusWriter(app_patcher),
             meta=app_patcher,

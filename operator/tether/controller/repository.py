@@ -48,6 +48,7 @@ from tether.git import errors as gerr
 from tether.git.auth import GitAuth
 from tether.sources import Access, Credentials, RepoType
 from tether.sources import errors as serr
+from tether.sources.dependencies import DeclaredRepository
 from tether.sources.fetch import source_request, split_key
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,24 @@ class RepositoryController:
         return await self.charts.resolve(
             key, source_request(spec.type, spec.url, *split_key(key)), access
         )
+
+    async def declared(self, namespace: str) -> list[DeclaredRepository]:
+        """The namespace's helm and oci Repositories, with their access, for chart dependencies.
+
+        One whose Secret cannot be read is left out: the dependency is then refused
+        by the renderer, and the Repository's own status says what is wrong.
+        """
+        out: list[DeclaredRepository] = []
+        for key, body in self.store.in_namespace(namespace):
+            try:
+                repo = Repository.model_validate(body)
+                if repo.spec.type == "git":
+                    continue
+                access = await self._access(key, repo, await self._auth(key, repo))
+            except (ValidationError, SecretMissing, gerr.GitError):
+                continue
+            out.append(DeclaredRepository(key[1], RepoType(repo.spec.type), repo.spec.url, access))
+        return out
 
     async def _access(self, key: Key, repo: Repository, auth: GitAuth | None) -> Access:
         """Credentials, CA bundle, insecure and timeout for a helm or oci Repository."""

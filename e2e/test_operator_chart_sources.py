@@ -1,0 +1,236 @@
+"""The operator with helm and oci Repositories, end to end on the real control plane.
+
+An app from a chart in the HTTPS Helm repository (basic auth, the CA in the
+Secret) reaches Synced/Healthy with ``<version>@sha256:<digest>`` as its
+revision, and moves when a new version inside its range is published; an app
+from a plain-manifests OCI artifact (``tether push artifact`` into the real
+registry) does too; a wrong password is reported as AuthenticationFailed, and
+a chart on a git Repository as InvalidSpec.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sources"))
+
+from source_servers import (
+    PASSWORD,
+    USER,
+    HelmRepoServer,
+    RegistryServer,
+    TestTLS,
+    make_tls,
+    publish,
+)
+
+from operator_helpers import (
+    NotYet,
+    Operator,
+    app_status,
+    condition,
+    installed,
+    operator,
+    synced_healthy,
+    wait_for,
+)
+from tether.sources import Access, Credentials, SourceFetcher
+from tether.sources.artifact import push_artifact
+
+pytestmark = pytest.mark.cluster
+
+__all__ = ["installed", "operator"]  # fixtures used here
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TestTLS:
+    return make_tls(tmp_path_factory.mktemp("e2e-source-tls"))
+
+
+@pytest.fixture(scope="module")
+def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-helm-home")
+
+
+@pytest.fixture(scope="module")
+def chart_repo(tmp_path_factory: pytest.TempPathFactory, tls: TestTLS, helm_home: Path) -> Any:
+    folder = tmp_path_factory.mktemp("e2e-charts")
+    publish(folder, "web", "1.0.0", helm_home)
+    server = HelmRepoServer(folder, tls)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory, tls: TestTLS) -> Any:
+    server = RegistryServer(tmp_path_factory.mktemp("e2e-registry"), tls)
+    server.start()
+    yield server
+    server.stop()
+
+
+def credentials_secret(ns: str, tls: TestTLS, password: str = PASSWORD) -> dict[str, Any]:
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": ns},
+        "data": {"username": b64(USER), "password": b64(password), "ca.crt": b64(tls.ca_pem)},
+    }
+
+
+def repository(ns: str, kind: str, url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Repository",
+        "metadata": {"name": "charts", "namespace": ns},
+        "spec": {"type": kind, "url": url, "secretRef": {"name": "creds"}, "interval": "10s"},
+    }
+
+
+def application(ns: str, source: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "app", "namespace": ns},
+        "spec": {
+            "source": {"repositoryRef": {"name": "charts"}, **source},
+            "destination": {"namespace": ns},
+            "syncPolicy": {"automated": {"prune": True}},
+            "interval": "30s",
+        },
+    }
+
+
+def configmap_data(kubectl: Any, ns: str, name: str) -> dict[str, str]:
+    found = kubectl.run("get", "configmap", name, "-n", ns, "-o", "json", check=False)
+    if found.returncode != 0:
+        return {}
+    return dict(json.loads(found.stdout).get("data") or {})
+
+
+def test_chart_from_the_helm_repository_syncs_and_follows_its_range(
+    operator: Operator,
+    chart_repo: HelmRepoServer,
+    tls: TestTLS,
+    helm_home: Path,
+    kubectl: Any,
+    namespace: str,
+) -> None:
+    kubectl.apply(
+        [
+            credentials_secret(namespace, tls),
+            repository(namespace, "helm", chart_repo.url),
+            application(
+                namespace,
+                {
+                    "chart": "web",
+                    "revision": ">=1.0.0 <2.0.0",
+                    "helm": {"releaseName": "site", "values": {"message": "hi"}},
+                },
+            ),
+        ]
+    )
+    status = wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
+    assert status["sync"]["revision"].startswith("1.0.0@sha256:")
+    assert configmap_data(kubectl, namespace, "site-web") == {"version": "1.0.0", "message": "hi"}
+    repo = kubectl.json("get", "repositories.tether.dev", "charts", "-n", namespace)["status"]
+    assert repo["revisions"] == [
+        {"revision": "web@>=1.0.0 <2.0.0", "resolved": status["sync"]["revision"]}
+    ]
+
+    publish(chart_repo.root, "web", "1.1.0", helm_home)
+    publish(chart_repo.root, "web", "2.0.0", helm_home)  # outside the range
+
+    def moved() -> Any:
+        data = configmap_data(kubectl, namespace, "site-web")
+        seen = app_status(kubectl, namespace)
+        revision = (seen.get("sync") or {}).get("revision") or ""
+        ok = data.get("version") == "1.1.0" and revision.startswith("1.1.0@sha256:")
+        return seen if ok else NotYet({"data": data, "status": seen})
+
+    wait_for("the app to move to 1.1.0", moved, timeout=90)
+
+
+def test_plain_manifests_artifact_from_oci_syncs(
+    operator: Operator,
+    oci_registry: RegistryServer,
+    tls: TestTLS,
+    kubectl: Any,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "site"
+    (folder / "app").mkdir(parents=True)
+    (folder / "app" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-oci\ndata:\n  key: one\n"
+    )
+    url = f"{oci_registry.url}/{namespace}/site"
+    access = Access(Credentials(USER, PASSWORD), ca_pem=tls.ca_pem)
+    pushed = push_artifact(SourceFetcher(tmp_path / "push"), folder, f"{url}:1.0.0", access)
+    kubectl.apply(
+        [
+            credentials_secret(namespace, tls),
+            repository(namespace, "oci", url),
+            application(namespace, {"revision": "1.x", "path": "app"}),
+        ]
+    )
+    status = wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
+    assert status["sync"]["revision"] == pushed
+    assert configmap_data(kubectl, namespace, "from-oci") == {"key": "one"}
+
+
+def test_wrong_password_and_chart_on_git_have_named_reasons(
+    operator: Operator,
+    chart_repo: HelmRepoServer,
+    tls: TestTLS,
+    kubectl: Any,
+    namespace: str,
+) -> None:
+    kubectl.apply(
+        [
+            credentials_secret(namespace, tls, password="wrong-e2e-pass"),
+            repository(namespace, "helm", chart_repo.url),
+            application(namespace, {"chart": "web", "revision": "1.0.0"}),
+        ]
+    )
+
+    def refused() -> Any:
+        repo = kubectl.json("get", "repositories.tether.dev", "charts", "-n", namespace)
+        ready = condition(repo.get("status") or {}, "Ready")
+        return repo if ready.get("reason") == "AuthenticationFailed" else NotYet(repo)
+
+    repo = wait_for("AuthenticationFailed", refused, timeout=60)
+    assert "wrong-e2e-pass" not in str(repo)
+    kubectl.apply(
+        [
+            {
+                **repository(namespace, "git", "https://git.invalid/x.git"),
+                "metadata": {"name": "gitrepo", "namespace": namespace},
+            },
+            {
+                **application(namespace, {"chart": "web"}),
+                "spec": {
+                    **application(namespace, {"chart": "web"})["spec"],
+                    "source": {"repositoryRef": {"name": "gitrepo"}, "chart": "web"},
+                },
+            },
+        ]
+    )
+
+    def invalid() -> Any:
+        seen = app_status(kubectl, namespace)
+        ready = condition(seen, "Ready")
+        ok = ready.get("reason") == "InvalidSpec" and "type git" in ready.get("message", "")
+        return seen if ok else NotYet(seen)
+
+    wait_for("InvalidSpec for a chart on a git Repository", invalid, timeout=60)
