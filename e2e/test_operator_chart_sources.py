@@ -25,7 +25,7 @@ from source_servers import (
     USER,
     HelmRepoServer,
     RegistryServer,
-    TestTLS,
+    ServerTLS,
     make_tls,
     publish,
 )
@@ -49,7 +49,7 @@ __all__ = ["installed", "operator"]  # fixtures used here
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TestTLS:
+def tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTLS:
     return make_tls(tmp_path_factory.mktemp("e2e-source-tls"))
 
 
@@ -59,7 +59,7 @@ def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def chart_repo(tmp_path_factory: pytest.TempPathFactory, tls: TestTLS, helm_home: Path) -> Any:
+def chart_repo(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS, helm_home: Path) -> Any:
     folder = tmp_path_factory.mktemp("e2e-charts")
     publish(folder, "web", "1.0.0", helm_home)
     server = HelmRepoServer(folder, tls)
@@ -69,14 +69,14 @@ def chart_repo(tmp_path_factory: pytest.TempPathFactory, tls: TestTLS, helm_home
 
 
 @pytest.fixture(scope="module")
-def oci_registry(tmp_path_factory: pytest.TempPathFactory, tls: TestTLS) -> Any:
+def oci_registry(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS) -> Any:
     server = RegistryServer(tmp_path_factory.mktemp("e2e-registry"), tls)
     server.start()
     yield server
     server.stop()
 
 
-def credentials_secret(ns: str, tls: TestTLS, password: str = PASSWORD) -> dict[str, Any]:
+def credentials_secret(ns: str, tls: ServerTLS, password: str = PASSWORD) -> dict[str, Any]:
     def b64(text: str) -> str:
         return base64.b64encode(text.encode()).decode()
 
@@ -121,7 +121,7 @@ def configmap_data(kubectl: Any, ns: str, name: str) -> dict[str, str]:
 def test_chart_from_the_helm_repository_syncs_and_follows_its_range(
     operator: Operator,
     chart_repo: HelmRepoServer,
-    tls: TestTLS,
+    tls: ServerTLS,
     helm_home: Path,
     kubectl: Any,
     namespace: str,
@@ -164,7 +164,7 @@ def test_chart_from_the_helm_repository_syncs_and_follows_its_range(
 def test_plain_manifests_artifact_from_oci_syncs(
     operator: Operator,
     oci_registry: RegistryServer,
-    tls: TestTLS,
+    tls: ServerTLS,
     kubectl: Any,
     namespace: str,
     tmp_path: Path,
@@ -192,7 +192,7 @@ def test_plain_manifests_artifact_from_oci_syncs(
 def test_wrong_password_and_chart_on_git_have_named_reasons(
     operator: Operator,
     chart_repo: HelmRepoServer,
-    tls: TestTLS,
+    tls: ServerTLS,
     kubectl: Any,
     namespace: str,
 ) -> None:

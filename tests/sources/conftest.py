@@ -17,7 +17,7 @@ from source_servers import (
     USER,
     HelmRepoServer,
     RegistryServer,
-    TestTLS,
+    ServerTLS,
     TokenServer,
     make_tls,
     publish,
@@ -27,7 +27,7 @@ from tether.sources import Access, Credentials, SourceFetcher
 
 
 @pytest.fixture(scope="session")
-def source_tls(tmp_path_factory: pytest.TempPathFactory) -> TestTLS:
+def source_tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTLS:
     return make_tls(tmp_path_factory.mktemp("source-tls"))
 
 
@@ -39,7 +39,7 @@ def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def helm_repo(tmp_path: Path, source_tls: TestTLS, helm_home: Path) -> Iterator[HelmRepoServer]:
+def helm_repo(tmp_path: Path, source_tls: ServerTLS, helm_home: Path) -> Iterator[HelmRepoServer]:
     """A fresh repository serving chart ``demo`` 1.0.0 and 1.1.0."""
     folder = tmp_path / "served"
     folder.mkdir()
@@ -53,7 +53,7 @@ def helm_repo(tmp_path: Path, source_tls: TestTLS, helm_home: Path) -> Iterator[
 
 @pytest.fixture(scope="session")
 def registry(
-    tmp_path_factory: pytest.TempPathFactory, source_tls: TestTLS
+    tmp_path_factory: pytest.TempPathFactory, source_tls: ServerTLS
 ) -> Iterator[RegistryServer]:
     """The registry with htpasswd auth."""
     server = RegistryServer(tmp_path_factory.mktemp("registry-htpasswd"), source_tls)
@@ -64,7 +64,7 @@ def registry(
 
 @pytest.fixture(scope="session")
 def token_service(
-    tmp_path_factory: pytest.TempPathFactory, source_tls: TestTLS
+    tmp_path_factory: pytest.TempPathFactory, source_tls: ServerTLS
 ) -> Iterator[TokenServer]:
     server = TokenServer(tmp_path_factory.mktemp("token-service"), source_tls)
     server.start()
@@ -74,7 +74,7 @@ def token_service(
 
 @pytest.fixture(scope="session")
 def token_registry(
-    tmp_path_factory: pytest.TempPathFactory, source_tls: TestTLS, token_service: TokenServer
+    tmp_path_factory: pytest.TempPathFactory, source_tls: ServerTLS, token_service: TokenServer
 ) -> Iterator[RegistryServer]:
     """The registry with token auth, its tokens signed by ``token_service``."""
     server = RegistryServer(
@@ -91,5 +91,5 @@ def fetcher(tmp_path: Path) -> SourceFetcher:
 
 
 @pytest.fixture
-def good_access(source_tls: TestTLS) -> Access:
+def good_access(source_tls: ServerTLS) -> Access:
     return Access(Credentials(USER, PASSWORD), ca_pem=source_tls.ca_pem, timeout=20)

@@ -70,7 +70,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> 
 
 
 @dataclass(frozen=True)
-class TestTLS:
+class ServerTLS:
     """A test CA and a serving certificate for 127.0.0.1/localhost, as files."""
 
     ca_file: Path
@@ -87,12 +87,12 @@ class TestTLS:
         return context
 
 
-def make_tls(folder: Path) -> TestTLS:
+def make_tls(folder: Path) -> ServerTLS:
     folder.mkdir(parents=True, exist_ok=True)
     ca = new_ca("tether-sources-test-ca")
     (folder / "ca.crt").write_bytes(ca.pair.cert_pem)
     cert, key = ca.issue_server("127.0.0.1", ["localhost"], ["127.0.0.1"]).write(folder, "server")
-    return TestTLS(folder / "ca.crt", cert, key)
+    return ServerTLS(folder / "ca.crt", cert, key)
 
 
 # -- request counting ----------------------------------------------------------------
@@ -141,7 +141,7 @@ def _basic(header: str | None) -> tuple[str, str] | None:
 class HelmRepoServer:
     """Static HTTPS files with basic auth and conditional GETs; see the module docstring."""
 
-    def __init__(self, root: Path, tls: TestTLS, *, user: str = USER, password: str = PASSWORD):
+    def __init__(self, root: Path, tls: ServerTLS, *, user: str = USER, password: str = PASSWORD):
         self.root = root
         self.tls = tls
         self.user, self.password = user, password
@@ -292,7 +292,7 @@ class TokenServer:
     ISSUER = "tether-test-issuer"
     SERVICE = "tether-test-registry"
 
-    def __init__(self, folder: Path, tls: TestTLS, *, user: str = USER, password: str = PASSWORD):
+    def __init__(self, folder: Path, tls: ServerTLS, *, user: str = USER, password: str = PASSWORD):
         self.tls = tls
         self.user, self.password = user, password
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -391,7 +391,7 @@ class RegistryServer:
     """The distribution registry on 127.0.0.1 over TLS, with htpasswd or token auth."""
 
     def __init__(
-        self, folder: Path, tls: TestTLS, *, token: TokenServer | None = None, user: str = USER
+        self, folder: Path, tls: ServerTLS, *, token: TokenServer | None = None, user: str = USER
     ):
         self.folder = folder
         self.tls = tls

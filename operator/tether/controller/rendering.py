@@ -19,13 +19,9 @@ from tether.manifests.render import render
 from tether.tree import FileTree
 
 
-def render_blocking(
-    tree: FileTree, app: AppSpec, cache_key: str | None, root: str = ""
-) -> Rendered:
-    """The desired objects of ``app`` read from ``tree``, in the calling thread."""
-    source = app.source
-    path = source.path if not root else root if app.source.chart else f"{root}/{source.path}"
-    result = render(tree, path.strip("/"), source.render, app_name=app.name, cache_key=cache_key)
+def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None, root: str) -> Rendered:
+    """The desired objects of ``app`` read from ``tree`` at ``root``, in the calling thread."""
+    result = render(tree, root, app.source.render, app_name=app.name, cache_key=cache_key)
     return Rendered(tuple(dict(o) for o in result.objects), tuple(map(str, result.sources)))
 
 
