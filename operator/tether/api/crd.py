@@ -80,6 +80,7 @@ KINDS: tuple[Kind, ...] = (
         status=RepositoryStatus,
         columns=(
             _column("Ready", "string", f"{_READY}.status"),
+            _column("Type", "string", ".spec.type", description="git, helm or oci"),
             _column("URL", "string", ".spec.url"),
             _column("Age", "date", ".metadata.creationTimestamp"),
             _column("Fetched", "date", ".status.lastFetchTime", 1, "Last fetch or check"),

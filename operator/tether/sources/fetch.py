@@ -128,6 +128,7 @@ class SourceFetcher:
     def __init__(self, root: Path) -> None:
         self.cache = DigestCache(root)
         self._clients: dict[tuple[str, bool, float], HttpClient] = {}
+        self._indexes: dict[int, HelmRepoClient] = {}  # per HttpClient: parsed indexes
         self._lock = threading.Lock()
 
     def http(self, access: Access) -> HttpClient:
@@ -151,6 +152,14 @@ class SourceFetcher:
             return self._resolve_oci(request, access)
         raise SourceError(f"repository type {request.type} is not fetched here", url=request.url)
 
+    def _helm(self, access: Access) -> HelmRepoClient:
+        http = self.http(access)
+        with self._lock:
+            client = self._indexes.get(id(http))
+            if client is None:
+                client = self._indexes[id(http)] = HelmRepoClient(http, self.cache)
+        return client
+
     async def aresolve(self, request: SourceRequest, access: Access) -> Artifact:
         return await asyncio.to_thread(self.resolve, request, access)
 
@@ -158,7 +167,7 @@ class SourceFetcher:
         check_scheme(request.url, access.insecure)
         if not request.chart:
             raise SourceError("a helm Repository needs source.chart", url=shown_url(request.url))
-        client = HelmRepoClient(self.http(access), self.cache)
+        client = self._helm(access)
         index = client.fetch_index(request.url, access.credentials)
         entry = select_version(index, request.chart, request.revision)
         digest, _ = client.download_chart(request.url, entry, access.credentials)
