@@ -149,3 +149,13 @@ def test_plain_http_needs_insecure(fetcher: SourceFetcher, good_access: Access) 
     with pytest.raises(InsecureSourceError, match="insecure"):
         fetcher.resolve(request, good_access)
     assert PASSWORD not in repr(good_access)
+
+
+def test_probe_reads_the_index_with_the_credentials(
+    helm_repo: HelmRepoServer, fetcher: SourceFetcher, good_access: Access
+) -> None:
+    fetcher.probe(chart(helm_repo, ""), good_access)
+    with pytest.raises(SourceAuthError):
+        fetcher.probe(
+            chart(helm_repo, ""), replace(good_access, credentials=Credentials(USER, "no"))
+        )

@@ -278,3 +278,20 @@ def test_an_image_is_not_an_artifact_tether_renders(
     with pytest.raises(UnsupportedArtifactError, match="neither a Helm chart"):
         fetcher.resolve(SourceRequest(RepoType.OCI, url, "", "v1"), good_access)
     assert PASSWORD not in repr(good_access)
+
+
+@pytest.mark.parametrize("which", ["htpasswd", "token"])
+def test_probe_checks_the_registry_and_its_credentials(
+    registry: RegistryServer,
+    token_registry: RegistryServer,
+    fetcher: SourceFetcher,
+    good_access: Access,
+    which: str,
+) -> None:
+    server = registry if which == "htpasswd" else token_registry
+    request = SourceRequest(RepoType.OCI, f"{server.url}/anything", "", "")
+    fetcher.probe(request, good_access)
+    with pytest.raises(SourceAuthError):
+        SourceFetcher(fetcher.cache.root / "other").probe(
+            request, replace(good_access, credentials=Credentials(USER, "wrong-probe"))
+        )

@@ -72,6 +72,9 @@ class FetcherSource:
     async def resolve(self, key: str, request: SourceRequest, access: Access) -> SourceCommit:
         return SourceCommit.of_artifact(key, await self.fetcher.aresolve(request, access))
 
+    async def probe(self, request: SourceRequest, access: Access) -> None:
+        await asyncio.to_thread(self.fetcher.probe, request, access)
+
 
 class GitCacheSource:
     """The ``GitSource`` port over ``tether.git.cache.GitCache``."""

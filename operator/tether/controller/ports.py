@@ -73,6 +73,10 @@ class ChartSource(Protocol):
         """Resolve and download (raises ``tether.sources.errors.SourceError``)."""
         ...
 
+    async def probe(self, request: SourceRequest, access: Access) -> None:
+        """Check that the repository answers these credentials (the index or registry)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Rendered:

@@ -237,6 +237,11 @@ class RepositoryController:
             return RepoState(generation, spec.url, failure=classify(exc), type=kind)
         wanted = sorted(self.wanted(key))
         revisions = wanted or (["HEAD"] if kind is RepoType.GIT else [])
+        if not wanted and access is not None and self.charts is not None:
+            try:  # nothing to resolve: still prove the URL and credentials work
+                await self.charts.probe(source_request(spec.type, spec.url, "", ""), access)
+            except Exception as exc:
+                return RepoState(generation, spec.url, failure=classify(exc), type=kind)
         started = time.perf_counter()
         results = await asyncio.gather(
             *(self._resolve_one(repo, rev, auth, access, force=force) for rev in revisions),
@@ -393,8 +398,9 @@ def build_status(
     failure = state.headline()
     if failure is None:
         revs = ", ".join(f"{r.revision}={_short(r)}" for r in state.resolved.values())
+        text = f"resolved {revs}" if revs else "reachable; no Application follows it yet"
         conditions = cond.mark_ready(
-            old_conditions, Reason.SUCCEEDED, f"resolved {revs}", generation=generation, now=now
+            old_conditions, Reason.SUCCEEDED, text, generation=generation, now=now
         )
     elif failure.stalled:
         conditions = cond.mark_stalled(

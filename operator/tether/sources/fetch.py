@@ -152,6 +152,17 @@ class SourceFetcher:
             return self._resolve_oci(request, access)
         raise SourceError(f"repository type {request.type} is not fetched here", url=request.url)
 
+    def probe(self, request: SourceRequest, access: Access) -> None:
+        """Check the repository answers: its index (helm) or the registry's API root (oci)."""
+        if request.type is RepoType.HELM:
+            check_scheme(request.url, access.insecure)
+            self._helm(access).fetch_index(request.url, access.credentials)
+            return
+        ref = parse_oci_url(request.url, allow_reference=False)
+        OciClient(self.http(access), self.cache, insecure=access.insecure).ping(
+            ref, access.credentials
+        )
+
     def _helm(self, access: Access) -> HelmRepoClient:
         http = self.http(access)
         with self._lock:

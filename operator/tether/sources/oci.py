@@ -157,6 +157,12 @@ class OciClient:
     def _home(self, ref: OciRef) -> str:
         return f"{'http' if self.insecure else 'https'}://{ref.host}/"
 
+    def ping(self, ref: OciRef, credentials: Credentials) -> None:
+        """``GET /v2/``: the registry answers and accepts the credentials (scope-less)."""
+        url = f"{'http' if self.insecure else 'https'}://{ref.host}/v2/"
+        answer = self.http.send("GET", url, credentials, home=self._home(ref))
+        expect_ok(answer, url, "the registry API")
+
     def list_tags(self, ref: OciRef, credentials: Credentials) -> list[str]:
         """Every tag of the repository (following ``Link`` pages); first page conditional."""
         url = f"{ref.base(self.insecure)}/tags/list"
