@@ -22,7 +22,6 @@ Usage: ``.venv/bin/python bench/bench_chart_pull.py [--rounds 5]``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from source_servers import (
     RegistryServer,
     ServerTLS,
     helm,
+    helm_env,
     helm_push,
     helm_registry_login,
     make_tls,
@@ -70,16 +70,6 @@ def median_seconds(action: Callable[[], object], rounds: int) -> float:
         action()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
-
-
-def helm_env(home: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
 
 
 def run_helm(home: Path, *args: str) -> None:

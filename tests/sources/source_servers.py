@@ -95,6 +95,24 @@ def make_tls(folder: Path) -> ServerTLS:
     return ServerTLS(folder / "ca.crt", cert, key)
 
 
+def serve_tls(
+    handler: type[BaseHTTPRequestHandler], port: int, tls: ServerTLS
+) -> ThreadingHTTPServer:
+    """A threaded HTTPS server on 127.0.0.1:``port``, serving in the background."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    wait_for_port(port)
+    return server
+
+
+def stop_server(server: ThreadingHTTPServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 # -- request counting ----------------------------------------------------------------
 
 
@@ -165,17 +183,10 @@ class HelmRepoServer:
                 status, size = outer._answer(self)
                 outer.traffic.record("GET", urlsplit(self.path).path, status, size)
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        server.socket = self.tls.server_context().wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        wait_for_port(self.port)
+        self._server = serve_tls(Handler, self.port, self.tls)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_server(self._server)
 
     def _authorized(self, header: str | None) -> bool:
         if self.bearer is not None and header == f"Bearer {self.bearer}":
@@ -232,7 +243,7 @@ class HelmRepoServer:
 
 def helm(*args: str, cwd: Path | None = None, home: Path | None = None) -> str:
     """Run the pinned helm with a private HOME (no host repositories or registries)."""
-    env = _helm_env(home) if home is not None else {"PATH": os.environ.get("PATH", "/bin")}
+    env = helm_env(home) if home is not None else {"PATH": os.environ.get("PATH", "/bin")}
     done = subprocess.run(
         [str(HELM_BIN), *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
     )
@@ -371,17 +382,10 @@ class TokenServer:
                 self.wfile.write(body)
                 outer.traffic.record("GET", "/token", 200 if given else 401, len(body))
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        server.socket = self.tls.server_context().wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        wait_for_port(self.port)
+        self._server = serve_tls(Handler, self.port, self.tls)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_server(self._server)
 
 
 # -- registry --------------------------------------------------------------------------
@@ -484,7 +488,7 @@ def helm_registry_login(registry: RegistryServer, home: Path) -> None:
         text=True,
         check=True,
         capture_output=True,
-        env=_helm_env(home),
+        env=helm_env(home),
     )
 
 
@@ -502,12 +506,12 @@ def helm_push(registry: RegistryServer, tgz: Path, namespace: str, home: Path) -
         text=True,
         check=True,
         capture_output=True,
-        env=_helm_env(home),
+        env=helm_env(home),
     )
     return done.stdout + done.stderr
 
 
-def _helm_env(home: Path) -> dict[str, str]:
+def helm_env(home: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
