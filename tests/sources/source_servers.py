@@ -164,6 +164,7 @@ class HelmRepoServer:
         self.tls = tls
         self.user, self.password = user, password
         self.bearer: str | None = None  # set to also accept "Authorization: Bearer <token>"
+        self.delay = 0.0  # seconds each answer waits: makes concurrent requests overlap
         self.traffic = Traffic()
         self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
@@ -197,6 +198,7 @@ class HelmRepoServer:
         )
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> tuple[int, int]:
+        time.sleep(self.delay)
         if not self._authorized(handler.headers.get("Authorization")):
             body = b"unauthorized\n"
             handler.send_response(401)

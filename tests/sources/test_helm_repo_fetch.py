@@ -9,6 +9,7 @@ ordinary Helm renderer.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -159,3 +160,21 @@ def test_probe_reads_the_index_with_the_credentials(
         fetcher.probe(
             chart(helm_repo, ""), replace(good_access, credentials=Credentials(USER, "no"))
         )
+
+
+def test_concurrent_resolves_of_one_repository_share_one_index_request(
+    helm_repo: HelmRepoServer, fetcher: SourceFetcher, good_access: Access
+) -> None:
+    fetcher.resolve(chart(helm_repo, "1.0.0"), good_access)  # charts cached
+    fetcher.resolve(chart(helm_repo, "1.1.0"), good_access)
+    helm_repo.traffic.reset()
+    helm_repo.delay = 0.5  # the first request is still out when the others arrive
+    with ThreadPoolExecutor(8) as pool:
+        found = list(
+            pool.map(
+                lambda v: fetcher.resolve(chart(helm_repo, v), good_access).version,
+                ["1.0.0", "1.1.0"] * 4,
+            )
+        )
+    assert found == ["1.0.0", "1.1.0"] * 4
+    assert 1 <= helm_repo.traffic.requests["GET /charts/index.yaml"] < 8

@@ -55,7 +55,7 @@ from tether.sources.dependencies import (
 )
 from tether.sources.fetch import render_root
 from tether.sync.state import SyncOperation
-from tether.tenancy import Operation, PlannedObject, object_refusals
+from tether.tenancy import Operation, PlannedObject, object_refusals, source_allowed
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,11 @@ class EngineAdapter:
             return tree
         if not await asyncio.to_thread(remote_dependencies, tree, chart):
             return tree
-        repositories = await self.declared(app.namespace)
+        repositories = [  # only those the app's Project admits as sources
+            repo
+            for repo in await self.declared(app.namespace)
+            if app.project is None or source_allowed(app.project, repo.url)
+        ]
         return await asyncio.to_thread(vendor_dependencies, self.fetcher, tree, chart, repositories)
 
     async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:

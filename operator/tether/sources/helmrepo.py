@@ -12,7 +12,9 @@ with ``ArchiveTree``) or know about Kubernetes.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -127,11 +129,31 @@ class HelmRepoClient:
         self.http = http
         self.cache = cache
         self._parsed: dict[str, tuple[bytes, HelmIndex]] = {}
+        self._fetched: dict[tuple[str, str], tuple[float, HelmIndex]] = {}
+        self._url_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def fetch_index(self, repo_url: str, credentials: Credentials) -> HelmIndex:
-        """The repository's index; an unchanged one costs one conditional request."""
+        """The repository's index; an unchanged one costs one conditional request.
+
+        Callers that ask for the same index with the same credentials while a
+        fetch of it is under way (every chart a Repository's apps follow, resolved
+        together) wait for it and share its answer instead of asking again.
+        """
         url = index_url(repo_url)
+        arrived = time.monotonic()
+        who = (url, hashlib.sha256((credentials.header() or "").encode()).hexdigest())
+        with self._lock:
+            url_lock = self._url_locks.setdefault(url, threading.Lock())
+        with url_lock:
+            recent = self._fetched.get(who)
+            if recent is not None and recent[0] >= arrived:  # finished while we waited
+                return recent[1]
+            index = self._fetch(url, repo_url, credentials)
+            self._fetched[who] = (time.monotonic(), index)
+            return index
+
+    def _fetch(self, url: str, repo_url: str, credentials: Credentials) -> HelmIndex:
         answer = self.http.get_conditional(url, credentials, home=repo_url, what="index.yaml")
         with self._lock:
             known = self._parsed.get(url)
