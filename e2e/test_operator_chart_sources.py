@@ -4,8 +4,10 @@ An app from a chart in the HTTPS Helm repository (basic auth, the CA in the
 Secret) reaches Synced/Healthy with ``<version>@sha256:<digest>`` as its
 revision, and moves when a new version inside its range is published; an app
 from a plain-manifests OCI artifact (``tether push artifact`` into the real
-registry) does too; a wrong password is reported as AuthenticationFailed, and
-a chart on a git Repository as InvalidSpec.
+registry) does too; so do a chart whose dependency comes from its declared
+Repository (fetched by the operator, never by helm) and a chart pushed by ``helm
+push`` to a registry with token auth; a wrong password is reported as
+AuthenticationFailed, and a chart on a git Repository as InvalidSpec.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ from source_servers import (
     HelmRepoServer,
     RegistryServer,
     ServerTLS,
+    TokenServer,
+    helm,
+    helm_push,
+    helm_registry_login,
     make_tls,
+    package_chart,
     publish,
+    tar_chart,
+    write_chart,
 )
 
 from operator_helpers import (
@@ -74,6 +83,17 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS) -> An
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS) -> Any:
+    tokens = TokenServer(tmp_path_factory.mktemp("e2e-tokens"), tls)
+    tokens.start()
+    server = RegistryServer(tmp_path_factory.mktemp("e2e-token-registry"), tls, token=tokens)
+    server.start()
+    yield server
+    server.stop()
+    tokens.stop()
 
 
 def credentials_secret(ns: str, tls: ServerTLS, password: str = PASSWORD) -> dict[str, Any]:
@@ -234,3 +254,54 @@ def test_wrong_password_and_chart_on_git_have_named_reasons(
         return seen if ok else NotYet(seen)
 
     wait_for("InvalidSpec for a chart on a git Repository", invalid, timeout=60)
+
+
+def test_chart_with_a_dependency_from_its_declared_repository_syncs(
+    operator: Operator,
+    chart_repo: HelmRepoServer,
+    tls: ServerTLS,
+    helm_home: Path,
+    kubectl: Any,
+    namespace: str,
+) -> None:
+    parent = write_chart(
+        helm_home / "deps",
+        "stack",
+        "0.1.0",
+        dependencies=[{"name": "web", "version": "^1.0.0", "repository": chart_repo.url}],
+    )
+    tar_chart(parent, chart_repo.root)  # charts/ left empty: the operator must fetch web
+    helm("repo", "index", str(chart_repo.root), home=helm_home)
+    kubectl.apply(
+        [
+            credentials_secret(namespace, tls),
+            repository(namespace, "helm", chart_repo.url),
+            application(namespace, {"chart": "stack", "helm": {"releaseName": "rel"}}),
+        ]
+    )
+    wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
+    assert configmap_data(kubectl, namespace, "rel-stack")["version"] == "0.1.0"
+    assert configmap_data(kubectl, namespace, "rel-web")["version"].startswith("1.")
+
+
+def test_chart_pushed_to_a_token_auth_registry_syncs(
+    operator: Operator,
+    token_registry: RegistryServer,
+    tls: ServerTLS,
+    helm_home: Path,
+    kubectl: Any,
+    namespace: str,
+) -> None:
+    helm_registry_login(token_registry, helm_home)
+    tgz = package_chart(write_chart(helm_home / "oci", "api", "0.2.0"), helm_home / "p", helm_home)
+    helm_push(token_registry, tgz, namespace, helm_home)
+    kubectl.apply(
+        [
+            credentials_secret(namespace, tls),
+            repository(namespace, "oci", f"{token_registry.url}/{namespace}"),
+            application(namespace, {"chart": "api", "revision": "^0.2"}),
+        ]
+    )
+    status = wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
+    assert status["sync"]["revision"].startswith("0.2.0@sha256:")
+    assert configmap_data(kubectl, namespace, "app-api")["version"] == "0.2.0"

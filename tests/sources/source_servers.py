@@ -25,6 +25,7 @@ import secrets
 import socket
 import ssl
 import subprocess
+import tarfile
 import threading
 import time
 from collections import Counter
@@ -282,6 +283,16 @@ def package_chart(chart: Path, dest: Path, home: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     out = helm("package", str(chart), "--destination", str(dest), home=home)
     return Path(out.strip().rsplit(" ", 1)[-1])
+
+
+def tar_chart(chart: Path, dest: Path) -> Path:
+    """A chart .tgz made without helm (so its remote dependencies stay unvendored)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    meta = json.loads((chart / "Chart.yaml").read_text())
+    out = dest / f"{meta['name']}-{meta['version']}.tgz"
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(chart, arcname=chart.name)
+    return out
 
 
 def publish(repo: Path, name: str, version: str, home: Path, **chart_args: object) -> Path:
