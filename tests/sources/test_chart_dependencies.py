@@ -15,6 +15,7 @@ from source_servers import (
     helm_push,
     helm_registry_login,
     package_chart,
+    publish,
     write_chart,
 )
 
@@ -86,3 +87,20 @@ def test_a_dependency_from_a_declared_oci_repository_is_vendored(
     declared = [DeclaredRepository("deps", RepoType.OCI, f"{registry.url}/deps", good_access)]
     full = vendor_dependencies(fetcher, LocalTree(chart.parent), chart.name, declared)
     assert rendered_names(full, chart.name) == ["parent-own", "rel-ocidep"]
+
+
+def test_a_dependency_range_moves_and_changes_the_render_identity(
+    helm_repo: HelmRepoServer,
+    tmp_path: Path,
+    fetcher: SourceFetcher,
+    good_access: Access,
+    helm_home: Path,
+) -> None:
+    chart = parent_chart(tmp_path, helm_repo.url)
+    declared = [DeclaredRepository("charts", RepoType.HELM, helm_repo.url, good_access)]
+    before = vendor_dependencies(fetcher, LocalTree(chart.parent), chart.name, declared)
+    publish(helm_repo.root, "demo", "1.2.0", helm_home)
+    after = vendor_dependencies(fetcher, LocalTree(chart.parent), chart.name, declared)
+    assert isinstance(before, OverlayTree) and isinstance(after, OverlayTree)
+    assert list(after.files) == [f"{chart.name}/charts/demo-1.2.0.tgz"]
+    assert before.pin != after.pin

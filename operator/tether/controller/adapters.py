@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from tether.api.conditions import Reason
@@ -50,6 +51,7 @@ from tether.plan.errors import DuplicateObjectError
 from tether.sources import Access, SourceFetcher, SourceRequest
 from tether.sources.dependencies import (
     DeclaredRepository,
+    OverlayTree,
     remote_dependencies,
     vendor_dependencies,
 )
@@ -148,14 +150,20 @@ class EngineAdapter:
         if resolved.artifact is not None and self.fetcher is not None:
             archive, root = await asyncio.to_thread(self.fetcher.tree, resolved.artifact)
             where = render_root(resolved.artifact, root, app.source.path)
-            tree: Any = await self._with_dependencies(app, archive, where)
-            return await self.renderer(tree, app, resolved.commit, where)
+            return await self._render(app, archive, resolved.commit, where)
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            full = await self._with_dependencies(app, tree, app.source.path)
-            return await self.renderer(full, app, resolved.commit, app.source.path)
+            return await self._render(app, tree, resolved.commit, app.source.path)
         finally:
             tree.close()
+
+    async def _render(self, app: AppSpec, tree: Any, commit: str, where: str) -> Rendered:
+        full = await self._with_dependencies(app, tree, where)
+        # Fetched dependencies are part of what was rendered: their digests join the
+        # commit in the render's identity, so a dependency that moves is rendered anew.
+        key = commit if not isinstance(full, OverlayTree) else f"{commit}+{full.pin}"
+        rendered = await self.renderer(full, app, key, where)
+        return replace(rendered, render_key=key)
 
     async def _with_dependencies(self, app: AppSpec, tree: Any, chart: str) -> Any:
         """``tree`` with the chart's remote dependencies from declared Repositories vendored."""
@@ -173,7 +181,7 @@ class EngineAdapter:
     async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
-        render_id = f"{resolved.commit}:{app.render_id}"
+        render_id = f"{desired.render_key or resolved.commit}:{app.render_id}"
         verdict = await self.engine.permitted(
             app, desired.objects, desired.sources, render_id=render_id
         )

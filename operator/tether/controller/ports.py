@@ -84,6 +84,7 @@ class Rendered:
 
     objects: tuple[dict[str, Any], ...] = ()
     sources: tuple[str, ...] = ()
+    render_key: str = ""  # what the render is a function of besides the spec ("": the commit)
 
 
 @dataclass(frozen=True)

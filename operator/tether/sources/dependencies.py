@@ -14,6 +14,7 @@ the Repository to declare.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from tether.sources.digestcache import sha256_digest
 from tether.sources.fetch import Access, RepoType, SourceFetcher, SourceRequest
 from tether.tree import EntryType, FileTree, TreeEntry, TreeError, split_tree_path
 
@@ -120,6 +122,10 @@ class OverlayTree:
     def __init__(self, base: FileTree, files: Mapping[str, bytes]) -> None:
         self.base = base
         self.files = dict(files)
+        # One short digest of every added file: the overlay's part of a render's identity.
+        self.pin = hashlib.sha256(
+            b"".join(f"{p}\0{sha256_digest(d)}\n".encode() for p, d in sorted(files.items()))
+        ).hexdigest()[:16]
         self._dirs = {""}
         for path in files:
             parent = posixpath.dirname(path)
