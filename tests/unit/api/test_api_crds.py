@@ -145,7 +145,7 @@ def test_names_subresources_and_columns() -> None:
         "Message": (".status.message", 1),
     }
     repo_columns = [c["name"] for c in repo["spec"]["versions"][0]["additionalPrinterColumns"]]
-    assert repo_columns[:4] == ["Ready", "Type", "URL", "Age"]
+    assert repo_columns[:3] == ["Ready", "URL", "Age"]
 
 
 def test_unions_other_than_optional_are_refused() -> None:
