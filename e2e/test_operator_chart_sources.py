@@ -7,7 +7,8 @@ from a plain-manifests OCI artifact (``tether push artifact`` into the real
 registry) does too; so do a chart whose dependency comes from its declared
 Repository (fetched by the operator, never by helm) and a chart pushed by ``helm
 push`` to a registry with token auth; a wrong password is reported as
-AuthenticationFailed, and a chart on a git Repository as InvalidSpec.
+AuthenticationFailed, and a chart on a git Repository as InvalidSpec. The CLI's
+``diff``/``sync --repo-type helm --chart`` go the same way against the same server.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from source_servers import (
     write_chart,
 )
 
+from engine_helpers import tether
 from operator_helpers import (
     NotYet,
     Operator,
@@ -305,3 +307,26 @@ def test_chart_pushed_to_a_token_auth_registry_syncs(
     status = wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
     assert status["sync"]["revision"].startswith("0.2.0@sha256:")
     assert configmap_data(kubectl, namespace, "app-api")["version"] == "0.2.0"
+
+
+def test_cli_diff_and_sync_a_chart_from_the_helm_repository(
+    cluster: Any,
+    chart_repo: HelmRepoServer,
+    tls: ServerTLS,
+    kubectl: Any,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"username": USER, "password": PASSWORD}))
+    flags = [
+        chart_repo.url, "--repo-type", "helm", "--chart", "web", "--revision", "1.0.0",
+        "--auth-file", str(auth), "--ca-file", str(tls.ca_file), "--app", "cli", "-n", namespace,
+    ]  # fmt: skip
+    first = tether(cluster, "diff", *flags)
+    assert first.returncode == 1, first.stderr  # drift: nothing applied yet
+    synced = tether(cluster, "sync", *flags)
+    assert synced.returncode == 0, synced.stderr
+    again = tether(cluster, "diff", *flags)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert configmap_data(kubectl, namespace, "cli-web")["version"] == "1.0.0"
