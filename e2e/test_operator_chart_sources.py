@@ -36,6 +36,7 @@ from source_servers import (
     make_tls,
     package_chart,
     publish,
+    serving,
     tar_chart,
     write_chart,
 )
@@ -73,29 +74,22 @@ def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def chart_repo(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS, helm_home: Path) -> Any:
     folder = tmp_path_factory.mktemp("e2e-charts")
     publish(folder, "web", "1.0.0", helm_home)
-    server = HelmRepoServer(folder, tls)
-    server.start()
-    yield server
-    server.stop()
+    with serving(HelmRepoServer(folder, tls)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def oci_registry(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS) -> Any:
-    server = RegistryServer(tmp_path_factory.mktemp("e2e-registry"), tls)
-    server.start()
-    yield server
-    server.stop()
+    with serving(RegistryServer(tmp_path_factory.mktemp("e2e-registry"), tls)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def token_registry(tmp_path_factory: pytest.TempPathFactory, tls: ServerTLS) -> Any:
-    tokens = TokenServer(tmp_path_factory.mktemp("e2e-tokens"), tls)
-    tokens.start()
-    server = RegistryServer(tmp_path_factory.mktemp("e2e-token-registry"), tls, token=tokens)
-    server.start()
-    yield server
-    server.stop()
-    tokens.stop()
+    with serving(TokenServer(tmp_path_factory.mktemp("e2e-tokens"), tls)) as tokens:
+        folder = tmp_path_factory.mktemp("e2e-token-registry")
+        with serving(RegistryServer(folder, tls, token=tokens)) as server:
+            yield server
 
 
 def credentials_secret(ns: str, tls: ServerTLS, password: str = PASSWORD) -> dict[str, Any]:

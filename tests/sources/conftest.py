@@ -21,6 +21,7 @@ from source_servers import (
     TokenServer,
     make_tls,
     publish,
+    serving,
 )
 
 from tether.sources import Access, Credentials, SourceFetcher
@@ -45,10 +46,8 @@ def helm_repo(tmp_path: Path, source_tls: ServerTLS, helm_home: Path) -> Iterato
     folder.mkdir()
     publish(folder, "demo", "1.0.0", helm_home)
     publish(folder, "demo", "1.1.0", helm_home)
-    server = HelmRepoServer(folder, source_tls)
-    server.start()
-    yield server
-    server.stop()
+    with serving(HelmRepoServer(folder, source_tls)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -56,20 +55,16 @@ def registry(
     tmp_path_factory: pytest.TempPathFactory, source_tls: ServerTLS
 ) -> Iterator[RegistryServer]:
     """The registry with htpasswd auth."""
-    server = RegistryServer(tmp_path_factory.mktemp("registry-htpasswd"), source_tls)
-    server.start()
-    yield server
-    server.stop()
+    with serving(RegistryServer(tmp_path_factory.mktemp("registry-htpasswd"), source_tls)) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
 def token_service(
     tmp_path_factory: pytest.TempPathFactory, source_tls: ServerTLS
 ) -> Iterator[TokenServer]:
-    server = TokenServer(tmp_path_factory.mktemp("token-service"), source_tls)
-    server.start()
-    yield server
-    server.stop()
+    with serving(TokenServer(tmp_path_factory.mktemp("token-service"), source_tls)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -77,12 +72,9 @@ def token_registry(
     tmp_path_factory: pytest.TempPathFactory, source_tls: ServerTLS, token_service: TokenServer
 ) -> Iterator[RegistryServer]:
     """The registry with token auth, its tokens signed by ``token_service``."""
-    server = RegistryServer(
-        tmp_path_factory.mktemp("registry-token"), source_tls, token=token_service
-    )
-    server.start()
-    yield server
-    server.stop()
+    folder = tmp_path_factory.mktemp("registry-token")
+    with serving(RegistryServer(folder, source_tls, token=token_service)) as server:
+        yield server
 
 
 @pytest.fixture

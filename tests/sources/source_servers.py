@@ -29,9 +29,12 @@ import tarfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
@@ -65,6 +68,24 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"port {port} did not open")
+
+
+class Server(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Server)
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """Start ``server``, yield it, stop it: the body of every server fixture."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # -- TLS -------------------------------------------------------------------------------
