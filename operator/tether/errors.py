@@ -15,6 +15,7 @@ being translated once into the upper layer's terms:
     ├── SourceError          tether.sources: Helm repositories and OCI registries
     ├── KubeError            tether.kube: the API server (mapped from HTTP status)
     ├── ApiError             tether.api: an invalid Tether resource (also a ValueError)
+    ├── WebhookError         tether.webhook: a webhook body the provider would not send
     ├── WriteBackError       tether.writeback: editing, committing, pushing (with a reason)
     └── LocalClusterError    tether.localcluster: the local control plane
 

@@ -1,8 +1,8 @@
 """The wake-up queue that decides when an object is reconciled.
 
 Kubernetes watch events, Repository revision moves, cluster-cache events on
-managed objects, the ``tether.dev/refresh`` and ``tether.dev/sync`` annotations
-and interval timers all end up as ``wake(key, reason)`` here. The queue is
+managed objects, the ``tether.dev/refresh`` and ``tether.dev/sync`` annotations,
+verified push webhooks and interval timers all end up as ``wake(key, reason)`` here. The queue is
 keyed, so a burst of wake-ups for one object collapses into one reconcile;
 an object is never reconciled by two workers at once, and a wake-up that
 arrives while it is being reconciled runs it once more afterwards.
@@ -30,6 +30,7 @@ RESUMED = "resumed"
 REVISION_MOVED = "revision-moved"
 DRIFT = "drift"
 REFRESH = "refresh-annotation"
+WEBHOOK = "webhook"  # a verified push webhook named this Repository (tether.webhook)
 SYNC = "sync-annotation"
 INTERVAL = "interval"
 RETRY = "retry"
