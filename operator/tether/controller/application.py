@@ -67,7 +67,7 @@ from tether.controller.ports import (
     WriteBackPort,
 )
 from tether.controller.redact import REDACTOR
-from tether.controller.repository import Failure, RepoState, classify
+from tether.controller.repository import Failure, RepoState, classify, classify_source
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
@@ -77,6 +77,7 @@ from tether.identity import AppRef
 from tether.kube.resource import GVK
 from tether.manifests.errors import DuplicateObjectError
 from tether.manifests.toolrun import RenderStoppedError
+from tether.sources import RepoType, SourceError
 from tether.sync.state import OperationPhase
 from tether.tenancy import (
     ProjectBook,
@@ -415,7 +416,7 @@ class ApplicationController:
 
     async def _source(self, key: Key, app: AppSpec, *, force: bool) -> Sourced | Problem:
         source = app.source
-        revision = source.revision
+        revision = source.followed
         if source.repo_url is not None:
             return await self._inline_source(app, force=force)
         assert source.repository is not None
@@ -428,6 +429,9 @@ class ApplicationController:
                 f"Repository {repo_key[0]}/{repo_key[1]} does not exist",
             )
         state = self.neighbours.repo_state(repo_key)
+        mismatch = chart_mismatch(state.type, source.chart, repo_key[1]) if state else None
+        if mismatch is not None:
+            return Problem(Reason.INVALID_SPEC, mismatch, True)
         found = state.lookup(revision) if state is not None else None
         problem = state.problem(revision) if state is not None else None
         if found is not None and (problem is None or not problem.stalled):
@@ -741,11 +745,25 @@ class StepFailed(Exception):
         self.problem = problem
 
 
+def chart_mismatch(repo_type: RepoType, chart: str, repo: str) -> str | None:
+    """Why ``source.chart`` does not suit the Repository's type, or None."""
+    if chart and repo_type is RepoType.GIT:
+        return (
+            f"source.chart needs a helm or oci Repository; Repository {repo} is type git "
+            "(for a chart in Git, set path to its folder)"
+        )
+    if not chart and repo_type is RepoType.HELM:
+        return f"Repository {repo} is a helm repository: set source.chart to the chart's name"
+    return None
+
+
 def failure_problem(step: Reason, exc: BaseException) -> Problem:
     """The ``Problem`` for an exception raised by an engine step (the one mapping)."""
     reason = getattr(exc, "reason", None)
     if isinstance(exc, DuplicateObjectError):  # found by the render, before any compare
         reason = Reason.DUPLICATE_OBJECT
+    if isinstance(exc, SourceError):  # a chart archive refused when unpacked for the render
+        reason = classify_source(exc, str(exc)).reason
     if isinstance(reason, Reason):
         stalled = reason is Reason.NOT_PERMITTED  # only a Project or spec change helps
         return Problem(reason, REDACTOR.redact(str(exc)), stalled)

@@ -23,7 +23,7 @@ from typing import Any
 import kopf
 
 from tether.controller import events as ev
-from tether.controller.adapters import EngineAdapter, GitCacheSource
+from tether.controller.adapters import EngineAdapter, FetcherSource, GitCacheSource
 from tether.controller.application import ApplicationController, AppPorts, Neighbours
 from tether.controller.fence import NO_FENCE
 from tether.controller.handlers import build_registry
@@ -120,6 +120,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     from tether.git.cache import GitCache
     from tether.git.urls import FileURLPolicy
     from tether.kube.client import KubeClient
+    from tether.sources import SourceFetcher
     from tether.tools import cache_dir
 
     stop = stop or asyncio.Event()
@@ -136,6 +137,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         (cfg.cache_dir or cache_dir()) / "git", file_urls=FileURLPolicy(cfg.allow_file_urls)
     )
     source = GitCacheSource(git)
+    fetcher = SourceFetcher((cfg.cache_dir or cache_dir()) / "sources")
     runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
     recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)
     repo_patcher: Any = KubeStatusPatcher(client, REPOSITORIES)
@@ -155,10 +157,11 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         wanted=runtime.wanted_revisions,
         following=runtime.apps_following,
         wake_app=runtime.app_queue.wake,
+        charts=FetcherSource(fetcher),
     )
     apps = ApplicationController(
         AppPorts(
-            engine=EngineAdapter(engine, git, render_app),
+            engine=EngineAdapter(engine, git, render_app, fetcher, repos.declared),
             git=source,
             writer=StatusWriter(app_patcher),
             meta=app_patcher,

@@ -81,7 +81,7 @@ def followed(body: dict[str, Any]) -> tuple[str | None, str]:
         source = spec_of(Application.model_validate(body)).source
     except ValidationError:
         return None, ""
-    return source.repository, source.revision
+    return source.repository, source.followed
 
 
 def project_of(app: dict[str, Any]) -> str:
