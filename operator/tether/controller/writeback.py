@@ -17,8 +17,12 @@ and before the compare, for apps with ``spec.writeBack``. It:
    app syncs to its own commit, finds nothing different, and writes nothing.
 
 What was pushed is remembered per app, so a value already pushed is not pushed
-again while the Repository catches up; a failed push is retried with backoff
-(``RETRY_BACKOFF``), never in a loop. Refused Secrets are not captured, so Git
+again while the Repository catches up. What is held goes to the status
+(``Outcome.held``), and a step that just started restores it before its first
+look, so a restart does not hand a held capture back to selfHeal. A failed push
+that may pass later is retried with backoff (``RETRY_BACKOFF``), never in a loop;
+one that cannot (``retry_of``) waits for new inputs, and FieldMoved drops the
+captures. Refused Secrets are not captured, so Git
 stays the truth for them. The outcome says what the ``WriteBack`` condition,
 ``status.writeBack`` and the events should be; the controller writes them. No
 values reach messages: pending entries and events name objects and fields.
