@@ -179,6 +179,16 @@ class Outcome:
     refresh: bool = False
 
 
+@dataclass(frozen=True)
+class _Stuck:
+    """A push refused for good on ``inputs`` (the commit and the changes): not tried
+    again until they change. ``drop``: the captures are not held meanwhile."""
+
+    inputs: str
+    verdict: Verdict
+    drop: bool
+
+
 @dataclass
 class _Memory:
     """What one app's write-back remembers between reconciles."""
@@ -190,16 +200,6 @@ class _Memory:
     retry_at: float = 0.0
     lease: str | None = None  # the commit last pushed to pushBranch
     stuck: _Stuck | None = None  # a push that cannot succeed on these inputs
-
-
-@dataclass(frozen=True)
-class _Stuck:
-    """A push refused for good on ``inputs`` (the commit and the changes): not tried
-    again until they change. ``drop``: the captures are not held meanwhile."""
-
-    inputs: str
-    verdict: Verdict
-    drop: bool
 
 
 @dataclass(frozen=True)
