@@ -59,6 +59,9 @@ class Reason(enum.StrEnum):
     APPLY_FAILED = "ApplyFailed"
     DEGRADED = "Degraded"
     NOT_PERMITTED = "NotPermitted"
+    NOT_FOUND = "NotFound"
+    DIGEST_MISMATCH = "DigestMismatch"
+    INVALID_ARTIFACT = "InvalidArtifact"
 
 
 class Condition(StatusModel):
