@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,23 @@ def api_requests_by_resource(port: int) -> dict[tuple[str, str], float]:
             resource = labels.partition('resource="')[2].split('"', 1)[0]
             out[(verb, resource)] = out.get((verb, resource), 0) + float(value)
     return out
+
+
+def operator_env(tracemalloc: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if tracemalloc is not None:
+        env["TETHER_TRACEMALLOC"] = str(tracemalloc.resolve())
+    return env
+
+
+def dump_tracemalloc(pid: int, target: Path) -> None:
+    """Ask the operator for its allocation dump (SIGUSR1) and wait for the file."""
+    target.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 120
+    while not target.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    print(f"tracemalloc dump: {target if target.exists() else 'not written'}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -305,6 +323,13 @@ def main() -> None:
         help="record the operator with py-spy from the Applications' apply to convergence "
         "and write its top functions to this file (needs py-spy in the venv)",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        default=None,
+        help="run the operator with TETHER_TRACEMALLOC and write its top Python "
+        "allocations after convergence to this file",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tether-bench-op-"))
@@ -356,6 +381,7 @@ def main() -> None:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=operator_env(args.tracemalloc),
         )
         deadline = time.monotonic() + 240
         while True:
@@ -391,6 +417,8 @@ def main() -> None:
             time.sleep(0.5)
         converge = time.perf_counter() - started
         rss = rss_mib(operator.pid)
+        if args.tracemalloc is not None:
+            dump_tracemalloc(operator.pid, args.tracemalloc)
         requests_converge = api_requests_by_resource(metrics_port)
         cpu = cpu_seconds(operator.pid) - cpu_before
         if spy is not None:

@@ -35,6 +35,7 @@ from tether.controller.kubeio import (
     KubeStatusPatcher,
 )
 from tether.controller.leader import LeaderElector, LeaseConfig
+from tether.controller.memtrace import install_from_env as install_tracemalloc_from_env
 from tether.controller.metrics import Metrics, Probes, ProbeServer
 from tether.controller.rendering import render_app
 from tether.controller.repository import RepositoryController
@@ -125,6 +126,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
 
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
+    install_tracemalloc_from_env()
     allow_tools()
     prepare_render_folders()  # and remove those a killed predecessor left behind
 

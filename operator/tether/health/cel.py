@@ -19,16 +19,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import celpy
-from celpy import celtypes
-from celpy.adapter import json_to_cel
+from typing import TYPE_CHECKING, Any
 
 from tether.objects import plain
 
 from .errors import CelRuleError
 from .status import HealthResult, HealthStatus, unknown
+
+if TYPE_CHECKING:
+    import celpy
 
 _VERDICTS: tuple[tuple[str, HealthStatus], ...] = (
     ("degraded", HealthStatus.DEGRADED),
@@ -55,12 +54,19 @@ class CelRule:
         return f"{self.group or 'core'}/{self.kind}"
 
 
-_ENV = celpy.Environment()
+@functools.cache
+def _env() -> celpy.Environment:
+    # Imported and built on the first rule: cel-python and its parser hold ~9 MiB,
+    # which an operator without custom health rules never needs.
+    import celpy
+
+    return celpy.Environment()
 
 
 @functools.lru_cache(maxsize=1024)
 def _compile(expression: str) -> celpy.Runner:
-    return _ENV.program(_ENV.compile(expression))
+    env = _env()
+    return env.program(env.compile(expression))
 
 
 def _compile_field(rule: CelRule, field: str, expression: str) -> celpy.Runner:
@@ -82,6 +88,9 @@ class CompiledRule:
     message: celpy.Runner | None
 
     def evaluate(self, obj: Mapping[str, Any]) -> HealthResult | None:
+        from celpy import celtypes
+        from celpy.adapter import json_to_cel
+
         activation = {"obj": json_to_cel(plain(obj))}
         for field, status, program in self.verdicts:
             try:

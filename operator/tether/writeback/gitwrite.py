@@ -32,6 +32,7 @@ import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
@@ -47,7 +48,9 @@ from tether.writeback.errors import (
     PushConflict,
     PushDenied,
 )
-from tether.writeback.signing import SigningKeyError, SSHSigner
+
+if TYPE_CHECKING:
+    from tether.writeback.signing import SSHSigner
 
 Reader = Callable[[str], bytes | None]
 Build = Callable[[Reader], dict[str, bytes]]
@@ -268,6 +271,9 @@ def _parse(cache: GitCache, target: PushTarget) -> GitURL:
 def _signer(signing_key: bytes | None) -> SSHSigner | None:
     if signing_key is None:
         return None
+    # cryptography (~8 MiB resident) is loaded only when a Repository signs its commits
+    from tether.writeback.signing import SigningKeyError, SSHSigner
+
     try:
         return SSHSigner.load(signing_key)
     except SigningKeyError as exc:

@@ -1,0 +1,53 @@
+"""The operator's opt-in allocation dump and the modules it leaves unloaded at start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+from tether.controller.memtrace import dump, format_snapshot
+
+
+def test_dump_lists_the_allocating_line_and_file(tmp_path: Path) -> None:
+    tracemalloc.start()
+    try:
+        held = [bytearray(4096) for _ in range(64)]  # 256 KiB from this very line
+        dump(tmp_path / "tm.txt")
+    finally:
+        tracemalloc.stop()
+    text = (tmp_path / "tm.txt").read_text()
+    assert text.startswith("traced total: ")
+    assert f"{__file__}:" in text.split("-- by file")[0]
+    assert __file__ in text.split("-- by file")[1]
+    assert not (tmp_path / "tm.txt.partial").exists()
+    assert len(held) == 64
+
+
+def test_format_snapshot_caps_each_group() -> None:
+    tracemalloc.start()
+    try:
+        held = [str(i) * 10 for i in range(1000)]
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    assert len(held) == 1000
+    lines = format_snapshot(snapshot, top=3).splitlines()
+    by_line = lines[lines.index("-- by line") + 1 : lines.index("-- by file")]
+    by_file = lines[lines.index("-- by file") + 1 :]
+    assert 0 < len(by_line) <= 3
+    assert 0 < len(by_file) <= 3
+
+
+def test_operator_start_leaves_cel_and_cryptography_unloaded() -> None:
+    # cel-python (custom health rules) and cryptography (commit signing) cost ~17 MiB
+    # resident together; an operator that uses neither must not load them.
+    code = (
+        "import sys, tether.controller.main\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'celpy', 'lark', 'cryptography'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
