@@ -395,6 +395,8 @@ def main() -> None:
                     ) from None
                 time.sleep(0.2)
 
+        time.sleep(3)  # let the informers' first lists settle
+        rss_ready = rss_mib(operator.pid)
         interval = f"{int(args.idle)}s"
         edits = min(args.edits, args.apps // 2)
         heal_from = args.apps - edits  # the last `edits` apps self-heal; the first drift
@@ -441,6 +443,7 @@ def main() -> None:
         print(
             f"baseline kubectl apply {args.apps * args.objects} objects: {baseline:8.2f} s  (ratio {converge / baseline:.2f}x)"
         )
+        print(f"operator RSS ready, no apps:   {rss_ready:8.1f} MiB")
         print(
             f"operator RSS after converge:   {rss:8.1f} MiB (after drift edits {rss_after:.1f} MiB)"
         )

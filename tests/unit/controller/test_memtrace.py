@@ -51,3 +51,15 @@ def test_operator_start_leaves_cel_and_cryptography_unloaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_deep_tracing_adds_the_call_chains() -> None:
+    tracemalloc.start(5)
+    try:
+        held = [bytearray(4096) for _ in range(64)]
+        text = format_snapshot(tracemalloc.take_snapshot())
+    finally:
+        tracemalloc.stop()
+    assert len(held) == 64
+    chains = text.split("-- chain ")[1:]
+    assert any(f"{__file__}:" in chain for chain in chains)
