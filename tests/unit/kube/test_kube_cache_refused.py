@@ -71,7 +71,7 @@ async def test_a_refused_list_raises_the_servers_words_at_once(
         while client.lists < 3:
             client.listed.clear()
             await client.listed.wait()
-    assert "cannot list resource" in str(refused.value)
+    assert "cannot list configmaps (the core API group) in all namespaces" in str(refused.value)
     assert "system:serviceaccount:tether-system:tether" in str(refused.value)
     warnings = [r for r in caplog.records if "watch of" in r.getMessage()]
     assert len(warnings) == 1
