@@ -84,15 +84,19 @@ class Operator:
             return r.read().decode()
 
 
-def start_operator(kubeconfig: Path, tmp: Path, *extra: str) -> Operator:
+def start_operator(
+    kubeconfig: Path, tmp: Path, *extra: str, namespaces: tuple[str, ...] = ()
+) -> Operator:
+    """``tether run`` as a subprocess, ready; the whole cluster unless ``namespaces``."""
     port = free_port()
+    scope = [f"--namespace={ns}" for ns in namespaces] or ["--all-namespaces"]
     log = tmp / f"operator-{port}.log"
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("tether")),
             "run",
-            "--all-namespaces",
+            *scope,
             f"--kubeconfig={kubeconfig}",
             "--metrics-host=127.0.0.1",
             f"--metrics-port={port}",
