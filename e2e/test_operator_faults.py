@@ -7,7 +7,9 @@
   watches Namespaces, filtered by Tether's label), a re-sync of a CreateNamespace app
   does not wait for the unlabelled namespace it created.
 - A Namespace removed from Git is not pruned while it holds objects the app does not
-  own; the app's own objects are pruned, the foreign ones stay.
+  own; the app's own objects are pruned, the foreign ones stay. The app gets a
+  ``PruneSkipped`` condition and an Event naming them; once they are gone, a sync
+  prunes the Namespace and the condition clears.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from operator_helpers import (
     Operator,
     app_status,
     apply_repo_and_app,
+    condition,
     configmap,
     git_server,
     installed,
@@ -322,9 +325,52 @@ def test_a_namespace_holding_foreign_objects_is_not_pruned(
         live_ns = kubectl.json("get", "namespace", shop)
         assert "deletionTimestamp" not in live_ns["metadata"]
         assert kubectl.json("get", "configmap", "foreign", "-n", shop)["data"] == {"k": "v"}
+
+        # Its own warning condition and an Event, naming the namespace and what is inside.
+        skipped = wait_for("the PruneSkipped condition", prune_skipped(kubectl, namespace), 60)
+        assert skipped["status"] == "True" and skipped["reason"] == "NamespaceNotEmpty"
+        assert f"namespace {shop} still holds" in skipped["message"], skipped
+        assert f"ConfigMap {shop}/foreign" in skipped["message"], skipped
+        events = kubectl.json(
+            "get", "events", "-n", namespace, "--field-selector",
+            "involvedObject.kind=Application,reason=PruneSkipped",
+        )["items"]  # fmt: skip
+        assert events and f"ConfigMap {shop}/foreign" in events[0]["message"], events
+
+        # Once the foreign object is gone, a sync prunes the Namespace; the condition goes.
+        kubectl.run("delete", "configmap", "foreign", "-n", shop)
+        kubectl.run(
+            "annotate", "applications.tether.dev", "app", "-n", namespace,
+            "tether.dev/sync=after-cleanup", "--overwrite",
+        )  # fmt: skip
+        wait_for(
+            "the PruneSkipped condition to clear",
+            prune_skipped(kubectl, namespace, "after-cleanup"),
+            90,
+        )
+        pruned = kubectl.run("get", "namespace", shop, "-o", "json", check=False)
+        assert (
+            pruned.returncode != 0 or "deletionTimestamp" in json.loads(pruned.stdout)["metadata"]
+        ), "the emptied Namespace was not pruned"
     finally:
         kubectl.run("delete", "namespace", shop, "--wait=false", check=False)
         kubectl.run("delete", "projects.tether.dev", project, "--wait=false", check=False)
+
+
+def prune_skipped(kubectl: Any, ns: str, present: bool | str = True) -> Any:
+    """A check: the app's PruneSkipped condition is there; or, when ``present`` names a
+    manual sync request, gone once that sync succeeded."""
+
+    def check() -> Any:
+        status = app_status(kubectl, ns)
+        found = condition(status, "PruneSkipped")
+        if present is True:
+            return found or NotYet(status)
+        op = status.get("operationState") or {}
+        finished = op.get("phase") == "Succeeded" and status.get("lastHandledSync") == present
+        return status if finished and not found else NotYet(status)
+
+    return check
 
 
 def live_value(kubectl: Any, ns: str, name: str) -> str:

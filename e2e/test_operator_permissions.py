@@ -163,15 +163,18 @@ def test_refused_list_and_create_reach_status_with_who_what_and_where(
         # 3. Writes granted in the app's namespace: it syncs, and the condition is gone.
         grant(kubectl, writer, user, namespace, ["create", "patch", "update", "delete"])
         kubectl.run(
-            "annotate", "applications.tether.dev", "app", "-n", namespace,
-            "tether.dev/sync=after-grant", "--overwrite",
+            "annotate",
+            "applications.tether.dev",
+            "app",
+            "-n",
+            namespace,
+            "tether.dev/sync=after-grant",
+            "--overwrite",
         )  # fmt: skip (no retry limit is set: a manual sync tries again)
         done = wait_for("Synced and Healthy", synced_healthy(kubectl, namespace), timeout=90)
         ready = condition(done, "Ready")
         assert (ready["status"], ready["reason"]) == ("True", "Succeeded"), ready
-        assert kubectl.json("get", "configmap", "guarded", "-n", namespace)["data"] == {
-            "key": "1"
-        }
+        assert kubectl.json("get", "configmap", "guarded", "-n", namespace)["data"] == {"key": "1"}
     finally:
         stop_operator(op)
         kubectl.run("delete", "clusterrolebinding,clusterrole", reader, "--ignore-not-found",
