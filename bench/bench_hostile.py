@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "git"))
 
-from git_servers import free_port, git, start_git_daemon, stop  # noqa: E402
+from git_servers import git, start_git_daemon, stop  # noqa: E402
 
-from bench_operator import DEFAULT_PROJECT, kubectl, pct  # noqa: E402
+from bench_operator import DEFAULT_PROJECT, kubectl, launch_operator, pct  # noqa: E402
 
 CHART_MEMORY_LIMIT_MIB = 512  # charts/tether/values.yaml resources.limits.memory
 GRACE_SECONDS = 30  # the pod default; the chart sets no terminationGracePeriodSeconds
@@ -196,32 +195,8 @@ class Run:
 
 
 def start_operator(kubeconfig: Path, tmp: Path, name: str, namespaces: list[str]) -> Run:
-    port = free_port()
-    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("tether")),
-            "run",
-            *(f"--namespace={ns}" for ns in namespaces),
-            f"--kubeconfig={kubeconfig}",
-            "--metrics-host=127.0.0.1",
-            f"--metrics-port={port}",
-            f"--cache-dir={tmp / name}",
-            "--concurrency=4",  # the chart's default
-            "--log-level=warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit(f"operator did not become ready; see {tmp / name}.log") from None
-            time.sleep(0.2)
+    flags = [f"--namespace={ns}" for ns in namespaces]
+    process, _ = launch_operator(kubeconfig, tmp, name, [*flags, "--concurrency=4"])
     run = Run(process)
     threading.Thread(target=run.sample, daemon=True).start()
     return run

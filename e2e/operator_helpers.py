@@ -123,6 +123,19 @@ def start_operator(
     return op
 
 
+def helm(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """The pinned helm against the cluster; a failure fails the test with its stderr."""
+    done = subprocess.run(
+        [find_tool("helm"), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def stop_operator(op: Operator, sig: int = 15) -> None:
     if op.process.poll() is None:
         op.process.send_signal(sig)

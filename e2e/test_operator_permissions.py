@@ -30,6 +30,7 @@ from operator_helpers import (
     condition,
     configmap,
     git_server,
+    helm,
     namespace_project,
     start_operator,
     stop_operator,
@@ -41,17 +42,6 @@ from tether.tools import find_tool
 pytestmark = pytest.mark.cluster
 
 __all__ = ["git_server"]
-
-
-def helm(cluster: Any, *args: str) -> None:
-    done = subprocess.run(
-        [find_tool("helm"), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture
