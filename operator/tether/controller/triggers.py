@@ -8,7 +8,8 @@ an object is never reconciled by two workers at once, and a wake-up that
 arrives while it is being reconciled runs it once more afterwards.
 
 Fair sharing: ``done`` is told how long the reconcile took, and a key whose last
-reconcile was quick (under ``EXPRESS_SECONDS``) is queued in the express lane. Every
+reconcile was quick (under ``EXPRESS_SECONDS``), woken only for drift or its interval
+(``EXPRESS_REASONS``: nothing that means a new render), is queued in the express lane. Every
 worker takes express keys first; an *express* worker (``get(express=True)``, the
 runtime keeps one when it has two or more) takes nothing else. So a cheap reconcile
 (a canary's selfHeal) never waits behind a pool full of heavy renders; a key whose
@@ -63,8 +64,11 @@ def backoff(failures: int, base: float = 1.0, factor: float = 2.0, cap: float = 
     return exponential(failures, base, factor, cap)
 
 
-# A reconcile this quick keeps its key in the express lane.
+# A reconcile this quick keeps its key in the express lane ...
 EXPRESS_SECONDS = 1.0
+# ... while it is woken only for these: a moved revision, a spec change or a refresh
+# means a new render, which is no prediction from the last reconcile's cost.
+EXPRESS_REASONS = frozenset({DRIFT, INTERVAL})
 
 
 @dataclass
@@ -111,7 +115,9 @@ class WakeQueue:
         return cost is not None and cost < self._express_seconds
 
     def _queue(self, key: Key) -> None:
-        (self._express if self.is_express(key) else self._ordinary).append(key)
+        entry = self._pending.get(key)
+        quick = self.is_express(key) and entry is not None and entry.reasons <= EXPRESS_REASONS
+        (self._express if quick else self._ordinary).append(key)
         self._signal.set()
 
     def wake_after(self, key: Key, delay: float, reason: str) -> None:
@@ -163,9 +169,13 @@ class WakeQueue:
             key = lane.popleft()
             if key in self._processing:
                 continue  # a stale duplicate; ``done`` queues it again
-            entry = self._pending.pop(key, None)
+            entry = self._pending.get(key)
             if entry is None:
                 continue  # forgotten, or a stale duplicate
+            if lane is self._express and not entry.reasons <= EXPRESS_REASONS:
+                self._ordinary.append(key)  # woken meanwhile for work that renders
+                continue
+            del self._pending[key]
             self._processing.add(key)
             return key, frozenset(entry.reasons)
         return None

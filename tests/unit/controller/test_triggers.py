@@ -117,6 +117,27 @@ async def test_a_key_that_reconciled_quickly_goes_first_and_to_the_express_worke
     assert [(await q.get())[0] for _ in range(3)] == [canary, heavy, fresh]
 
 
+async def test_a_quick_key_woken_for_a_new_revision_waits_in_the_ordinary_lane() -> None:
+    q = WakeQueue(express_seconds=1.0)
+    key = ("n", "usually-cheap")
+    q.wake(key, triggers.CREATED)
+    await q.get()
+    q.done(key, 0.1)
+    q.wake(key, triggers.REVISION_MOVED)  # a new commit: it will render
+    express = asyncio.create_task(q.get(express=True))
+    await asyncio.sleep(0.01)
+    assert not express.done()
+    assert (await q.get())[0] == key
+    q.done(key, 0.1)
+    q.wake(key, triggers.DRIFT)  # queued express, then a new commit arrives meanwhile
+    q.wake(key, triggers.REVISION_MOVED)
+    await asyncio.sleep(0.01)
+    assert not express.done()  # the express worker passed it on
+    key2, reasons = await q.get()
+    assert key2 == key and reasons == {triggers.DRIFT, triggers.REVISION_MOVED}
+    express.cancel()
+
+
 async def test_a_cheap_key_that_turned_heavy_leaves_the_express_lane() -> None:
     q = WakeQueue(express_seconds=1.0)
     key = ("n", "a")
