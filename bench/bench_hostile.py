@@ -196,7 +196,10 @@ class Run:
 
 def start_operator(kubeconfig: Path, tmp: Path, name: str, namespaces: list[str]) -> Run:
     flags = [f"--namespace={ns}" for ns in namespaces]
-    process, _ = launch_operator(kubeconfig, tmp, name, [*flags, "--concurrency=4"])
+    level = os.environ.get("BENCH_LOG_LEVEL", "warning")  # info: one line per sync
+    process, _ = launch_operator(
+        kubeconfig, tmp, name, [*flags, "--concurrency=4", f"--log-level={level}"]
+    )
     run = Run(process)
     threading.Thread(target=run.sample, daemon=True).start()
     return run

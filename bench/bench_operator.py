@@ -215,12 +215,12 @@ def launch_operator(
         [
             str(Path(sys.executable).with_name("tether")),
             "run",
-            *flags,
             f"--kubeconfig={kubeconfig}",
             "--metrics-host=127.0.0.1",
             f"--metrics-port={port}",
             f"--cache-dir={tmp / name}",
             "--log-level=warning",
+            *flags,  # last: a flag given here wins
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

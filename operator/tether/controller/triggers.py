@@ -7,8 +7,8 @@ keyed, so a burst of wake-ups for one object collapses into one reconcile;
 an object is never reconciled by two workers at once, and a wake-up that
 arrives while it is being reconciled runs it once more afterwards.
 
-Fair sharing: ``done`` is told how long the reconcile took, and a key whose last
-reconcile was quick (under ``EXPRESS_SECONDS``), woken only for drift or its interval
+Fair sharing: ``done`` is told how long the reconcile took, and a key whose
+reconciles are quick (an average under ``EXPRESS_SECONDS``), woken only for drift or its interval
 (``EXPRESS_REASONS``: nothing that means a new render), is queued in the express lane. Every
 worker takes express keys first; an *express* worker (``get(express=True)``, the
 runtime keeps one when it has two or more) takes nothing else. So a cheap reconcile
@@ -64,8 +64,9 @@ def backoff(failures: int, base: float = 1.0, factor: float = 2.0, cap: float = 
     return exponential(failures, base, factor, cap)
 
 
-# A reconcile this quick keeps its key in the express lane ...
-EXPRESS_SECONDS = 1.0
+# A key whose reconciles take this little (an average that one slow run under CPU
+# contention does not tip over) stays in the express lane ...
+EXPRESS_SECONDS = 5.0
 # ... while it is woken only for these: a moved revision, a spec change or a refresh
 # means a new render, which is no prediction from the last reconcile's cost.
 EXPRESS_REASONS = frozenset({DRIFT, INTERVAL})
@@ -110,7 +111,7 @@ class WakeQueue:
             self._queue(key)
 
     def is_express(self, key: Key) -> bool:
-        """Whether ``key``'s last reconcile was quick enough for the express lane."""
+        """Whether ``key``'s reconciles are quick enough for the express lane."""
         cost = self._cost.get(key)
         return cost is not None and cost < self._express_seconds
 
@@ -181,11 +182,12 @@ class WakeQueue:
         return None
 
     def done(self, key: Key, seconds: float | None = None) -> None:
-        """Mark ``key`` finished, ``seconds`` after it started (its lane from now on);
-        if it was woken meanwhile, queue it again."""
+        """Mark ``key`` finished, ``seconds`` after it started (averaged with the last
+        cost, it picks the lane from now on); if it was woken meanwhile, queue it again."""
         self._processing.discard(key)
         if seconds is not None:
-            self._cost[key] = seconds
+            previous = self._cost.get(key)
+            self._cost[key] = seconds if previous is None else (previous + seconds) / 2
         if key in self._pending and not self._closed:
             self._queue(key)
 
