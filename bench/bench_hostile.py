@@ -6,8 +6,10 @@ Two runs side by side on one local control plane, each with its own ``tether run
 2. hostile: the same canary, plus Kustomize and Helm apps (half each) that all follow
    one repository whose commit holds 40,000 small files and ~30 MB of big files. The
    Kustomize app's generator reads 1,000 of the small files, the Helm chart globs
-   1,000 more; every few seconds a new hostile commit is pushed and its Repository
-   refreshed, so each hostile app renders again and again during the measurement.
+   1,000 more; every 3 s a new hostile commit is pushed and its Repository refreshed,
+   so each hostile app renders and syncs again and again. The canary edits (one a
+   second) start once the hostile apps sync churned commits, and the run reports how
+   many hostile syncs started while the edits went on.
 
 For each run it prints: live edit -> healed latency of the canary (p50, p95, max over
 N edits), the operator's peak RSS (VmHWM) and the peak RSS of its whole process tree
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import json
 import os
 import random
@@ -48,6 +51,7 @@ from bench_operator import DEFAULT_PROJECT, kubectl, launch_operator, pct  # noq
 CHART_MEMORY_LIMIT_MIB = 512  # charts/tether/values.yaml resources.limits.memory
 GRACE_SECONDS = 30  # the pod default; the chart sets no terminationGracePeriodSeconds
 GENERATED = 1000  # small files each hostile render reads (generator files, chart files)
+EDIT_GAP = 1.0  # seconds between canary edits: 20 edits span several hostile commits
 
 
 # -- repositories ---------------------------------------------------------------------
@@ -265,8 +269,9 @@ def sigterm_seconds(run: Run) -> float:
 # -- measurements -----------------------------------------------------------------------
 
 
-async def heal_latencies(kubeconfig: Path, ns: str, edits: int) -> list[float]:
-    """Edit the canary live ``edits`` times; each time, how long until Git's value is back."""
+async def heal_latencies(kubeconfig: Path, ns: str, edits: int, gap: float) -> list[float]:
+    """Edit the canary live ``edits`` times, ``gap`` seconds apart; each time, how long
+    until Git's value is back."""
     from tether.kube.client import KubeClient
     from tether.kube.resource import ApiResource
 
@@ -286,7 +291,7 @@ async def heal_latencies(kubeconfig: Path, ns: str, edits: int) -> list[float]:
                     out.append(float("inf"))
                     break
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(gap)
     finally:
         await client.close()
     return out
@@ -303,6 +308,37 @@ def wait_synced(kubeconfig: Path, ns: str, name: str, timeout: float = 600) -> N
             return
         time.sleep(0.5)
     raise SystemExit(f"{ns}/{name} did not sync in {timeout:g}s")
+
+
+def sync_starts(kubeconfig: Path, namespaces: list[str]) -> list[float]:
+    """When each sync of the hostile apps started (history and the current operation)."""
+    out: list[float] = []
+    for ns in namespaces:
+        doc = json.loads(
+            kubectl(kubeconfig, "get", "applications.tether.dev", "hostile", "-n", ns, "-o", "json")
+        )
+        status = doc.get("status") or {}
+        stamps = [h.get("startedAt") for h in status.get("history") or ()]
+        stamps.append((status.get("operationState") or {}).get("startedAt"))
+        out += [_epoch(s) for s in stamps if s]
+    return out
+
+
+def _epoch(stamp: str) -> float:
+    return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def wait_started(kubeconfig: Path, namespaces: list[str], since: float) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if any(t >= since - 1 for t in sync_starts(kubeconfig, namespaces)):
+            return
+        time.sleep(0.5)
+    raise SystemExit("no hostile app synced a churned commit in 300 s")
+
+
+def syncs_since(kubeconfig: Path, namespaces: list[str], since: float) -> int:
+    return sum(1 for t in sync_starts(kubeconfig, namespaces) if t >= since - 1)
 
 
 @dataclass(frozen=True)
@@ -328,7 +364,7 @@ def baseline_run(kubeconfig: Path, tmp: Path, canary_url: str, edits: int) -> Fi
     run = start_operator(kubeconfig, tmp, "baseline", [ns])
     apply_objects(kubeconfig, [repository(ns, canary_url), application(ns, "canary", "canary", {})])
     wait_synced(kubeconfig, ns, "canary")
-    heals = asyncio.run(heal_latencies(kubeconfig, ns, edits))
+    heals = asyncio.run(heal_latencies(kubeconfig, ns, edits, EDIT_GAP))
     peak = run.peak_mib()
     return Figures(heals, peak, run.peak_tree_mib, sigterm_seconds(run))
 
@@ -364,7 +400,11 @@ def hostile_run(
     churner = threading.Thread(target=churn, daemon=True)
     churner.start()
     try:
-        heals = asyncio.run(heal_latencies(kubeconfig, ns, args.edits))
+        # The edits start once the hostile apps sync churned commits: renders are under way.
+        wait_started(kubeconfig, [a[0] for a in apps], since=time.time())
+        window = time.time()
+        heals = asyncio.run(heal_latencies(kubeconfig, ns, args.edits, EDIT_GAP))
+        hostile_syncs = syncs_since(kubeconfig, [a[0] for a in apps], window)
     finally:
         stop.set()
         churner.join()
@@ -378,7 +418,7 @@ def hostile_run(
     while time.monotonic() < deadline and not (seen := tool_running(run.process.pid)):
         time.sleep(0.005)
     peak = run.peak_mib()
-    note = f"; {pushed[0]} hostile commits pushed during the edits"
+    note = f"; {pushed[0]} hostile commits pushed, {hostile_syncs} hostile syncs during the edits"
     note += "" if seen else "; no render tool was caught running at SIGTERM"
     return Figures(heals, peak, run.peak_tree_mib, sigterm_seconds(run), note)
 
