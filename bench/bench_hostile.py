@@ -121,8 +121,10 @@ def _commit_and_push(work: Path, message: str) -> None:
 
 
 def push_hostile_commit(work: Path, n: int) -> None:
-    """A new commit (one noise file changed): every hostile render's cache key moves."""
-    (work / "noise" / "0" / "n0.txt").write_text(f"round {n}".ljust(256))
+    """A new commit changing one file each render reads: every hostile app renders again,
+    finds its ConfigMap out of sync, and syncs."""
+    for app in ("kust", "chart"):
+        (work / "apps" / app / "files" / "f0.txt").write_text(f"round {n}".ljust(256))
     git("commit", "-q", "-am", f"hostile {n}", cwd=work)
     git("push", "-q", "origin", "HEAD:main", cwd=work)
 
