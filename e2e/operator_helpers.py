@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -234,8 +235,11 @@ def apply_repo_and_app(
     name: str = "app",
     source: dict[str, Any] | None = None,
     project: str | None = None,
+    repo_spec: dict[str, Any] | None = None,
+    app_interval: str = "30s",
 ) -> None:
-    """A Repository and an Application of ``path``; ``source`` adds fields to its source.
+    """A Repository and an Application of ``path``; ``source`` adds fields to its source,
+    ``repo_spec`` to the Repository's spec (its interval is 10s unless given).
 
     Without ``project`` the app uses the chart's tight ``default`` Project."""
     sync_policy: dict[str, Any] = {}
@@ -247,7 +251,7 @@ def apply_repo_and_app(
                 "apiVersion": "tether.dev/v1alpha1",
                 "kind": "Repository",
                 "metadata": {"name": "repo", "namespace": ns},
-                "spec": {"url": url, "insecure": True, "interval": "10s"},
+                "spec": {"url": url, "insecure": True, "interval": "10s", **(repo_spec or {})},
             },
             {
                 "apiVersion": "tether.dev/v1alpha1",
@@ -262,12 +266,24 @@ def apply_repo_and_app(
                     },
                     "destination": {"namespace": ns},
                     "syncPolicy": sync_policy,
-                    "interval": "30s",
+                    "interval": app_interval,
                     **({"project": project} if project else {}),
                 },
             },
         ]
     )
+
+
+def post_webhook(port: int, provider: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    """POST a webhook delivery to the operator's receiver; (HTTP status, JSON answer)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/hooks/{provider}", data=body, headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
 
 
 def namespace_project(kubectl: Any, ns: str) -> str:

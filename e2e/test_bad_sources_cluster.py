@@ -98,11 +98,9 @@ def test_a_duplicate_only_namespace_defaulting_reveals_is_refused_by_diff_and_sy
     )
     diffed = tether(cluster, "diff", str(tmp_path), "--app", "mixed", "-n", namespace)
     assert (diffed.returncode, diffed.stderr) == (2, f"error: {twice}\n"), diffed.stdout
-    # sync refuses it as a failed sync (exit 1) that changed nothing: the engine finds it
-    # while planning, where a render-time duplicate (exit 2) never gets.
+    # sync judges it as diff does: bad input (exit 2), found after keying, nothing applied.
     synced = tether(cluster, "sync", str(tmp_path), "--app", "mixed", "-n", namespace)
-    assert synced.returncode == 1, synced.stdout + synced.stderr
-    assert synced.stderr == f"error: invalid objects, nothing applied: {twice}\n"
-    assert synced.stdout == "sync failed before changing anything\n"
+    assert (synced.returncode, synced.stderr) == (2, f"error: {twice}\n"), synced.stdout
+    assert synced.stdout == ""
     listed = kubectl.run("get", "configmap", "twice", "-n", namespace, "--ignore-not-found")
     assert listed.stdout.strip() == ""

@@ -123,3 +123,23 @@ def test_namespace_scoped_install(
         assert not can(kubectl, sa, "update", "leases.coordination.k8s.io/other", "-n", namespace)
     finally:
         kubectl.run("delete", "namespace", target, "--wait=false", check=False)
+
+
+def test_webhook_install_has_its_service_and_ingress_and_may_ask_for_refreshes(
+    cluster: ClusterHandle, kubectl: Kubectl, namespace: str, release: str
+) -> None:
+    helm(
+        cluster, "install", release, str(CHART), "-n", namespace, *NO_PROJECT,
+        "--set", "webhook.enabled=true", "--set", "webhook.secret.existingSecret=hooks",
+        "--set", "webhook.ingress.enabled=true", "--set", "webhook.ingress.host=hooks.example",
+    )  # fmt: skip
+    service = kubectl.json("get", "service", f"{release}-tether-webhook", "-n", namespace)
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("webhook", 9292)]
+    ingress = kubectl.json("get", "ingress", f"{release}-tether-webhook", "-n", namespace)
+    assert ingress["spec"]["rules"][0]["host"] == "hooks.example"
+    sa = f"system:serviceaccount:{namespace}:{release}-tether"
+    # What the receiver does: read a Repository's webhook Secret, post an Event, and (on a
+    # standby) set the refresh annotation on the Repository.
+    assert can(kubectl, sa, "get", "secrets", "-A")
+    assert can(kubectl, sa, "create", "events", "-A")
+    assert can(kubectl, sa, "patch", "repositories.tether.dev", "-A")

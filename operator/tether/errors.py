@@ -14,6 +14,8 @@ being translated once into the upper layer's terms:
     ├── GitError             tether.git: fetching and resolving
     ├── KubeError            tether.kube: the API server (mapped from HTTP status)
     ├── ApiError             tether.api: an invalid Tether resource (also a ValueError)
+    ├── WebhookError         tether.webhook: a webhook body the provider would not send
+    ├── WriteBackError       tether.writeback: editing, committing, pushing (with a reason)
     └── LocalClusterError    tether.localcluster: the local control plane
 
 The operator maps any of them to a status condition with a named reason

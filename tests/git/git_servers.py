@@ -97,11 +97,17 @@ def git_daemon_argv(base: Path, port: int, *extra: str, listen: str = "127.0.0.1
     ]
 
 
-def start_git_daemon(base: Path, listen: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], int]:
-    """A git daemon serving ``base``; the process returned is the daemon, not a wrapper."""
+def start_git_daemon(
+    base: Path, listen: str = "127.0.0.1", *, receive_pack: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A git daemon serving ``base``; the process returned is the daemon, not a wrapper.
+
+    ``receive_pack`` enables pushes (``--enable=receive-pack``), for write-back tests.
+    """
     port = free_port()
+    extra = ("--enable=receive-pack",) if receive_pack else ()
     process = subprocess.Popen(
-        git_daemon_argv(base, port, "--informative-errors", listen=listen),
+        git_daemon_argv(base, port, "--informative-errors", *extra, listen=listen),
         env=GIT_ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -112,12 +118,19 @@ def start_git_daemon(base: Path, listen: str = "127.0.0.1") -> tuple[subprocess.
 
 @dataclass
 class HttpGitServer:
-    """``git http-backend`` behind auth; ``requests`` records (method, path, query)."""
+    """``git http-backend`` behind auth; ``requests`` records (method, path, query).
+
+    ``username``/``password`` and ``token`` may read and push (``http.receivepack
+    true``); ``readonly_username``/``readonly_password`` may only read: for them
+    http-backend runs with ``http.receivepack false`` and refuses pushes itself.
+    """
 
     base: Path
     username: str = "alice"
     password: str = "s3cret-pass"
     token: str = "tok-0123456789"
+    readonly_username: str = "reader"
+    readonly_password: str = "read-only-pass"
     port: int = 0
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     pack_requests: list[str] = field(default_factory=list)
@@ -152,12 +165,22 @@ class HttpGitServer:
                 self._serve()
 
             def _authorized(self) -> bool:
+                return self._may_push() or self._read_only()
+
+            def _may_push(self) -> bool:
                 header = self.headers.get("Authorization", "")
                 if header == f"Bearer {owner.token}":
                     return True
                 if header.startswith("Basic "):
                     raw = base64.b64decode(header[6:]).decode()
                     return raw == f"{owner.username}:{owner.password}"
+                return False
+
+            def _read_only(self) -> bool:
+                header = self.headers.get("Authorization", "")
+                if header.startswith("Basic "):
+                    raw = base64.b64decode(header[6:]).decode()
+                    return raw == f"{owner.readonly_username}:{owner.readonly_password}"
                 return False
 
             def _serve(self) -> None:
@@ -194,6 +217,9 @@ class HttpGitServer:
                     "REMOTE_ADDR": "127.0.0.1",
                     "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
                     "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+                    "GIT_CONFIG_COUNT": "1",
+                    "GIT_CONFIG_KEY_0": "http.receivepack",
+                    "GIT_CONFIG_VALUE_0": "true" if self._may_push() else "false",
                 }
                 done = subprocess.run(
                     ["git", "http-backend"], input=body, env=env, capture_output=True
@@ -237,6 +263,8 @@ class SSHServer:
     encrypted_client_key: bytes
     passphrase: str
     process: subprocess.Popen[bytes]
+    # A deploy key limited to git-upload-pack by a forced command (pushes refused).
+    readonly_key: bytes = b""
 
     @property
     def known_hosts(self) -> str:
@@ -270,9 +298,23 @@ def start_sshd(folder: Path) -> SSHServer:
     keygen(folder / "host_key")
     keygen(folder / "client_key")
     keygen(folder / "client_key_enc", "correct horse")
-    authorized = (folder / "client_key.pub").read_text() + (
-        folder / "client_key_enc.pub"
-    ).read_text()
+    keygen(folder / "readonly_key")
+    readonly_script = folder / "readonly.sh"
+    readonly_script.write_text(
+        "#!/bin/sh\n"
+        'case "$SSH_ORIGINAL_COMMAND" in\n'
+        '  git-upload-pack*) exec sh -c "$SSH_ORIGINAL_COMMAND" ;;\n'
+        "esac\n"
+        "echo 'ERROR: this deploy key is read-only; pushes are refused' >&2\n"
+        "exit 1\n"
+    )
+    readonly_script.chmod(0o755)
+    authorized = (
+        (folder / "client_key.pub").read_text()
+        + (folder / "client_key_enc.pub").read_text()
+        + f'command="{readonly_script}",no-pty,no-port-forwarding '
+        + (folder / "readonly_key.pub").read_text()
+    )
     (folder / "authorized_keys").write_text(authorized)
     port = free_port()
     user = (
@@ -315,6 +357,7 @@ def start_sshd(folder: Path) -> SSHServer:
         encrypted_client_key=(folder / "client_key_enc").read_bytes(),
         passphrase="correct horse",
         process=process,
+        readonly_key=(folder / "readonly_key").read_bytes(),
     )
 
 

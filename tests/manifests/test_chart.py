@@ -284,3 +284,66 @@ def test_default_project_is_tight_unless_permissive() -> None:
     (fixed,) = of_kind(render("projects.default.serviceAccount=deployer"), "Project")
     assert policy_of(parse_project(fixed)).service_account == ServiceAccountRef("deployer")
     assert not of_kind(render("projects.default.create=false"), "Project")
+
+
+def test_webhooks_are_off_by_default() -> None:
+    docs = render()
+    assert [d["metadata"]["name"] for d in of_kind(docs, "Service")] == ["t-tether-metrics"]
+    assert of_kind(docs, "Ingress") == []
+    (deploy,) = of_kind(docs, "Deployment")
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in container["args"] if a.startswith("--webhook")]
+    assert "TETHER_WEBHOOK_SECRET" not in {e["name"] for e in container["env"]}
+
+
+def test_webhook_receiver_gets_its_own_port_service_and_ingress() -> None:
+    docs = render(
+        "webhook.enabled=true",
+        "webhook.secret.existingSecret=hooks",
+        "webhook.ingress.enabled=true",
+        "webhook.ingress.host=hooks.example.com",
+        "webhook.ingress.className=nginx",
+        "webhook.rateLimit=2",
+    )
+    (deploy,) = of_kind(docs, "Deployment")
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "webhook": 9292}
+    assert {"--webhook-port=9292", "--webhook-max-body=1048576", "--webhook-rate-limit=2"} <= set(
+        container["args"]
+    )
+    (secret_env,) = [e for e in container["env"] if e["name"] == "TETHER_WEBHOOK_SECRET"]
+    assert secret_env["valueFrom"]["secretKeyRef"] == {"name": "hooks", "key": "token"}
+    service = named(docs, "Service", "t-tether-webhook")
+    assert service["spec"]["ports"] == [
+        {"name": "webhook", "port": 9292, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    (ingress,) = of_kind(docs, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "hooks.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == "/hooks"  # only the hooks, never metrics
+    assert path["backend"]["service"] == {"name": "t-tether-webhook", "port": {"name": "webhook"}}
+    from tether.cli.run import run
+
+    params = run.make_context("run", list(container["args"][1:])).params
+    assert params["webhook_port"] == 9292 and params["webhook_rate_limit"] == 2.0
+    done = helm("lint", "--strict", str(CHART), "--set", "webhook.enabled=true")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("sets", "words"),
+    [
+        (("webhook.ingress.enabled=true",), "needs webhook.enabled=true"),
+        (("webhook.enabled=true", "webhook.ingress.enabled=true"), "ingress.host is required"),
+        (("webhook.enabled=true", "webhook.port=8080"), "must differ from operator.metricsPort"),
+    ],
+)
+def test_bad_webhook_settings_are_refused(sets: tuple[str, ...], words: str) -> None:
+    args = ["template", "t", str(CHART)]
+    for s in sets:
+        args += ["--set", s]
+    done = helm(*args)
+    assert done.returncode != 0 and words in done.stderr, done.stderr

@@ -87,4 +87,13 @@ its CRDs and their status and finalizers, Secrets (read), Events (write).
 {{- if not (has .Values.operator.logLevel (list "debug" "info" "warning" "error")) }}
 {{- fail "operator.logLevel must be debug, info, warning or error" }}
 {{- end }}
+{{- if and .Values.webhook.ingress.enabled (not .Values.webhook.enabled) }}
+{{- fail "webhook.ingress.enabled needs webhook.enabled=true" }}
+{{- end }}
+{{- if and .Values.webhook.ingress.enabled (not .Values.webhook.ingress.host) }}
+{{- fail "webhook.ingress.host is required with webhook.ingress.enabled" }}
+{{- end }}
+{{- if and .Values.webhook.enabled (eq (int .Values.webhook.port) (int .Values.operator.metricsPort)) }}
+{{- fail "webhook.port must differ from operator.metricsPort: webhooks have their own port" }}
+{{- end }}
 {{- end }}

@@ -29,6 +29,18 @@ INSECURE_URL_RULE = (
 )
 
 
+class RepositoryWebhook(ApiModel):
+    """How push webhooks for this repository are verified."""
+
+    secret_ref: LocalObjectReference = Field(
+        description=(
+            "A Secret in the same namespace whose key token is the webhook secret: the "
+            "HMAC key (GitHub, Gitea/Forgejo, Bitbucket, generic), the X-Gitlab-Token "
+            "value (GitLab), or the Authorization token (OCI registry notifications)."
+        ),
+    )
+
+
 class RepositorySpec(ApiModel):
     """Where the Git repository is and how to reach it."""
 
@@ -78,6 +90,14 @@ class RepositorySpec(ApiModel):
         default=None,
         ge=1,
         description="How many commits to fetch per ref; unset means 1 (a shallow fetch).",
+    )
+
+    webhook: RepositoryWebhook | None = Field(
+        default=None,
+        description=(
+            "Push webhooks that refresh this Repository at once. Without it only the "
+            "receiver's global secret (chart value webhook.secret) can verify them."
+        ),
     )
 
     @field_validator("url")

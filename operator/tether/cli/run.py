@@ -10,8 +10,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from tether.webhook.server import ReceiverConfig
+
+WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
 
 
 @click.command()
@@ -91,6 +97,40 @@ import click
 @click.option(
     "--leader-election-lease", default="tether-leader", show_default=True, help="Name of the Lease."
 )
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=(
+        "Serve push webhooks (POST /hooks/<provider>) on this port, apart from metrics; "
+        "the chart uses 9292. Default: no webhook receiver. The global secret comes from "
+        "the environment variable TETHER_WEBHOOK_SECRET, never from a flag."
+    ),
+)
+@click.option(
+    "--webhook-host", default="0.0.0.0", show_default=True, help="Address to serve webhooks on."
+)
+@click.option(
+    "--webhook-max-body",
+    type=click.IntRange(1024, 64 * 1024 * 1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest webhook body in bytes; larger ones get 413.",
+)
+@click.option(
+    "--webhook-rate-limit",
+    type=click.FloatRange(0),
+    default=5.0,
+    show_default=True,
+    help="Webhook requests per second per source address (bursts of 4x); 0: no limit.",
+)
+@click.option(
+    "--webhook-global-rate-limit",
+    type=click.FloatRange(0),
+    default=50.0,
+    show_default=True,
+    help="Webhook requests per second from all sources (bursts of 2x); 0: no limit.",
+)
 def run(
     namespaces: tuple[str, ...],
     all_namespaces: bool,
@@ -106,6 +146,11 @@ def run(
     leader_elect: bool,
     leader_election_namespace: str | None,
     leader_election_lease: str,
+    webhook_port: int | None,
+    webhook_host: str,
+    webhook_max_body: int,
+    webhook_rate_limit: float,
+    webhook_global_rate_limit: float,
 ) -> None:
     """Start the operator: reconcile Repositories and Applications until stopped."""
     import logging
@@ -134,5 +179,34 @@ def run(
         leader_elect=leader_elect,
         leader_namespace=lease_ns,
         lease_name=leader_election_lease,
+        webhook=_webhook_config(
+            webhook_port,
+            webhook_host,
+            webhook_max_body,
+            webhook_rate_limit,
+            webhook_global_rate_limit,
+        ),
     )
     sys.exit(asyncio.run(run_operator(cfg)))
+
+
+def _webhook_config(
+    port: int | None, host: str, max_body: int, per_source: float, overall: float
+) -> ReceiverConfig | None:
+    """The receiver's settings, or None when no port was given."""
+    from tether.controller.redact import REDACTOR
+    from tether.webhook.ratelimit import Rate
+    from tether.webhook.server import ReceiverConfig
+
+    if port is None:
+        return None
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "").strip().encode()
+    REDACTOR.add(secret)
+    return ReceiverConfig(
+        host=host,
+        port=port,
+        max_body=max_body,
+        per_source=Rate(per_source, max(1, int(per_source * 4))),
+        overall=Rate(overall, max(1, int(overall * 2))),
+        global_secret=secret,
+    )

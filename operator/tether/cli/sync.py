@@ -93,6 +93,8 @@ async def _sync(params: dict[str, Any], app: AppSpec, rendered: Loaded, saved: A
         click.echo(f"error: {cli_message(exc)}", err=True)
         return EXIT_ERROR
     try:
+        if await _invalid(engine, app, rendered):
+            return EXIT_ERROR
         if await refused(engine, app, rendered, prune=params["prune"]):
             return EXIT_NOT_PERMITTED
         state = await engine.sync(
@@ -120,6 +122,22 @@ async def _sync(params: dict[str, Any], app: AppSpec, rendered: Loaded, saved: A
         click.echo(f"error: {state.message}", err=True)
         return 1
     return 0
+
+
+async def _invalid(engine: Any, app: AppSpec, rendered: Loaded) -> bool:
+    """Print the objects the engine would refuse as bad input (True when any).
+
+    Some are only found once keyed against the cluster (a duplicate after namespace
+    defaulting, a bad hook annotation); they are bad input, so exit 2, as in ``diff``. A
+    kind the cluster lacks is the cluster's state, not bad input: the sync fails (exit 1).
+    """
+    from tether.identity import UnknownKindError
+
+    _, errors, _ = await engine.desired.keyed(app, rendered.objects, rendered.sources)
+    bad = [message for message, exc in errors if not isinstance(exc, UnknownKindError)]
+    for message in bad:
+        click.echo(f"error: {message}", err=True)
+    return bool(bad)
 
 
 def _load_state(path: Path | None) -> Any:

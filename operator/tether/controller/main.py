@@ -41,6 +41,7 @@ from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter
 from tether.manifests.toolrun import allow_tools, stop_tools
 from tether.manifests.workdir import prepare as prepare_render_folders
+from tether.webhook.server import ReceiverConfig, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class OperatorConfig:
     leader_namespace: str = ""
     lease_name: str = "tether-leader"
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    webhook: ReceiverConfig | None = None  # None: no webhook receiver
 
 
 def _connection_info(client: Any) -> kopf.ConnectionInfo:
@@ -171,6 +173,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     server = ProbeServer(metrics, probes, cfg.metrics_host, cfg.metrics_port)
     port = await server.start()
     log.info("metrics and probes on %s:%d", cfg.metrics_host, port)
+    receiver = await _start_webhooks(cfg, runtime, client, recorder, metrics, probes)
 
     ready = asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
@@ -234,8 +237,39 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         for task in tasks:
             task.cancel()
         await server.stop()
+        if receiver is not None:
+            await receiver.stop()
         await engine.close()
     return code
+
+
+async def _start_webhooks(
+    cfg: OperatorConfig,
+    runtime: Runtime,
+    client: Any,
+    recorder: ev.EventRecorder,
+    metrics: Metrics,
+    probes: Probes,
+) -> WebhookReceiver | None:
+    """The push webhook receiver on its own port, when configured."""
+    if cfg.webhook is None:
+        return None
+    from tether.controller.webhooks import RepositoryDirectory
+
+    directory = RepositoryDirectory(
+        runtime, KubeSecretReader(client), recorder, KubeStatusPatcher(client, REPOSITORIES)
+    )
+    receiver = WebhookReceiver(
+        cfg.webhook, directory, count=metrics.count_webhook, ready=lambda: probes.ready
+    )
+    port = await receiver.start()
+    log.info(
+        "push webhooks on %s:%d (global secret %s)",
+        cfg.webhook.host,
+        port,
+        "set" if cfg.webhook.global_secret else "not set",
+    )
+    return receiver
 
 
 async def _load_projects(engine: Any, runtime: Runtime) -> None:

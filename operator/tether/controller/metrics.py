@@ -26,6 +26,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from tether.aioserve import AppServer
+
 _RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _FETCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -71,6 +73,17 @@ class Metrics:
             buckets=_FETCH_BUCKETS,
             registry=self.registry,
         )
+
+        self.webhook_requests = Counter(
+            "tether_webhook_requests_total",
+            "Push webhook requests, by provider and outcome (accepted, ignored, ping, "
+            "unauthorized, too_large, rate_limited, bad_request, not_found, unavailable).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+
+    def count_webhook(self, provider: str, outcome: str) -> None:
+        self.webhook_requests.labels(provider=provider, outcome=outcome).inc()
 
     def observe_reconcile(self, kind: str, seconds: float) -> None:
         self.reconcile_duration.labels(kind=kind).observe(seconds)
@@ -119,15 +132,13 @@ def _safe(check: Callable[[], bool]) -> bool:
         return False
 
 
-class ProbeServer:
+class ProbeServer(AppServer):
     """``/metrics``, ``/healthz`` and ``/readyz`` on one host and port."""
 
     def __init__(self, metrics: Metrics, probes: Probes, host: str, port: int) -> None:
+        super().__init__(host, port)
         self.metrics = metrics
         self.probes = probes
-        self.host = host
-        self.port = port
-        self._runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -135,23 +146,6 @@ class ProbeServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         return app
-
-    async def start(self) -> int:
-        """Start serving; returns the bound port (useful with port 0)."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
-        return self.port
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def _metrics(self, _: web.Request) -> web.Response:
         body = self.metrics.exposition()

@@ -3,8 +3,8 @@
 One reconcile of a Repository reads its Secret (if any), resolves every
 revision that an Application referencing it follows, writes the status (at
 most one PATCH) and wakes the apps whose revision moved. It runs at once on
-spec changes, Secret changes and a new ``tether.dev/refresh`` annotation (the
-handlers wake it), when an app asks for a revision not yet resolved, and on its
+spec changes, Secret changes, a new ``tether.dev/refresh`` annotation (the
+handlers wake it) and a verified push webhook (``controller.webhooks``), when an app asks for a revision not yet resolved, and on its
 interval with jitter.
 
 The Git cache serves a cached commit to this Repository only while its own
@@ -160,7 +160,9 @@ class RepositoryController:
             return
         started = time.perf_counter()
         try:
-            await self._reconcile(key, body, force=triggers.REFRESH in reasons)
+            # A webhook is a refresh: the server says the ref moved, prove and fetch now.
+            force = bool(reasons & {triggers.REFRESH, triggers.WEBHOOK})
+            await self._reconcile(key, body, force=force)
         finally:
             self.metrics.observe_reconcile("Repository", time.perf_counter() - started)
 

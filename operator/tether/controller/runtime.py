@@ -103,6 +103,7 @@ class Runtime:
         self.reconcile_app: Reconcile | None = None
         self.reconcile_repo: Reconcile | None = None
         self.idle = asyncio.Event()
+        self.active = False  # workers running (the leader); a standby only watches
         self._busy = 0
         # What each app follows, kept per generation: status writes (most events)
         # do not revalidate the body.
@@ -215,9 +216,11 @@ class Runtime:
             asyncio.create_task(self._worker(self.repo_queue, self.reconcile_repo, "repo"))
             for _ in range(self.repo_concurrency)
         ]
+        self.active = True
         try:
             await stop.wait()
         finally:
+            self.active = False
             self.app_queue.close()
             self.repo_queue.close()
             for task in workers:

@@ -1,16 +1,16 @@
 """The wake-up queue that decides when an object is reconciled.
 
 Kubernetes watch events, Repository revision moves, cluster-cache events on
-managed objects, the ``tether.dev/refresh`` and ``tether.dev/sync`` annotations
-and interval timers all end up as ``wake(key, reason)`` here. The queue is
+managed objects, the ``tether.dev/refresh`` and ``tether.dev/sync`` annotations,
+verified push webhooks and interval timers all end up as ``wake(key, reason)`` here. The queue is
 keyed, so a burst of wake-ups for one object collapses into one reconcile;
 an object is never reconciled by two workers at once, and a wake-up that
 arrives while it is being reconciled runs it once more afterwards.
 
 Fair sharing: ``done`` is told how long the reconcile took, and a key whose
-reconciles are quick (an average under ``EXPRESS_SECONDS``), woken only for drift or its interval
-(``EXPRESS_REASONS``: nothing that means a new render), is queued in the express lane. Every
-worker takes express keys first; an *express* worker (``get(express=True)``, the
+reconciles are quick (an average under ``EXPRESS_SECONDS``), woken only for drift or
+its interval (``EXPRESS_REASONS``: nothing that means a new render), is queued in the
+express lane. Every worker takes express keys first; an *express* worker (``get(express=True)``, the
 runtime keeps one when it has two or more) takes nothing else. So a cheap reconcile
 (a canary's selfHeal) never waits behind a pool full of heavy renders; a key whose
 cost is not known yet goes in the ordinary lane until it has shown it is cheap.
@@ -39,6 +39,7 @@ RESUMED = "resumed"
 REVISION_MOVED = "revision-moved"
 DRIFT = "drift"
 REFRESH = "refresh-annotation"
+WEBHOOK = "webhook"  # a verified push webhook named this Repository (tether.webhook)
 SYNC = "sync-annotation"
 INTERVAL = "interval"
 RETRY = "retry"

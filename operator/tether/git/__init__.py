@@ -17,8 +17,10 @@ from tether.git.errors import (
     InsecureURLError,
     InvalidRevisionError,
     NetworkUnreachableError,
+    PushRejectedError,
     RefNotFoundError,
     RepositoryNotFoundError,
+    StaleRefError,
 )
 from tether.git.revisions import RemoteRefs, resolve_revision
 from tether.git.tree import GitTree
@@ -40,10 +42,12 @@ __all__ = [
     "InsecureURLError",
     "InvalidRevisionError",
     "NetworkUnreachableError",
+    "PushRejectedError",
     "RefNotFoundError",
     "RemoteRefs",
     "RepositoryNotFoundError",
     "Snapshot",
+    "StaleRefError",
     "normalize_url",
     "parse_url",
     "redact",

@@ -3,7 +3,8 @@
 Recognised keys: ``username``/``password`` (HTTP basic), ``bearerToken`` (HTTP
 ``Authorization: Bearer``), ``identity`` (an SSH private key) with optional
 ``passphrase``, and ``known_hosts`` (required for SSH: host keys are always
-checked strictly). Values may be ``str`` or ``bytes``. Other keys are not read,
+checked strictly). Values may be ``str`` or ``bytes``. ``signingKey`` belongs to
+write-back (``tether.writeback.gitwrite``) and is skipped here. Other keys are not read,
 but their names are kept (``unused_keys``, never the values) so that a refused
 login, or a Secret with no key Tether reads at all, can say which keys were
 expected and which were found instead (``user``/``pass`` for ``username``/``password``).
@@ -32,6 +33,9 @@ from tether.git.errors import AuthenticationError
 _KNOWN_KEYS = frozenset(
     {"username", "password", "bearerToken", "identity", "passphrase", "known_hosts"}
 )
+# Keys of the same Secret that other parts read (write-back's commit signing key):
+# neither credentials nor "unused".
+_READ_ELSEWHERE = frozenset({"signingKey"})
 EXPECTED_KEYS = (
     "username and password, bearerToken, or identity (an SSH key) with known_hosts "
     "and an optional passphrase"
@@ -68,7 +72,7 @@ class GitAuth:
         if not data:
             return cls()
         values = {k: v for k, v in data.items() if k in _KNOWN_KEYS and v not in ("", b"")}
-        unused = tuple(sorted(k for k in data if k not in _KNOWN_KEYS))
+        unused = tuple(sorted(k for k in data if k not in _KNOWN_KEYS | _READ_ELSEWHERE))
         if not values and unused:
             raise AuthenticationError(
                 f"the secret has no key Tether reads (found: {', '.join(unused)}); "

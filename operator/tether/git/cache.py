@@ -257,6 +257,18 @@ class GitCache:
         when = self._proofs.get(grant)
         return when is not None and max_age > 0 and self._clock() - when < max_age
 
+    def parse(self, url: str, *, insecure: bool = False) -> GitURL:
+        """Parse ``url`` under the cache's rules (insecure schemes, ``file://`` policy)."""
+        return self._parse(url, insecure)
+
+    def record_proof(self, grant: Grant) -> None:
+        """Note that the server accepted ``grant`` just now (a blocking ls-remote or a push)."""
+        self._proofs[grant] = self._clock()
+
+    def forget_proof(self, grant: Grant) -> None:
+        """The server refused ``grant``: its cached commits are no longer served to it."""
+        self._proofs.pop(grant, None)
+
     def _parse(self, url: str, insecure: bool) -> GitURL:
         return self.file_urls.admit(parse_url(url, insecure=insecure), self.root)
 

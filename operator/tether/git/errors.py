@@ -13,6 +13,10 @@ Hierarchy (every error a caller may see from ``tether.git``)::
     +-- RefNotFoundError          the repository has no such ref, tag, commit or version
     +-- GitTimeoutError           a network operation ran past its timeout
     +-- NetworkUnreachableError   the server could not be reached at all
+    +-- PushRejectedError         the server refused a push (permission, hook, policy);
+    |                             ``server_says`` keeps its own words, credentials stripped
+    +-- StaleRefError             a push found the ref elsewhere than expected (it moved
+                                  since the fetch, or a lease did not hold)
 
 Messages carry the URL with credentials stripped and never contain secret
 material. Mapping from dulwich and ssh failures to these types lives in
@@ -88,3 +92,23 @@ class GitTimeoutError(GitError):
 
 class NetworkUnreachableError(GitError):
     """The server could not be reached: refused, unresolvable or unroutable."""
+
+
+class PushRejectedError(GitError):
+    """The server refused a push: no write access, a hook, a protected branch.
+
+    ``server_says`` is what the server answered (status line, hook output), with
+    credentials stripped; the message quotes it.
+    """
+
+    def __init__(self, message: str, *, server_says: str, url: str = "", ref: str = "") -> None:
+        super().__init__(message, url=url, ref=ref)
+        self.server_says = server_says
+
+
+class StaleRefError(GitError):
+    """The remote ref was not at the value the push expected; ``actual`` is where it was."""
+
+    def __init__(self, message: str, *, actual: str | None, url: str = "", ref: str = "") -> None:
+        super().__init__(message, url=url, ref=ref)
+        self.actual = actual

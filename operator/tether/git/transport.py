@@ -101,20 +101,35 @@ def _http_client(url: GitURL, auth: GitAuth, timeout: float) -> GitClient:
     username = auth.username or url.username
     password = auth.password if auth.password is not None else url.password
     if auth.bearer_token is not None:
-        return _BearerHttpClient(url.base_url, token=auth.bearer_token, timeout=timeout)
+        return _HttpClient(url.base_url, token=auth.bearer_token, timeout=timeout)
     if username is None:
-        return Urllib3HttpGitClient(url.base_url, timeout=timeout)
-    return Urllib3HttpGitClient(
-        url.base_url, username=username, password=password or "", timeout=timeout
-    )
+        return _HttpClient(url.base_url, timeout=timeout)
+    return _HttpClient(url.base_url, username=username, password=password or "", timeout=timeout)
 
 
-class _BearerHttpClient(Urllib3HttpGitClient):
-    """Adds ``Authorization: Bearer`` to requests for the repository's own origin only."""
+# How much of a refusing server's answer to keep: its first words, not a whole page.
+_REFUSAL_BODY_BYTES = 1024
 
-    def __init__(self, base_url: str, *, token: str, timeout: float) -> None:
-        super().__init__(base_url, timeout=timeout)
-        self._bearer = f"Bearer {token}"
+
+class _HttpClient(Urllib3HttpGitClient):
+    """dulwich's urllib3 client, plus a bearer token, and refusals in the server's words.
+
+    ``Authorization: Bearer`` goes to the repository's own origin only. dulwich
+    reports e.g. a 403 as "unexpected http resp 403"; a host refusing a push says
+    why in the body ("Permission to x denied to y"), which is what people need.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        super().__init__(base_url, username=username, password=password, timeout=timeout)
+        self._bearer = f"Bearer {token}" if token is not None else None
         self._bearer_origin = self._origin(base_url)
 
     def _http_request(
@@ -125,9 +140,21 @@ class _BearerHttpClient(Urllib3HttpGitClient):
         raise_for_status: bool = True,
     ) -> Any:
         merged = dict(headers or {})
-        if self._origin(url) == self._bearer_origin:
+        if self._bearer is not None and self._origin(url) == self._bearer_origin:
             merged["Authorization"] = self._bearer
-        return super()._http_request(url, merged, data, raise_for_status)
+        resp, read = super()._http_request(url, merged, data, raise_for_status=False)
+        if not raise_for_status or resp.status == 200:
+            return resp, read
+        if resp.status == 404:
+            raise NotGitRepository
+        if resp.status == 401:
+            raise HTTPUnauthorized(resp.headers.get("WWW-Authenticate"), url)
+        if resp.status == 407:
+            raise HTTPProxyUnauthorized(resp.headers.get("Proxy-Authenticate"), url)
+        body = read(_REFUSAL_BODY_BYTES).decode("utf-8", "replace")
+        said = " ".join(body.split())[:300]
+        status = f"HTTP {resp.status} {getattr(resp, 'reason', '') or ''}".strip()
+        raise GitProtocolError(f"{status}: {said}" if said else status)
 
 
 class _TimeoutTCPClient(TCPGitClient):
