@@ -51,8 +51,8 @@ class GitServer:
         return push_commit(self.work, files, message)
 
 
-@pytest.fixture(scope="module")
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+def seeded_repository(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A folder holding a bare ``apps.git`` with one commit on main, and a clone of it."""
     base = tmp_path_factory.mktemp("gitd")
     bare = base / "apps.git"
     git("init", "-q", "--bare", str(bare))
@@ -62,6 +62,12 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "init", cwd=work)
     git("push", "-q", "origin", "HEAD:main", cwd=work)
+    return base, work
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    base, work = seeded_repository(tmp_path_factory)
     process, port = start_git_daemon(base)
     try:
         yield GitServer(base, port, work)

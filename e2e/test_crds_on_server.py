@@ -28,6 +28,7 @@ from tether.api import (
     Repository,
     ResourceStatus,
     SyncState,
+    WriteBackStatus,
     append_history,
     crd_manifests,
     mark_ready,
@@ -119,6 +120,36 @@ def test_short_names_and_category(
         (
             {"source": {"repositoryRef": {"name": "d"}}, "deletionPolicy": "Cascade"},
             "spec.deletionPolicy",
+        ),
+        *(
+            ({"source": {"repositoryRef": {"name": "d"}}, "writeBack": wb}, fragment)
+            for wb, fragment in (
+                ({"capture": {}}, "capture at least one field or set newObjects"),
+                (
+                    {"capture": {"fields": [{"kind": "Deployment", "pointer": "spec/replicas"}]}},
+                    "pointer must start with /",
+                ),
+                (
+                    {"capture": {"newObjects": {"matchLabels": {}}}},
+                    "matchLabels must not be empty",
+                ),
+                (
+                    {
+                        "capture": {"newObjects": {"matchLabels": {"a": "b"}}},
+                        "branch": "x",
+                        "pushBranch": "x",
+                    },
+                    "pushBranch must differ from branch",
+                ),
+                (
+                    {"capture": {"newObjects": {"matchLabels": {"a": "b"}}}, "debounce": "2h"},
+                    "debounce is at most 1h",
+                ),
+                (
+                    {"capture": {"newObjects": {"matchLabels": {"a": "b"}}}, "branch": "a..b"},
+                    "must be a valid branch name",
+                ),
+            )
         ),
     ],
 )
@@ -235,6 +266,12 @@ def full_status(generation: int) -> ApplicationStatus:
         message="all good",
         last_handled_sync="1",
         last_handled_refresh="2",
+        write_back=WriteBackStatus(
+            last_commit="d" * 40,
+            last_push_time=T0,
+            branch="main",
+            pending=["apps/Deployment web/web /spec/replicas"],
+        ),
     )
 
 

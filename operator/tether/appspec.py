@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from tether.backoff import exponential
+from tether.constants import WRITE_BACK_AUTHOR, WRITE_BACK_MESSAGE
 from tether.diff import IgnoreRule
 from tether.identity import AppRef, app_instance
 from tether.kube.resource import GVK
@@ -37,6 +38,8 @@ from tether.manifests.options import (
     RenderOptions,
     inline_values,
 )
+from tether.writeback.capture import CaptureSpec, FieldRule, parse_kinds
+from tether.writeback.pointer import FieldPointer
 
 if TYPE_CHECKING:  # the API models are only read here; the CLI need not import them
     from tether.api.application import (
@@ -45,6 +48,7 @@ if TYPE_CHECKING:  # the API models are only read here; the CLI need not import 
         IgnoreDifference,
     )
     from tether.api.application import JsonnetOptions as ApiJsonnetOptions
+    from tether.api.writeback import WriteBack
     from tether.tenancy import ProjectPolicy
 
 DeletionPolicy = Literal["Orphan", "Delete"]
@@ -123,6 +127,22 @@ class SyncSpec:
 
 
 @dataclass(frozen=True)
+class WriteBackSpec:
+    """``spec.writeBack``: what to capture and how to commit it.
+
+    ``branch`` None means the branch the app follows; ``debounce`` is in seconds.
+    """
+
+    capture: CaptureSpec = field(default_factory=CaptureSpec)
+    branch: str | None = None
+    push_branch: str | None = None
+    author_name: str = WRITE_BACK_AUTHOR[0]
+    author_email: str = WRITE_BACK_AUTHOR[1]
+    message: str = WRITE_BACK_MESSAGE
+    debounce: float = 10.0
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """Everything the engine, the renderer and the controller need to know about one app.
 
@@ -145,6 +165,7 @@ class AppSpec:
     generation: int | None = None
     # The app's Project; None only for the CLI without --project (nothing to check).
     project: ProjectPolicy | None = None
+    write_back: WriteBackSpec | None = None
 
     @property
     def ref(self) -> AppRef:
@@ -203,6 +224,35 @@ def spec_of(app: Application) -> AppSpec:
         deletion_policy=spec.effective_deletion_policy(),
         uid=app.metadata.uid or "",
         generation=app.metadata.generation,
+        write_back=write_back_of(spec.write_back) if spec.write_back is not None else None,
+    )
+
+
+def write_back_of(write_back: WriteBack) -> WriteBackSpec:
+    """The ``WriteBackSpec`` of a validated ``spec.writeBack``."""
+    capture = write_back.capture
+    selector = capture.new_objects
+    return WriteBackSpec(
+        capture=CaptureSpec(
+            fields=tuple(
+                FieldRule(
+                    kinds=parse_kinds(item.kind),
+                    pointer=FieldPointer.parse(item.pointer),
+                    group=item.group,
+                    name=item.name,
+                    helm_value=item.helm_value,
+                )
+                for item in capture.fields
+            ),
+            new_objects=tuple(sorted(selector.match_labels.items())) if selector else None,
+            allow_secrets=capture.allow_secrets,
+        ),
+        branch=write_back.branch,
+        push_branch=write_back.push_branch,
+        author_name=write_back.author.name,
+        author_email=write_back.author.email,
+        message=write_back.message,
+        debounce=write_back.debounce_seconds,
     )
 
 
@@ -405,9 +455,11 @@ __all__ = [
     "Retry",
     "SourceSpec",
     "SyncSpec",
+    "WriteBackSpec",
     "render_options",
     "render_options_from_flags",
     "source_of",
     "spec_from_flags",
     "spec_of",
+    "write_back_of",
 ]

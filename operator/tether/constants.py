@@ -22,3 +22,7 @@ SYNC_OPTION_ANNOTATIONS = ("tether.dev/sync-options", "argocd.argoproj.io/sync-o
 SYNC_ANNOTATION = "tether.dev/sync"  # sync now (what ``tether app sync`` does)
 REFRESH_ANNOTATION = "tether.dev/refresh"  # re-read Git and re-compare now
 FINALIZER = "tether.dev/finalizer"
+
+# Write-back: the commit message when spec.writeBack.message (or --message) is not set.
+WRITE_BACK_MESSAGE = "Write back {namespace}/{app} from the cluster\n\n{changes}"
+WRITE_BACK_AUTHOR = ("Tether", "tether@localhost")

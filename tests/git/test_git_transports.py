@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from git_servers import (
@@ -176,14 +177,18 @@ async def test_ssh_bad_passphrase(
 
 
 async def test_ssh_key_files_are_removed(
-    sshd: SSHServer, sample_repo: SampleRepo, cache: GitCache
+    sshd: SSHServer,
+    sample_repo: SampleRepo,
+    cache: GitCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import tempfile
-    from pathlib import Path
 
-    before = set(Path(tempfile.gettempdir()).glob("tether-ssh-*"))
+    # A private temp root: /tmp is shared with other runs that make their own key folders.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     auth = {"identity": sshd.client_key, "known_hosts": sshd.known_hosts}
     await cache.fetch(sshd.url(sample_repo.bare), "dev", auth)
     with pytest.raises(HostKeyError):
         await cache.fetch(sshd.url(sample_repo.bare), "dev", {"identity": sshd.client_key})
-    assert set(Path(tempfile.gettempdir()).glob("tether-ssh-*")) == before
+    assert list(tmp_path.glob("tether-ssh-*")) == []

@@ -77,6 +77,14 @@ from tether.api.project import (
 from tether.api.repository import Repository, RepositorySpec, RepositoryStatus, ResolvedRevision
 from tether.api.syncoptions import SyncOptions, parse_sync_options
 from tether.api.types import Duration, Timestamp, parse_duration, utc_now
+from tether.api.writeback import (
+    CaptureField,
+    NewObjectSelector,
+    WriteBack,
+    WriteBackAuthor,
+    WriteBackCapture,
+    WriteBackStatus,
+)
 from tether.constants import API_VERSION, GROUP, REFRESH_ANNOTATION, SYNC_ANNOTATION, VERSION
 
 __all__ = [
@@ -98,6 +106,7 @@ __all__ = [
     "ApplicationSpec",
     "ApplicationStatus",
     "AutomatedSync",
+    "CaptureField",
     "Condition",
     "DeletionPolicy",
     "DirectoryOptions",
@@ -116,6 +125,7 @@ __all__ = [
     "KustomizeOptions",
     "LocalObjectReference",
     "NamespaceResources",
+    "NewObjectSelector",
     "ObjectMeta",
     "OperationPhaseName",
     "OperationState",
@@ -138,6 +148,10 @@ __all__ = [
     "SyncState",
     "SyncStatusCode",
     "Timestamp",
+    "WriteBack",
+    "WriteBackAuthor",
+    "WriteBackCapture",
+    "WriteBackStatus",
     "append_history",
     "check_repo_path",
     "clean_repo_path",

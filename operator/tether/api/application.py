@@ -32,6 +32,7 @@ from tether.api.types import (
     parse_duration,
 )
 from tether.api.urls import MAX_URL_LENGTH, check_git_url
+from tether.api.writeback import WriteBack, WriteBackStatus
 from tether.tree import joined_path, path_problem
 
 SyncStatusCode = Literal["Synced", "OutOfSync", "Unknown"]
@@ -466,6 +467,13 @@ class ApplicationSpec(ApiModel):
             "Defaults to Delete when syncPolicy.automated.prune is true, else Orphan."
         ),
     )
+    write_back: WriteBack | None = Field(
+        default=None,
+        description=(
+            "Two-way GitOps: live changes to listed fields, and labelled objects created by "
+            "hand, are committed and pushed to Git instead of being reverted."
+        ),
+    )
 
     @property
     def interval_seconds(self) -> float:
@@ -614,6 +622,9 @@ class ApplicationStatus(StatusModel):
     )
     last_handled_refresh: str | None = Field(
         default=None, description="The last tether.dev/refresh annotation value acted on."
+    )
+    write_back: WriteBackStatus | None = Field(
+        default=None, description="What write-back last pushed and what is pending."
     )
 
 

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("tether.cli.sync", "sync"),
     "app": ("tether.cli.app", "app"),
     "project": ("tether.cli.project", "project"),
+    "capture": ("tether.cli.capture", "capture"),
     "run": ("tether.cli.run", "run"),
     "crds": ("tether.cli.crds", "crds"),
     "cluster": ("tether.cli.cluster", "cluster"),
@@ -87,6 +88,7 @@ def main() -> None:
     sync     sync a source into a cluster once
     app      ask the operator to sync or refresh an Application
     project  explain what a Project refuses an Application
+    capture  write live changes and new objects back to the source (Git)
     run      start the operator
     crds     print the CustomResourceDefinitions
     cluster  start or stop a local control plane for tests and demos

@@ -267,6 +267,11 @@ def flag_render_options(params: dict[str, Any], helm_namespace: str = "") -> Ren
     )
 
 
+def flag_auth(params: dict[str, Any]) -> GitAuth:
+    """The Git credentials the flags and environment give (never argv values)."""
+    return _auth(params.get("auth_file"), params.get("ssh_key"), params.get("known_hosts"))
+
+
 def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -> GitAuth:
     data: dict[str, str | bytes] = {}
     if auth_file:

@@ -123,7 +123,7 @@ class EngineAdapter:
     async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
-        render_id = f"{resolved.commit}:{app.render_id}"
+        render_id = f"{resolved.commit}:{app.render_id}{desired.variant}"
         verdict = await self.engine.permitted(
             app, desired.objects, desired.sources, render_id=render_id
         )

@@ -6,7 +6,9 @@ the reasons it was woken. It:
 1. handles deletion (finalizer, Delete or Orphan) and adds the finalizer;
 2. gets the commit from the Repository controller's memory (or resolves a
    ``repoURL`` itself, throttled to the app's interval);
-3. renders and compares through the ``AppEngine`` port;
+3. renders and compares through the ``AppEngine`` port; for an app with
+   ``spec.writeBack``, ``controller.writeback`` runs in between: it captures live
+   changes, holds them in the render it returns, and pushes them after debounce;
 4. asks ``policy.decide`` whether to sync; a sync persists ``operationState``
    after each step (one status PATCH per step) and resumes a Running one;
 5. writes the status built by ``appstatus`` with ``StatusWriter`` (one PATCH,
@@ -49,15 +51,27 @@ from tether.controller.appstatus import (
     parse_stamp,
     problem_status,
     stamp,
+    with_write_back,
+    without_write_back,
+    write_back_reason,
 )
 from tether.controller.metrics import Metrics
 from tether.controller.policy import Initiator, SyncAction
-from tether.controller.ports import AppEngine, GitSource, Rendered, SourceCommit, SyncOutcome
+from tether.controller.ports import (
+    AppEngine,
+    GitSource,
+    Rendered,
+    RepoAccess,
+    SourceCommit,
+    SyncOutcome,
+    WriteBackPort,
+)
 from tether.controller.redact import REDACTOR
 from tether.controller.repository import Failure, RepoState, classify
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
+from tether.controller.writeback import Outcome, WriteBackStep
 from tether.errors import TetherError
 from tether.identity import AppRef
 from tether.kube.errors import Forbidden
@@ -96,6 +110,7 @@ class AppPorts:
     meta: MetadataPatcher
     events: ev.EventRecorder
     metrics: Metrics
+    writeback: WriteBackPort | None = None  # None: write-back off (tests of other parts)
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,9 @@ class ApplicationController:
         self._inline: dict[tuple[str, str], tuple[float, SourceCommit]] = {}
         self._watched: set[Key] = set()
         self._failures = FailureLog()
+        self.write_back = (
+            WriteBackStep(ports.writeback, clock=self.clock) if ports.writeback else None
+        )
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(int(self.clock()), UTC)
@@ -233,10 +251,22 @@ class ApplicationController:
         meta = body.get("metadata") or {}
         resolved, outage = sourced.resolved, sourced.outage
         desired = await self._step(Reason.RENDER_FAILED, self.engine.render(spec, resolved))
+        written = await self._write_back(key, spec, resolved, desired, observed)
+        if written is not None:
+            desired = written.desired  # captured live values held until their commit lands
         comparison = await self._step(
             Reason.COMPARE_FAILED, self.engine.compare(spec, resolved, desired)
         )
         status = dict(self.writer.last(key, observed))
+        if written is not None:
+            status = with_write_back(
+                status,
+                written,
+                generation=meta.get("generation"),
+                now=self._now(),
+            )
+        elif spec.write_back is None:
+            status = without_write_back(status)
         decision = policy.decide(
             spec.sync,
             policy.Observation(comparison.sync_status, resolved.display, comparison.empty),
@@ -273,6 +303,8 @@ class ApplicationController:
         self._remember_state(key, (new["sync"]["status"], new["health"]["status"]))
         if decision.action is SyncAction.WAIT:
             self.queue.wake_after(key, decision.wait_seconds, triggers.RETRY)
+        if written is not None:
+            await self._after_write_back(key, body, spec, written)
         self._schedule(key, spec)
 
     async def _step(self, reason: Reason, work: Awaitable[T]) -> T:
@@ -283,6 +315,58 @@ class ApplicationController:
             raise
         except Exception as exc:  # the engine's boundary: every failure gets a reason
             raise StepFailed(failure_problem(reason, exc)) from exc
+
+    # -- write-back -------------------------------------------------------------------
+
+    async def _write_back(
+        self,
+        key: Key,
+        spec: AppSpec,
+        resolved: SourceCommit,
+        desired: Rendered,
+        observed: dict[str, Any],
+    ) -> Outcome | None:
+        """Capture, hold and push live changes (``controller.writeback``); None without."""
+        if spec.write_back is None or self.write_back is None:
+            return None
+        return await self._step(
+            Reason.COMPARE_FAILED,
+            self.write_back.run(
+                spec,
+                resolved,
+                desired,
+                self._access(key, spec),
+                reported=write_back_reason(self.writer.last(key, observed)),
+                last=self.writer.last(key, observed).get("writeBack"),
+            ),
+        )
+
+    def _access(self, key: Key, spec: AppSpec) -> RepoAccess | None:
+        """How to push to the app's repository: the Repository's credentials, or none."""
+        source = spec.source
+        if source.repo_url is not None:
+            return RepoAccess(source.repo_url, None, source.insecure)
+        assert source.repository is not None
+        state = self.neighbours.repo_state((key[0], source.repository))
+        return state.access if state is not None else None
+
+    async def _after_write_back(
+        self, key: Key, body: dict[str, Any], spec: AppSpec, written: Outcome
+    ) -> None:
+        """Post the event, and read the source again after a push or wait for the window."""
+        if written.notice is not None:
+            who = ev.InvolvedObject.of(body)
+            post = self.events.warning if written.notice.warning else self.events.normal
+            await post(who, written.notice.reason, written.notice.message)
+        if written.refresh:
+            source = spec.source
+            if source.repo_url is not None:
+                self._inline.pop((source.repo_url, source.revision), None)
+                self.queue.wake(key, triggers.REVISION_MOVED)
+            elif source.repository is not None:
+                self.neighbours.wake_repo((key[0], source.repository), triggers.REFRESH)
+        if written.wake_after is not None:
+            self.queue.wake_after(key, written.wake_after, triggers.RETRY)
 
     # -- tenancy ----------------------------------------------------------------------
 
@@ -548,6 +632,8 @@ class ApplicationController:
 
     async def _gone(self, key: Key) -> None:
         self._states.pop(key, None)
+        if self.write_back is not None:
+            self.write_back.forget(key)
         self._failures.forget(key)
         self.writer.forget(key)
         self.queue.forget(key)

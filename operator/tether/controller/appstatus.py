@@ -33,6 +33,7 @@ from tether.api.conditions import Reason
 from tether.controller.policy import Decision, Hold, SyncAction
 from tether.controller.ports import Comparison, ResourceState, SourceCommit
 from tether.controller.redact import REDACTOR
+from tether.controller.writeback import WRITE_BACK, Outcome
 from tether.engine.model import SyncStatus
 from tether.health import HealthStatus
 from tether.identity import InvalidObjectError, ResourceKey
@@ -41,7 +42,7 @@ from tether.sync.state import OperationPhase
 
 SHARED_RESOURCE = "SharedResource"
 PRUNE_SKIPPED = "PruneSkipped"
-_CARRIED = ("operationState", "history", "lastHandledSync", "lastHandledRefresh")
+_CARRIED = ("operationState", "history", "lastHandledSync", "lastHandledRefresh", "writeBack")
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,64 @@ def problem_status(
     if refresh:
         status["lastHandledRefresh"] = refresh
     return status
+
+
+def with_write_back(
+    previous: Mapping[str, Any],
+    outcome: Outcome,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The status with ``writeBack`` and the ``WriteBack`` condition from one write-back run.
+
+    ``lastCommit`` and ``lastPushTime`` change only with a push; the condition only
+    when the run has a verdict. Messages are redacted; pending entries hold no value.
+    """
+    status = dict(previous)
+    block = dict(previous.get("writeBack") or {})
+    if outcome.pushed is not None:
+        commit, branch, when = outcome.pushed
+        block.update(
+            lastCommit=commit,
+            branch=branch,
+            lastPushTime=stamp(datetime.fromtimestamp(when, UTC)),
+        )
+    block["pending"] = list(outcome.pending[:64])
+    status["writeBack"] = block
+    if outcome.verdict is not None:
+        verdict = outcome.verdict
+        status["conditions"] = [
+            c.to_dict()
+            for c in cond.set_condition(
+                conditions_of(previous),
+                WRITE_BACK,
+                verdict.status,
+                str(verdict.reason),
+                REDACTOR.redact(verdict.message)[:4096],
+                observed_generation=generation,
+                now=now,
+            )
+        ]
+    return status
+
+
+def without_write_back(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """The status of an app whose writeBack was removed: no block, no condition."""
+    if "writeBack" not in previous and not any(
+        c.type == WRITE_BACK for c in conditions_of(previous)
+    ):
+        return dict(previous)
+    status = {k: v for k, v in previous.items() if k != "writeBack"}
+    kept = cond.remove_condition(conditions_of(previous), WRITE_BACK)
+    status["conditions"] = [c.to_dict() for c in kept]
+    return status
+
+
+def write_back_reason(previous: Mapping[str, Any]) -> str | None:
+    """The ``WriteBack`` condition's current reason, if any."""
+    found = cond.find_condition(conditions_of(previous), WRITE_BACK)
+    return found.reason if found is not None else None
 
 
 def append_history(

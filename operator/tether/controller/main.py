@@ -39,6 +39,7 @@ from tether.controller.rendering import render_app
 from tether.controller.repository import RepositoryController
 from tether.controller.runtime import Runtime
 from tether.controller.status import StatusWriter
+from tether.controller.writeback_adapter import WriteBackAdapter
 from tether.manifests.toolrun import allow_tools, stop_tools
 from tether.manifests.workdir import prepare as prepare_render_folders
 from tether.webhook.server import ReceiverConfig, WebhookReceiver
@@ -149,6 +150,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
             meta=app_patcher,
             events=recorder,
             metrics=metrics,
+            writeback=WriteBackAdapter(engine, git),
         ),
         Neighbours(
             store=runtime.apps,

@@ -17,8 +17,11 @@ from tether.appspec import AppSpec
 from tether.engine.model import SyncStatus
 from tether.git.auth import GitAuth
 from tether.health import HealthStatus
+from tether.identity import ResourceKey
 from tether.kube.resource import GVK
+from tether.manifests.objects import ObjectSource
 from tether.sync.state import OperationPhase
+from tether.writeback.edits import EditPlan
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,19 @@ class GitSource(Protocol):
 
 @dataclass(frozen=True)
 class Rendered:
-    """What a source rendered to, and where each object came from (``file[doc N]``)."""
+    """What a source rendered to, and where each object came from (``file[doc N]``).
+
+    ``origins`` are the same places as values (for write-back edits), ``renderer``
+    the renderer used (directory, kustomize, helm). ``variant`` is "" for a render
+    as Git has it, else a digest of the live values write-back laid over it (so the
+    engine's memo, keyed by commit, tells the two apart).
+    """
 
     objects: tuple[dict[str, Any], ...] = ()
     sources: tuple[str, ...] = ()
+    origins: tuple[ObjectSource, ...] = ()
+    renderer: str = ""
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +206,63 @@ class AppEngine(Protocol):
 
     async def forget(self, key: tuple[str, str]) -> None:
         """Stop watching for a deleted app (namespace, name)."""
+        ...
+
+
+@dataclass(frozen=True, repr=False)
+class RepoAccess:
+    """How to reach a repository to push: URL, credentials, signing key, settings.
+
+    ``repr`` is off: the credentials never reach a log line by accident.
+    """
+
+    url: str
+    auth: GitAuth | None
+    insecure: bool = False
+    timeout: float = 60.0
+    signing_key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """One write-back commit: where it goes, what it edits, who signs it and how."""
+
+    access: RepoAccess
+    branch: str
+    plan: EditPlan
+    author_name: str
+    author_email: str
+    message: str
+    push_branch: str | None = None
+    lease: str | None = None  # for push_branch: the commit Tether last pushed there
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """What a push did: the commit (the tip when nothing changed) and the branch."""
+
+    commit: str
+    branch: str
+    changed: bool = True
+
+
+class WriteBackPort(Protocol):
+    """What write-back reads from the cluster and how it pushes (``adapters`` binds it)."""
+
+    async def live_of(
+        self, app: AppSpec, desired: Rendered
+    ) -> tuple[tuple[ResourceKey, Mapping[str, Any] | None], ...]:
+        """Each desired object's key and live copy (None when absent), in render order."""
+        ...
+
+    async def unowned(
+        self, app: AppSpec, selector: Mapping[str, str], desired: Rendered
+    ) -> list[dict[str, Any]]:
+        """Live objects in the destination carrying every ``selector`` label."""
+        ...
+
+    async def push(self, request: PushRequest) -> Pushed:
+        """Commit ``request.plan`` on the branch tip and push it (raises WriteBackError)."""
         ...
 
 

@@ -22,7 +22,12 @@ def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> Rend
     """The desired objects of ``app`` read from ``tree``, in the calling thread."""
     source = app.source
     result = render(tree, source.path, source.render, app_name=app.name, cache_key=cache_key)
-    return Rendered(tuple(dict(o) for o in result.objects), tuple(map(str, result.sources)))
+    return Rendered(
+        tuple(dict(o) for o in result.objects),
+        tuple(map(str, result.sources)),
+        result.sources,
+        str(result.renderer),
+    )
 
 
 async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None = None) -> Rendered:

@@ -34,13 +34,14 @@ from tether.api.types import utc_now
 from tether.controller import events as ev
 from tether.controller import triggers
 from tether.controller.metrics import Metrics
-from tether.controller.ports import GitSource, SourceCommit
+from tether.controller.ports import GitSource, RepoAccess, SourceCommit
 from tether.controller.redact import REDACTOR
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.git import errors as gerr
 from tether.git.auth import GitAuth
+from tether.writeback.gitwrite import signing_key_of
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class RepoState:
     resolved: Mapping[str, SourceCommit] = field(default_factory=dict)
     errors: Mapping[str, Failure] = field(default_factory=dict)
     failure: Failure | None = None  # the whole repository failed (auth, secret, spec)
+    # What write-back pushes with: the same credentials, never shown (GitAuth's repr
+    # hides them), and the Secret's optional signingKey.
+    access: RepoAccess | None = field(default=None, repr=False, compare=False)
 
     def lookup(self, revision: str) -> SourceCommit | None:
         return self.resolved.get(revision)
@@ -198,9 +202,12 @@ class RepositoryController:
         generation = repo.metadata.generation
         spec = repo.spec
         try:
-            auth = await self._auth(key, repo)
+            auth, signing_key = await self._auth(key, repo)
         except Exception as exc:
             return RepoState(generation, spec.url, failure=classify(exc))
+        access = RepoAccess(
+            spec.url, auth, spec.insecure, spec.timeout_seconds, signing_key=signing_key
+        )
         revisions = sorted(self.wanted(key)) or ["HEAD"]
         started = time.perf_counter()
         results = await asyncio.gather(
@@ -230,25 +237,28 @@ class RepositoryController:
         # Whole-repository failures (auth, missing repo) fail every revision alike.
         stalled = [f for f in errors.values() if f.stalled]
         if stalled and not resolved:
-            return RepoState(generation, spec.url, failure=stalled[0])
+            return RepoState(generation, spec.url, failure=stalled[0], access=access)
         if previous is not None and previous.url == spec.url:
             # Keep last good commits for revisions that failed transiently: never make an
             # app lose its source (and prune) because the server hiccupped.
             for rev, old in previous.resolved.items():
                 if rev in errors and rev not in resolved:
                     resolved[rev] = old
-        return RepoState(generation, spec.url, resolved=resolved, errors=errors)
+        return RepoState(generation, spec.url, resolved=resolved, errors=errors, access=access)
 
-    async def _auth(self, key: Key, repo: Repository) -> GitAuth | None:
+    async def _auth(self, key: Key, repo: Repository) -> tuple[GitAuth | None, bytes | None]:
+        """The Secret's credentials, and its write-back signing key (``signingKey``)."""
         ref = repo.spec.secret_ref
         if ref is None:
-            return None
-        data = await self.secrets.read(key[0], ref.name)
-        if data is None:
+            return None, None
+        found = await self.secrets.read(key[0], ref.name)
+        if found is None:
             raise SecretMissing(f"Secret {key[0]}/{ref.name} named in secretRef does not exist")
+        data = dict(found)
         REDACTOR.add(*data.values())
+        signing_key = signing_key_of(data)
         try:
-            return GitAuth.from_mapping(dict(data))
+            return GitAuth.from_mapping(data), signing_key
         except gerr.AuthenticationError as exc:  # names keys only, never values
             raise gerr.AuthenticationError(f"Secret {key[0]}/{ref.name}: {exc.message}") from None
 
