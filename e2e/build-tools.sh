@@ -119,7 +119,7 @@ kwok_stages() {
 # Selected tools (default: all) in an order that gives the manifest helpers
 # what they need first.
 wanted=("$@")
-[[ ${#wanted[@]} -gt 0 ]] || wanted=(helm kustomize kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubelet pause)
+[[ ${#wanted[@]} -gt 0 ]] || wanted=(helm kustomize kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubelet pause registry)
 
 for tool in "${wanted[@]}"; do
   case "$tool" in
@@ -129,6 +129,7 @@ for tool in "${wanted[@]}"; do
       install_at_version kwok "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok"
       kwok_stages
       ;;
+    registry) install_at_version registry "$DISTRIBUTION_VERSION" "github.com/distribution/distribution/v3/cmd/registry" ;;
     etcd) build_in_module etcd "$ETCD_VERSION" etcd "go.etcd.io/etcd/server/v3" ;;
     pause) build_in_module pause "$PAUSE_VERSION" pause . ;;
     kubectl | kube-apiserver | kube-controller-manager | kube-scheduler | kubelet)

@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +97,16 @@ def start_operator(
     kubeconfig: Path, tmp: Path, *extra: str, namespaces: tuple[str, ...] = ()
 ) -> Operator:
     """``tether run`` as a subprocess, ready; the whole cluster unless ``namespaces``."""
+    op = spawn_operator(kubeconfig, tmp, *extra, namespaces=namespaces)
+    wait_ready(op)
+    return op
+
+
+def spawn_operator(
+    kubeconfig: Path, tmp: Path, *extra: str, namespaces: tuple[str, ...] = ()
+) -> Operator:
+    """Start ``tether run`` (all namespaces unless ``namespaces``, its own metrics port
+    and log); do not wait."""
     port = free_port()
     scope = [f"--namespace={ns}" for ns in namespaces] or ["--all-namespaces"]
     log = tmp / f"operator-{port}.log"
@@ -115,19 +127,24 @@ def start_operator(
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    op = Operator(process, log, port)
+    return Operator(process, log, port)
+
+
+def wait_ready(op: Operator) -> None:
+    """Wait until the operator's /readyz answers 200; fail with its log if it exits."""
 
     def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"operator exited {process.returncode}:\n{op.logs()[-4000:]}")
+        if op.process.poll() is not None:
+            pytest.fail(f"operator exited {op.process.returncode}:\n{op.logs()[-4000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{op.metrics_port}/readyz", timeout=1
+            ) as r:
                 return r.status == 200
         except OSError:
             return False
 
     wait_for("the operator to be ready", ready, timeout=60)
-    return op
 
 
 def helm(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
@@ -156,6 +173,12 @@ def stop_operator(op: Operator, sig: int = 15) -> None:
 @pytest.fixture(scope="module")
 def installed(cluster: Any, kubectl: Any) -> Path:
     """helm install the chart; return a kubeconfig with its ServiceAccount's token."""
+    return install_chart(cluster, kubectl)
+
+
+def install_chart(cluster: Any, kubectl: Any, *sets: str) -> Path:
+    """helm install the chart with no operator pod (and ``sets``); return a kubeconfig
+    with its ServiceAccount's token, so local operators act with the chart's RBAC."""
     helm = find_tool("helm")
     proc = subprocess.run(
         [
@@ -169,6 +192,7 @@ def installed(cluster: Any, kubectl: Any) -> Path:
             "--create-namespace",
             "--set",
             "replicaCount=0",
+            *(arg for value in sets for arg in ("--set", value)),
             "--kubeconfig",
             str(cluster.kubeconfig),
             "--wait",
@@ -434,3 +458,74 @@ spec:
         - name: smoke
           image: registry.invalid/smoke:1
 """
+
+
+OPERATION = "tether.dev/operation"
+_CAPTURE: dict[str, Any] = {"capture_output": True, "text": True, "check": True, "timeout": 60}
+
+
+class JobWatch:
+    """Every Job the server created in a namespace, by uid, from a raw watch.
+
+    The watch resumes from the last resourceVersion it saw whenever the stream ends,
+    so no creation falls into a gap; a 410 Gone is recorded and fails the test.
+    """
+
+    def __init__(self, kubeconfig: str, namespace: str) -> None:
+        self._argv = [find_tool("kubectl"), f"--kubeconfig={kubeconfig}", "get", "--raw"]
+        self._path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+        listed = json.loads(subprocess.run([*self._argv, self._path], **_CAPTURE).stdout)
+        self._rv = str(listed["metadata"]["resourceVersion"])
+        self.created: dict[str, tuple[str, str]] = {}  # uid -> (name, operation)
+        self.error = ""
+        self._stopped = threading.Event()
+        self._process: subprocess.Popen[str] | None = None
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._stopped.is_set() and not self.error:
+            query = f"?watch=1&allowWatchBookmarks=true&resourceVersion={self._rv}"
+            self._process = subprocess.Popen(
+                [*self._argv, self._path + query], stdout=subprocess.PIPE, text=True
+            )
+            assert self._process.stdout is not None
+            for line in self._process.stdout:
+                self._record(json.loads(line))
+            self._process.wait()
+
+    def _record(self, event: dict[str, Any]) -> None:
+        obj = event.get("object") or {}
+        meta = obj.get("metadata") or {}
+        if event.get("type") == "ERROR":
+            self.error = str(obj.get("message") or obj)
+            return
+        self._rv = str(meta.get("resourceVersion") or self._rv)
+        if event.get("type") == "ADDED":
+            operation = (meta.get("annotations") or {}).get(OPERATION, "")
+            self.created.setdefault(str(meta["uid"]), (str(meta["name"]), operation))
+
+    def runs(self) -> dict[tuple[str, str], int]:
+        """(hook, operation) -> how many Jobs were created; generated names by prefix."""
+        assert not self.error, f"the Job watch broke: {self.error}"
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for name, operation in list(self.created.values()):
+            counts[(name.split("-")[0], operation)] += 1
+        return dict(counts)
+
+    def runs_by_name(self) -> dict[tuple[str, str], int]:
+        """(Job name, operation) -> how many Jobs were created under that exact name."""
+        assert not self.error, f"the Job watch broke: {self.error}"
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for name, operation in list(self.created.values()):
+            counts[(name, operation)] += 1
+        return dict(counts)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+
+
+_CAPTURE: dict[str, Any] = {"capture_output": True, "text": True, "check": True, "timeout": 60}

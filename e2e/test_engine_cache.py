@@ -200,3 +200,41 @@ async def test_expired_watch_gets_410_and_the_cache_relists(
         await cache.close()
         await client.close()
         kubectl.run("delete", "crd", f"things.{group}", "--wait=false", check=False)
+
+
+async def test_a_scoped_cache_keeps_only_the_objects_of_registered_apps(
+    cluster: Any, namespace: str, kubectl: Any
+) -> None:
+    """One shard's cache: the watch sees every labelled ConfigMap, the cache keeps its
+    own apps' only; an app registered later gets its objects; one that leaves takes
+    them along."""
+    mine, other = f"{namespace}_mine", f"{namespace}_other"
+    kubectl.apply(labelled_cm("a", namespace, mine))
+    kubectl.apply(labelled_cm("b", namespace, other))
+    client = await KubeClient.connect(str(cluster.kubeconfig))
+    cache = ResourceCache(client, Discovery(client), scoped=True)
+    key_a, key_b = (("", "ConfigMap", namespace, n) for n in ("a", "b"))
+    try:
+        await cache.register(mine, [CONFIGMAP], timeout=30)
+        assert cache.get(key_a) is not None and cache.get(key_b) is None
+        # Changes to another app's objects pass the watch by: a positive signal that the
+        # watch is past them is a later change to our own object.
+        kubectl.apply(labelled_cm("b", namespace, other, value="2"))
+        kubectl.apply(labelled_cm("c", namespace, other))
+        kubectl.apply(labelled_cm("a", namespace, mine, value="2"))
+        await eventually(
+            "our own change to arrive",
+            lambda: (cache.get(key_a) or {}).get("data") == {"v": "2"},
+        )
+        assert cache.keys(other) == set() and cache.keys(mine) == {key_a}
+
+        await cache.register(other, [CONFIGMAP], timeout=30)  # the kind was listed already
+        assert cache.keys(other) == {key_b, ("", "ConfigMap", namespace, "c")}
+        assert (cache.get(key_b) or {}).get("data") == {"v": "2"}
+
+        await cache.unregister(other)
+        assert cache.keys(other) == set() and cache.get(key_b) is None
+        assert cache.get(key_a) is not None
+    finally:
+        await cache.close()
+        await client.close()

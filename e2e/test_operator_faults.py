@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -38,7 +36,9 @@ from git_servers import git, push_commit, start_git_daemon, stop
 from kubectl_runner import Kubectl
 from operator_helpers import (
     CHART,
+    OPERATION,
     GitServer,
+    JobWatch,
     NotYet,
     Operator,
     app_status,
@@ -63,7 +63,6 @@ pytestmark = pytest.mark.cluster
 __all__ = ["git_server", "installed", "own_operator"]
 
 KILLS = 20
-OPERATION = "tether.dev/operation"
 
 
 def hook_job(name: str, hook: str, policy: str, *, generate: bool = False) -> str:
@@ -84,65 +83,6 @@ spec:
         - name: run
           image: registry.invalid/{name}:1
 """
-
-
-class JobWatch:
-    """Every Job the server created in a namespace, by uid, from a raw watch.
-
-    The watch resumes from the last resourceVersion it saw whenever the stream ends,
-    so no creation falls into a gap; a 410 Gone is recorded and fails the test.
-    """
-
-    def __init__(self, kubeconfig: str, namespace: str) -> None:
-        self._argv = [find_tool("kubectl"), f"--kubeconfig={kubeconfig}", "get", "--raw"]
-        self._path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
-        listed = json.loads(subprocess.run([*self._argv, self._path], **_CAPTURE).stdout)
-        self._rv = str(listed["metadata"]["resourceVersion"])
-        self.created: dict[str, tuple[str, str]] = {}  # uid -> (name, operation)
-        self.error = ""
-        self._stopped = threading.Event()
-        self._process: subprocess.Popen[str] | None = None
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        while not self._stopped.is_set() and not self.error:
-            query = f"?watch=1&allowWatchBookmarks=true&resourceVersion={self._rv}"
-            self._process = subprocess.Popen(
-                [*self._argv, self._path + query], stdout=subprocess.PIPE, text=True
-            )
-            assert self._process.stdout is not None
-            for line in self._process.stdout:
-                self._record(json.loads(line))
-            self._process.wait()
-
-    def _record(self, event: dict[str, Any]) -> None:
-        obj = event.get("object") or {}
-        meta = obj.get("metadata") or {}
-        if event.get("type") == "ERROR":
-            self.error = str(obj.get("message") or obj)
-            return
-        self._rv = str(meta.get("resourceVersion") or self._rv)
-        if event.get("type") == "ADDED":
-            operation = (meta.get("annotations") or {}).get(OPERATION, "")
-            self.created.setdefault(str(meta["uid"]), (str(meta["name"]), operation))
-
-    def runs(self) -> dict[tuple[str, str], int]:
-        """(hook, operation) -> how many Jobs were created; generated names by prefix."""
-        assert not self.error, f"the Job watch broke: {self.error}"
-        counts: dict[tuple[str, str], int] = defaultdict(int)
-        for name, operation in list(self.created.values()):
-            counts[(name.split("-")[0], operation)] += 1
-        return dict(counts)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(10)
-
-
-_CAPTURE: dict[str, Any] = {"capture_output": True, "text": True, "check": True, "timeout": 60}
 
 
 def test_hooks_run_once_per_operation_across_sigkills(

@@ -103,6 +103,15 @@ class SourceSpec:
     revision: str = "HEAD"
     path: str = ""  # normal form, "" for the repository root
     render: RenderOptions = field(default_factory=RenderOptions)
+    chart: str = ""  # a chart of a helm or oci Repository; "" for Git and OCI artifacts
+
+    @property
+    def followed(self) -> str:
+        """What the app asks its Repository to resolve: the revision, or ``chart@revision``.
+
+        The Repository's status lists it under this key, and apps look it up by it.
+        """
+        return f"{self.chart}@{self.revision}" if self.chart else self.revision
 
 
 @dataclass(frozen=True)
@@ -264,6 +273,7 @@ def source_of(source: ApplicationSource) -> SourceSpec:
         revision=source.revision,
         path=source.clean_path,
         render=render_options(source),
+        chart=source.chart or "",
     )
 
 

@@ -12,6 +12,7 @@ being translated once into the upper layer's terms:
     ├── PlanError            tether.plan: annotations and plans
     ├── HealthError          tether.health: health rules
     ├── GitError             tether.git: fetching and resolving
+    ├── SourceError          tether.sources: Helm repositories and OCI registries
     ├── KubeError            tether.kube: the API server (mapped from HTTP status)
     ├── ApiError             tether.api: an invalid Tether resource (also a ValueError)
     ├── WebhookError         tether.webhook: a webhook body the provider would not send

@@ -51,6 +51,7 @@ def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
         (),
         ("scope.namespaces={team-a,team-b}",),
         ("leaderElection.enabled=true", "replicaCount=3"),
+        ("sharding.enabled=true", "sharding.replicas=3"),
         ("rbac.deploy.create=false", "rbac.impersonate=false", "metrics.service.enabled=false"),
     ],
 )
@@ -181,6 +182,44 @@ def test_leader_election_adds_lease_rbac_and_rolling_updates() -> None:
     assert "strategy" not in deploy["spec"]
     assert "--leader-election" in deploy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert not [r for r in of_kind(render(), "Role") if "leader" in r["metadata"]["name"]]
+
+
+def test_sharding_runs_n_pods_with_shard_leases_and_their_rbac() -> None:
+    docs = render(
+        "sharding.enabled=true",
+        "sharding.replicas=4",
+        "sharding.leaseDurationSeconds=12",
+        "sharding.renewPeriodSeconds=3",
+    )
+    role = named(docs, "Role", "t-tether-shards")
+    assert role["metadata"]["namespace"] == NS
+    (rule,) = role["rules"]
+    assert rule["apiGroups"] == ["coordination.k8s.io"] and rule["resources"] == ["leases"]
+    assert {"create", "list", "patch", "delete"} <= set(rule["verbs"])
+    (deploy,) = of_kind(docs, "Deployment")
+    assert deploy["spec"]["replicas"] == 4
+    assert "strategy" not in deploy["spec"]  # the fence makes rolling updates safe
+    from tether.cli.run import run
+
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    params = run.make_context("run", list(args[1:])).params
+    assert params["shards"] == 4 and params["leader_elect"] is False
+    assert params["shard_lease_duration"] == 12 and params["shard_renew_period"] == 3
+    assert params["leader_election_namespace"] == NS
+    assert not [r for r in of_kind(render(), "Role") if "shards" in r["metadata"]["name"]]
+
+
+def test_sharding_with_leader_election_or_bad_timing_is_refused() -> None:
+    done = helm(
+        "template", "t", str(CHART), "--set", "sharding.enabled=true",
+        "--set", "leaderElection.enabled=true",
+    )  # fmt: skip
+    assert done.returncode != 0 and "exclude each other" in done.stderr
+    done = helm(
+        "template", "t", str(CHART), "--set", "sharding.enabled=true",
+        "--set", "sharding.renewPeriodSeconds=20",
+    )  # fmt: skip
+    assert done.returncode != 0 and "must be shorter" in done.stderr
 
 
 def test_several_replicas_without_leader_election_is_refused() -> None:

@@ -78,7 +78,13 @@ its CRDs and their status and finalizers, Secrets (read), Events (write).
 
 {{/* Fail early on settings that cannot work together. */}}
 {{- define "tether.validate" -}}
-{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- if and .Values.sharding.enabled .Values.leaderElection.enabled }}
+{{- fail "sharding.enabled and leaderElection.enabled exclude each other: shards share the apps, a leader takes them all" }}
+{{- end }}
+{{- if and .Values.sharding.enabled (ge (int .Values.sharding.renewPeriodSeconds) (int .Values.sharding.leaseDurationSeconds)) }}
+{{- fail "sharding.renewPeriodSeconds must be shorter than sharding.leaseDurationSeconds" }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) (not .Values.sharding.enabled) }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true, or several replicas would reconcile the same apps" }}
 {{- end }}
 {{- if not (has .Values.operator.logFormat (list "text" "json")) }}

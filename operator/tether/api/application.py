@@ -253,6 +253,10 @@ class ApplicationSource(ApiModel):
                     ".filter(x, x).size() <= 1",
                     "message": "set at most one of directory, kustomize or helm",
                 },
+                {
+                    "rule": "!has(self.chart) || has(self.repositoryRef)",
+                    "message": "chart needs repositoryRef to a helm or oci Repository",
+                },
             ]
         }
     )
@@ -269,13 +273,25 @@ class ApplicationSource(ApiModel):
     insecure: bool = Field(
         default=False, description="With repoURL: allow http://, git:// and file:// URLs."
     )
+    chart: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description=(
+            "A chart of a helm Repository, or the chart's name under an oci Repository's "
+            "path. The chart renders with the helm options; revision picks its version."
+        ),
+    )
     revision: str = Field(
         default="HEAD",
         min_length=1,
         max_length=1024,
         description=(
-            "A branch, tag, commit SHA, full ref (refs/pull/7/head) or semver range over "
-            "tags (>=1.2.0 <2.0.0). Defaults to HEAD."
+            "git: a branch, tag, commit SHA, full ref (refs/pull/7/head) or semver range over "
+            "tags (>=1.2.0 <2.0.0). helm: a chart version or semver range. oci: a tag, a "
+            "semver range over tags, or a digest (sha256:...). Defaults to HEAD: for helm "
+            "the newest stable version, for oci the tag latest."
         ),
     )
     path: str = Field(
@@ -311,6 +327,8 @@ class ApplicationSource(ApiModel):
             )
         if self.repo_url is not None:
             check_git_url(self.repo_url, self.insecure)
+        if self.chart is not None and self.repository_ref is None:
+            raise ValueError("chart needs repositoryRef to a helm or oci Repository")
         kinds = [k for k in ("directory", "kustomize", "helm") if getattr(self, k) is not None]
         if len(kinds) > 1:
             raise ValueError(

@@ -82,6 +82,7 @@ KINDS: tuple[Kind, ...] = (
             _column("Ready", "string", f"{_READY}.status"),
             _column("URL", "string", ".spec.url"),
             _column("Age", "date", ".metadata.creationTimestamp"),
+            _column("Type", "string", ".spec.type", 1, "helm or oci; empty for git"),
             _column("Fetched", "date", ".status.lastFetchTime", 1, "Last fetch or check"),
             _column("Message", "string", f"{_READY}.message", 1),
         ),

@@ -1,15 +1,16 @@
-"""The Repository resource: a Git repository that Applications read from.
+"""The Repository resource: a Git repository, Helm repository or OCI registry path.
 
-The spec says where the repository is and how to reach it; the status says what
-the Repository controller last saw: conditions, the revisions apps asked for and
-the commits they resolved to, and when it last fetched.
+The spec says what it is (``type``: git, helm or oci), where it is and how to
+reach it; the status says what the Repository controller last saw: conditions,
+the revisions apps asked for and what they resolved to (a commit, or a chart
+version and its digest), and when it last fetched.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from tether.api.conditions import Condition
 from tether.api.meta import LocalObjectReference, ObjectMeta
@@ -21,11 +22,18 @@ from tether.api.types import (
     Timestamp,
     parse_duration,
 )
-from tether.api.urls import MAX_URL_LENGTH, check_git_url, url_transport
+from tether.api.urls import MAX_URL_LENGTH, check_source_url
+
+RepositoryType = Literal["git", "helm", "oci"]
 
 INSECURE_URL_RULE = (
     "(has(self.insecure) && self.insecure) || !(self.url.startsWith('http://') || "
     "self.url.startsWith('git://') || self.url.startsWith('file://'))"
+)
+OCI_URL_RULE = "!has(self.type) || self.type != 'oci' || self.url.startsWith('oci://')"
+HELM_URL_RULE = (
+    "!has(self.type) || self.type != 'helm' || self.url.startsWith('https://') "
+    "|| self.url.startsWith('http://')"
 )
 
 
@@ -50,18 +58,28 @@ class RepositorySpec(ApiModel):
                 {
                     "rule": INSECURE_URL_RULE,
                     "message": "http://, git:// and file:// URLs need insecure: true",
-                }
+                },
+                {"rule": OCI_URL_RULE, "message": "an oci Repository URL starts with oci://"},
+                {"rule": HELM_URL_RULE, "message": "a helm Repository URL starts with https://"},
             ]
         }
     )
 
+    type: RepositoryType = Field(
+        default="git",
+        description=(
+            "git (the default), helm (an HTTP Helm repository with index.yaml) or oci "
+            "(an OCI registry path holding Helm charts or plain-manifest artifacts)."
+        ),
+    )
     url: str = Field(
         min_length=1,
         max_length=MAX_URL_LENGTH,
         description=(
-            "The Git URL: https://host/org/repo.git, ssh://git@host/org/repo.git or "
-            "git@host:org/repo.git. http://, git:// and file:// need insecure: true; "
-            "file:// also needs the operator to allow the folder (--allow-file-urls)."
+            "git: https://host/org/repo.git, ssh://git@host/org/repo.git or "
+            "git@host:org/repo.git (http://, git:// and file:// need insecure: true; "
+            "file:// also needs the operator to allow the folder, --allow-file-urls). "
+            "helm: https://host/path, the folder of index.yaml. oci: oci://host/path."
         ),
     )
     secret_ref: LocalObjectReference | None = Field(
@@ -69,7 +87,8 @@ class RepositorySpec(ApiModel):
         description=(
             "A Secret in the same namespace with the credentials: username and password, "
             "bearerToken, or identity (an SSH private key), optional passphrase, and "
-            "known_hosts."
+            "known_hosts. helm and oci read username/password or bearerToken (an OCI "
+            "registry's token challenge is answered with them), and ca.crt."
         ),
     )
     interval: Interval = Field(
@@ -84,7 +103,18 @@ class RepositorySpec(ApiModel):
     )
     insecure: bool = Field(
         default=False,
-        description="Allow unencrypted http://, git:// and file:// URLs. Defaults to false.",
+        description=(
+            "Allow unencrypted http://, git:// and file:// URLs (oci: plain-HTTP registry). "
+            "Defaults to false."
+        ),
+    )
+    ca_bundle: str | None = Field(
+        default=None,
+        max_length=65536,
+        description=(
+            "helm and oci: PEM certificates trusted besides the system's, for a server with "
+            "a private CA. A ca.crt key in the secretRef Secret is trusted too."
+        ),
     )
     depth: int | None = Field(
         default=None,
@@ -100,15 +130,11 @@ class RepositorySpec(ApiModel):
         ),
     )
 
-    @field_validator("url")
-    @classmethod
-    def _url_form(cls, url: str) -> str:
-        url_transport(url)
-        return url
-
     @model_validator(mode="after")
-    def _insecure_allowed(self) -> RepositorySpec:
-        check_git_url(self.url, self.insecure)
+    def _url_suits_type(self) -> RepositorySpec:
+        check_source_url(self.url, self.type, self.insecure)
+        if self.depth is not None and self.type != "git":
+            raise ValueError("depth applies to git Repositories only")
         return self
 
     @property
@@ -125,8 +151,12 @@ class RepositorySpec(ApiModel):
 class ResolvedRevision(StatusModel):
     """A revision an Application asked for and the commit it resolved to."""
 
-    revision: str = Field(description="The revision as the Application wrote it, e.g. main.")
-    resolved: str = Field(description="The resolved form, <ref>@sha1:<40 hex>.")
+    revision: str = Field(
+        description="The revision as the Application wrote it, e.g. main (chart@range for charts)."
+    )
+    resolved: str = Field(
+        description="The resolved form: <ref>@sha1:<40 hex>, or <version>@sha256:<64 hex>."
+    )
 
 
 class RepositoryStatus(StatusModel):
@@ -165,7 +195,7 @@ class RepositoryStatus(StatusModel):
 
 
 class Repository(ApiModel):
-    """A Git repository that Applications read from."""
+    """A Git repository, Helm repository or OCI registry path that Applications read from."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -67,3 +67,31 @@ def check_git_url(url: str, insecure: bool) -> str:
             "or set insecure: true to allow it"
         )
     return url
+
+
+def check_source_url(url: str, repo_type: str, insecure: bool) -> str:
+    """Return ``url`` when its form suits a Repository of ``repo_type`` (git, helm or oci)."""
+    if repo_type == "git":
+        return check_git_url(url, insecure)
+    if any(ch.isspace() for ch in url) or len(url) > MAX_URL_LENGTH:
+        raise ValueError("the URL contains whitespace or is too long")
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ValueError(
+            "the URL contains a password: remove it and put the credentials in a Secret "
+            "named by secretRef"
+        )
+    if repo_type == "helm":
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("a helm Repository URL is https://host/path (the index.yaml folder)")
+        if parts.scheme == "http" and not insecure:
+            raise ValueError("http:// is not encrypted: use https://, or set insecure: true")
+        return url
+    if parts.scheme != "oci" or not parts.hostname:
+        raise ValueError("an oci Repository URL is oci://host/path")
+    if "@" in parts.path or ":" in parts.path.rsplit("/", 1)[-1]:
+        raise ValueError(
+            "an oci Repository URL names a registry path without a tag or digest; "
+            "put the tag, range or digest in the Application's revision"
+        )
+    return url

@@ -265,6 +265,25 @@ class WriteBack(ApiModel):
         return self
 
 
+class HeldField(StatusModel):
+    """A captured field held against selfHeal until its commit lands.
+
+    Kept in the status so that an operator started again restores the capture
+    (and its mask) before any sync, instead of guessing who moved.
+    """
+
+    group: str = Field(default="", description="API group; empty for the core group.")
+    kind: str = Field(description="Kind.")
+    namespace: str = Field(default="", description="Namespace; empty if cluster-scoped.")
+    name: str = Field(description="Name.")
+    pointer: str = Field(description="The captured field, as a pointer.")
+    git_digest: str | None = Field(
+        default=None,
+        max_length=64,
+        description="SHA-256 of Git's value when it was captured; unset for Secrets.",
+    )
+
+
 class WriteBackStatus(StatusModel):
     """What write-back last pushed, and what waits for the next commit."""
 
@@ -275,6 +294,11 @@ class WriteBackStatus(StatusModel):
         default_factory=list,
         max_length=64,
         description="Captured changes waiting for the next commit (object and field, no values).",
+    )
+    held: list[HeldField] = Field(
+        default_factory=list,
+        max_length=128,
+        description="Captured fields held at their live value until their commit lands.",
     )
 
 
@@ -292,6 +316,7 @@ def render_message(template: str, *, app: str, namespace: str, changes: str, rev
 __all__ = [
     "DEFAULT_MESSAGE",
     "CaptureField",
+    "HeldField",
     "NewObjectSelector",
     "WriteBack",
     "WriteBackAuthor",

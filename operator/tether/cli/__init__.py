@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "capture": ("tether.cli.capture", "capture"),
     "run": ("tether.cli.run", "run"),
     "crds": ("tether.cli.crds", "crds"),
+    "push": ("tether.cli.push", "push"),
     "cluster": ("tether.cli.cluster", "cluster"),
     "version": ("tether.cli", "version"),
 }

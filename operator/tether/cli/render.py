@@ -41,6 +41,12 @@ def render(output: str, **params: Any) -> None:
     come from --auth-file, --ssh-key/--known-hosts, or the environment variables
     TETHER_GIT_USERNAME, TETHER_GIT_PASSWORD, TETHER_GIT_BEARER_TOKEN and
     TETHER_GIT_SSH_PASSPHRASE.
+
+    SOURCE may also be a Helm repository (--repo-type helm --chart NAME, --revision a
+    version or range) or an OCI registry path (oci://host/path; --chart for a chart
+    under it, else a plain-manifests artifact; --revision a tag, range or digest),
+    with the same credentials (--auth-file or TETHER_GIT_USERNAME/PASSWORD/
+    BEARER_TOKEN) and --ca-file for a private CA.
     """
     result = load_source(**params)
     objects = list(result.objects)

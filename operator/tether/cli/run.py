@@ -92,10 +92,43 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
 @click.option(
     "--leader-election-namespace",
     default=None,
-    help="Namespace of the Lease. Default: $POD_NAMESPACE or the first --namespace.",
+    help=(
+        "Namespace of the Lease (and of the shard Leases with --shards). Default: "
+        "$POD_NAMESPACE or the first --namespace."
+    ),
 )
 @click.option(
     "--leader-election-lease", default="tether-leader", show_default=True, help="Name of the Lease."
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help=(
+        "Run as one of N replicas that share the Applications by consistent hashing over "
+        "the live members, each holding a Lease tether-shard-<id>. 1: one replica reconciles "
+        "everything (with --leader-election for a warm standby)."
+    ),
+)
+@click.option(
+    "--shard-id",
+    default=None,
+    help="This replica's name among the shards. Default: $POD_NAME, else <hostname>-<pid>.",
+)
+@click.option(
+    "--shard-lease-duration",
+    type=click.IntRange(1, 3600),
+    default=15,
+    show_default=True,
+    help="Seconds a shard Lease stays valid without renewal; a dead shard's apps move after it.",
+)
+@click.option(
+    "--shard-renew-period",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between shard Lease renewals (and member listings).",
 )
 @click.option(
     "--webhook-port",
@@ -146,6 +179,10 @@ def run(
     leader_elect: bool,
     leader_election_namespace: str | None,
     leader_election_lease: str,
+    shards: int,
+    shard_id: str | None,
+    shard_lease_duration: int,
+    shard_renew_period: float,
     webhook_port: int | None,
     webhook_host: str,
     webhook_max_body: int,
@@ -160,6 +197,10 @@ def run(
 
     if namespaces and all_namespaces:
         raise click.UsageError("use --namespace or --all-namespaces, not both")
+    if shards > 1 and leader_elect:
+        raise click.UsageError("use --shards or --leader-election, not both")
+    if shard_renew_period >= shard_lease_duration:
+        raise click.UsageError("--shard-renew-period must be shorter than --shard-lease-duration")
     setup_logging(log_format, getattr(logging, log_level.upper()))
     lease_ns = (
         leader_election_namespace
@@ -179,6 +220,10 @@ def run(
         leader_elect=leader_elect,
         leader_namespace=lease_ns,
         lease_name=leader_election_lease,
+        shards=shards,
+        shard_lease_seconds=shard_lease_duration,
+        shard_renew_seconds=shard_renew_period,
+        **({"identity": identity} if (identity := shard_id or os.environ.get("POD_NAME")) else {}),
         webhook=_webhook_config(
             webhook_port,
             webhook_host,

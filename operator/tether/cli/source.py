@@ -1,8 +1,11 @@
 """SOURCE and its flags, shared by ``render``, ``diff`` and ``sync``.
 
-SOURCE is a local folder or a Git URL. A folder is read as it is; a URL is
-resolved and fetched through the shared Git cache, then read from the object
-store. Credentials never come from argv: they come from environment variables
+SOURCE is a local folder, a Git URL, a Helm repository URL (``--repo-type helm
+--chart NAME``) or an OCI URL (``oci://``, ``--repo-type oci``, with ``--chart``
+for a chart under it). A folder is read as it is; a Git URL is resolved and
+fetched through the shared Git cache, then read from the object store; a Helm
+or OCI source goes through ``tether.sources`` exactly as the operator's
+Repository controller does (the same request, resolve, digest cache and tree). Credentials never come from argv: they come from environment variables
 or files (``--auth-file``, ``--ssh-key``, ``--known-hosts``), so they stay out of
 shell history and process listings.
 """
@@ -34,6 +37,9 @@ from tether.manifests import (
     RenderResult,
     render,
 )
+from tether.sources import Access, Credentials, SourceError, SourceFetcher, SourceRequest
+from tether.sources.fetch import render_root, source_request
+from tether.tools import cache_dir
 from tether.tree import TreeError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,7 +97,28 @@ def source_options(func: F) -> F:
             help="Helm release name (default: the app name, as in Argo CD).",
         ),
         click.option(
-            "--insecure", is_flag=True, help="Allow http://, git:// and file:// Git URLs."
+            "--chart",
+            default=None,
+            metavar="NAME",
+            help="A chart of the Helm repository or under the OCI path SOURCE; --revision "
+            "is its version, range, tag or digest.",
+        ),
+        click.option(
+            "--repo-type",
+            type=click.Choice(["git", "helm", "oci"]),
+            default=None,
+            help="What SOURCE is (default: oci for oci:// URLs, else git).",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="PEM CA bundle trusted for a Helm repository or OCI registry.",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Allow http://, git:// and file:// Git URLs (helm/oci: plain HTTP).",
         ),
         click.option(
             "--auth-file",
@@ -197,17 +224,29 @@ def load_source_at(
     known_hosts: str | None = None,
     helm_namespace: str = "",
     app_name: str | None = None,
+    chart: str | None = None,
+    repo_type: str | None = None,
+    ca_file: str | None = None,
     **flags: Any,
 ) -> LoadedSource:
     """Render SOURCE and say which commit it came from ("" for a local folder).
+
+    For a Helm or OCI source the "commit" is ``<version>@sha256:<digest>``.
 
     ``flags`` are the render flags of ``source_options`` (others are ignored).
     Raises click.ClickException with one clear line on any failure.
     """
     options = flag_render_options(flags, helm_namespace)
-    name = app_name or default_app_name(source, path)
+    name = app_name or chart or default_app_name(source, path)
+    kind = repo_type or ("oci" if source.startswith("oci://") else "git")
     with exit_on_sigterm():
         try:
+            if kind != "git":
+                access = _access(auth_file, ca_file, insecure)
+                request = source_request(kind, source, chart or "", revision)
+                return _render_artifact(request, access, path, options, name)
+            if chart:
+                raise click.BadParameter("--chart needs --repo-type helm or oci")
             local = Path(source)
             if local.is_dir():
                 tree = LocalTree(local)
@@ -223,8 +262,26 @@ def load_source_at(
                 raise click.ClickException(f"{source}: no such folder or file, and not a Git URL")
             auth = _auth(auth_file, ssh_key, known_hosts)
             return asyncio.run(_render_git(source, revision, auth, insecure, path, options, name))
-        except (GitError, ManifestError, TreeError) as exc:
+        except (GitError, ManifestError, TreeError, SourceError) as exc:
             raise click.ClickException(cli_message(exc)) from None
+
+
+def _render_artifact(
+    request: SourceRequest, access: Access, path: str, options: RenderOptions, app_name: str
+) -> LoadedSource:
+    fetcher = SourceFetcher(cache_dir() / "sources")
+    artifact = fetcher.resolve(request, access)
+    tree, root = fetcher.tree(artifact)
+    where = render_root(artifact, root, path)
+    result = render(tree, where, options, app_name=app_name, cache_key=artifact.digest)
+    return LoadedSource(result, artifact.display)
+
+
+def _access(auth_file: str | None, ca_file: str | None, insecure: bool) -> Access:
+    """Credentials (--auth-file, TETHER_GIT_* env), CA bundle and insecure for helm/oci."""
+    auth = _auth(auth_file, None, None)
+    ca = Path(ca_file).read_text() if ca_file else None
+    return Access(Credentials(auth.username, auth.password, auth.bearer_token), ca, insecure)
 
 
 async def _render_git(
@@ -275,7 +332,7 @@ def flag_auth(params: dict[str, Any]) -> GitAuth:
 def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -> GitAuth:
     data: dict[str, str | bytes] = {}
     if auth_file:
-        data.update(_read_auth_file(Path(auth_file)))
+        data.update(read_auth_file(Path(auth_file)))
     for key, env in AUTH_ENV.items():
         if os.environ.get(env):
             data[key] = os.environ[env]
@@ -287,7 +344,7 @@ def _auth(auth_file: str | None, ssh_key: str | None, known_hosts: str | None) -
     return GitAuth.from_mapping(data)
 
 
-def _read_auth_file(path: Path) -> dict[str, str | bytes]:
+def read_auth_file(path: Path) -> dict[str, str | bytes]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 

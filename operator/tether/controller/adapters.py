@@ -1,6 +1,7 @@
 """Bind the controller ports to the real engine: GitCache, renderer, Engine, cache.
 
-``GitCacheSource`` resolves and fetches through the shared ``GitCache``.
+``GitCacheSource`` resolves and fetches through the shared ``GitCache``;
+``FetcherSource`` resolves helm/oci charts and artifacts through ``SourceFetcher``.
 ``EngineAdapter`` runs ``Engine.diff`` on an app's ``AppSpec`` and reshapes the report into a ``Comparison`` (health per
 object from the cluster cache, waves and hooks from the annotations, drifted
 fields from the three-way patch), runs ``Engine.sync`` with retries left to
@@ -9,8 +10,10 @@ the controller's policy, and deletes or orphans an app's objects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from tether.api.conditions import Reason
@@ -45,13 +48,34 @@ from tether.kube.resource import GVK
 from tether.messages import join_limited
 from tether.objects import key_of, label
 from tether.plan.errors import DuplicateObjectError
+from tether.sources import Access, SourceFetcher, SourceRequest
+from tether.sources.dependencies import (
+    DeclaredRepository,
+    OverlayTree,
+    remote_dependencies,
+    vendor_dependencies,
+)
+from tether.sources.fetch import render_root
 from tether.sync.state import SyncOperation
-from tether.tenancy import Operation, PlannedObject, object_refusals
+from tether.tenancy import Operation, PlannedObject, object_refusals, source_allowed
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Any, AppSpec, str], Awaitable[Rendered]]
-"""(tree, app spec, commit as cache key) -> the rendered objects."""
+Renderer = Callable[[Any, AppSpec, str, str], Awaitable[Rendered]]
+"""(tree, app spec, commit as cache key, root folder in the tree) -> the rendered objects."""
+
+
+class FetcherSource:
+    """The ``ChartSource`` port over ``tether.sources.SourceFetcher``."""
+
+    def __init__(self, fetcher: SourceFetcher) -> None:
+        self.fetcher = fetcher
+
+    async def resolve(self, key: str, request: SourceRequest, access: Access) -> SourceCommit:
+        return SourceCommit.of_artifact(key, await self.fetcher.aresolve(request, access))
+
+    async def probe(self, request: SourceRequest, access: Access) -> None:
+        await asyncio.to_thread(self.fetcher.probe, request, access)
 
 
 class GitCacheSource:
@@ -107,23 +131,57 @@ def _non_tracking(annotations: Any) -> bool:
 class EngineAdapter:
     """The ``AppEngine`` port over ``tether.engine.Engine``."""
 
-    def __init__(self, engine: Engine, git: GitCache, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        git: GitCache,
+        renderer: Renderer,
+        fetcher: SourceFetcher | None = None,
+        declared: Callable[[str], Awaitable[list[DeclaredRepository]]] | None = None,
+    ) -> None:
         self.engine = engine
         self.git = git
         self.renderer = renderer
+        self.fetcher = fetcher
+        self.declared = declared  # the helm/oci Repositories of a namespace, for dependencies
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
     async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
+        if resolved.artifact is not None and self.fetcher is not None:
+            archive, root = await asyncio.to_thread(self.fetcher.tree, resolved.artifact)
+            where = render_root(resolved.artifact, root, app.source.path)
+            return await self._render(app, archive, resolved.commit, where)
         tree = self.git.tree(Snapshot(resolved.url, resolved.ref, resolved.commit))
         try:
-            return await self.renderer(tree, app, resolved.commit)
+            return await self._render(app, tree, resolved.commit, app.source.path)
         finally:
             tree.close()
+
+    async def _render(self, app: AppSpec, tree: Any, commit: str, where: str) -> Rendered:
+        full = await self._with_dependencies(app, tree, where)
+        # Fetched dependencies are part of what was rendered: their digests join the
+        # commit in the render's identity, so a dependency that moves is rendered anew.
+        key = commit if not isinstance(full, OverlayTree) else f"{commit}+{full.pin}"
+        rendered = await self.renderer(full, app, key, where)
+        return replace(rendered, render_key=key)
+
+    async def _with_dependencies(self, app: AppSpec, tree: Any, chart: str) -> Any:
+        """``tree`` with the chart's remote dependencies from declared Repositories vendored."""
+        if self.fetcher is None or self.declared is None:
+            return tree
+        if not await asyncio.to_thread(remote_dependencies, tree, chart):
+            return tree
+        repositories = [  # only those the app's Project admits as sources
+            repo
+            for repo in await self.declared(app.namespace)
+            if app.project is None or source_allowed(app.project, repo.url)
+        ]
+        return await asyncio.to_thread(vendor_dependencies, self.fetcher, tree, chart, repositories)
 
     async def compare(self, app: AppSpec, resolved: SourceCommit, desired: Rendered) -> Comparison:
         # The render is a function of the commit and the app's spec, so this names it
         # for the engine's memo: a no-op reconcile then does no keying or hashing.
-        render_id = f"{resolved.commit}:{app.render_id}{desired.variant}"
+        render_id = f"{desired.render_key or resolved.commit}:{app.render_id}{desired.variant}"
         verdict = await self.engine.permitted(
             app, desired.objects, desired.sources, render_id=render_id
         )

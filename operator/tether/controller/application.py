@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -55,6 +55,7 @@ from tether.controller.appstatus import (
     without_write_back,
     write_back_reason,
 )
+from tether.controller.fence import NO_FENCE, Fenced, OperationFence
 from tether.controller.metrics import Metrics
 from tether.controller.policy import Initiator, SyncAction
 from tether.controller.ports import (
@@ -67,7 +68,7 @@ from tether.controller.ports import (
     WriteBackPort,
 )
 from tether.controller.redact import REDACTOR
-from tether.controller.repository import Failure, RepoState, classify
+from tether.controller.repository import Failure, RepoState, classify, classify_source
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
@@ -78,6 +79,7 @@ from tether.kube.errors import Forbidden
 from tether.kube.resource import GVK
 from tether.manifests.errors import DuplicateObjectError
 from tether.manifests.toolrun import RenderStoppedError
+from tether.sources import RepoType, SourceError
 from tether.sync.state import OperationPhase
 from tether.tenancy import (
     ProjectBook,
@@ -110,6 +112,7 @@ class AppPorts:
     meta: MetadataPatcher
     events: ev.EventRecorder
     metrics: Metrics
+    fence: OperationFence = field(default=NO_FENCE)  # sharding: who may run operations
     writeback: WriteBackPort | None = None  # None: write-back off (tests of other parts)
 
 
@@ -239,6 +242,10 @@ class ApplicationController:
             await self._compare_and_sync(key, body, spec, sourced, refresh)
         except RenderStoppedError:
             return  # shutting down: not a fault of the source; the next process renders again
+        except Fenced as fenced:
+            # Another shard owns the app now: leave the operation Running for it to resume.
+            log.info("application %s/%s: operation not continued here: %s", *key, fenced)
+            self.queue.wake_after(key, 1.0, triggers.RETRY)  # skipped unless still ours
         except StepFailed as failed:
             await self._fail(
                 key, body, spec, failed.problem, refresh=refresh, resolved=sourced.resolved
@@ -411,7 +418,7 @@ class ApplicationController:
 
     async def _source(self, key: Key, app: AppSpec, *, force: bool) -> Sourced | Problem:
         source = app.source
-        revision = source.revision
+        revision = source.followed
         if source.repo_url is not None:
             return await self._inline_source(app, force=force)
         assert source.repository is not None
@@ -424,6 +431,9 @@ class ApplicationController:
                 f"Repository {repo_key[0]}/{repo_key[1]} does not exist",
             )
         state = self.neighbours.repo_state(repo_key)
+        mismatch = chart_mismatch(state.type, source.chart, repo_key[1]) if state else None
+        if mismatch is not None:
+            return Problem(Reason.INVALID_SPEC, mismatch, True)
         found = state.lookup(revision) if state is not None else None
         problem = state.problem(revision) if state is not None else None
         if found is not None and (problem is None or not problem.stalled):
@@ -491,6 +501,7 @@ class ApplicationController:
         decision: policy.Decision,
         status: dict[str, Any],
     ) -> dict[str, Any]:
+        await self.ports.fence.begin(key)  # before the first write of the operation
         who = ev.InvolvedObject.of(body)
         previous = status.get("operationState") or {}
         resuming = decision.action is SyncAction.RESUME
@@ -528,6 +539,7 @@ class ApplicationController:
 
         async def persist(plan: Mapping[str, Any]) -> None:
             nonlocal current
+            self.ports.fence.check(key)  # lost the app: record and start nothing more
             step = {**op, **operation_progress(plan, resolved.display)}
             step["plan"] = dict(plan)
             if plan.get("message"):
@@ -549,6 +561,8 @@ class ApplicationController:
             outcome = await self.engine.sync(
                 app, resolved, desired, prune=decision.prune, resume=resume, persist=persist
             )
+        except Fenced:
+            raise
         except Exception as exc:  # the engine's boundary: the operation ends in Error
             problem = failure_problem(Reason.APPLY_FAILED, exc)
             outcome = SyncOutcome(OperationPhase.ERROR, f"{problem.reason}: {problem.message}")
@@ -629,6 +643,11 @@ class ApplicationController:
         await self._write_problem(key, body, Problem(Reason.DELETION_BLOCKED, text))
         await self.events.warning(ev.InvolvedObject.of(body), ev.DELETION_BLOCKED, text)
         self.queue.wake_after(key, DELETION_RETRY, triggers.DELETING)
+
+    async def release(self, key: Key) -> None:
+        """Drop everything kept for ``key`` (another shard took the app): its cached
+        objects, memos, last written status and timers. Its objects stay in the cluster."""
+        await self._gone(key)
 
     async def _gone(self, key: Key) -> None:
         self._states.pop(key, None)
@@ -730,11 +749,25 @@ class StepFailed(Exception):
         self.problem = problem
 
 
+def chart_mismatch(repo_type: RepoType, chart: str, repo: str) -> str | None:
+    """Why ``source.chart`` does not suit the Repository's type, or None."""
+    if chart and repo_type is RepoType.GIT:
+        return (
+            f"source.chart needs a helm or oci Repository; Repository {repo} is type git "
+            "(for a chart in Git, set path to its folder)"
+        )
+    if not chart and repo_type is RepoType.HELM:
+        return f"Repository {repo} is a helm repository: set source.chart to the chart's name"
+    return None
+
+
 def failure_problem(step: Reason, exc: BaseException) -> Problem:
     """The ``Problem`` for an exception raised by an engine step (the one mapping)."""
     reason = getattr(exc, "reason", None)
     if isinstance(exc, DuplicateObjectError):  # found by the render, before any compare
         reason = Reason.DUPLICATE_OBJECT
+    if isinstance(exc, SourceError):  # a chart archive refused when unpacked for the render
+        reason = classify_source(exc, str(exc)).reason
     if isinstance(reason, Reason):
         stalled = reason is Reason.NOT_PERMITTED  # only a Project or spec change helps
         return Problem(reason, REDACTOR.redact(str(exc)), stalled)

@@ -39,6 +39,7 @@ from tether.health import HealthStatus
 from tether.identity import InvalidObjectError, ResourceKey
 from tether.kube.changeset import Action, ChangeReason, reason_of
 from tether.sync.state import OperationPhase
+from tether.writeback.capture import held_to_status
 
 SHARED_RESOURCE = "SharedResource"
 PRUNE_SKIPPED = "PruneSkipped"
@@ -376,6 +377,8 @@ def with_write_back(
             lastPushTime=stamp(datetime.fromtimestamp(when, UTC)),
         )
     block["pending"] = list(outcome.pending[:64])
+    # What a restarted operator holds again before any sync (no values; see capture.Held).
+    block["held"] = held_to_status(outcome.held[:128])
     status["writeBack"] = block
     if outcome.verdict is not None:
         verdict = outcome.verdict

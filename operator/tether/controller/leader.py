@@ -32,11 +32,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _micro(when: dt.datetime) -> str:
+def lease_time(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(text: str | None) -> dt.datetime | None:
+def parse_lease_time(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
@@ -124,13 +124,13 @@ class LeaderElector:
             return True
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
-        renewed = _parse(spec.get("renewTime"))
+        renewed = parse_lease_time(spec.get("renewTime"))
         duration = int(spec.get("leaseDurationSeconds") or cfg.lease_seconds)
         expired = renewed is None or (now - renewed).total_seconds() > duration
         if holder not in (None, "", cfg.identity) and not expired:
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
-        acquired = _parse(spec.get("acquireTime")) or now
+        acquired = parse_lease_time(spec.get("acquireTime")) or now
         if holder != cfg.identity:
             transitions += 1
             acquired = now
@@ -145,7 +145,7 @@ class LeaderElector:
         return {
             "holderIdentity": self.config.identity,
             "leaseDurationSeconds": self.config.lease_seconds,
-            "acquireTime": _micro(acquired),
-            "renewTime": _micro(now),
+            "acquireTime": lease_time(acquired),
+            "renewTime": lease_time(now),
             "leaseTransitions": transitions,
         }

@@ -23,8 +23,9 @@ from typing import Any
 import kopf
 
 from tether.controller import events as ev
-from tether.controller.adapters import EngineAdapter, GitCacheSource
+from tether.controller.adapters import EngineAdapter, FetcherSource, GitCacheSource
 from tether.controller.application import ApplicationController, AppPorts, Neighbours
+from tether.controller.fence import NO_FENCE
 from tether.controller.handlers import build_registry
 from tether.controller.kubeio import (
     APPLICATIONS,
@@ -42,6 +43,8 @@ from tether.controller.status import StatusWriter
 from tether.controller.writeback_adapter import WriteBackAdapter
 from tether.manifests.toolrun import allow_tools, stop_tools
 from tether.manifests.workdir import prepare as prepare_render_folders
+from tether.sharding.membership import Membership, ShardConfig
+from tether.sharding.shard import Shard, ShardedStatusPatcher
 from tether.webhook.server import ReceiverConfig, WebhookReceiver
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,13 @@ class OperatorConfig:
     lease_name: str = "tether-leader"
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     webhook: ReceiverConfig | None = None  # None: no webhook receiver
+    shards: int = 1  # more than one: share the apps with the other replicas (sharding)
+    shard_lease_seconds: int = 15
+    shard_renew_seconds: float = 5.0
+
+    @property
+    def sharded(self) -> bool:
+        return self.shards > 1
 
 
 def _connection_info(client: Any) -> kopf.ConnectionInfo:
@@ -110,6 +120,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     from tether.git.cache import GitCache
     from tether.git.urls import FileURLPolicy
     from tether.kube.client import KubeClient
+    from tether.sources import SourceFetcher
     from tether.tools import cache_dir
 
     stop = stop or asyncio.Event()
@@ -121,15 +132,20 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     probes = Probes()
     client = await KubeClient.connect(cfg.kubeconfig, cfg.context)
     client.counter.hooks.append(lambda verb, code, _s: metrics.count_api_request(verb, code))
-    engine = Engine(client)
+    engine = Engine(client, scoped_cache=cfg.sharded)
     git = GitCache(
         (cfg.cache_dir or cache_dir()) / "git", file_urls=FileURLPolicy(cfg.allow_file_urls)
     )
     source = GitCacheSource(git)
+    fetcher = SourceFetcher((cfg.cache_dir or cache_dir()) / "sources")
     runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
     recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)
-    repo_patcher = KubeStatusPatcher(client, REPOSITORIES)
+    repo_patcher: Any = KubeStatusPatcher(client, REPOSITORIES)
     app_patcher = KubeStatusPatcher(client, APPLICATIONS)
+    shard = _shard(cfg, client, runtime)
+    if shard is not None:
+        repo_patcher = ShardedStatusPatcher(repo_patcher, shard)
+        metrics.shard = shard.identity
     repos = RepositoryController(
         store=runtime.repos,
         git=source,
@@ -141,15 +157,17 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         wanted=runtime.wanted_revisions,
         following=runtime.apps_following,
         wake_app=runtime.app_queue.wake,
+        charts=FetcherSource(fetcher),
     )
     apps = ApplicationController(
         AppPorts(
-            engine=EngineAdapter(engine, git, render_app),
+            engine=EngineAdapter(engine, git, render_app, fetcher, repos.declared),
             git=source,
             writer=StatusWriter(app_patcher),
             meta=app_patcher,
             events=recorder,
             metrics=metrics,
+            fence=shard if shard is not None else NO_FENCE,
             writeback=WriteBackAdapter(engine, git),
         ),
         Neighbours(
@@ -164,6 +182,11 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     )
     runtime.reconcile_app = apps.reconcile
     runtime.reconcile_repo = repos.reconcile
+    if shard is not None:
+        shard.forget_app = apps.release
+        runtime.owns = shard.owns
+        runtime.alone = False
+        runtime.reconcile_app = shard.gate(apps.reconcile)
 
     registry = build_registry(runtime, instance=cfg.identity)
 
@@ -193,7 +216,9 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     probes.checks["kopf"] = lambda: not kopf_task.done()
     kopf_task.add_done_callback(lambda _t: stop.set())  # no watches, no operator
     tasks.append(kopf_task)
-    tasks.append(asyncio.create_task(_gauges(metrics, engine, stop), name="tether-gauges"))
+    tasks.append(
+        asyncio.create_task(_gauges(metrics, engine, stop, shard, runtime), name="tether-gauges")
+    )
     elector: LeaderElector | None = None
     code = 0
     try:
@@ -220,6 +245,18 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
                 lost = asyncio.create_task(elector.hold(), name="tether-lease")
                 lost.add_done_callback(lambda _t: stop.set())
                 tasks.append(lost)
+        if shard is not None and not stop.is_set():
+            await _wait_first_coro(shard.membership.join(), stop)
+            member = asyncio.create_task(shard.membership.run(), name="tether-shard-lease")
+            member.add_done_callback(lambda _t: stop.set())  # not sure of our Lease: stop
+            tasks.append(member)
+            log.info(
+                "shard %s of %d (Lease %s/%s)",
+                shard.identity,
+                cfg.shards,
+                shard.membership.config.namespace,
+                shard.membership.config.lease_name,
+            )
         if not stop.is_set():
             await _load_projects(engine, runtime)
             probes.ready = True
@@ -231,6 +268,8 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         probes.ready = False
         if elector is not None:
             await elector.release()
+        if shard is not None:
+            await shard.membership.leave()  # the others take our apps now, not at expiry
         with contextlib.suppress(asyncio.TimeoutError, Exception):
             await asyncio.wait_for(kopf_task, 15)
         if kopf_task.done() and not kopf_task.cancelled() and kopf_task.exception() is not None:
@@ -314,9 +353,35 @@ async def _wait_first_coro(coro: Any, stop: asyncio.Event) -> None:
             task.cancel()
 
 
-async def _gauges(metrics: Metrics, engine: Any, stop: asyncio.Event) -> None:
+def _shard(cfg: OperatorConfig, client: Any, runtime: Runtime) -> Shard | None:
+    """This replica's shard when ``--shards`` is above one, else None (today's mode)."""
+    if not cfg.sharded:
+        return None
+    membership = Membership(
+        client,
+        ShardConfig(
+            namespace=cfg.leader_namespace or "default",
+            identity=cfg.identity,
+            shards=cfg.shards,
+            lease_seconds=cfg.shard_lease_seconds,
+            renew_seconds=cfg.shard_renew_seconds,
+        ),
+    )
+    return Shard(client, membership, runtime.apps, runtime.app_queue)
+
+
+async def _gauges(
+    metrics: Metrics, engine: Any, stop: asyncio.Event, shard: Shard | None, runtime: Runtime
+) -> None:
+    period = 15.0 if shard is None else min(15.0, shard.membership.config.renew_seconds)
     while not stop.is_set():
         with contextlib.suppress(Exception):
             metrics.set_cache_objects(engine.cache.object_count())
+            if shard is not None:
+                metrics.set_shard(
+                    owned=shard.owned_count(),
+                    queued=len(runtime.app_queue),
+                    members=len(shard.membership.members),
+                )
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), 15)
+            await asyncio.wait_for(stop.wait(), period)

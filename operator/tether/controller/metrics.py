@@ -67,6 +67,33 @@ class Metrics:
             ["verb", "code"],
             registry=self.registry,
         )
+        # Per shard (``tether run --shards``); empty when running alone.
+        self.shard = ""
+        self.shard_apps_owned = Gauge(
+            "tether_shard_apps_owned",
+            "Applications this shard owns on the ring of live members.",
+            ["shard"],
+            registry=self.registry,
+        )
+        self.shard_queue_depth = Gauge(
+            "tether_shard_queue_depth",
+            "Applications of this shard waiting for a worker.",
+            ["shard"],
+            registry=self.registry,
+        )
+        self.shard_members = Gauge(
+            "tether_shard_members",
+            "Live shard members this shard sees (its own Lease included).",
+            ["shard"],
+            registry=self.registry,
+        )
+        self.shard_reconcile_duration = Histogram(
+            "tether_shard_reconcile_duration_seconds",
+            "Wall time of one Application reconcile on this shard.",
+            ["shard"],
+            buckets=_RECONCILE_BUCKETS,
+            registry=self.registry,
+        )
         self.git_fetch_duration = Histogram(
             "tether_git_fetch_duration_seconds",
             "Wall time of resolving and fetching one Repository.",
@@ -87,6 +114,14 @@ class Metrics:
 
     def observe_reconcile(self, kind: str, seconds: float) -> None:
         self.reconcile_duration.labels(kind=kind).observe(seconds)
+        if self.shard and kind == "Application":
+            self.shard_reconcile_duration.labels(shard=self.shard).observe(seconds)
+
+    def set_shard(self, *, owned: int, queued: int, members: int) -> None:
+        """This shard's gauges (only called when sharded)."""
+        self.shard_apps_owned.labels(shard=self.shard).set(owned)
+        self.shard_queue_depth.labels(shard=self.shard).set(queued)
+        self.shard_members.labels(shard=self.shard).set(members)
 
     def count_sync(self, result: str) -> None:
         self.sync_total.labels(result=result).inc()

@@ -20,6 +20,7 @@ from tether.health import HealthStatus
 from tether.identity import ResourceKey
 from tether.kube.resource import GVK
 from tether.manifests.objects import ObjectSource
+from tether.sources import Access, Artifact, SourceRequest
 from tether.sync.state import OperationPhase
 from tether.writeback.edits import EditPlan
 
@@ -32,11 +33,19 @@ class SourceCommit:
     commit: str
     ref: str = ""  # the full ref it came from, e.g. refs/heads/main; "" for a pinned SHA
     url: str = ""  # the normalized URL of the repository
+    artifact: Artifact | None = None  # helm/oci: the chart or artifact; commit is its digest
 
     @property
     def display(self) -> str:
-        """``<ref>@sha1:<commit>`` (or ``sha1:<commit>``), the form the status shows."""
+        """``<ref>@sha1:<commit>`` (or ``sha1:<commit>``), or ``<version>@sha256:<digest>``."""
+        if self.artifact is not None:
+            return self.artifact.display
         return f"{self.ref}@sha1:{self.commit}" if self.ref else f"sha1:{self.commit}"
+
+    @classmethod
+    def of_artifact(cls, key: str, artifact: Artifact) -> SourceCommit:
+        """The resolved form of a chart or artifact that an app asked for as ``key``."""
+        return cls(key, artifact.digest, artifact.version, artifact.url, artifact)
 
 
 class GitSource(Protocol):
@@ -60,6 +69,18 @@ class GitSource(Protocol):
         ...
 
 
+class ChartSource(Protocol):
+    """Resolves charts and artifacts of helm and oci Repositories (``tether.sources``)."""
+
+    async def resolve(self, key: str, request: SourceRequest, access: Access) -> SourceCommit:
+        """Resolve and download (raises ``tether.sources.errors.SourceError``)."""
+        ...
+
+    async def probe(self, request: SourceRequest, access: Access) -> None:
+        """Check that the repository answers these credentials (the index or registry)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Rendered:
     """What a source rendered to, and where each object came from (``file[doc N]``).
@@ -75,6 +96,7 @@ class Rendered:
     origins: tuple[ObjectSource, ...] = ()
     renderer: str = ""
     variant: str = ""
+    render_key: str = ""  # what the render is a function of besides the spec ("": the commit)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Render an app's source from a Git tree, through ``tether.manifests``.
+"""Render an app's source from a Git tree or a chart/artifact tree, through ``tether.manifests``.
 
-Calls ``tether.manifests.render`` with the ``AppSpec``'s path and render
+Calls ``tether.manifests.render`` with the ``AppSpec``'s path (under ``root``:
+a chart's own folder in its archive) and render
 options (the one frozen ``RenderOptions``, built by ``tether.appspec``), cached
 by commit, path and options. Rendering runs helm/kustomize and parses YAML, so
 it runs in a worker thread to keep the event loop (and the watches)
@@ -18,10 +19,9 @@ from tether.manifests.render import render
 from tether.tree import FileTree
 
 
-def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> Rendered:
-    """The desired objects of ``app`` read from ``tree``, in the calling thread."""
-    source = app.source
-    result = render(tree, source.path, source.render, app_name=app.name, cache_key=cache_key)
+def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None, root: str) -> Rendered:
+    """The desired objects of ``app`` read from ``tree`` at ``root``, in the calling thread."""
+    result = render(tree, root, app.source.render, app_name=app.name, cache_key=cache_key)
     return Rendered(
         tuple(dict(o) for o in result.objects),
         tuple(map(str, result.sources)),
@@ -30,6 +30,10 @@ def render_blocking(tree: FileTree, app: AppSpec, cache_key: str | None) -> Rend
     )
 
 
-async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None = None) -> Rendered:
-    """The desired objects of ``app`` read from ``tree``, in a worker thread."""
-    return await asyncio.to_thread(render_blocking, tree, app, cache_key)
+async def render_app(tree: FileTree, app: AppSpec, cache_key: str | None, root: str) -> Rendered:
+    """The desired objects of ``app`` read from ``tree`` at ``root``, in a worker thread.
+
+    ``root`` is the folder to render: the app's path in a Git tree, a chart's folder
+    in its archive, or the path in a plain-manifests artifact.
+    """
+    return await asyncio.to_thread(render_blocking, tree, app, cache_key, root)

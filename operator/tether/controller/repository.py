@@ -1,5 +1,10 @@
 """The Repository controller: resolve the revisions apps follow, report, tell apps.
 
+A git Repository resolves through the Git cache; a helm or oci Repository
+through ``tether.sources`` (the ``ChartSource`` port), each followed key being
+``chart@revision`` (or a bare revision for an OCI artifact at the URL itself)
+and resolving to ``<version>@sha256:<digest>``.
+
 One reconcile of a Repository reads its Secret (if any), resolves every
 revision that an Application referencing it follows, writes the status (at
 most one PATCH) and wakes the apps whose revision moved. It runs at once on
@@ -34,13 +39,17 @@ from tether.api.types import utc_now
 from tether.controller import events as ev
 from tether.controller import triggers
 from tether.controller.metrics import Metrics
-from tether.controller.ports import GitSource, RepoAccess, SourceCommit
+from tether.controller.ports import ChartSource, GitSource, RepoAccess, SourceCommit
 from tether.controller.redact import REDACTOR
 from tether.controller.status import StatusWriter
 from tether.controller.store import ObjectStore
 from tether.controller.triggers import Key, WakeQueue
 from tether.git import errors as gerr
 from tether.git.auth import GitAuth
+from tether.sources import Access, Credentials, RepoType
+from tether.sources import errors as serr
+from tether.sources.dependencies import DeclaredRepository
+from tether.sources.fetch import source_request, split_key
 from tether.writeback.gitwrite import signing_key_of
 
 log = logging.getLogger(__name__)
@@ -84,6 +93,28 @@ def classify(exc: BaseException) -> Failure:
         return Failure(Reason.SECRET_NOT_FOUND, text, stalled=True)
     if isinstance(exc, gerr.GitError):
         return Failure(Reason.FETCH_FAILED, text)
+    if isinstance(exc, serr.SourceError):
+        return classify_source(exc, text)
+    return Failure(Reason.FETCH_FAILED, f"{type(exc).__name__}: {text}")
+
+
+_SOURCE_REASONS: tuple[tuple[type[serr.SourceError], Reason, bool], ...] = (
+    (serr.SourceAuthError, Reason.AUTHENTICATION_FAILED, True),
+    (serr.InsecureSourceError, Reason.INVALID_SPEC, True),
+    (serr.SourceNotFoundError, Reason.NOT_FOUND, False),
+    (serr.VersionNotFoundError, Reason.REF_NOT_FOUND, False),
+    (serr.DigestMismatchError, Reason.DIGEST_MISMATCH, False),
+    (serr.ArchiveError, Reason.INVALID_ARTIFACT, False),
+    (serr.UnsupportedArtifactError, Reason.INVALID_ARTIFACT, False),
+)
+
+
+def classify_source(exc: serr.SourceError, text: str) -> Failure:
+    """The condition reason for a Helm repository or OCI registry failure."""
+    for kind, reason, stalled in _SOURCE_REASONS:
+        if isinstance(exc, kind):
+            return Failure(reason, text, stalled=stalled)
+    return Failure(Reason.FETCH_FAILED, text)
     return Failure(Reason.FETCH_FAILED, f"{type(exc).__name__}: {text}")
 
 
@@ -94,6 +125,7 @@ class RepoState:
     generation: int | None
     url: str
     resolved: Mapping[str, SourceCommit] = field(default_factory=dict)
+    type: RepoType = RepoType.GIT
     errors: Mapping[str, Failure] = field(default_factory=dict)
     failure: Failure | None = None  # the whole repository failed (auth, secret, spec)
     # What write-back pushes with: the same credentials, never shown (GitAuth's repr
@@ -134,9 +166,11 @@ class RepositoryController:
         wanted: WantedRevisions,
         following: AppsFollowing,
         wake_app: Callable[[Key, str], None],
+        charts: ChartSource | None = None,
     ) -> None:
         self.store = store
         self.git = git
+        self.charts = charts
         self.secrets = secrets
         self.writer = writer
         self.queue = queue
@@ -201,27 +235,25 @@ class RepositoryController:
     ) -> RepoState:
         generation = repo.metadata.generation
         spec = repo.spec
+        kind = RepoType(spec.type)
         try:
             auth, signing_key = await self._auth(key, repo)
+            access = await self._access(key, repo, auth) if kind is not RepoType.GIT else None
         except Exception as exc:
-            return RepoState(generation, spec.url, failure=classify(exc))
-        access = RepoAccess(
+            return RepoState(generation, spec.url, failure=classify(exc), type=kind)
+        pushes = RepoAccess(
             spec.url, auth, spec.insecure, spec.timeout_seconds, signing_key=signing_key
         )
-        revisions = sorted(self.wanted(key)) or ["HEAD"]
+        wanted = sorted(self.wanted(key))
+        revisions = wanted or (["HEAD"] if kind is RepoType.GIT else [])
+        if not wanted and access is not None and self.charts is not None:
+            try:  # nothing to resolve: still prove the URL and credentials work
+                await self.charts.probe(source_request(spec.type, spec.url, "", ""), access)
+            except Exception as exc:
+                return RepoState(generation, spec.url, failure=classify(exc), type=kind)
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(
-                self.git.resolve(
-                    spec.url,
-                    rev,
-                    auth=auth,
-                    insecure=spec.insecure,
-                    timeout=spec.timeout_seconds,
-                    max_age=0.0 if force else spec.interval_seconds,
-                )
-                for rev in revisions
-            ),
+            *(self._resolve_one(repo, rev, auth, access, force=force) for rev in revisions),
             return_exceptions=True,
         )
         self.metrics.observe_git_fetch(time.perf_counter() - started)
@@ -237,14 +269,78 @@ class RepositoryController:
         # Whole-repository failures (auth, missing repo) fail every revision alike.
         stalled = [f for f in errors.values() if f.stalled]
         if stalled and not resolved:
-            return RepoState(generation, spec.url, failure=stalled[0], access=access)
+            return RepoState(generation, spec.url, failure=stalled[0], type=kind, access=pushes)
         if previous is not None and previous.url == spec.url:
             # Keep last good commits for revisions that failed transiently: never make an
             # app lose its source (and prune) because the server hiccupped.
             for rev, old in previous.resolved.items():
                 if rev in errors and rev not in resolved:
                     resolved[rev] = old
-        return RepoState(generation, spec.url, resolved=resolved, errors=errors, access=access)
+        return RepoState(
+            generation, spec.url, resolved=resolved, errors=errors, type=kind, access=pushes
+        )
+
+    async def _resolve_one(
+        self,
+        repo: Repository,
+        key: str,
+        auth: GitAuth | None,
+        access: Access | None,
+        *,
+        force: bool,
+    ) -> SourceCommit:
+        spec = repo.spec
+        if access is None:
+            return await self.git.resolve(
+                spec.url,
+                key,
+                auth=auth,
+                insecure=spec.insecure,
+                timeout=spec.timeout_seconds,
+                max_age=0.0 if force else spec.interval_seconds,
+            )
+        if self.charts is None:
+            raise serr.SourceError(f"{spec.type} Repositories are not served by this operator")
+        return await self.charts.resolve(
+            key, source_request(spec.type, spec.url, *split_key(key)), access
+        )
+
+    async def declared(self, namespace: str) -> list[DeclaredRepository]:
+        """The namespace's helm and oci Repositories, with their access, for chart dependencies.
+
+        One whose Secret cannot be read is left out: the dependency is then refused
+        by the renderer, and the Repository's own status says what is wrong.
+        """
+        out: list[DeclaredRepository] = []
+        for key, body in self.store.in_namespace(namespace):
+            try:
+                repo = Repository.model_validate(body)
+                if repo.spec.type == "git":
+                    continue
+                auth, _ = await self._auth(key, repo)
+                access = await self._access(key, repo, auth)
+            except (ValidationError, SecretMissing, gerr.GitError):
+                continue
+            out.append(DeclaredRepository(key[1], RepoType(repo.spec.type), repo.spec.url, access))
+        return out
+
+    async def _access(self, key: Key, repo: Repository, auth: GitAuth | None) -> Access:
+        """Credentials, CA bundle, insecure and timeout for a helm or oci Repository."""
+        spec = repo.spec
+        ca = spec.ca_bundle or ""
+        if spec.secret_ref is not None:
+            data = await self.secrets.read(key[0], spec.secret_ref.name) or {}
+            extra = data.get("ca.crt")
+            if extra:
+                ca = (
+                    f"{ca}\n{extra.decode(errors='replace')}"
+                    if ca
+                    else extra.decode("utf-8", "replace")
+                )
+        credentials = Credentials()
+        if auth is not None:
+            credentials = Credentials(auth.username, auth.password, auth.bearer_token)
+        return Access(credentials, ca or None, spec.insecure, spec.timeout_seconds)
 
     async def _auth(self, key: Key, repo: Repository) -> tuple[GitAuth | None, bytes | None]:
         """The Secret's credentials, and its write-back signing key (``signingKey``)."""
@@ -316,9 +412,10 @@ def build_status(
     ]
     failure = state.headline()
     if failure is None:
-        revs = ", ".join(f"{r.revision}={r.commit[:12]}" for r in state.resolved.values())
+        revs = ", ".join(f"{r.revision}={_short(r)}" for r in state.resolved.values())
+        text = f"resolved {revs}" if revs else "reachable; no Application follows it yet"
         conditions = cond.mark_ready(
-            old_conditions, Reason.SUCCEEDED, f"resolved {revs}", generation=generation, now=now
+            old_conditions, Reason.SUCCEEDED, text, generation=generation, now=now
         )
     elif failure.stalled:
         conditions = cond.mark_stalled(
@@ -349,6 +446,14 @@ def build_status(
     else:
         status["lastFetchTime"] = last_fetch
     return status
+
+
+def _short(resolved: SourceCommit) -> str:
+    """A commit's first 12 hex digits, or a chart's ``version@sha256:<12 hex>``."""
+    if resolved.artifact is not None:
+        digest = resolved.artifact.digest.removeprefix("sha256:")[:12]
+        return f"{resolved.artifact.version}@sha256:{digest}"
+    return resolved.commit[:12]
 
 
 def _log_change(key: Key, previous: RepoState | None, state: RepoState) -> None:

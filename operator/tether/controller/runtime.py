@@ -82,7 +82,7 @@ def followed(body: dict[str, Any]) -> tuple[str | None, str]:
         source = spec_of(Application.model_validate(body)).source
     except ValidationError:
         return None, ""
-    return source.repository, source.revision
+    return source.repository, source.followed
 
 
 def project_of(app: dict[str, Any]) -> str:
@@ -103,7 +103,12 @@ class Runtime:
         self.reconcile_app: Reconcile | None = None
         self.reconcile_repo: Reconcile | None = None
         self.idle = asyncio.Event()
+        # Sharding: whether this replica reconciles the app (every app when alone).
+        self.owns: Callable[[Key], bool] = lambda _key: True
         self.active = False  # workers running (the leader); a standby only watches
+        # False for a shard: its peers reconcile Repositories too and must hear of a
+        # webhook's refresh (through the annotation, which every replica watches).
+        self.alone = True
         self._busy = 0
         # What each app follows, kept per generation: status writes (most events)
         # do not revalidate the body.
@@ -157,9 +162,9 @@ class Runtime:
         old = self.apps.get(key)
         before = self.follows(key, old) if old is not None else None
         self.apps.put(body)
-        reasons = app_reasons(event_type, old, body)
-        for reason in reasons:
-            self.app_queue.wake(key, reason)
+        if self.owns(key):
+            for reason in app_reasons(event_type, old, body):
+                self.app_queue.wake(key, reason)
         after = self.follows(key, body)
         if before is not None and before != after and after[0]:
             self.repo_queue.wake((key[0], after[0]), triggers.DEPENDENCY)

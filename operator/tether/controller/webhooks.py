@@ -90,7 +90,7 @@ class RepositoryDirectory:
 
     async def refresh(self, keys: list[Key], provider: Provider, push: Push) -> None:
         for key in keys:
-            if self.runtime.active:
+            if self.runtime.active and self.runtime.alone:
                 self.runtime.repo_queue.wake(key, triggers.WEBHOOK)
             else:
                 await self._ask_the_leader(key)
@@ -103,7 +103,8 @@ class RepositoryDirectory:
         )
 
     async def _ask_the_leader(self, key: Key) -> None:
-        """A standby's refresh: the annotation, which the leader's watch turns into one."""
+        """A standby's (or a shard's) refresh: the annotation, which the leader's (or every
+        shard's) watch turns into one."""
         stamp = f"webhook-{time.time_ns()}"
         patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}}
         try:

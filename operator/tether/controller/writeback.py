@@ -17,8 +17,12 @@ and before the compare, for apps with ``spec.writeBack``. It:
    app syncs to its own commit, finds nothing different, and writes nothing.
 
 What was pushed is remembered per app, so a value already pushed is not pushed
-again while the Repository catches up; a failed push is retried with backoff
-(``RETRY_BACKOFF``), never in a loop. Refused Secrets are not captured, so Git
+again while the Repository catches up. What is held goes to the status
+(``Outcome.held``), and a step that just started restores it before its first
+look, so a restart does not hand a held capture back to selfHeal. A failed push
+that may pass later is retried with backoff (``RETRY_BACKOFF``), never in a loop;
+one that cannot (``retry_of``) waits for new inputs, and FieldMoved drops the
+captures. Refused Secrets are not captured, so Git
 stays the truth for them. The outcome says what the ``WriteBack`` condition,
 ``status.writeBack`` and the events should be; the controller writes them. No
 values reach messages: pending entries and events name objects and fields.
@@ -31,6 +35,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 from tether.api.conditions import ConditionStatus
@@ -49,13 +54,18 @@ from tether.writeback.capture import (
     DesiredObject,
     FieldKey,
     Found,
+    Held,
     Refusal,
     edit_plan,
     field_key,
     find_captures,
     find_new_objects,
+    held_from_status,
+    held_of,
     mask,
     pending_labels,
+    restored_previous,
+    value_digest,
     without_refused,
 )
 from tether.writeback.edits import Capture, EditPlan, NewObject, SourceKind, describe
@@ -83,7 +93,44 @@ _CLEARED_WHEN_SETTLED = frozenset(
         WriteBackReason.SECRET_REFUSED,
         WriteBackReason.UNSUPPORTED_SOURCE,
         WriteBackReason.REVISION_NOT_BRANCH,
+        WriteBackReason.FIELD_MOVED,  # the capture was dropped: say so until a push
         WriteBackReason.PUSHED,
+    )
+)
+
+
+class Retry(Enum):
+    """What a failed push does next."""
+
+    BACKOFF = "retry with backoff"  # the server or the race may change by itself
+    HOLD = "hold until the inputs change"  # the same inputs fail the same way again
+    DROP = "drop the captures"  # Git has no place for them any more: Git wins
+
+
+def retry_of(reason: WriteBackReason) -> Retry:
+    """How a push failure with ``reason`` is retried.
+
+    An edit the source can never take (NotRoundTrippable, UnsupportedSource,
+    InvalidPointer, SecretRefused) fails again on the same commit and the same
+    live values, so it waits for a new revision or a new live value, and the live
+    value stays held. FieldMoved drops the captures, so selfHeal applies Git's
+    value (the issue's rule: the field moved upstream, Git wins). A denied push,
+    a race lost too often or any other Git failure may pass later: backoff.
+    """
+    if reason is WriteBackReason.FIELD_MOVED:
+        return Retry.DROP
+    if reason in _PERMANENT:
+        return Retry.HOLD
+    return Retry.BACKOFF
+
+
+_PERMANENT = frozenset(
+    (
+        WriteBackReason.NOT_ROUND_TRIPPABLE,
+        WriteBackReason.UNSUPPORTED_SOURCE,
+        WriteBackReason.INVALID_POINTER,
+        WriteBackReason.SECRET_REFUSED,
+        WriteBackReason.REVISION_NOT_BRANCH,
     )
 )
 
@@ -125,10 +172,21 @@ class Outcome:
     desired: Rendered
     verdict: Verdict | None = None
     pending: tuple[str, ...] = ()
+    held: tuple[Held, ...] = ()  # the captures masked in ``desired``, for the status
     pushed: tuple[str, str, float] | None = None  # commit, branch, epoch seconds
     notice: Notice | None = None
     wake_after: float | None = None
     refresh: bool = False
+
+
+@dataclass(frozen=True)
+class _Stuck:
+    """A push refused for good on ``inputs`` (the commit and the changes): not tried
+    again until they change. ``drop``: the captures are not held meanwhile."""
+
+    inputs: str
+    verdict: Verdict
+    drop: bool
 
 
 @dataclass
@@ -141,6 +199,7 @@ class _Memory:
     failures: int = 0
     retry_at: float = 0.0
     lease: str | None = None  # the commit last pushed to pushBranch
+    stuck: _Stuck | None = None  # a push that cannot succeed on these inputs
 
 
 @dataclass(frozen=True)
@@ -185,11 +244,39 @@ class WriteBackStep:
         memory = self._memory.setdefault((app.namespace, app.name), _Memory())
         if memory.lease is None and spec.push_branch:
             memory.lease = _lease_from(last, spec.push_branch)
+        if memory.previous is None:
+            # Just started: captures held before the restart are held again, judged
+            # against Git's value then, before any sync can revert them.
+            memory.previous = restored_previous(held_from_status((last or {}).get("held") or ()))
         changes = await self._changes(app, spec, desired, memory)
+        outcome = await self._decide(app, spec, resolved, desired, access, changes, reported)
+        if outcome.desired is desired:
+            return outcome  # nothing masked: nothing held
+        return replace(outcome, held=held_of(changes.found.captures))
+
+    async def _decide(
+        self,
+        app: AppSpec,
+        spec: WriteBackSpec,
+        resolved: SourceCommit,
+        desired: Rendered,
+        access: RepoAccess | None,
+        changes: _Changes,
+        reported: str | None,
+    ) -> Outcome:
+        memory = self._memory[(app.namespace, app.name)]
         found = changes.found
         masked = _masked(desired, found.captures)
         pending = tuple(pending_labels(found.captures, found.new_objects))
         refused = _refused(found.refused)
+        inputs = _inputs(resolved, found)
+        if memory.stuck is not None and memory.stuck.inputs != inputs:
+            memory.stuck = None  # a new revision or a new live value: try again
+        if memory.stuck is not None:
+            stuck = memory.stuck
+            if stuck.drop:
+                return Outcome(desired, stuck.verdict)
+            return Outcome(masked, stuck.verdict, pending)
         # Forget pushes that landed (or went away): only what still differs stays.
         current = _change_ids(found)
         memory.pushed = {k: v for k, v in memory.pushed.items() if k in current}
@@ -224,7 +311,10 @@ class WriteBackStep:
             held = None if memory.failures else waiting
             return Outcome(masked, held, pending, wake_after=due - now)
         branch = spec.branch or resolved.ref.removeprefix(BRANCH_PREFIX)
-        return await self._push(app, spec, resolved, access, branch, changes, masked, pending)
+        try:
+            return await self._push(app, spec, resolved, access, branch, changes, masked, pending)
+        except Exception as exc:  # the push's boundary: every failure gets a reason
+            return self._failed(app, exc, desired, masked, pending, inputs)
 
     async def _changes(
         self, app: AppSpec, spec: WriteBackSpec, desired: Rendered, memory: _Memory
@@ -249,10 +339,7 @@ class WriteBackStep:
         memory = self._memory[(app.namespace, app.name)]
         plan = plan_for(app, changes.found, masked.renderer)
         request = push_request(app, plan, access, branch, resolved.commit, lease=memory.lease)
-        try:
-            result = await self.port.push(request)
-        except Exception as exc:  # the push's boundary: every failure gets a reason
-            return self._failed(app, exc, masked, pending)
+        result = await self.port.push(request)
         memory.pushed.update(changes.fresh)
         memory.since, memory.failures, memory.retry_at = None, 0, 0.0
         if spec.push_branch:
@@ -273,17 +360,46 @@ class WriteBackStep:
         )
 
     def _failed(
-        self, app: AppSpec, exc: Exception, masked: Rendered, pending: tuple[str, ...]
+        self,
+        app: AppSpec,
+        exc: Exception,
+        desired: Rendered,
+        masked: Rendered,
+        pending: tuple[str, ...],
+        inputs: str,
     ) -> Outcome:
         memory = self._memory[(app.namespace, app.name)]
-        memory.failures += 1
-        delay = RETRY_BACKOFF.jittered(memory.failures)
-        memory.retry_at = self.clock() + delay
         if isinstance(exc, WriteBackError):
             reason, text = exc.reason, str(exc)
         else:
             reason, text = WriteBackReason.GIT_ERROR, f"{type(exc).__name__}: {exc}"
         text = REDACTOR.redact(text)[:1024]
+        retry = retry_of(reason)
+        # Git moved under us: read it again, so a field changed upstream wins.
+        refresh = reason in (WriteBackReason.FIELD_MOVED, WriteBackReason.CONFLICT)
+        notice = Notice(True, WRITE_BACK_FAILED, f"{reason}: {text}")
+        if retry is not Retry.BACKOFF:
+            memory.since, memory.failures, memory.retry_at = None, 0, 0.0
+            log.warning(
+                "application %s/%s: write-back %s (%s): %s",
+                app.namespace,
+                app.name,
+                reason,
+                retry.value,
+                text,
+            )
+            if retry is Retry.DROP:
+                verdict = Verdict("False", reason, f"{text}: the capture is dropped, Git wins")
+                memory.stuck = _Stuck(inputs, verdict, drop=True)
+                return Outcome(desired, verdict, notice=notice, refresh=refresh)
+            verdict = Verdict(
+                "False", reason, f"{text} (not retried until Git or the live value changes)"
+            )
+            memory.stuck = _Stuck(inputs, verdict, drop=False)
+            return Outcome(masked, verdict, pending, notice=notice, refresh=refresh)
+        memory.failures += 1
+        delay = RETRY_BACKOFF.jittered(memory.failures)
+        memory.retry_at = self.clock() + delay
         if memory.failures == 1:
             log.warning(
                 "application %s/%s: write-back %s: %s", app.namespace, app.name, reason, text
@@ -292,10 +408,9 @@ class WriteBackStep:
             masked,
             Verdict("False", reason, f"{text} (retry {memory.failures} in {delay:.0f}s)"),
             pending,
-            notice=Notice(True, WRITE_BACK_FAILED, f"{reason}: {text}"),
+            notice=notice,
             wake_after=delay,
-            # Git moved under us: read it again, so a field changed upstream wins.
-            refresh=reason in (WriteBackReason.FIELD_MOVED, WriteBackReason.CONFLICT),
+            refresh=refresh,
         )
 
 
@@ -398,7 +513,7 @@ def _masked(desired: Rendered, captures: tuple[Capture, ...]) -> Rendered:
         objects[index] = mask(objects[index], group)
     digest = hashlib.sha256(
         json.dumps(
-            sorted([str(c.key), str(c.pointer), _digest(c.value)] for c in captures)
+            sorted([str(c.key), str(c.pointer), value_digest(c.value)] for c in captures)
         ).encode()
     ).hexdigest()[:16]
     return replace(desired, objects=tuple(objects), variant=f":wb-{digest}")
@@ -417,9 +532,9 @@ def _same_object(obj: Mapping[str, Any], capture: Capture) -> bool:
 
 def _change_ids(found: Found) -> dict[str, str]:
     """Change id (object and field, or new object) -> digest of the value."""
-    ids = {f"{k[0]}|{k[1]}": _digest(c.value) for c in found.captures for k in [field_key(c)]}
+    ids = {f"{k[0]}|{k[1]}": value_digest(c.value) for c in found.captures for k in [field_key(c)]}
     for new in found.new_objects:
-        ids[_new_id(new)] = _digest(new.obj)
+        ids[_new_id(new)] = value_digest(new.obj)
     return ids
 
 
@@ -428,8 +543,9 @@ def _new_id(new: NewObject) -> str:
     return f"new|{new.obj.get('apiVersion')}|{new.obj.get('kind')}|{meta.get('name')}"
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+def _inputs(resolved: SourceCommit, found: Found) -> str:
+    """What a push is made of: the commit it builds on and every change with its value."""
+    return value_digest([resolved.commit, sorted(_change_ids(found).items())])
 
 
 def _value_files(app: AppSpec) -> tuple[str, ...]:
@@ -475,9 +591,11 @@ __all__ = [
     "WRITE_BACK_PUSHED",
     "Notice",
     "Outcome",
+    "Retry",
     "Verdict",
     "WriteBackStep",
     "collect",
     "plan_for",
     "push_request",
+    "retry_of",
 ]

@@ -44,11 +44,16 @@ COMMON_KINDS: tuple[GVK, ...] = (
 class Engine:
     """One per process: shared client, discovery, OpenAPI, cache and verdict store."""
 
-    def __init__(self, client: KubeClient, *, field_manager: str = "tether") -> None:
+    def __init__(
+        self, client: KubeClient, *, field_manager: str = "tether", scoped_cache: bool = False
+    ) -> None:
         self.client = client
         self.discovery = Discovery(client)
         self.openapi = OpenApiCache(client)
-        self.cache = ResourceCache(client, self.discovery, on_crd_change=self.openapi.invalidate)
+        # A shard caches only its own apps' objects (see ``kube.cache``, scoped).
+        self.cache = ResourceCache(
+            client, self.discovery, on_crd_change=self.openapi.invalidate, scoped=scoped_cache
+        )
         self.field_manager = field_manager
         self.verdicts = VerdictStore()
         self.desired = Desired(self.discovery)

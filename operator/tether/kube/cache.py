@@ -21,6 +21,12 @@
   retrying with backoff and recovers when RBAC allows it; the log says so once
   when a watch starts failing or its error changes, not on every retry.
 * Indexed by app label value and by object key ``(group, kind, namespace, name)``.
+* Scoped (``scoped=True``, one shard of several): the watches still list and
+  follow every labelled object of a kind, but only the objects of registered
+  apps are kept; an app registered after its kinds were listed gets its own
+  objects by one list per kind filtered by its label value, and an app that
+  unregisters takes its objects with it. So a replica holds the objects of its
+  own apps only.
 * Subscribers (per app label) are called synchronously with a ``CacheEvent``
   as each watch event is applied; they must be cheap (set an event, put on a
   queue).
@@ -123,8 +129,10 @@ class ResourceCache:
         label: str = APP_LABEL,
         on_crd_change: Callable[[], None] | None = None,
         watch_timeout: int = 290,
+        scoped: bool = False,
     ) -> None:
         self._client = client
+        self._scoped = scoped
         self._discovery = discovery
         self._label = label
         self._on_crd_change = on_crd_change
@@ -182,8 +190,11 @@ class ResourceCache:
         self._interest[app] = set(wanted)
         for gk in old - set(wanted):
             self._release(app, gk)
+        listed: list[_Watch] = []  # scoped: watches that listed before this app came
         for gk, gvk in wanted.items():
             watch = self._watches.get(gk)
+            if self._scoped and watch is not None and gk not in old and watch.synced.is_set():
+                listed.append(watch)
             if watch is None:
                 watch = _Watch(gvk, managed_fields=managed_fields)
                 self._watches[gk] = watch
@@ -192,13 +203,39 @@ class ResourceCache:
                 watch.managed_fields = True
                 self._restart(watch)
             watch.apps.add(app)
+        for watch in listed:
+            await self._fill(app, watch)
         if wait:
             await self.wait_synced(list(wanted.values()), timeout=timeout)
+
+    async def _fill(self, app: str, watch: _Watch) -> None:
+        """Scoped: list ``app``'s objects of a kind whose watch listed before it came.
+
+        An object the watch delivered meanwhile is newer than the list and stays. A
+        failed list re-lists the whole kind instead, so no object is missed.
+        """
+        if watch.resource is None:
+            return
+        try:
+            items, _ = await self._client.list_all(
+                watch.resource, label_selector=f"{self._label}={app}"
+            )
+        except KubeError:
+            self._restart(watch)
+            return
+        for item in items:
+            item.setdefault("apiVersion", watch.resource.api_version)
+            item.setdefault("kind", watch.gvk.kind)
+            if object_key(item) not in self._objects:
+                self._store(slim(item, keep_managed_fields=watch.managed_fields))
 
     async def unregister(self, app: str) -> None:
         for gk in self._interest.pop(app, set()):
             self._release(app, gk)
         self._subscribers.pop(app, None)
+        if self._scoped:  # a shard keeps the objects of its own apps only
+            for key in list(self._by_app.pop(app, ())):
+                self._forget(key)
 
     def _release(self, app: str, gk: GroupKind) -> None:
         watch = self._watches.get(gk)
@@ -305,6 +342,9 @@ class ResourceCache:
             return
         old_app = self._app_of(old)
         new_app = self._app_of(obj)
+        if self._scoped and new_app not in self._interest:
+            self._forget(key, notify=True)  # another shard's app (or it moved there)
+            return
         self._objects[key] = obj
         self._by_gk.setdefault(key[:2], set()).add(key)
         if old_app and old_app != new_app:

@@ -4,9 +4,11 @@ Only the chart's folder and its value files are exported, to a private
 per-render folder (``workdir``), and helm runs there, jailed to it where the
 kernel allows (``toolrun``), with its cache, config and data homes in
 throw-away folders, so no repository configuration or credentials of the host
-are used and nothing is fetched: dependencies must be vendored under the
-chart's ``charts/`` folder (directories or ``.tgz``), and a dependency that is
-not is reported before helm runs. A ``file://`` dependency must name a folder
+are used and nothing is fetched: dependencies must be under the chart's
+``charts/`` folder (directories or ``.tgz``; those from a declared helm or oci
+Repository are laid there before the render by ``tether.sources.dependencies``),
+and a dependency that is not is reported before helm runs, naming the
+Repository to declare. A ``file://`` dependency must name a folder
 inside the repository, and a symlink in the chart must stay inside it. Value
 files are paths inside the repository, relative to the chart; URLs and
 escapes are refused.
@@ -144,7 +146,14 @@ def check_dependencies(tree: FileTree, path: str, budget: Budget) -> None:
         if name in vendored:
             continue
         repository = str(dependency.get("repository") or "")
-        if repository.startswith(_REMOTE):
+        if repository.startswith(("http://", "https://", "oci://")):
+            kind = "oci" if repository.startswith("oci://") else "helm"
+            cause = (
+                f"dependency {name!r} comes from {repository}, which no Repository of the "
+                f"app's namespace serves: declare a Repository with type: {kind} and url: "
+                f"{repository} (with its secretRef), or vendor the chart under charts/"
+            )
+        elif repository.startswith(_REMOTE):
             cause = (
                 f"dependency {name!r} comes from {repository} and is not vendored under "
                 "charts/; Tether never downloads at render time: run `helm dependency build` "

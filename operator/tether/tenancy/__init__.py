@@ -22,6 +22,7 @@ from tether.tenancy.check import (
     object_refusals,
     operations_of_plan,
     service_account_of,
+    source_allowed,
 )
 from tether.tenancy.globs import glob_match
 from tether.tenancy.policy import (
@@ -64,4 +65,5 @@ __all__ = [
     "operations_of_plan",
     "policy_of",
     "service_account_of",
+    "source_allowed",
 ]

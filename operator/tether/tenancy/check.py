@@ -233,6 +233,14 @@ def _check_source(ctx: _Context, source: SourceRequest) -> None:
         )
 
 
+def source_allowed(policy: ProjectPolicy, url: str) -> bool:
+    """Whether the Project's sourceRepositories admit ``url`` (a chart dependency's, say)."""
+    found = matchable_url(url)
+    return found is not None and any(
+        glob_match(g, found, separator="/") for g in policy.source_repositories
+    )
+
+
 def matchable_url(url: str) -> str | None:
     """``url`` without credentials, for glob matching; None when it has dot segments."""
     bare = _without_userinfo(url.strip())

@@ -14,7 +14,9 @@ Rules:
 - Git moved, not live: when the desired value changed since the caller last
   looked (``previous``), Git wins and nothing is captured; with no earlier look,
   a live value equal to the kubectl last-applied value means the cluster was
-  not edited by hand since Tether last wrote it, so Git wins too.
+  not edited by hand since Tether last wrote it, so Git wins too. A field held
+  before a restart (``Held``, kept in the status) is judged by the digest of
+  Git's value when it was captured instead (``restored_previous``).
 - Secret fields and Secret objects are refused unless ``allow_secrets``; a
   refusal names the object and the field, never the value.
 - A new object is a live object in the destination with every selector label,
@@ -26,6 +28,7 @@ It stops at the plan: edits are ``edits.apply_plan``'s, pushes ``gitwrite``'s.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +122,32 @@ class Found:
     @property
     def empty(self) -> bool:
         return not self.captures and not self.new_objects
+
+
+@dataclass(frozen=True)
+class Held:
+    """A captured field held at its live value until its commit lands, as the status
+    keeps it (``status.writeBack.held``) so that a restart restores it.
+
+    ``git_digest`` is the digest of Git's value when it was captured; None for a
+    Secret, whose values (even digested) stay out of the status.
+    """
+
+    key: ResourceKey
+    pointer: str
+    git_digest: str | None
+
+    @property
+    def field_key(self) -> FieldKey:
+        return self.key, self.pointer
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A ``previous`` entry from before a restart: only Git's value's digest is known
+    (None for a Secret: then Git is taken as not moved, and the live value held)."""
+
+    git_digest: str | None
 
 
 def parse_kinds(text: str) -> tuple[str, ...]:
@@ -271,6 +300,55 @@ def pending_labels(captures: Iterable[Capture], new_objects: Iterable[NewObject]
     return out
 
 
+def value_digest(value: Any) -> str:
+    """SHA-256 of a value's canonical JSON."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def held_of(captures: Iterable[Capture]) -> tuple[Held, ...]:
+    """What the status keeps of ``captures`` to restore them after a restart."""
+    return tuple(
+        Held(c.key, str(c.pointer), None if c.is_secret else value_digest(c.git_value))
+        for c in captures
+    )
+
+
+def held_to_status(held: Iterable[Held]) -> list[dict[str, str]]:
+    """``status.writeBack.held`` entries (no value, and no digest for a Secret)."""
+    out: list[dict[str, str]] = []
+    for h in held:
+        entry = {**h.key.to_dict(), "pointer": h.pointer}
+        if h.git_digest is not None:
+            entry["gitDigest"] = h.git_digest
+        out.append(entry)
+    return out
+
+
+def held_from_status(entries: Iterable[Any]) -> tuple[Held, ...]:
+    """The entries ``held_to_status`` wrote; a malformed one (hand-edited) is skipped,
+    and its field falls back to the last-applied guess."""
+    out: list[Held] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        kind, name, pointer = entry.get("kind"), entry.get("name"), entry.get("pointer")
+        if not (isinstance(kind, str) and isinstance(name, str) and isinstance(pointer, str)):
+            continue
+        key = ResourceKey(
+            str(entry.get("group") or ""), kind, str(entry.get("namespace") or ""), name
+        )
+        digest = entry.get("gitDigest")
+        out.append(Held(key, pointer, digest if isinstance(digest, str) else None))
+    return tuple(out)
+
+
+def restored_previous(held: Iterable[Held]) -> dict[FieldKey, Any]:
+    """The ``previous`` of ``find_captures`` after a restart: each held field judged
+    against Git's value when it was captured, not against last-applied (which a sync
+    of the masked object may have set to the live value)."""
+    return {h.field_key: Restored(h.git_digest) for h in held}
+
+
 def _git_moved(
     fkey: FieldKey,
     wanted: Any,
@@ -281,7 +359,10 @@ def _git_moved(
     guess: bool,
 ) -> bool:
     if previous is not None and fkey in previous:
-        return bool(previous[fkey] != wanted)
+        before = previous[fkey]
+        if isinstance(before, Restored):
+            return before.git_digest is not None and before.git_digest != value_digest(wanted)
+        return bool(before != wanted)
     if not guess:
         return False
     applied = _last_applied(live)
@@ -326,14 +407,21 @@ __all__ = [
     "FieldKey",
     "FieldRule",
     "Found",
+    "Held",
     "Refusal",
+    "Restored",
     "edit_plan",
     "field_key",
     "find_captures",
     "find_new_objects",
+    "held_from_status",
+    "held_of",
+    "held_to_status",
     "is_secret_key",
     "mask",
     "parse_kinds",
     "pending_labels",
+    "restored_previous",
+    "value_digest",
     "without_refused",
 ]

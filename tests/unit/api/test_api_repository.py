@@ -46,7 +46,7 @@ def test_full_repository_round_trips_to_kubernetes_json() -> None:
     r = parse_repository(raw)
     assert r.spec.secret_ref is not None and r.spec.secret_ref.name == "git-creds"
     assert r.spec.interval_seconds == 5400
-    assert r.spec.to_dict() == {**raw["spec"], "insecure": False}
+    assert r.spec.to_dict() == {**raw["spec"], "insecure": False, "type": "git"}
 
 
 def test_missing_url_is_named() -> None:
@@ -99,7 +99,9 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
 
 def test_unknown_field_lists_the_known_ones() -> None:
     found = problems(repo(url="https://h/r.git", intreval="1m"))
-    assert found["spec.intreval"].startswith("unknown field; the fields here are url, secretRef,")
+    assert found["spec.intreval"].startswith(
+        "unknown field; the fields here are type, url, secretRef,"
+    )
     assert "interval" in found["spec.intreval"]
 
 

@@ -113,6 +113,17 @@ def test_status_write_back_round_trips_and_tolerates_unknown_fields() -> None:
         "lastPushTime": "2026-01-01T00:00:00Z",
         "branch": "main",
         "pending": ["apps/Deployment team/web /spec/replicas"],
+        "held": [
+            {
+                "group": "apps",
+                "kind": "Deployment",
+                "namespace": "team",
+                "name": "web",
+                "pointer": "/spec/replicas",
+                "gitDigest": "f" * 64,
+            },
+            {"group": "", "kind": "Secret", "namespace": "team", "name": "db", "pointer": "/a"},
+        ],
     }
     assert WriteBackStatus.model_validate(raw).to_dict() == raw
     status = ApplicationStatus.model_validate({"writeBack": {**raw, "future": 1}})

@@ -29,6 +29,20 @@ def test_metric_names_and_labels() -> None:
     assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 2.0' in text
     m.set_applications([("Synced", "Healthy")])
     assert "Missing" not in m.exposition().decode()
+    assert "tether_shard_reconcile_duration_seconds_count{" not in text  # alone: no shard
+
+
+def test_shard_metrics_are_labelled_by_shard() -> None:
+    m = Metrics()
+    m.shard = "shard-a"
+    m.observe_reconcile("Application", 0.02)
+    m.observe_reconcile("Repository", 0.02)
+    m.set_shard(owned=20, queued=3, members=3)
+    text = m.exposition().decode()
+    assert 'tether_shard_reconcile_duration_seconds_count{shard="shard-a"} 1.0' in text
+    assert 'tether_shard_apps_owned{shard="shard-a"} 20.0' in text
+    assert 'tether_shard_queue_depth{shard="shard-a"} 3.0' in text
+    assert 'tether_shard_members{shard="shard-a"} 3.0' in text
 
 
 async def test_probe_server_serves_three_endpoints() -> None:

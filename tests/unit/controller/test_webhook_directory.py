@@ -77,3 +77,14 @@ async def test_a_standby_sets_the_refresh_annotation_for_the_leader() -> None:
     assert key == ("ns", "repo")
     assert patch["metadata"]["annotations"][REFRESH_ANNOTATION].startswith("webhook-")
     assert await drain(h) == {}  # nothing queued here: the leader acts on the annotation
+
+
+async def test_a_shard_sets_the_refresh_annotation_so_every_shard_hears_of_the_push() -> None:
+    h, directory = await hooked_harness()
+    h.runtime.active = True
+    h.runtime.alone = False  # one shard of several: each reconciles the Repository
+    await directory.refresh([("ns", "repo")], Provider.GITHUB, PUSH)
+    ((key, patch),) = h.repo_api.meta_patches
+    assert key == ("ns", "repo")
+    assert patch["metadata"]["annotations"][REFRESH_ANNOTATION].startswith("webhook-")
+    assert await drain(h) == {}  # every shard's watch turns the annotation into a refresh

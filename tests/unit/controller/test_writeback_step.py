@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tether.appspec import AppSpec, SourceSpec, WriteBackSpec
 from tether.controller.ports import Pushed, PushRequest, Rendered, RepoAccess, SourceCommit
-from tether.controller.writeback import WRITE_BACK_FAILED, WRITE_BACK_PUSHED, WriteBackStep
+from tether.controller.writeback import (
+    WRITE_BACK_FAILED,
+    WRITE_BACK_PUSHED,
+    Retry,
+    WriteBackStep,
+    retry_of,
+)
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
-from tether.writeback.capture import CaptureSpec, FieldRule
-from tether.writeback.errors import FieldMoved, PushDenied, WriteBackReason
+from tether.writeback.capture import CaptureSpec, FieldRule, held_to_status
+from tether.writeback.errors import FieldMoved, NotRoundTrippable, PushDenied, WriteBackReason
+from tether.writeback.newobject import LAST_APPLIED_ANNOTATION as LAST_APPLIED
 from tether.writeback.pointer import FieldPointer
 
 KEY = ResourceKey("apps", "Deployment", "ns", "web")
@@ -232,7 +240,7 @@ def test_new_labelled_objects_are_pushed_once() -> None:
     assert len(port.pushes) == 1
 
 
-def test_field_moved_reads_the_source_again_and_settles_when_git_wins() -> None:
+def test_field_moved_drops_the_capture_and_the_condition_says_so() -> None:
     port, clock = FakePort(error=FieldMoved("apps/web/web.yaml: /spec/replicas is gone")), Clock()
     step = WriteBackStep(port, clock=clock)
     spec = app(0)
@@ -240,14 +248,86 @@ def test_field_moved_reads_the_source_again_and_settles_when_git_wins() -> None:
     port.live = deployment(5)
     moved = run(step, spec, rendered())
     assert moved.verdict.reason is WriteBackReason.FIELD_MOVED and moved.refresh
-    # The new tip renders 7 (Git moved): Git wins, nothing is held, the condition clears.
-    port.live = deployment(5)
+    assert "dropped" in moved.verdict.message and moved.notice.reason == WRITE_BACK_FAILED
+    # Dropped: not held (selfHeal applies Git's value), not retried on the same inputs.
+    assert moved.desired.variant == "" and not moved.pending and not moved.held
+    assert moved.wake_after is None
+    clock.now += 600
+    again = run(step, spec, rendered())
+    assert len(port.pushes) == 1 and again.desired.variant == ""
+    assert again.verdict.reason is WriteBackReason.FIELD_MOVED and again.notice is None
+    # The new tip renders 7 (Git moved): Git wins, nothing is held, the condition stays.
     settled = asyncio.run(
         step.run(spec, MAIN, rendered(7), ACCESS, reported=str(WriteBackReason.FIELD_MOVED))
     )
-    assert settled.desired.variant == "" and not settled.pending
-    assert settled.verdict.reason is WriteBackReason.PUSHED
-    assert settled.verdict.message == "nothing left to write back"
+    assert settled.desired.variant == "" and not settled.pending and settled.verdict is None
+    assert len(port.pushes) == 1
+
+
+def test_a_push_refused_for_good_waits_for_new_inputs_and_keeps_the_value() -> None:
+    error = NotRoundTrippable("apps/web/web.yaml: the file would not read back the same")
+    port, clock = FakePort(error=error), Clock()
+    step = WriteBackStep(port, clock=clock)
+    spec = app(0)
+    run(step, spec, rendered())
+    port.live = deployment(5)
+    refused = run(step, spec, rendered())
+    assert refused.verdict.reason is WriteBackReason.NOT_ROUND_TRIPPABLE
+    assert "not retried" in refused.verdict.message and refused.wake_after is None
+    assert refused.desired.objects[0]["spec"]["replicas"] == 5  # still held
+    assert [h.pointer for h in refused.held] == ["/spec/replicas"]
+    clock.now += 600
+    same = run(step, spec, rendered())
+    assert len(port.pushes) == 1 and same.wake_after is None
+    assert same.verdict == refused.verdict and same.desired.objects[0]["spec"]["replicas"] == 5
+    # A new live value is a new input: tried again.
+    port.live = deployment(6)
+    run(step, spec, rendered())
+    assert len(port.pushes) == 2
+    # So is a new revision.
+    run(step, spec, rendered(), SourceCommit("main", "c" * 40, "refs/heads/main"))
+    assert len(port.pushes) == 3
+
+
+def test_push_failures_are_classified_by_whether_they_can_pass_later() -> None:
+    assert retry_of(WriteBackReason.FIELD_MOVED) is Retry.DROP
+    for reason in (
+        WriteBackReason.NOT_ROUND_TRIPPABLE,
+        WriteBackReason.UNSUPPORTED_SOURCE,
+        WriteBackReason.INVALID_POINTER,
+        WriteBackReason.SECRET_REFUSED,
+        WriteBackReason.REVISION_NOT_BRANCH,
+    ):
+        assert retry_of(reason) is Retry.HOLD, reason
+    for reason in (
+        WriteBackReason.GIT_ERROR,
+        WriteBackReason.CONFLICT,
+        WriteBackReason.PUSH_DENIED,
+    ):
+        assert retry_of(reason) is Retry.BACKOFF, reason
+
+
+def test_a_restart_holds_what_the_status_says_was_held_before_any_sync() -> None:
+    port, clock = FakePort(), Clock()
+    first = WriteBackStep(port, clock=clock)
+    spec = app(30)
+    run(first, spec, rendered())
+    port.live = deployment(5)
+    held = run(first, spec, rendered())
+    assert held.wake_after == 30.0 and port.pushes == []
+    status = {"writeBack": {}}
+    status["writeBack"]["held"] = json.loads(json.dumps(held_to_status(held.held)))
+    # A sync of the masked object wrote 5 into last-applied; then the operator died.
+    applied = json.dumps(deployment(5))
+    port.live["metadata"]["annotations"] = {LAST_APPLIED: applied}
+    alone = asyncio.run(WriteBackStep(port, clock=clock).run(spec, MAIN, rendered(), ACCESS))
+    assert alone.desired.variant == ""  # without the status: Git wins (the old gap)
+    second = WriteBackStep(port, clock=clock)
+    restored = asyncio.run(second.run(spec, MAIN, rendered(), ACCESS, last=status["writeBack"]))
+    assert restored.desired.objects[0]["spec"]["replicas"] == 5 and restored.wake_after == 30.0
+    clock.now += 30
+    run(second, spec, rendered())
+    assert [c.value for c in port.pushes[0].plan.captures] == [5]
 
 
 def test_push_branch_leases_on_what_tether_last_pushed_there() -> None:

@@ -14,8 +14,12 @@ from tether.writeback.capture import (
     edit_plan,
     find_captures,
     find_new_objects,
+    held_from_status,
+    held_of,
+    held_to_status,
     mask,
     pending_labels,
+    restored_previous,
 )
 from tether.writeback.edits import SourceKind
 from tether.writeback.pointer import FieldPointer
@@ -106,6 +110,64 @@ def test_without_a_previous_look_last_applied_tells_who_moved() -> None:
     assert [
         c.value for c in find_captures(spec, [pair(deployment(3), scaled)], guess=True).captures
     ] == [5]
+
+
+def restart(found: Any) -> dict[Any, Any]:
+    """What a restarted operator judges with: the status entries, read back."""
+    entries = json.loads(json.dumps(held_to_status(held_of(found.captures))))
+    return restored_previous(held_from_status(entries))
+
+
+def test_a_held_capture_survives_a_restart_that_last_applied_would_lose() -> None:
+    spec = CaptureSpec(fields=(REPLICAS,))
+    # Git says 3, live was scaled to 5, and a sync of the masked object then wrote 5
+    # into last-applied: the guess alone takes that for "Git moved" and loses the 5.
+    synced = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(deployment(5))}
+    live = deployment(5, annotations=synced)
+    assert find_captures(spec, [pair(deployment(3), live)], guess=True).empty
+    before = find_captures(spec, [pair(deployment(3), deployment(5))])
+    previous = restart(before)
+    after = find_captures(spec, [pair(deployment(3), live)], previous=previous, guess=True)
+    assert [c.value for c in after.captures] == [5]
+    # Git moved while the operator was down (3 -> 7): Git wins, as it would have live.
+    moved = find_captures(spec, [pair(deployment(7), live)], previous=previous, guess=True)
+    assert moved.empty
+    # A field that was not held still falls back to the last-applied guess.
+    other = ResourceKey("apps", "Deployment", "team", "api")
+    assert find_captures(
+        spec, [pair(deployment(3), live, other)], previous=previous, guess=True
+    ).empty
+
+
+def test_held_entries_name_the_field_and_never_hold_a_secret_value() -> None:
+    key = ResourceKey("", "Secret", "team", "db")
+    rule = FieldRule(kinds=("Secret",), pointer=FieldPointer.parse("/data/password"))
+    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}
+    desired["data"] = {"password": "b2xk"}
+    live = {**desired, "data": {"password": "c2VjcmV0LXZhbHVl"}}
+    spec = CaptureSpec(fields=(rule, REPLICAS), allow_secrets=True)
+    found = find_captures(spec, [pair(desired, live, key), pair(deployment(3), deployment(5))])
+    entries = held_to_status(held_of(found.captures))
+    assert entries[0] == {
+        "group": "",
+        "kind": "Secret",
+        "namespace": "team",
+        "name": "db",
+        "pointer": "/data/password",
+    }
+    assert set(entries[1]) == {"group", "kind", "namespace", "name", "pointer", "gitDigest"}
+    text = json.dumps(entries)
+    assert "c2VjcmV0LXZhbHVl" not in text and "b2xk" not in text
+    # Restored, the Secret's live value is read again and held (Git's value unknown).
+    again = find_captures(spec, [pair(desired, live, key)], previous=restart(found), guess=True)
+    assert [c.value for c in again.captures] == ["c2VjcmV0LXZhbHVl"]
+
+
+def test_malformed_held_entries_are_skipped() -> None:
+    entries = ["x", {"kind": "Deployment"}, {"kind": 1, "name": "web", "pointer": "/a"}]
+    good = {"group": "apps", "kind": "Deployment", "namespace": "team", "name": "web"}
+    held = held_from_status([*entries, {**good, "pointer": "/spec/replicas", "gitDigest": 5}])
+    assert [(h.key, h.pointer, h.git_digest) for h in held] == [(WEB, "/spec/replicas", None)]
 
 
 def test_secret_fields_are_refused_unless_allowed_and_never_show_the_value() -> None:
