@@ -81,16 +81,44 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def api_requests(port: int) -> dict[str, float]:
+def api_requests_by_resource(port: int) -> dict[tuple[str, str], float]:
+    """The operator's request counter by (VERB, resource), summed over HTTP codes."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    out: dict[str, float] = {}
+    out: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
         if line.startswith("tether_api_requests_total{"):
             labels, value = line.rsplit(" ", 1)
             verb = labels.split('verb="', 1)[1].split('"', 1)[0]
-            out[verb] = out.get(verb, 0) + float(value)
+            # an operator from before the resource label counts under ""
+            resource = labels.partition('resource="')[2].split('"', 1)[0]
+            out[(verb, resource)] = out.get((verb, resource), 0) + float(value)
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far (less noisy than wall time here)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def api_requests(port: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for (verb, _resource), n in api_requests_by_resource(port).items():
+        out[verb] = out.get(verb, 0) + n
+    return out
+
+
+def print_breakdown(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], apps: int
+) -> None:
+    """Requests from applying the Applications to convergence, per app, by verb and resource."""
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}
+    rows = sorted(((n, k) for k, n in delta.items() if n), reverse=True)
+    total = sum(n for n, _ in rows)
+    print(f"requests to converge: {total:g} ({total / apps:.2f} per app), by verb and resource:")
+    for n, (verb, resource) in rows:
+        print(f"  {verb:<14} {resource:<28} {n:8g}  {n / apps:6.2f}/app")
 
 
 DEFAULT_PROJECT = """apiVersion: tether.dev/v1alpha1
@@ -236,6 +264,55 @@ def launch_operator(
             time.sleep(0.2)
 
 
+def start_profiler(pid: int, out: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the operator (raw, collapsed stacks) until stopped with SIGINT."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "50",
+            "--output",
+            str(tmp / "profile.txt"),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profiler(spy: subprocess.Popen[bytes], out: Path, tmp: Path) -> None:
+    """Stop py-spy and write self time and inclusive time of the top functions to ``out``."""
+    import signal
+
+    spy.send_signal(signal.SIGINT)
+    spy.wait(60)
+    self_time: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    samples = 0
+    for line in (tmp / "profile.txt").read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        samples += n
+        frames = stack.split(";")
+        self_time[frames[-1]] = self_time.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    lines = [f"samples: {samples}", "", "self time (top 40):"]
+    for frame, n in sorted(self_time.items(), key=lambda kv: -kv[1])[:40]:
+        lines.append(f"  {100 * n / samples:5.1f}%  {frame}")
+    lines += ["", "inclusive time (top 80):"]
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:80]:
+        lines.append(f"  {100 * n / samples:5.1f}%  {frame}")
+    out.write_text("\n".join(lines) + "\n")
+    (tmp / "profile.txt").replace(out.with_suffix(".raw.txt"))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -253,6 +330,13 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--kubeconfig", type=Path, default=None)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record the operator with py-spy from the Applications' apply to convergence "
+        "and write its top functions to this file (needs py-spy in the venv)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tether-bench-op-"))
@@ -295,6 +379,9 @@ def main() -> None:
         interval = f"{int(args.idle)}s"
         edits = min(args.edits, args.apps // 2)
         heal_from = args.apps - edits  # the last `edits` apps self-heal; the first drift
+        spy = start_profiler(operator.pid, args.profile, tmp) if args.profile else None
+        requests_before = api_requests_by_resource(metrics_port)
+        cpu_before = cpu_seconds(operator.pid)
         started = time.perf_counter()
         kubectl(
             kubeconfig, "apply", "-f", "-", input=applications(args.apps, url, interval, heal_from)
@@ -311,6 +398,10 @@ def main() -> None:
             time.sleep(0.5)
         converge = time.perf_counter() - started
         rss = rss_mib(operator.pid)
+        requests_converge = api_requests_by_resource(metrics_port)
+        cpu = cpu_seconds(operator.pid) - cpu_before
+        if spy is not None:
+            stop_profiler(spy, args.profile, tmp)
 
         time.sleep(3)  # let the last watch events settle
         before = api_requests(metrics_port)
@@ -332,6 +423,10 @@ def main() -> None:
         print(
             f"operator RSS after converge:   {rss:8.1f} MiB (after drift edits {rss_after:.1f} MiB)"
         )
+        print(
+            f"operator CPU to converge:      {cpu:8.2f} s ({cpu * 1000 / args.apps:.1f} ms per app)"
+        )
+        print_breakdown(requests_before, requests_converge, args.apps)
         print(
             f"idle {args.idle * 1.1:.0f}s API requests by verb: {idle or '{}'}; writes: {writes:g}"
         )

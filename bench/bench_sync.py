@@ -1,12 +1,15 @@
 """Bench the engine against a real control plane, all in one run.
 
-Usage: python bench/bench_sync.py [--kubeconfig F] [--objects 1000] [--rounds 2]
+Usage: python bench/bench_sync.py [--kubeconfig F] [--objects 1000] [--rounds 2] [--only-cold]
 
 Without --kubeconfig it starts the local control plane (tether.localcluster).
 Prints, as JSON lines:
 * cold sync of N objects (ConfigMaps, Services, Deployments) by tether,
   alternating with ``kubectl apply -f`` and ``kubectl apply --server-side`` on
   the same files, each in a fresh namespace; ratios tether / kubectl;
+* the raw write limit: the same N objects as plain parallel POSTs (tether's own
+  HTTP client, no cache, no diff, no discovery) at concurrency 8, 32 and 64, each
+  in a fresh namespace; the ratio of tether's cold sync to the fastest of them;
 * a no-op diff of the N synced objects: write and dry-run requests (target 0),
   CPU time with a warm cache (target < 50 ms);
 * drift latency from a live edit to the cache callback, p50/p95 over 50 edits;
@@ -31,7 +34,8 @@ from typing import Any
 
 from tether.appspec import AppSpec, spec_from_flags
 from tether.engine import Engine
-from tether.kube.resource import GVK
+from tether.kube.client import KubeClient
+from tether.kube.resource import GVK, ApiResource
 from tether.tools import find_tool
 
 
@@ -118,6 +122,33 @@ async def cold_sync(engine: Engine, ns: str, objs: list[dict[str, Any]]) -> floa
     return elapsed
 
 
+RAW_CONCURRENCY = (8, 32, 64)
+RAW_RESOURCES = {
+    "ConfigMap": ApiResource("", "v1", "ConfigMap", "configmaps", True),
+    "Service": ApiResource("", "v1", "Service", "services", True),
+    "Deployment": ApiResource("apps", "v1", "Deployment", "deployments", True),
+}
+
+
+async def raw_posts(
+    kubeconfig: str, ns: str, objs: list[dict[str, Any]], concurrency: int
+) -> float:
+    """The write limit: one POST per object, ``concurrency`` in flight, nothing else."""
+    client = await KubeClient.connect(kubeconfig)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def post(obj: dict[str, Any]) -> None:
+        async with gate:
+            await client.create(RAW_RESOURCES[obj["kind"]], obj, namespace=ns)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(post(obj) for obj in objs))
+        return time.perf_counter() - started
+    finally:
+        await client.close()
+
+
 def timed_kubectl(kubeconfig: str, ns: str, folder: Path, *extra: str) -> float:
     started = time.perf_counter()
     kubectl(kubeconfig, "apply", "-n", ns, "-f", str(folder), *extra)
@@ -127,13 +158,17 @@ def timed_kubectl(kubeconfig: str, ns: str, folder: Path, *extra: str) -> float:
 async def bench_cold(kubeconfig: str, n: int, rounds: int, folder: Path) -> str:
     objs = objects(n)
     write_files(folder, objs)
-    times: dict[str, list[float]] = {"tether": [], "kubectl": [], "kubectl-ssa": []}
+    raw = [f"raw-{c}" for c in RAW_CONCURRENCY]
+    tools = ("tether", *raw, "kubectl", "kubectl-ssa")
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
     last_ns = ""
     for _ in range(rounds):
-        for tool in ("tether", "kubectl", "kubectl-ssa"):
+        for tool in tools:
             ns = f"bench-{tool}-{uuid.uuid4().hex[:6]}"
             kubectl(kubeconfig, "create", "namespace", ns)
-            if tool == "tether":
+            if tool.startswith("raw-"):
+                times[tool].append(await raw_posts(kubeconfig, ns, objs, int(tool[4:])))
+            elif tool == "tether":
                 engine = await Engine.connect(kubeconfig)
                 try:
                     times[tool].append(await cold_sync(engine, ns, objs))
@@ -153,6 +188,15 @@ async def bench_cold(kubeconfig: str, n: int, rounds: int, folder: Path) -> str:
         ratio_vs_kubectl_apply=round(best["tether"] / best["kubectl"], 3),
         ratio_vs_kubectl_ssa=round(best["tether"] / best["kubectl-ssa"], 3),
         target="tether <= 0.5x kubectl apply -f",
+    )
+    fastest = min(raw, key=lambda tool: best[tool])
+    emit(
+        bench="cold-sync-vs-raw-writes",
+        objects=n,
+        raw_best={tool: round(best[tool], 2) for tool in raw},
+        fastest=fastest,
+        ratio_vs_raw_writes=round(best["tether"] / best[fastest], 3),
+        target="tether <= 1.2x the fastest plain parallel POSTs",
     )
     return last_ns
 
@@ -273,6 +317,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cached", type=int, default=5000)
+    parser.add_argument("--only-cold", action="store_true", help="the cold-sync comparisons only")
     args = parser.parse_args()
     cluster = None
     kubeconfig = args.kubeconfig
@@ -284,8 +329,9 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             ns = asyncio.run(bench_cold(kubeconfig, args.objects, args.rounds, Path(tmp)))
-        asyncio.run(bench_noop_and_drift(kubeconfig, ns, args.objects))
-        asyncio.run(bench_memory(kubeconfig, args.cached))
+        if not args.only_cold:
+            asyncio.run(bench_noop_and_drift(kubeconfig, ns, args.objects))
+            asyncio.run(bench_memory(kubeconfig, args.cached))
         emit(
             bench="self",
             max_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -113,3 +113,45 @@ def test_exported_context_removes_folder(tree: GitTree) -> None:
     with pytest.raises(RuntimeError), tree.exported("deep") as failing:
         raise RuntimeError("tool failed")
     assert not failing.exists()
+
+
+def test_trees_are_parsed_once_across_views(sample_repo: SampleRepo, tmp_path: Path) -> None:
+    """Two views of one commit (two apps' renders) share the parsed folders."""
+    import asyncio
+
+    cache = GitCache(tmp_path / "cache", file_urls=FileURLPolicy((sample_repo.bare.parent,)))
+    snap = asyncio.run(cache.fetch(f"file://{sample_repo.bare}", "main", insecure=True))
+    with cache.tree(snap) as first:
+        assert first.read("manifests/b.yaml") == b"kind: B\n"
+    parsed = len(cache.trees)
+    assert parsed == 2  # the root and manifests/
+    with cache.tree(snap) as second:
+        assert second.read("manifests/a.yaml") == b"kind: A\n"
+        assert second.kind("manifests") == "dir"
+    assert len(cache.trees) == parsed  # nothing parsed again
+
+
+def test_tree_memo_is_bounded_by_entries_and_keyed_by_repository() -> None:
+    from dulwich.objects import Blob, Tree
+
+    from tether.git.tree import TreeMemo
+
+    blob = Blob.from_string(b"x")
+
+    def tree_of(n: int, tag: str) -> Tree:
+        tree = Tree()
+        for i in range(n):
+            tree.add(f"{tag}{i}".encode(), 0o100644, blob.id)
+        return tree
+
+    memo = TreeMemo(max_entries=10)
+    a, b, c = tree_of(4, "a"), tree_of(4, "b"), tree_of(4, "c")
+    memo.put("repo1", a.id, a)
+    memo.put("repo1", b.id, b)
+    assert memo.get("repo2", a.id) is None  # another repository's object never answers
+    assert memo.get("repo1", a.id) is a  # a is now the most recently used
+    memo.put("repo1", c.id, c)  # 12 entries > 10: the least recently used (b) goes
+    assert memo.get("repo1", b.id) is None
+    assert memo.get("repo1", a.id) is a and memo.get("repo1", c.id) is c
+    memo.put("repo1", b"big", tree_of(11, "d"))  # larger than the bound: not kept
+    assert memo.get("repo1", b"big") is None and len(memo) == 2

@@ -10,7 +10,8 @@ the reasons it was woken. It:
    ``spec.writeBack``, ``controller.writeback`` runs in between: it captures live
    changes, holds them in the render it returns, and pushes them after debounce;
 4. asks ``policy.decide`` whether to sync; a sync persists ``operationState``
-   after each step (one status PATCH per step) and resumes a Running one;
+   when it starts and after each step but the last (one status PATCH each) and
+   resumes a Running one; the finished operation rides on step 5's write;
 5. writes the status built by ``appstatus`` with ``StatusWriter`` (one PATCH,
    none when unchanged), posts Events, updates metrics and schedules the next
    interval.
@@ -137,6 +138,12 @@ class Sourced:
     outage: Problem | None = None
 
 
+def _finished(plan: Mapping[str, Any]) -> bool:
+    """The persisted operation has ended (its phase is not Running)."""
+    phase = str(plan.get("phase") or OperationPhase.RUNNING.value)
+    return phase != OperationPhase.RUNNING.value
+
+
 def last_operation(status: Mapping[str, Any]) -> policy.LastOperation | None:
     op = status.get("operationState")
     if not isinstance(op, Mapping) or not op.get("phase"):
@@ -196,7 +203,6 @@ class ApplicationController:
             await self._reconcile(key, body, reasons)
         finally:
             self.metrics.observe_reconcile("Application", time.perf_counter() - started)
-            self.metrics.set_applications(self._states.values())
 
     async def _reconcile(self, key: Key, body: dict[str, Any], reasons: frozenset[str]) -> None:
         meta = body.get("metadata") or {}
@@ -287,9 +293,15 @@ class ApplicationController:
             decision = policy.Decision(SyncAction.NONE, "source unavailable; automatic sync paused")
         if decision.action in (SyncAction.SYNC, SyncAction.RESUME):
             status = await self._sync(key, body, spec, resolved, desired, decision, status)
-            comparison = await self._step(
-                Reason.COMPARE_FAILED, self.engine.compare(spec, resolved, desired)
-            )
+            try:
+                comparison = await self._step(
+                    Reason.COMPARE_FAILED, self.engine.compare(spec, resolved, desired)
+                )
+            except StepFailed:
+                # The finished operation rides on the status write below; when the
+                # comparison fails there is none, so write it before the failure.
+                await self.writer.write(key, status, None)
+                raise
         new = compared_status(
             status,
             generation=meta.get("generation"),
@@ -545,7 +557,10 @@ class ApplicationController:
             if plan.get("message"):
                 step["message"] = str(plan["message"])[:1024]
             current = {**current, "operationState": step}
-            await self.writer.write(key, current, None)
+            if not _finished(plan):
+                # A finished operation is written once, with the comparison after it
+                # (one status PATCH instead of two, back to back).
+                await self.writer.write(key, current, None)
 
         current = {**current, "operationState": {**op, "plan": dict(resume or {})}}
         await self.writer.write(key, current, None)
@@ -650,7 +665,9 @@ class ApplicationController:
         await self._gone(key)
 
     async def _gone(self, key: Key) -> None:
-        self._states.pop(key, None)
+        gone = self._states.pop(key, None)
+        if gone is not None:
+            self.metrics.move_application(gone, None)
         if self.write_back is not None:
             self.write_back.forget(key)
         self._failures.forget(key)
@@ -718,6 +735,9 @@ class ApplicationController:
         if previous != state:
             was = f" (was {previous[0]} {previous[1]})" if previous is not None else ""
             log.info("application %s/%s: %s %s%s", *key, *state, was)
+            # One app moves in the gauge: a rebuild from every app's state per reconcile
+            # made each reconcile linear in the number of apps.
+            self.metrics.move_application(previous, state)
         self._states[key] = state
 
     def _schedule(self, key: Key, app: AppSpec) -> None:

@@ -131,7 +131,9 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     metrics = Metrics()
     probes = Probes()
     client = await KubeClient.connect(cfg.kubeconfig, cfg.context)
-    client.counter.hooks.append(lambda verb, code, _s: metrics.count_api_request(verb, code))
+    client.counter.hooks.append(
+        lambda verb, code, _s, resource: metrics.count_api_request(verb, code, resource)
+    )
     engine = Engine(client, scoped_cache=cfg.sharded)
     git = GitCache(
         (cfg.cache_dir or cache_dir()) / "git", file_urls=FileURLPolicy(cfg.allow_file_urls)

@@ -12,6 +12,7 @@ This module stops at exporting numbers; the code that measures calls the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -63,8 +64,9 @@ class Metrics:
         )
         self.api_requests = Counter(
             "tether_api_requests_total",
-            "Kubernetes API requests made by the engine, by verb and HTTP code.",
-            ["verb", "code"],
+            "Kubernetes API requests made by the engine, by verb, HTTP code and resource "
+            "(plural name, with the subresource: applications/status).",
+            ["verb", "code", "resource"],
             registry=self.registry,
         )
         # Per shard (``tether run --shards``); empty when running alone.
@@ -101,6 +103,7 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._app_counts: dict[tuple[str, str], int] = {}
         self.webhook_requests = Counter(
             "tether_webhook_requests_total",
             "Push webhook requests, by provider and outcome (accepted, ignored, ping, "
@@ -126,8 +129,8 @@ class Metrics:
     def count_sync(self, result: str) -> None:
         self.sync_total.labels(result=result).inc()
 
-    def count_api_request(self, verb: str, code: int | str) -> None:
-        self.api_requests.labels(verb=verb.upper(), code=str(code)).inc()
+    def count_api_request(self, verb: str, code: int | str, resource: str = "") -> None:
+        self.api_requests.labels(verb=verb.upper(), code=str(code), resource=resource).inc()
 
     def observe_git_fetch(self, seconds: float) -> None:
         self.git_fetch_duration.observe(seconds)
@@ -141,8 +144,25 @@ class Metrics:
         for pair in states:
             counts[pair] = counts.get(pair, 0) + 1
         self.applications.clear()
+        self._app_counts = counts
         for (sync_status, health_status), n in counts.items():
             self.applications.labels(sync_status=sync_status, health_status=health_status).set(n)
+
+    def move_application(self, old: tuple[str, str] | None, new: tuple[str, str] | None) -> None:
+        """One app went from ``old`` to ``new`` (None: not counted); a pair whose count
+        reaches zero leaves the gauge, as with ``set_applications``. Constant time, where
+        a rebuild per change made every reconcile linear in the number of apps."""
+        for pair, step in ((old, -1), (new, 1)):
+            if pair is None:
+                continue
+            n = self._app_counts.get(pair, 0) + step
+            if n > 0:
+                self._app_counts[pair] = n
+                self.applications.labels(sync_status=pair[0], health_status=pair[1]).set(n)
+            else:
+                self._app_counts.pop(pair, None)
+                with contextlib.suppress(KeyError):  # never set: nothing to remove
+                    self.applications.remove(*pair)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -24,7 +24,7 @@ from tether.controller import triggers
 from tether.controller.redact import REDACTOR
 from tether.controller.runtime import Runtime
 from tether.controller.triggers import Key
-from tether.webhook.matching import url_key
+from tether.webhook.matching import url_key, url_keys
 from tether.webhook.providers import Provider, Push
 from tether.webhook.server import Candidate
 
@@ -75,7 +75,7 @@ class RepositoryDirectory:
         found = []
         for key, body in self.runtime.repos.items():
             candidate = candidate_of(key, body, self.runtime.wanted_revisions(key))
-            if candidate is not None and url_key(candidate.url) in wanted:
+            if candidate is not None and url_keys(candidate.url, candidate.revisions) & wanted:
                 found.append(candidate)
         return found
 

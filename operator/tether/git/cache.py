@@ -66,7 +66,7 @@ from tether.git.errors import (
 )
 from tether.git.revisions import RemoteRefs, Resolved, resolve_revision
 from tether.git.transport import Connection, connect, translate_error
-from tether.git.tree import GitTree
+from tether.git.tree import GitTree, TreeMemo
 from tether.git.urls import NO_FILE_URLS, FileURLPolicy, GitURL, normalize_url, parse_url
 from tether.tools import cache_dir
 
@@ -143,6 +143,7 @@ class GitCache:
         self._clock = clock
         self._salt: bytes | None = None
         self._proofs: dict[Grant, float] = {}
+        self.trees = TreeMemo()  # parsed trees shared by every app's renders
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: dict[tuple[object, ...], asyncio.Future[Snapshot]] = {}
         self._network_pool = ThreadPoolExecutor(NETWORK_THREADS, thread_name_prefix="tether-git")
@@ -250,7 +251,7 @@ class GitCache:
         keep each snapshot with the credentials it was fetched for.
         """
         repo = Repo(str(self.repo_path(snapshot.url)))
-        return GitTree(repo, snapshot.commit, owns_repo=True)
+        return GitTree(repo, snapshot.commit, owns_repo=True, memo=self.trees)
 
     def proven(self, grant: Grant, max_age: float) -> bool:
         """Whether the server accepted ``grant`` less than ``max_age`` seconds ago."""

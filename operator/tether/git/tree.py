@@ -9,6 +9,11 @@ this repository and read as absent.
 ``export`` writes a subtree to disk for tools that need files (helm,
 kustomize), with in-repo symlinks materialised as real files and folders;
 ``exported`` is the context-managed form that removes the folder afterwards.
+
+``TreeMemo`` keeps parsed trees by (repository, tree id) across ``GitTree``
+views: every read walks the path from the root, and without it each app of a
+monorepo parsed the root and the shared parent folder (one entry per app) again
+for every file it read, work linear in the number of apps, per app.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import shutil
 import stat
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -36,13 +43,62 @@ _MAX_LINK_HOPS = 40
 _GITLINK = 0o160000
 
 
+class TreeMemo:
+    """Parsed trees by (repository, tree id), least recently used out; thread-safe.
+
+    A tree id names its content, so a parsed tree never goes stale. The repository is
+    part of the key so that one repository's objects never answer for another's.
+    Bounded by the entries of the trees it holds (about 150 bytes each parsed), so a
+    few huge folders cannot hold more than a small number of MiB.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._trees: OrderedDict[tuple[str, bytes], Tree] = OrderedDict()
+        self._entries = 0
+        self._lock = threading.Lock()
+
+    def get(self, repo: str, sha: bytes) -> Tree | None:
+        with self._lock:
+            tree = self._trees.get((repo, sha))
+            if tree is not None:
+                self._trees.move_to_end((repo, sha))
+            return tree
+
+    def put(self, repo: str, sha: bytes, tree: Tree) -> None:
+        size = len(tree)
+        if size > self.max_entries:
+            return
+        with self._lock:
+            old = self._trees.pop((repo, sha), None)
+            self._entries -= len(old) if old is not None else 0
+            self._trees[(repo, sha)] = tree
+            self._entries += size
+            while self._entries > self.max_entries:
+                _, dropped = self._trees.popitem(last=False)
+                self._entries -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._trees)
+
+
 class GitTree:
     """A read-only view of one commit in ``repo``."""
 
-    def __init__(self, repo: Repo, commit: str, *, owns_repo: bool = False) -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        commit: str,
+        *,
+        owns_repo: bool = False,
+        memo: TreeMemo | None = None,
+    ) -> None:
         self._repo = repo
         self._store = repo.object_store
         self._owns_repo = owns_repo
+        # Without a shared memo, one of its own: a render reads each folder many times.
+        self._memo = memo if memo is not None else TreeMemo(10_000)
+        self._memo_key = str(repo.path)
         obj = self._store[ObjectID(commit.encode())]
         if not isinstance(obj, Commit):
             raise TreeError(f"{commit} is not a commit")
@@ -139,8 +195,12 @@ class GitTree:
         return TreeEntry(name, path, "file", len(self._store.get_raw(ObjectID(sha))[1]))
 
     def _tree(self, sha: bytes) -> Tree:
+        found = self._memo.get(self._memo_key, sha)
+        if found is not None:
+            return found
         obj = self._store[ObjectID(sha)]
         assert isinstance(obj, Tree)
+        self._memo.put(self._memo_key, sha, obj)
         return obj
 
     def _resolve(self, path: str) -> tuple[int, bytes]:

@@ -12,7 +12,8 @@ generated model objects costs more CPU than the whole diff of an object.
   and the request counter.
 * Every request is recorded in ``RequestCounter`` by (verb, HTTP code); dry
   runs are counted under ``<verb>-dryrun`` so writes and dry runs stay apart.
-  Hooks on the counter feed metrics and benches.
+  Hooks on the counter get the resource too (``configmaps``,
+  ``applications/status``), read from the path, and feed metrics and benches.
 * Errors become the typed ``tether.kube.errors`` hierarchy.
 
 Retries, caching and discovery live elsewhere.
@@ -42,20 +43,43 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
 
-RequestHook = Callable[[str, int, float], None]
+RequestHook = Callable[[str, int, float, str], None]
+
+
+def resource_of(path: str) -> str:
+    """The resource (and subresource) a request path names, for counting.
+
+    ``/api/v1/namespaces/n/configmaps/x/status`` -> ``configmaps/status``;
+    ``/apis/g/v/namespaces/n/events`` -> ``events``; ``/api/v1/namespaces`` -> ``namespaces``.
+    Discovery paths (``/apis``, ``/openapi/v3``) count under their first segment.
+    """
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    if not parts:
+        return ""
+    if parts[0] == "api":
+        rest = parts[2:]
+    elif parts[0] == "apis":
+        rest = parts[3:]
+    else:
+        return parts[0]
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    if not rest:
+        return parts[0]
+    return rest[0] + ("/" + rest[2] if len(rest) >= 3 else "")
 
 
 class RequestCounter:
-    """Counts requests by (verb, code); hooks get (verb, code, seconds) per request."""
+    """Counts requests by (verb, code); hooks get (verb, code, seconds, resource)."""
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, int]] = Counter()
         self.hooks: list[RequestHook] = []
 
-    def record(self, verb: str, code: int, seconds: float) -> None:
+    def record(self, verb: str, code: int, seconds: float, resource: str = "") -> None:
         self._counts[(verb, code)] += 1
         for hook in self.hooks:
-            hook(verb, code, seconds)
+            hook(verb, code, seconds, resource)
 
     def snapshot(self) -> dict[tuple[str, int], int]:
         return dict(self._counts)
@@ -218,9 +242,9 @@ class KubeClient:
                 code = resp.status
                 payload = await resp.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            self.counter.record(counted, 0, time.perf_counter() - started)
+            self.counter.record(counted, 0, time.perf_counter() - started, resource_of(path))
             raise transport_error(exc, target) from exc
-        self.counter.record(counted, code, time.perf_counter() - started)
+        self.counter.record(counted, code, time.perf_counter() - started, resource_of(path))
         if code >= 400:
             raise from_response(code, payload, target)
         if not payload:
@@ -246,7 +270,9 @@ class KubeClient:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout),
                 **self._extra(),
             ) as resp:
-                self.counter.record("watch", resp.status, time.perf_counter() - started)
+                self.counter.record(
+                    "watch", resp.status, time.perf_counter() - started, resource_of(path)
+                )
                 if resp.status >= 400:
                     raise from_response(resp.status, await resp.read(), target)
                 async for line in resp.content:

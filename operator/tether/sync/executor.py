@@ -147,7 +147,9 @@ class Executor:
             if not changes.ok or not record.healthy:
                 message = record.message or _failure_message(changes)
                 return await self._fail(plan, message)
-            await self._save()
+            if index < len(plan.steps) - 1:
+                # After the last step the finished state is saved at once: one save.
+                await self._save()
         self._state = self._state.finish(OperationPhase.SUCCEEDED, "successfully synced")
         await self._save()
         self._progress(

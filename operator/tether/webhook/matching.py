@@ -84,12 +84,33 @@ def same_repository(repo_url: str, push: Push) -> bool:
     return mine is not None and any(url_key(u) == mine for u in push.urls)
 
 
+def followed(repo_url: str, key: str) -> tuple[tuple[str, str], ...]:
+    """The (URL, revision) pairs a Repository's followed ``key`` may move with.
+
+    A chart key (``web@^1.2``, as helm and oci Repositories follow) also names the chart's
+    own repository, ``<url>/web``: that is what a registry notification names.
+    """
+    pairs = [(repo_url, key)]
+    chart, sep, revision = key.partition("@")
+    if sep and chart and "/" not in chart:
+        pairs.append((f"{repo_url.rstrip('/')}/{chart}", revision))
+    return tuple(pairs)
+
+
+def url_keys(repo_url: str, revisions: Iterable[str]) -> set[str]:
+    """Every ``url_key`` a push may name to reach this Repository (charts included)."""
+    keys = (url_key(u) for rev in revisions for u, _ in followed(repo_url, rev))
+    return {k for k in (url_key(repo_url), *keys) if k is not None}
+
+
 def repository_matches(repo_url: str, revisions: Iterable[str], push: Push) -> bool:
     """Whether a Repository at ``repo_url`` whose apps follow ``revisions`` should refresh.
 
     A Repository no app follows resolves ``HEAD`` (as its controller does).
     """
-    if not same_repository(repo_url, push):
-        return False
     wanted = list(revisions) or ["HEAD"]
-    return any(revision_moves(rev, ref) for rev in wanted for ref in push.refs)
+    return any(
+        same_repository(url, push) and any(revision_moves(rev, ref) for ref in push.refs)
+        for key in wanted
+        for url, rev in followed(repo_url, key)
+    )

@@ -269,6 +269,52 @@ async def test_operation_state_is_persisted_per_step_and_history_capped() -> Non
     assert status["operationState"]["phase"] == "Succeeded"
 
 
+async def _persist_to_the_end(
+    engine: Any, app: Any, resolved: Any, desired: Any, *, prune: bool, resume: Any, persist: Any
+) -> Any:
+    """An engine sync that saves one Running step, then the finished operation (as
+    the executor does after its last step)."""
+    from tether.controller.ports import SyncOutcome
+
+    await persist({"planId": "p1", "phase": "Running", "nextStep": 1})
+    finished = {"planId": "p1", "phase": "Succeeded", "nextStep": 1}
+    await persist(finished)
+    engine.comparison = engine.after_sync or engine.comparison
+    return SyncOutcome(OperationPhase.SUCCEEDED, "done", finished)
+
+
+async def test_a_finished_operation_is_written_once_with_the_comparison() -> None:
+    h, key = await ready_harness(automated={"selfHeal": True})
+    await h.apps.reconcile(key, frozenset())  # first pass: finalizer, status
+    h.engine.comparison = drifted
+    h.engine.sync = lambda *a, **k: _persist_to_the_end(h.engine, *a, **k)  # type: ignore[method-assign]
+    before = len(h.app_api.status_patches)
+    await h.apps.reconcile(key, frozenset({triggers.DRIFT}))
+    patches = [p for _, p in h.app_api.status_patches[before:]]
+    phases = [(p.get("operationState") or {}).get("phase") for p in patches]
+    # the operation starts, its step is saved, and the end rides with the new sync status
+    assert phases == ["Running", None, "Succeeded"]
+    assert [e["result"] for e in patches[-1]["history"]] == ["Succeeded"]
+    assert h.app(key)["status"]["sync"]["status"] == "Synced"
+
+
+async def test_a_finished_operation_is_written_when_the_comparison_after_it_fails() -> None:
+    h, key = await ready_harness(automated={"selfHeal": True})
+    await h.apps.reconcile(key, frozenset())
+    h.engine.comparison = drifted
+    h.engine.sync = lambda *a, **k: _persist_to_the_end(h.engine, *a, **k)  # type: ignore[method-assign]
+
+    def failing(_revision: str) -> Any:
+        raise RuntimeError("the API server went away")
+
+    h.engine.after_sync = failing
+    await h.apps.reconcile(key, frozenset({triggers.DRIFT}))
+    status = h.app(key)["status"]
+    assert status["operationState"]["phase"] == "Succeeded"
+    assert [e["result"] for e in status["history"]] == ["Succeeded"]
+    assert conditions(status)["Ready"]["reason"] == "CompareFailed"
+
+
 async def test_restart_resumes_a_running_operation() -> None:
     h, key = await ready_harness(automated={"prune": True})
     h.edit_app(

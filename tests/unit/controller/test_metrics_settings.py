@@ -16,14 +16,17 @@ def test_metric_names_and_labels() -> None:
     m = Metrics()
     m.observe_reconcile("Application", 0.02)
     m.count_sync("Succeeded")
-    m.count_api_request("patch", 200)
+    m.count_api_request("patch", 200, "applications/status")
     m.observe_git_fetch(0.3)
     m.set_cache_objects(12)
     m.set_applications([("Synced", "Healthy"), ("Synced", "Healthy"), ("OutOfSync", "Missing")])
     text = m.exposition().decode()
     assert 'tether_reconcile_duration_seconds_count{kind="Application"} 1.0' in text
     assert 'tether_sync_total{result="Succeeded"} 1.0' in text
-    assert 'tether_api_requests_total{code="200",verb="PATCH"} 1.0' in text
+    assert (
+        'tether_api_requests_total{code="200",resource="applications/status",verb="PATCH"} 1.0'
+        in text
+    )
     assert "tether_git_fetch_duration_seconds_count 1.0" in text
     assert "tether_cache_objects 12.0" in text
     assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 2.0' in text
@@ -43,6 +46,20 @@ def test_shard_metrics_are_labelled_by_shard() -> None:
     assert 'tether_shard_apps_owned{shard="shard-a"} 20.0' in text
     assert 'tether_shard_queue_depth{shard="shard-a"} 3.0' in text
     assert 'tether_shard_members{shard="shard-a"} 3.0' in text
+
+
+def test_one_app_moves_in_the_application_gauge() -> None:
+    m = Metrics()
+    m.set_applications([("Synced", "Healthy"), ("OutOfSync", "Missing")])
+    m.move_application(("OutOfSync", "Missing"), ("Synced", "Healthy"))
+    text = m.exposition().decode()
+    assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 2.0' in text
+    assert "Missing" not in text  # a pair that reaches zero leaves, as after a rebuild
+    m.move_application(None, ("OutOfSync", "Progressing"))
+    m.move_application(("Synced", "Healthy"), None)
+    text = m.exposition().decode()
+    assert 'tether_applications{health_status="Healthy",sync_status="Synced"} 1.0' in text
+    assert 'tether_applications{health_status="Progressing",sync_status="OutOfSync"} 1.0' in text
 
 
 async def test_probe_server_serves_three_endpoints() -> None:

@@ -98,7 +98,9 @@ async def test_fresh_run_executes_every_step_and_persists_after_each() -> None:
     final, saved = await run(ex, PLAN, SyncOperation.begin("p", "r", 4))
     assert ex.ran == [("a",), ("b", "c"), ("d",), ("e",)]
     assert final.phase is OperationPhase.SUCCEEDED and final.finished_at
-    assert [s.next_step for s in saved] == [1, 2, 3, 4, 4]
+    # after the last step the finished state is the one save (no Running save before it)
+    assert [s.next_step for s in saved] == [1, 2, 3, 4]
+    assert [s.phase for s in saved] == [OperationPhase.RUNNING] * 3 + [OperationPhase.SUCCEEDED]
     assert saved[-1] == final
     assert [s.label for s in final.steps] == step_labels(PLAN.steps)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tether.webhook import Push, PushedRef, RefKind, repository_matches, revision_moves, url_key
+from tether.webhook.matching import url_keys
 from tether.webhook.ratelimit import Rate, RateLimiter
 
 BRANCH_MAIN = PushedRef(RefKind.BRANCH, "main")
@@ -108,3 +109,18 @@ def test_zero_rate_is_no_limit_and_the_source_table_is_bounded() -> None:
     limiter = RateLimiter(Rate(0.0, 1), Rate(0.0, 1), max_sources=3)
     assert all(limiter.admit(f"s{i}", 0.0) for i in range(100))
     assert len(limiter._sources) == 3
+
+
+def test_a_registry_push_of_a_chart_refreshes_the_repository_above_it() -> None:
+    """An oci Repository at ``oci://host/charts`` follows ``web@^1.2``; the registry names
+    the chart's own repository, ``host/charts/web``, and the new tag."""
+    push = Push(("oci://registry.example:5000/charts/web",), (PushedRef(RefKind.TAG, "1.3.0"),))
+    repo = "oci://registry.example:5000/charts"
+    assert repository_matches(repo, ["web@^1.2"], push)
+    assert not repository_matches(repo, ["web@~1.2.0"], push)  # outside the range
+    assert not repository_matches(repo, ["api@^1.2"], push)  # another chart
+    assert not repository_matches(repo, ["^1.2"], push)  # no chart: the URL itself differs
+    assert url_keys(repo, ["web@^1.2"]) == {
+        "oci://registry.example/charts",
+        "oci://registry.example/charts/web",
+    }
