@@ -232,6 +232,38 @@ async def healed(client: Any, cms: Any, a: int) -> bool:
     return (body.get("data") or {}).get("index") == "0"
 
 
+def launch_operator(
+    kubeconfig: Path, tmp: Path, name: str, flags: list[str]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``tether run FLAGS`` logging to ``tmp/NAME.log``, once /readyz answers; and its
+    metrics port."""
+    port = free_port()
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("tether")),
+            "run",
+            f"--kubeconfig={kubeconfig}",
+            "--metrics-host=127.0.0.1",
+            f"--metrics-port={port}",
+            f"--cache-dir={tmp / name}",
+            "--log-level=warning",
+            *flags,  # last: a flag given here wins
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return process, port
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"operator did not become ready; see {tmp / name}.log") from None
+            time.sleep(0.2)
+
+
 def start_profiler(pid: int, out: Path, tmp: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling the operator (raw, collapsed stacks) until stopped with SIGINT."""
     spy = Path(sys.executable).with_name("py-spy")
@@ -340,34 +372,9 @@ def main() -> None:
         )
         baseline = time.perf_counter() - started
 
-        metrics_port = free_port()
-        log = open(tmp / "operator.log", "wb")  # noqa: SIM115
-        operator = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("tether")),
-                "run",
-                "--all-namespaces",
-                f"--kubeconfig={kubeconfig}",
-                "--metrics-host=127.0.0.1",
-                f"--metrics-port={metrics_port}",
-                f"--cache-dir={tmp / 'cache'}",
-                f"--concurrency={args.concurrency}",
-                "--log-level=warning",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        operator, metrics_port = launch_operator(
+            kubeconfig, tmp, "operator", ["--all-namespaces", f"--concurrency={args.concurrency}"]
         )
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or operator.poll() is not None:
-                    raise SystemExit(
-                        "operator did not become ready; see " + str(tmp / "operator.log")
-                    ) from None
-                time.sleep(0.2)
 
         interval = f"{int(args.idle)}s"
         edits = min(args.edits, args.apps // 2)

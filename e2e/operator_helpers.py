@@ -93,22 +93,29 @@ class Operator:
             return r.read().decode()
 
 
-def start_operator(kubeconfig: Path, tmp: Path, *extra: str) -> Operator:
-    op = spawn_operator(kubeconfig, tmp, *extra)
+def start_operator(
+    kubeconfig: Path, tmp: Path, *extra: str, namespaces: tuple[str, ...] = ()
+) -> Operator:
+    """``tether run`` as a subprocess, ready; the whole cluster unless ``namespaces``."""
+    op = spawn_operator(kubeconfig, tmp, *extra, namespaces=namespaces)
     wait_ready(op)
     return op
 
 
-def spawn_operator(kubeconfig: Path, tmp: Path, *extra: str) -> Operator:
-    """Start ``tether run`` (all namespaces, its own metrics port and log); do not wait."""
+def spawn_operator(
+    kubeconfig: Path, tmp: Path, *extra: str, namespaces: tuple[str, ...] = ()
+) -> Operator:
+    """Start ``tether run`` (all namespaces unless ``namespaces``, its own metrics port
+    and log); do not wait."""
     port = free_port()
+    scope = [f"--namespace={ns}" for ns in namespaces] or ["--all-namespaces"]
     log = tmp / f"operator-{port}.log"
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("tether")),
             "run",
-            "--all-namespaces",
+            *scope,
             f"--kubeconfig={kubeconfig}",
             "--metrics-host=127.0.0.1",
             f"--metrics-port={port}",
@@ -138,6 +145,19 @@ def wait_ready(op: Operator) -> None:
             return False
 
     wait_for("the operator to be ready", ready, timeout=60)
+
+
+def helm(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """The pinned helm against the cluster; a failure fails the test with its stderr."""
+    done = subprocess.run(
+        [find_tool("helm"), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 def stop_operator(op: Operator, sig: int = 15) -> None:

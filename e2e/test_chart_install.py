@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from operator_helpers import helm
 from tether.tools import find_tool
 
 if TYPE_CHECKING:
@@ -24,18 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.cluster
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "tether"
-
-
-def helm(cluster: ClusterHandle, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [find_tool("helm"), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 def can(kubectl: Kubectl, sa: str, *args: str) -> bool:

@@ -1,5 +1,8 @@
 """Faults and sharp edges of syncing, through the operator on the real control plane.
 
+- The kube-apiserver (of a control plane of this module's own) is SIGKILLed at a random
+  point of 5 syncs with two waves and PreSync/PostSync hook Jobs, and restarted on the
+  same port and certificates: the app converges each time, each hook ran once.
 - Hooks run once per operation: the operator is SIGKILLed at random points of 20 syncs
   with PreSync (generateName), Sync and PostSync hook Jobs, restarted each time, and a
   watch counts every Job the server created, per hook and per operation: exactly one.
@@ -7,7 +10,9 @@
   watches Namespaces, filtered by Tether's label), a re-sync of a CreateNamespace app
   does not wait for the unlabelled namespace it created.
 - A Namespace removed from Git is not pruned while it holds objects the app does not
-  own; the app's own objects are pruned, the foreign ones stay.
+  own; the app's own objects are pruned, the foreign ones stay. The app gets a
+  ``PruneSkipped`` condition and an Event naming them; once they are gone, a sync
+  prunes the Namespace and the condition clears.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import random
 import signal
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +33,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "git"))
 
 from git_servers import git, push_commit, start_git_daemon, stop
 
+from kubectl_runner import Kubectl
 from operator_helpers import (
+    CHART,
+    OPERATION,
     GitServer,
     JobWatch,
     NotYet,
     Operator,
     app_status,
     apply_repo_and_app,
+    condition,
     configmap,
     git_server,
     installed,
     namespace_project,
     own_operator,
     start_operator,
+    stop_operator,
     synced_healthy,
     wait_for,
+    wave_deployment,
 )
+from tether.localcluster import LocalCluster
+from tether.tools import find_tool
 
 pytestmark = pytest.mark.cluster
 
@@ -259,9 +274,52 @@ def test_a_namespace_holding_foreign_objects_is_not_pruned(
         live_ns = kubectl.json("get", "namespace", shop)
         assert "deletionTimestamp" not in live_ns["metadata"]
         assert kubectl.json("get", "configmap", "foreign", "-n", shop)["data"] == {"k": "v"}
+
+        # Its own warning condition and an Event, naming the namespace and what is inside.
+        skipped = wait_for("the PruneSkipped condition", prune_skipped(kubectl, namespace), 60)
+        assert skipped["status"] == "True" and skipped["reason"] == "NamespaceNotEmpty"
+        assert f"namespace {shop} still holds" in skipped["message"], skipped
+        assert f"ConfigMap {shop}/foreign" in skipped["message"], skipped
+        events = kubectl.json(
+            "get", "events", "-n", namespace, "--field-selector",
+            "involvedObject.kind=Application,reason=PruneSkipped",
+        )["items"]  # fmt: skip
+        assert events and f"ConfigMap {shop}/foreign" in events[0]["message"], events
+
+        # Once the foreign object is gone, a sync prunes the Namespace; the condition goes.
+        kubectl.run("delete", "configmap", "foreign", "-n", shop)
+        kubectl.run(
+            "annotate", "applications.tether.dev", "app", "-n", namespace,
+            "tether.dev/sync=after-cleanup", "--overwrite",
+        )  # fmt: skip
+        wait_for(
+            "the PruneSkipped condition to clear",
+            prune_skipped(kubectl, namespace, "after-cleanup"),
+            90,
+        )
+        pruned = kubectl.run("get", "namespace", shop, "-o", "json", check=False)
+        assert (
+            pruned.returncode != 0 or "deletionTimestamp" in json.loads(pruned.stdout)["metadata"]
+        ), "the emptied Namespace was not pruned"
     finally:
         kubectl.run("delete", "namespace", shop, "--wait=false", check=False)
         kubectl.run("delete", "projects.tether.dev", project, "--wait=false", check=False)
+
+
+def prune_skipped(kubectl: Any, ns: str, present: bool | str = True) -> Any:
+    """A check: the app's PruneSkipped condition is there; or, when ``present`` names a
+    manual sync request, gone once that sync succeeded."""
+
+    def check() -> Any:
+        status = app_status(kubectl, ns)
+        found = condition(status, "PruneSkipped")
+        if present is True:
+            return found or NotYet(status)
+        op = status.get("operationState") or {}
+        finished = op.get("phase") == "Succeeded" and status.get("lastHandledSync") == present
+        return status if finished and not found else NotYet(status)
+
+    return check
 
 
 def live_value(kubectl: Any, ns: str, name: str) -> str:
@@ -374,3 +432,109 @@ def test_a_stopped_or_dead_git_server_does_not_hold_up_other_apps(
         if daemon.poll() is None:
             daemon.send_signal(signal.SIGCONT)
             stop(daemon)
+
+
+# -- kube-apiserver killed and restarted mid-sync ----------------------------------------
+
+APISERVER_KILLS = 5
+
+
+@pytest.fixture(scope="module")
+def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, Kubectl]]:
+    """A control plane of this module's own, whose kube-apiserver the test may kill: the
+    session's cluster, which every other module uses, is never touched."""
+    local = LocalCluster.start(tmp_path_factory.mktemp("fragile"), nodes=1, die_with_parent=True)
+    try:
+        kubectl = Kubectl(find_tool("kubectl"), local.kubeconfig)
+        kubectl.run("apply", "--server-side", "-f", str(CHART / "crds"))
+        kubectl.run("wait", "--for=condition=Established", "crd", "--all")
+        yield local, kubectl
+    finally:
+        local.stop()
+
+
+def test_the_operator_converges_across_kube_apiserver_kills(
+    fragile: tuple[LocalCluster, Kubectl], git_server: GitServer, tmp_path: Path
+) -> None:
+    """Each round: a new commit with two waves and PreSync/PostSync hook Jobs; the API
+    server is SIGKILLed at a random point of the sync and restarted on the same port and
+    certificates; the app must reach Synced/Healthy at that commit. The hook Jobs are
+    kept (``generateName``, deleted only on failure), so listing them at the end counts
+    every run: one per hook and operation."""
+    local, kubectl = fragile
+    rng = random.Random(1705)
+    ns = "restarts"
+    kubectl.run("create", "namespace", ns)
+    project = namespace_project(kubectl, ns)
+    path = "apiserver-restarts/app"
+    op = start_operator(local.kubeconfig, tmp_path)
+    outages: list[float] = []
+    operations: list[str] = []
+    mid_sync = 0  # kills that hit an operation still Running
+    began = time.monotonic()
+    try:
+        for round_ in range(APISERVER_KILLS):
+            files = {
+                f"{path}/pre.yaml": hook_job("pre", "PreSync", "HookFailed", generate=True),
+                f"{path}/post.yaml": hook_job("post", "PostSync", "HookFailed", generate=True),
+                f"{path}/web.yaml": wave_deployment("web", 1),
+                **{f"{path}/cm{i}.yaml": configmap(f"cm{i}", str(round_)) for i in range(4)},
+            }
+            revision = git_server.push(files, message=f"apiserver round {round_}")
+            if round_ == 0:
+                apply_repo_and_app(
+                    kubectl, ns, git_server.url(), path, automated={"prune": True},
+                    project=project,
+                )  # fmt: skip
+            else:
+                kubectl.run(
+                    "annotate", "repositories.tether.dev", "repo", "-n", ns,
+                    f"tether.dev/refresh=round-{round_}", "--overwrite",
+                )  # fmt: skip
+
+            def running(rev: str = revision) -> Any:
+                state = app_status(kubectl, ns).get("operationState") or {}
+                return state if str(state.get("revision", "")).endswith(rev) else NotYet(state)
+
+            wait_for(f"round {round_}: an operation at the new commit", running, timeout=90)
+            time.sleep(rng.uniform(0.0, 2.0))  # a random point inside the sync
+            phase = (app_status(kubectl, ns).get("operationState") or {}).get("phase")
+            mid_sync += phase == "Running"
+            local.kill_apiserver()
+            outages.append(local.start_apiserver())
+
+            def converged(rev: str = revision) -> Any:
+                status = app_status(kubectl, ns)
+                state = status.get("operationState") or {}
+                done = (
+                    str((status.get("sync") or {}).get("revision", "")).endswith(rev)
+                    and (status.get("sync") or {}).get("status") == "Synced"
+                    and (status.get("health") or {}).get("status") == "Healthy"
+                    and state.get("phase") == "Succeeded"
+                    and str(state.get("revision", "")).endswith(rev)
+                )
+                return status if done else NotYet(status)
+
+            done = wait_for(f"round {round_}: Synced and Healthy", converged, timeout=120)
+            operations.append(done["operationState"]["plan"]["operationId"])
+            assert kubectl.json("get", "configmap", "cm3", "-n", ns)["data"] == {"key": str(round_)}
+
+        jobs = kubectl.json("get", "jobs", "-n", ns)["items"]
+        runs: dict[tuple[str, str], int] = defaultdict(int)
+        for job in jobs:
+            operation = (job["metadata"].get("annotations") or {}).get(OPERATION, "")
+            runs[(job["metadata"]["name"].split("-")[0], operation)] += 1
+        expected = {(hook, o): 1 for o in operations for hook in ("pre", "post")}
+        print(
+            f"apiserver kill x{APISERVER_KILLS}: converged {len(operations)}/{APISERVER_KILLS}, "
+            f"{mid_sync} of the kills while the operation was Running, "
+            f"hook runs {sum(runs.values())} for {len(expected)} expected, "
+            f"restart to readyz {min(outages):.1f}-{max(outages):.1f} s, "
+            f"rounds {time.monotonic() - began:.0f} s"
+        )
+        assert len(set(operations)) == APISERVER_KILLS
+        assert mid_sync >= 1, "no kill hit a sync in flight"
+        assert dict(runs) == expected
+        assert "Traceback" not in op.logs()
+    finally:
+        stop_operator(op)

@@ -59,6 +59,8 @@ class Reason(enum.StrEnum):
     APPLY_FAILED = "ApplyFailed"
     DEGRADED = "Degraded"
     NOT_PERMITTED = "NotPermitted"
+    PERMISSION_DENIED = "PermissionDenied"  # the API server refused a request (403)
+    NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"  # a Namespace prune skipped: others' objects
     NOT_FOUND = "NotFound"
     DIGEST_MISMATCH = "DigestMismatch"
     INVALID_ARTIFACT = "InvalidArtifact"

@@ -42,7 +42,7 @@ from tether.identity import (
     UnknownKindError,
     ownership,
 )
-from tether.kube.changeset import Action
+from tether.kube.changeset import Action, ChangeReason
 from tether.kube.errors import KubeError, NotFound
 from tether.kube.prune import Pruner
 from tether.kube.resource import GVK
@@ -296,7 +296,19 @@ class EngineAdapter:
         adopted = tuple(
             label(c.key) for c in final.changes if c.action is Action.ADOPTED and not c.dry_run
         )
-        return SyncOutcome(final.phase, final.message, final.to_dict(), pruned, adopted=adopted)
+        skipped = tuple(
+            c.message
+            for c in final.changes
+            if c.reason is ChangeReason.NAMESPACE_NOT_EMPTY and not c.dry_run
+        )
+        return SyncOutcome(
+            final.phase,
+            final.message,
+            final.to_dict(),
+            pruned,
+            adopted=adopted,
+            prune_skipped=skipped,
+        )
 
     async def delete(
         self, app: AppSpec, *, cascade: bool, kinds: frozenset[GVK] = frozenset()

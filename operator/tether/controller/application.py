@@ -18,7 +18,8 @@ the reasons it was woken. It:
 
 The Application is translated once, by ``tether.appspec.spec_of``; everything
 after reads the ``AppSpec``. A failure of source, render, compare or sync ends
-the reconcile with Ready=False and a named reason (``failure_problem`` is the
+the reconcile with Ready=False and a named reason (a 403 from the API server is
+``PermissionDenied``, naming the user, verb, resource and namespace refused) (``failure_problem`` is the
 one mapping), is logged once when it starts or changes, and is retried with
 exponential backoff; failures before the sync step never reach it, so they
 never prune.
@@ -75,6 +76,7 @@ from tether.controller.triggers import Key, WakeQueue
 from tether.controller.writeback import Outcome, WriteBackStep
 from tether.errors import TetherError
 from tether.identity import AppRef
+from tether.kube.errors import Forbidden
 from tether.kube.resource import GVK
 from tether.manifests.errors import DuplicateObjectError
 from tether.manifests.toolrun import RenderStoppedError
@@ -636,6 +638,8 @@ class ApplicationController:
             await self.events.normal(
                 who, ev.PRUNED, f"pruned {len(outcome.pruned)}: " + ", ".join(outcome.pruned[:10])
             )
+        for message in outcome.prune_skipped:
+            await self.events.warning(who, ev.PRUNE_SKIPPED, message)
         if outcome.phase is OperationPhase.SUCCEEDED:
             await self.events.normal(who, ev.SYNC_SUCCEEDED, f"synced {resolved.display}")
         else:
@@ -806,6 +810,8 @@ def failure_problem(step: Reason, exc: BaseException) -> Problem:
     if isinstance(reason, Reason):
         stalled = reason is Reason.NOT_PERMITTED  # only a Project or spec change helps
         return Problem(reason, REDACTOR.redact(str(exc)), stalled)
+    if isinstance(exc, Forbidden):  # RBAC: retried with backoff, as a grant may come
+        return Problem(Reason.PERMISSION_DENIED, REDACTOR.redact(str(exc)))
     text = str(exc) or type(exc).__name__
     if step is Reason.COMPARE_FAILED and not isinstance(exc, TetherError):
         text = f"{type(exc).__name__}: {text}"

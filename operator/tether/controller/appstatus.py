@@ -4,7 +4,11 @@
 health from the ``Comparison``, the inventory, and the kstatus conditions,
 whose Ready verdict ``readiness`` picks by a fixed order of rules (conflict,
 failed sync, retry pending, empty render, drift, health; a source outage
-overrides). ``problem_status`` is the status when a step before the compare
+overrides). A failed sync is ``PermissionDenied`` when the API server refused one
+of its writes. The ``PruneSkipped`` condition (reason ``NamespaceNotEmpty``) says
+which Namespaces the last sync did not prune because they still hold objects the
+app does not own; it goes once they no longer wait to be pruned.
+``problem_status`` is the status when a step before the compare
 failed: it keeps the inventory and says why, with a named ``Reason``.
 ``append_history`` adds a finished sync; ``operation_progress`` turns the engine's
 saved operation state into the user-facing ``step`` and ``syncResult``. No I/O and no clock: ``now`` is passed
@@ -33,11 +37,12 @@ from tether.controller.writeback import WRITE_BACK, Outcome
 from tether.engine.model import SyncStatus
 from tether.health import HealthStatus
 from tether.identity import InvalidObjectError, ResourceKey
-from tether.kube.changeset import Action
+from tether.kube.changeset import Action, ChangeReason, reason_of
 from tether.sync.state import OperationPhase
 from tether.writeback.capture import held_to_status
 
 SHARED_RESOURCE = "SharedResource"
+PRUNE_SKIPPED = "PruneSkipped"
 _CARRIED = ("operationState", "history", "lastHandledSync", "lastHandledRefresh", "writeBack")
 
 
@@ -93,13 +98,16 @@ def readiness(
     failure: str | None,
     suspended: bool,
     outage: Problem | None,
+    failure_reason: Reason = Reason.SYNC_FAILED,
 ) -> Readiness:
     """The Ready verdict after a compare.
 
     ``failure`` is the message of the last sync when it failed on this very
-    revision (None otherwise).
+    revision (None otherwise), ``failure_reason`` its reason.
     """
-    found = _conflict(comparison) or _drift(comparison, decision, failure, suspended)
+    found = _conflict(comparison) or _drift(
+        comparison, decision, failure, suspended, failure_reason
+    )
     found = found or _health(comparison)
     if outage is not None and not comparison.conflicts:
         text = REDACTOR.redact(outage.message)[:4096]
@@ -116,7 +124,11 @@ def _conflict(comparison: Comparison) -> Readiness | None:
 
 
 def _drift(
-    comparison: Comparison, decision: Decision, failure: str | None, suspended: bool
+    comparison: Comparison,
+    decision: Decision,
+    failure: str | None,
+    suspended: bool,
+    failure_reason: Reason,
 ) -> Readiness | None:
     sync_status = comparison.sync_status
     drift = comparison.drift_summary()
@@ -126,9 +138,7 @@ def _drift(
     if out and failure is not None:
         text = f"sync failed: {failure}".strip()
         exhausted = decision.hold is Hold.RETRIES_EXHAUSTED
-        return Readiness(
-            Mark.STALLED if exhausted else Mark.NOT_READY, Reason.SYNC_FAILED, text, text
-        )
+        return Readiness(Mark.STALLED if exhausted else Mark.NOT_READY, failure_reason, text, text)
     if out and decision.action is SyncAction.WAIT:
         return Readiness(Mark.RECONCILING, Reason.SYNCING, decision.reason, drift)
     if out and comparison.empty and decision.hold is Hold.EMPTY_RENDER:
@@ -197,8 +207,10 @@ def compared_status(
         failure=str(op.get("message") or "") if failed_here else None,
         suspended=suspended,
         outage=outage,
+        failure_reason=sync_failure_reason(op),
     )
     conditions = conditions_of(previous)
+    conditions = _prune_skipped(conditions, op, comparison, generation=generation, now=now)
     if comparison.conflicts:
         conditions = cond.set_condition(
             conditions,
@@ -231,6 +243,74 @@ def compared_status(
     if refresh:
         status["lastHandledRefresh"] = refresh
     return status
+
+
+def sync_failure_reason(op: Mapping[str, Any]) -> Reason:
+    """``PermissionDenied`` when the API server refused one of the operation's writes."""
+    refused = any(reason_of(r.get("reason")) is ChangeReason.FORBIDDEN for r in _results(op))
+    return Reason.PERMISSION_DENIED if refused else Reason.SYNC_FAILED
+
+
+def skipped_namespace_prunes(
+    op: Mapping[str, Any], comparison: Comparison
+) -> list[tuple[ResourceKey, str]]:
+    """The Namespaces the last operation did not prune because others' objects are
+    inside, and the message naming those objects; only those still waiting to be pruned
+    (gone from the cluster, back in Git, or pruned since: the situation is over)."""
+    waiting = {
+        (r.group, r.kind, r.namespace or "", r.name)
+        for r in comparison.resources
+        if r.requires_pruning
+    }
+    found: list[tuple[ResourceKey, str]] = []
+    for result in _results(op):
+        if reason_of(result.get("reason")) is not ChangeReason.NAMESPACE_NOT_EMPTY:
+            continue
+        try:
+            key = ResourceKey.parse(str(result.get("key") or ""))
+        except InvalidObjectError:
+            continue
+        if (key.group, key.kind, key.namespace, key.name) in waiting:
+            found.append((key, str(result.get("message") or "")))
+    return found
+
+
+def _prune_skipped(
+    conditions: list[cond.Condition],
+    op: Mapping[str, Any],
+    comparison: Comparison,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[cond.Condition]:
+    """``PruneSkipped`` (True, ``NamespaceNotEmpty``) while a skipped Namespace waits."""
+    skipped = skipped_namespace_prunes(op, comparison)
+    if not skipped:
+        return cond.remove_condition(conditions, PRUNE_SKIPPED)
+    message = "; ".join(text or f"{key.label} not pruned" for key, text in skipped)
+    return cond.set_condition(
+        conditions,
+        PRUNE_SKIPPED,
+        "True",
+        Reason.NAMESPACE_NOT_EMPTY,
+        REDACTOR.redact(message)[:4096],
+        observed_generation=generation,
+        now=now,
+    )
+
+
+def _results(op: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every per-object result the operation's saved plan holds."""
+    plan = op.get("plan")
+    if not isinstance(plan, Mapping):
+        return []
+    return [
+        r
+        for s in plan.get("steps") or ()
+        if isinstance(s, Mapping)
+        for r in s.get("results") or ()
+        if isinstance(r, Mapping)
+    ]
 
 
 def problem_status(

@@ -199,6 +199,7 @@ class SyncOutcome:
     pruned: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     adopted: tuple[str, ...] = ()  # objects that existed untracked and are now the app's
+    prune_skipped: tuple[str, ...] = ()  # why each non-empty Namespace was not pruned
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -216,9 +217,13 @@ class Runtime:
     async def run(self, stop: asyncio.Event) -> None:
         """Run both worker pools until ``stop`` is set."""
         assert self.reconcile_app is not None and self.reconcile_repo is not None
+        # With two or more, one app worker is express-only: a quick reconcile (a canary's
+        # selfHeal) never waits behind a pool busy with heavy renders.
         workers = [
-            asyncio.create_task(self._worker(self.app_queue, self.reconcile_app, "app"))
-            for _ in range(self.concurrency)
+            asyncio.create_task(
+                self._worker(self.app_queue, self.reconcile_app, "app", express=i == 1)
+            )
+            for i in range(self.concurrency)
         ] + [
             asyncio.create_task(self._worker(self.repo_queue, self.reconcile_repo, "repo"))
             for _ in range(self.repo_concurrency)
@@ -236,12 +241,15 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _worker(self, queue: WakeQueue, reconcile: Reconcile, kind: str) -> None:
+    async def _worker(
+        self, queue: WakeQueue, reconcile: Reconcile, kind: str, *, express: bool = False
+    ) -> None:
         while True:
             try:
-                key, reasons = await queue.get()
+                key, reasons = await queue.get(express=express)
             except QueueClosed:
                 return
+            started = time.monotonic()
             self._busy += 1
             self.idle.clear()
             try:
@@ -256,7 +264,7 @@ class Runtime:
                 log.error("%s %s/%s: reconcile failed: %s; retrying in 5s", kind, *key, text)
                 queue.wake_after(key, 5.0, triggers.RETRY)
             finally:
-                queue.done(key)
+                queue.done(key, time.monotonic() - started)
                 self._busy -= 1
                 if self._busy == 0 and not len(self.app_queue) and not len(self.repo_queue):
                     self.idle.set()

@@ -165,7 +165,7 @@ class Applier:
         try:
             return await self._apply(item)
         except KubeError as exc:
-            return Change(item.key, Action.FAILED, str(exc), item.options.dry_run)
+            return Change.refused(item.key, exc, item.options.dry_run)
         except DiffError as exc:
             message = f"{item.key}: cannot compute the patch: {exc}"
             return Change(item.key, Action.FAILED, message, item.options.dry_run)

@@ -16,7 +16,8 @@
   ``managed_fields=True`` (ignoreDifferences by manager).
 * A list or watch the server refuses (401/403) is not waited out: ``wait_synced``
   raises the server's error at once (it names the verb, the resource and the
-  user), so the app gets a condition instead of a silent timeout. The watch keeps
+  user), so the app gets a condition instead of a silent timeout. A refused watch
+  stays reported after later lists succeed, until the server streams the watch. The watch keeps
   retrying with backoff and recovers when RBAC allows it; the log says so once
   when a watch starts failing or its error changes, not on every retry.
 * Indexed by app label value and by object key ``(group, kind, namespace, name)``.
@@ -264,7 +265,7 @@ class ResourceCache:
         watches = []
         for gvk in gvks:
             watch = self._watches.get((gvk.group, gvk.kind))
-            if watch is None or watch.synced.is_set():
+            if watch is None or (watch.synced.is_set() and watch.refused is None):
                 continue
             with contextlib.suppress(UnknownKind):
                 await self._discovery.resource(gvk)
@@ -426,12 +427,16 @@ class ResourceCache:
             if key not in seen:
                 self._forget(key, notify=True)
         watch.synced.set()
+        if not _refused_verb(watch.refused, "watch"):  # a list proves nothing of the watch
+            self._recovered(watch)
+        return rv
+
+    def _recovered(self, watch: _Watch) -> None:
         if watch.last_error:
             log.info("watch of %s recovered", watch.gvk)
         watch.last_error = ""
         watch.refused = None
         watch.refused_event.clear()
-        return rv
 
     async def _follow(self, watch: _Watch, rv: str) -> None:
         assert watch.resource is not None
@@ -457,6 +462,8 @@ class ResourceCache:
                 raise Gone(str(obj.get("message") or "resourceVersion too old"), status=410)
             raise KubeError(str(obj.get("message") or "watch error"), status=code)
         rv = resource_version(obj)
+        if watch.refused is not None:  # the server streams this watch now
+            self._recovered(watch)
         if kind == "BOOKMARK":
             return rv
         obj = slim(obj, keep_managed_fields=watch.managed_fields)
@@ -503,6 +510,12 @@ class ResourceCache:
         if self._on_crd_change:
             self._on_crd_change()
         self._crd_changed.set()
+
+
+def _refused_verb(refused: KubeError | None, verb: str) -> bool:
+    """Whether ``refused`` is a 403 for ``verb``, as its authorizer message says."""
+    refusal = refused.refusal if isinstance(refused, Forbidden) else None
+    return refusal is not None and refusal.verb == verb
 
 
 def _has_fields(obj: dict[str, Any]) -> bool:

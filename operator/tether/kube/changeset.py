@@ -8,6 +8,10 @@ OperationState and in Application status.
 A change may also carry ``Written``: the object versions around the write it
 made, so that a later health gate can tell a cached copy older than that write.
 It is bookkeeping for this run only and is not serialised.
+
+A change may name *why* it failed or was skipped with a ``ChangeReason`` when the
+status must say so with its own condition reason: a write the API server refused
+(403), a Namespace prune skipped because others' objects are still inside.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.identity import ResourceKey
+from tether.kube.errors import Forbidden, KubeError
 from tether.objects import resource_version
 
 
@@ -30,6 +35,13 @@ class Action(enum.StrEnum):
     PRUNED = "pruned"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+class ChangeReason(enum.StrEnum):
+    """Why a change failed or was skipped, when the status names it (saved as ``reason``)."""
+
+    FORBIDDEN = "Forbidden"  # the API server refused the write (RBAC)
+    NAMESPACE_NOT_EMPTY = "NamespaceNotEmpty"  # a Namespace prune skipped: others' objects
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,13 @@ class Change:
     message: str = ""
     dry_run: bool = False
     written: Written | None = field(default=None, compare=False, repr=False)
+    reason: ChangeReason | None = None
+
+    @classmethod
+    def refused(cls, key: ResourceKey, exc: KubeError, dry_run: bool = False) -> Change:
+        """The failed change for an API error; a 403 is marked ``Forbidden``."""
+        reason = ChangeReason.FORBIDDEN if isinstance(exc, Forbidden) else None
+        return cls(key, Action.FAILED, str(exc), dry_run, reason=reason)
 
     @property
     def failed(self) -> bool:
@@ -82,6 +101,8 @@ class Change:
             out["message"] = self.message
         if self.dry_run:
             out["dryRun"] = True
+        if self.reason is not None:
+            out["reason"] = self.reason.value
         return out
 
     @classmethod
@@ -91,6 +112,7 @@ class Change:
             Action(str(data["action"])),
             str(data.get("message") or ""),
             bool(data.get("dryRun", False)),
+            reason=reason_of(data.get("reason")),
         )
 
     def __str__(self) -> str:
@@ -98,6 +120,14 @@ class Change:
         if self.dry_run:
             text += " (dry run)"
         return f"{text}: {self.message}" if self.message else text
+
+
+def reason_of(value: Any) -> ChangeReason | None:
+    """A saved ``reason``; one this version does not know reads as none."""
+    try:
+        return ChangeReason(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ Hierarchy::
     ├── Conflict            409 (resourceVersion or field-manager conflict)
     │   └── AlreadyExists   409 reason AlreadyExists
     ├── Unauthorized        401
-    ├── Forbidden           403 (RBAC; the server's message says which verb)
+    ├── Forbidden           403 (RBAC; ``refusal`` says who may not do what, where)
     ├── BadRequest          400
     ├── Invalid             422 (causes: tuple of Cause)
     ├── Gone                410 (expired resourceVersion on list/watch)
@@ -26,6 +26,7 @@ This module stops at classification; retry policy lives with the callers.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,8 +115,68 @@ class Unauthorized(KubeError):
     status = 401
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """What a 403 refused: the user, the verb, the resource and group, and where.
+
+    Read from the message every Kubernetes authorizer answers with (``User "u" cannot
+    list resource "configmaps" in API group "" in the namespace "ns"``); ``namespace``
+    is empty for a request at the cluster scope (a list or watch of all namespaces).
+    """
+
+    user: str
+    verb: str
+    resource: str
+    group: str
+    namespace: str = ""
+
+    def __str__(self) -> str:
+        group = f"API group {self.group}" if self.group else "the core API group"
+        where = f"in namespace {self.namespace}" if self.namespace else "in all namespaces"
+        return f"forbidden: {self.user} cannot {self.verb} {self.resource} ({group}) {where}"
+
+
+_REFUSAL = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?'
+    r'(?: in the namespace "(?P<namespace>[^"]*)"| at the cluster scope)?'
+)
+
+
+def refusal_in(message: str) -> tuple[Refusal, str] | None:
+    """The ``Refusal`` an authorizer's message states, and what it adds after it."""
+    found = _REFUSAL.search(message)
+    if found is None:
+        return None
+    refusal = Refusal(
+        user=found["user"],
+        verb=found["verb"],
+        resource=found["resource"],
+        group=found["group"] or "",
+        namespace=found["namespace"] or "",
+    )
+    return refusal, message[found.end() :].lstrip(": ").strip()
+
+
 class Forbidden(KubeError):
+    """A 403. Its message is the ``Refusal`` in one uniform shape when the server's
+    words can be read (the server's own text otherwise), plus any detail it added."""
+
     status = 403
+
+    @property
+    def refusal(self) -> Refusal | None:
+        found = refusal_in(self.server_message)
+        return found[0] if found else None
+
+    def _render(self) -> str:
+        found = refusal_in(self.server_message)
+        if found is None:
+            return super()._render()
+        refusal, detail = found
+        head = f"{self.target}: " if self.target and str(self.target) else ""
+        tail = f": {detail}" if detail else ""
+        return f"{head}{refusal}{tail} (403 {self.reason or 'Forbidden'})"
 
 
 class BadRequest(KubeError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.identity import AppRef, Owned, ResourceKey, ownership
-from tether.kube.changeset import Action, Change
+from tether.kube.changeset import Action, Change, ChangeReason
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
 from tether.kube.errors import KubeError, NotFound
@@ -53,7 +53,10 @@ class Pruner:
         if _is_namespace(key) and not non_empty_namespace:
             foreign = await self._foreign_contents(key.name)
             if foreign:
-                return Change(key, Action.SKIPPED, _still_holds(key.name, foreign), dry_run)
+                message = _still_holds(key.name, foreign)
+                return Change(
+                    key, Action.SKIPPED, message, dry_run, reason=ChangeReason.NAMESPACE_NOT_EMPTY
+                )
         try:
             res = await self._discovery.resource(GVK.of(live))
             await self._client.delete(
@@ -67,7 +70,7 @@ class Pruner:
         except NotFound:
             return Change(key, Action.PRUNED, "already gone", dry_run)
         except KubeError as exc:
-            return Change(key, Action.FAILED, str(exc), dry_run)
+            return Change.refused(key, exc, dry_run)
         return Change(key, Action.PRUNED, "", dry_run)
 
     async def _foreign_contents(self, namespace: str) -> list[str]:

@@ -226,6 +226,31 @@ class LocalCluster:
         self._procs.clear()
         return stopped
 
+    # -- faults, for tests ---------------------------------------------------------
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL the kube-apiserver, as a crash would; etcd and the rest keep running."""
+        pid = procs.recorded_pids(self.run_dir).get("kube-apiserver")
+        if pid is None or not procs.is_ours(pid, self.run_dir):
+            raise ClusterNotRunningError(f"no kube-apiserver running in {self.run_dir}")
+        procs.kill_group(pid, self.run_dir)
+        proc = self._procs.pop("kube-apiserver", None)
+        if proc is not None:
+            proc.wait()
+
+    def start_apiserver(self, *, die_with_parent: bool = True, timeout: float = 60.0) -> float:
+        """Start the kube-apiserver again on the same port, certificates and etcd, and
+        wait for /readyz; returns the seconds that took."""
+        began = time.monotonic()
+        binary = find_tool("kube-apiserver")
+        self._launch(
+            "kube-apiserver",
+            comp.apiserver_argv(binary, self.layout, self.state.ports),
+            die_with_parent,
+        )
+        self._wait_readyz(began + timeout)
+        return time.monotonic() - began
+
     def is_running(self) -> bool:
         return bool(_live_components(self.run_dir))
 

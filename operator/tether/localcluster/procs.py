@@ -130,6 +130,15 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
+def kill_group(pid: int, run_dir: Path) -> None:
+    """SIGKILL a component's process group, as a crash would; return once it is gone."""
+    _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + _STOP_GRACE_SECONDS
+    while time.monotonic() < deadline and (is_ours(pid, run_dir) or _group_alive(pid)):
+        _reap(pid)
+        time.sleep(0.05)
+
+
 def _terminate_group(pid: int, run_dir: Path, grace: float) -> None:
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -138,11 +147,7 @@ def _terminate_group(pid: int, run_dir: Path, grace: float) -> None:
         if not is_ours(pid, run_dir) and not _group_alive(pid):
             return
         time.sleep(0.05)
-    _signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + _STOP_GRACE_SECONDS
-    while time.monotonic() < deadline and (is_ours(pid, run_dir) or _group_alive(pid)):
-        _reap(pid)
-        time.sleep(0.05)
+    kill_group(pid, run_dir)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

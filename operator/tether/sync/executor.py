@@ -206,7 +206,7 @@ class Executor:
                 try:
                     change = await self._run_task(task)
                 except KubeError as exc:
-                    change = Change(task.key, Action.FAILED, str(exc), self._config.dry_run)
+                    change = Change.refused(task.key, exc, self._config.dry_run)
             self._progress(ProgressEvent(ProgressKind.CHANGE, -1, "", change=change))
             return change
 

@@ -192,3 +192,118 @@ def test_a_skipped_prune_keeps_its_reason_in_the_sync_result() -> None:
     resources = operation_progress(SAVED_PLAN, "r")["syncResult"]["resources"]
     skipped = next(r for r in resources if r["status"] == "PruneSkipped")
     assert skipped["message"] == "still holds X" and skipped["action"] == "skipped"
+
+
+# -- PermissionDenied and PruneSkipped ------------------------------------------------
+
+REFUSED = (
+    "ConfigMap ns/cm: forbidden: system:serviceaccount:ns:deployer cannot create configmaps "
+    "(the core API group) in namespace ns (403 Forbidden)"
+)
+HELD = (
+    "not pruned: namespace shop still holds objects this app does not own: ConfigMap "
+    "shop/foreign (set PruneNonEmptyNamespace=true on the Namespace to prune anyway)"
+)
+
+
+def operation(phase: str, *results: dict[str, Any]) -> dict[str, Any]:
+    plan = {"steps": [{"index": 0, "label": "Sync/0", "results": list(results)}]}
+    return {"phase": phase, "revision": REV, "message": "failed", "plan": plan}
+
+
+def namespace_waiting(name: str = "shop") -> ResourceState:
+    return ResourceState("Namespace", name, version="v1", status=SyncStatus.OUT_OF_SYNC,
+                         requires_pruning=True)  # fmt: skip
+
+
+def status_after(op: dict[str, Any], compared: Comparison, **kw: Any) -> dict[str, Any]:
+    return compared_status(
+        {"operationState": op, **kw}, generation=1, comparison=compared,
+        decision=Decision(SyncAction.WAIT, "waiting to retry"), suspended=False, refresh="",
+        now=NOW,
+    )  # fmt: skip
+
+
+def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        ({"key": "/ConfigMap:ns/cm", "action": "failed", "message": REFUSED,
+          "reason": "Forbidden"}, "PermissionDenied"),
+        ({"key": "/ConfigMap:ns/cm", "action": "failed", "message": "422 Invalid"},
+         "SyncFailed"),
+        ({"key": "/ConfigMap:ns/cm", "action": "failed", "message": "x", "reason": "Newer"},
+         "SyncFailed"),
+    ],
+)  # fmt: skip
+def test_a_sync_the_server_refused_is_permission_denied(
+    result: dict[str, Any], reason: str
+) -> None:
+    status = status_after(operation("Failed", result), comparison(resource(SyncStatus.OUT_OF_SYNC)))
+    ready = conditions(status)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", reason)
+    assert ready["message"] == "sync failed: failed"
+
+
+def test_failure_problem_names_a_403_permission_denied() -> None:
+    from tether.controller.application import failure_problem
+    from tether.kube.errors import ObjectRef, from_response
+
+    message = (
+        'configmaps is forbidden: User "system:serviceaccount:t:tether" cannot list resource '
+        '"configmaps" in API group "" at the cluster scope'
+    )
+    error = from_response(403, {"reason": "Forbidden", "message": message}, ObjectRef("ConfigMap"))
+    problem = failure_problem(Reason.COMPARE_FAILED, error)
+    assert problem.reason is Reason.PERMISSION_DENIED and not problem.stalled
+    assert problem.message == (
+        "ConfigMap: forbidden: system:serviceaccount:t:tether cannot list configmaps "
+        "(the core API group) in all namespaces (403 Forbidden)"
+    )
+
+
+SKIPPED = {"key": "/Namespace:/shop", "action": "skipped", "message": HELD,
+           "reason": "NamespaceNotEmpty"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("result", "compared", "present"),
+    [
+        (SKIPPED, comparison(resource(), namespace_waiting()), True),
+        # pruned since, deleted by hand or back in Git: no longer waiting to be pruned
+        (SKIPPED, comparison(resource()), False),
+        # another namespace waits; this one's skip is over
+        (SKIPPED, comparison(resource(), namespace_waiting("other")), False),
+        # skipped for Prune=false: not this condition
+        ({"key": "/Namespace:/shop", "action": "skipped", "message": "Prune=false"},
+         comparison(resource(), namespace_waiting()), False),
+    ],
+)  # fmt: skip
+def test_a_skipped_namespace_prune_is_a_warning_condition_while_it_waits(
+    result: dict[str, Any], compared: Comparison, present: bool
+) -> None:
+    status = status_after(operation("Succeeded", result), compared)
+    found = conditions(status).get("PruneSkipped")
+    if not present:
+        assert found is None
+        return
+    assert found is not None
+    assert (found["status"], found["reason"]) == ("True", "NamespaceNotEmpty")
+    assert found["message"] == HELD  # the namespace and the objects not owned by the app
+
+
+def test_the_prune_skipped_condition_clears_once_the_namespace_is_gone() -> None:
+    op = operation("Succeeded", SKIPPED)
+    held = status_after(op, comparison(resource(), namespace_waiting()))
+    assert "PruneSkipped" in conditions(held)
+    cleared = compared_status(
+        held, generation=1, comparison=comparison(resource()), decision=NONE, suspended=False,
+        refresh="", now=NOW,
+    )  # fmt: skip
+    assert "PruneSkipped" not in conditions(cleared)
+    from tether.api.application import ApplicationStatus
+
+    ApplicationStatus.model_validate(held)  # the condition fits the CRD's status model

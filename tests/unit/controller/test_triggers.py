@@ -92,3 +92,69 @@ def test_backoff_never_overflows_and_ends_at_the_cap(
     failures: int, base: float, factor: float, cap: float
 ) -> None:
     assert triggers.backoff(failures, base, factor, cap) == pytest.approx(cap)
+
+
+async def test_a_key_that_reconciled_quickly_goes_first_and_to_the_express_worker() -> None:
+    q = WakeQueue(express_seconds=1.0)
+    heavy, canary, fresh = ("n", "heavy"), ("n", "canary"), ("n", "fresh")
+    for key, seconds in ((heavy, 30.0), (canary, 0.05)):
+        q.wake(key, triggers.CREATED)
+        got, _ = await q.get()
+        q.done(got, seconds)
+    assert q.is_express(canary) and not q.is_express(heavy) and not q.is_express(fresh)
+    q.wake(heavy, triggers.REVISION_MOVED)
+    q.wake(fresh, triggers.CREATED)  # cost unknown: the ordinary lane
+    # the express worker does not take ordinary keys ...
+    express = asyncio.create_task(q.get(express=True))
+    await asyncio.sleep(0.01)
+    assert not express.done()
+    q.wake(canary, triggers.DRIFT)  # ... and takes the quick one as soon as it is woken
+    key, reasons = await asyncio.wait_for(express, 1)
+    assert key == canary and reasons == {triggers.DRIFT}
+    # an ordinary worker takes the express lane first, then in order
+    q.done(canary, 0.05)
+    q.wake(canary, triggers.DRIFT)
+    assert [(await q.get())[0] for _ in range(3)] == [canary, heavy, fresh]
+
+
+async def test_a_quick_key_woken_for_a_new_revision_waits_in_the_ordinary_lane() -> None:
+    q = WakeQueue(express_seconds=1.0)
+    key = ("n", "usually-cheap")
+    q.wake(key, triggers.CREATED)
+    await q.get()
+    q.done(key, 0.1)
+    q.wake(key, triggers.REVISION_MOVED)  # a new commit: it will render
+    express = asyncio.create_task(q.get(express=True))
+    await asyncio.sleep(0.01)
+    assert not express.done()
+    assert (await q.get())[0] == key
+    q.done(key, 0.1)
+    q.wake(key, triggers.DRIFT)  # queued express, then a new commit arrives meanwhile
+    q.wake(key, triggers.REVISION_MOVED)
+    await asyncio.sleep(0.01)
+    assert not express.done()  # the express worker passed it on
+    key2, reasons = await q.get()
+    assert key2 == key and reasons == {triggers.DRIFT, triggers.REVISION_MOVED}
+    express.cancel()
+
+
+async def test_a_cheap_key_that_turned_heavy_leaves_the_express_lane() -> None:
+    q = WakeQueue(express_seconds=1.0)
+    key = ("n", "a")
+    q.wake(key, triggers.CREATED)
+    await q.get()
+    q.done(key, 0.1)
+    assert q.is_express(key)
+    q.wake(key, triggers.REVISION_MOVED)
+    await q.get()
+    q.done(key, 1.5)  # one slow run (CPU contention) does not tip the average
+    assert q.is_express(key)
+    q.wake(key, triggers.DRIFT)
+    await q.get()
+    q.done(key, 12.0)  # it turned heavy: 12 s, then 20 s
+    q.wake(key, triggers.DRIFT)
+    await q.get()
+    q.done(key, 20.0)
+    assert not q.is_express(key)
+    q.forget(key)
+    assert not q.is_express(key)

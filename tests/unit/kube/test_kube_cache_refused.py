@@ -71,7 +71,7 @@ async def test_a_refused_list_raises_the_servers_words_at_once(
         while client.lists < 3:
             client.listed.clear()
             await client.listed.wait()
-    assert "cannot list resource" in str(refused.value)
+    assert "cannot list configmaps (the core API group) in all namespaces" in str(refused.value)
     assert "system:serviceaccount:tether-system:tether" in str(refused.value)
     warnings = [r for r in caplog.records if "watch of" in r.getMessage()]
     assert len(warnings) == 1
@@ -86,3 +86,47 @@ async def test_the_watch_recovers_when_rbac_allows_it(cache: Any) -> None:
     await asyncio.wait_for(client.listed.wait(), 30)  # the next retry lists, allowed now
     await made.wait_synced([CM], timeout=30)
     assert made.is_synced(CM) and made.get(("", "ConfigMap", "ns", "a")) is not None
+
+
+WATCH_REFUSAL = REFUSAL.replace("cannot list", "cannot watch")
+
+
+class ListOnlyClient(FakeClient):
+    """Lists are allowed, the watch is refused (until ``allowed``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allowed = True
+        self.watch_allowed = False
+
+    async def stream(self, *_a: Any, **_kw: Any) -> Any:
+        if not self.watch_allowed:
+            raise Forbidden(WATCH_REFUSAL, reason="Forbidden")
+        yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "6"}}}
+        await asyncio.Event().wait()
+
+
+async def test_a_refused_watch_is_reported_though_the_list_works() -> None:
+    client = ListOnlyClient()
+    made = ResourceCache(client, FakeDiscovery())  # type: ignore[arg-type]
+    made._crd_task = asyncio.create_task(asyncio.sleep(0))
+    try:
+        await made.register("ns_app", [CM], wait=False)
+        while client.lists < 2:  # listed, watch refused, listed again: still reported
+            client.listed.clear()
+            await client.listed.wait()
+        with pytest.raises(Forbidden) as refused:
+            await made.wait_synced([CM], timeout=30)
+        assert "cannot watch configmaps (the core API group) in all namespaces" in str(
+            refused.value
+        )
+        client.watch_allowed = True  # the next watch streams: the refusal is over
+        client.listed.clear()
+        await asyncio.wait_for(client.listed.wait(), 30)
+        for _ in range(100):
+            if made._watches[("", "ConfigMap")].refused is None:
+                break
+            await asyncio.sleep(0.05)
+        await made.wait_synced([CM], timeout=30)
+    finally:
+        await made.close()

@@ -17,6 +17,7 @@ from tether.kube.errors import (
     KubeError,
     NotFound,
     ObjectRef,
+    Refusal,
     Unauthorized,
     Unavailable,
     from_response,
@@ -74,6 +75,44 @@ def test_message_names_the_object_the_server_reason_and_the_code() -> None:
     assert text.startswith("ConfigMap team-a/settings: ")
     assert "system:serviceaccount:team-a:weak" in text and "cannot patch" in text
     assert "(403 Forbidden)" in text
+
+
+REFUSALS = [
+    (
+        'configmaps is forbidden: User "system:serviceaccount:tether-system:tether" cannot '
+        'list resource "configmaps" in API group "" at the cluster scope',
+        Refusal("system:serviceaccount:tether-system:tether", "list", "configmaps", ""),
+        "forbidden: system:serviceaccount:tether-system:tether cannot list configmaps "
+        "(the core API group) in all namespaces (403 Forbidden)",
+    ),
+    (
+        'deployments.apps "web" is forbidden: User "system:serviceaccount:a:deployer" cannot '
+        'patch resource "deployments" in API group "apps" in the namespace "a"',
+        Refusal("system:serviceaccount:a:deployer", "patch", "deployments", "apps", "a"),
+        "forbidden: system:serviceaccount:a:deployer cannot patch deployments "
+        "(API group apps) in namespace a (403 Forbidden)",
+    ),
+    (
+        'users "system:serviceaccount:a:x" is forbidden: User "system:serviceaccount:t:op" '
+        'cannot impersonate resource "users" in API group "" at the cluster scope: '
+        'RBAC: clusterrole.rbac.authorization.k8s.io "imp" not found',
+        Refusal("system:serviceaccount:t:op", "impersonate", "users", ""),
+        "forbidden: system:serviceaccount:t:op cannot impersonate users (the core API group) "
+        'in all namespaces: RBAC: clusterrole.rbac.authorization.k8s.io "imp" not found '
+        "(403 Forbidden)",
+    ),
+    ("a webhook said no", None, "a webhook said no (403 Forbidden)"),
+]
+
+
+@pytest.mark.parametrize(("message", "refusal", "text"), REFUSALS)
+def test_a_403_names_who_was_refused_which_verb_on_what_and_where(
+    message: str, refusal: Refusal | None, text: str
+) -> None:
+    error = from_response(403, status(403, "Forbidden", message))
+    assert isinstance(error, Forbidden)
+    assert error.refusal == refusal
+    assert str(error) == text
 
 
 def test_invalid_lists_field_causes_not_already_in_the_message() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tether.identity import AppRef, ResourceKey, stamp
-from tether.kube.changeset import Action
+from tether.kube.changeset import Action, Change, ChangeReason
 from tether.kube.errors import Forbidden
 from tether.kube.prune import Pruner
 from tether.kube.resource import ApiResource
@@ -109,6 +109,9 @@ async def test_a_namespace_holding_another_owners_object_is_skipped(
     name = foreign["metadata"]["name"]
     assert f"{kind} shop/{name}" in change.message
     assert "PruneNonEmptyNamespace=true" in change.message
+    # the reason survives the saved operation state, for the PruneSkipped condition
+    saved = Change.from_dict(change.to_dict())
+    assert saved.reason is ChangeReason.NAMESPACE_NOT_EMPTY == change.reason
 
 
 async def test_a_kind_that_cannot_be_listed_keeps_the_namespace() -> None:
