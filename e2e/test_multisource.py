@@ -3,12 +3,15 @@ file from a Git Repository (``$values/...``), on the real control plane.
 
 The app reaches Synced/Healthy with the value from Git and one revision per source in
 ``status.sync.revisions``; a commit changing the values file in Git moves it to Synced
-with the new value (the Git Repository's new commit re-renders the chart).
+with the new value (the Git Repository's new commit re-renders the chart). A value file
+naming no ref is InvalidSpec naming it, and a Project that admits the chart's repository
+but not the Git one refuses the app (every source is checked).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import sys
 from pathlib import Path
@@ -33,6 +36,7 @@ from operator_helpers import (
     NotYet,
     Operator,
     app_status,
+    condition,
     git_server,
     installed,
     operator,
@@ -58,7 +62,9 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def objects(ns: str, chart_url: str, ca_pem: str, git_url: str) -> list[dict[str, Any]]:
+def objects(
+    ns: str, chart_url: str, ca_pem: str, git_url: str, values: str = "$values"
+) -> list[dict[str, Any]]:
     meta = {"apiVersion": "tether.dev/v1alpha1"}
     return [
         {
@@ -91,7 +97,7 @@ def objects(ns: str, chart_url: str, ca_pem: str, git_url: str) -> list[dict[str
                         "revision": "1.0.0",
                         "helm": {
                             "releaseName": "site",
-                            "valueFiles": [f"$values/{ns}/values.yaml"],
+                            "valueFiles": [f"{values}/{ns}/values.yaml"],
                         },
                     },
                     {"repositoryRef": {"name": "config"}, "revision": "main", "ref": "values"},
@@ -141,3 +147,44 @@ def test_chart_with_values_from_git_follows_the_values_file(
         return seen if ok else NotYet(seen)
 
     wait_for("the app to sync the changed values file", moved, timeout=90)
+
+
+def ready_reason(kubectl: Any, ns: str, name: str, reason: str) -> Any:
+    def check() -> Any:
+        ready = condition(app_status(kubectl, ns, name), "Ready")
+        return ready if ready.get("reason") == reason else NotYet(ready)
+
+    return check
+
+
+def test_a_missing_ref_and_an_unadmitted_source_are_refused_by_name(
+    operator: Operator,
+    git_server: GitServer,
+    chart_repo: tuple[HelmRepoServer, ServerTLS],
+    kubectl: Any,
+    namespace: str,
+) -> None:
+    server, tls = chart_repo
+    *setup, app = objects(namespace, server.url, tls.ca_pem, git_server.url(), values="$nope")
+    limited = copy.deepcopy(app)
+    limited["metadata"]["name"] = "limited"
+    limited["spec"]["project"] = f"charts-only-{namespace}"
+    limited["spec"]["sources"][0]["helm"] = {"releaseName": "site"}
+    project = {
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": f"charts-only-{namespace}"},
+        "spec": {
+            "sourceRepositories": [server.url],
+            "destinations": ["$self"],
+            "applicationNamespaces": [namespace],
+        },
+    }
+    kubectl.apply([*setup, project, app, limited])
+    invalid = wait_for("InvalidSpec", ready_reason(kubectl, namespace, "app", "InvalidSpec"), 60)
+    assert "'$nope/" in invalid["message"] and "names no source's ref" in invalid["message"]
+    refused = wait_for(
+        "NotPermitted", ready_reason(kubectl, namespace, "limited", "NotPermitted"), 60
+    )
+    assert git_server.url() in refused["message"]
+    assert kubectl.run("get", "configmap", "site-web", "-n", namespace, check=False).returncode != 0
