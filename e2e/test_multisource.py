@@ -5,7 +5,8 @@ The app reaches Synced/Healthy with the value from Git and one revision per sour
 ``status.sync.revisions``; a commit changing the values file in Git moves it to Synced
 with the new value (the Git Repository's new commit re-renders the chart). A value file
 naming no ref is InvalidSpec naming it, and a Project that admits the chart's repository
-but not the Git one refuses the app (every source is checked).
+but not the Git one refuses the app (every source is checked). The CLI's ``diff``/``sync``
+take the same two sources as repeated ``--source``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from source_servers import (
     serving,
 )
 
+from engine_helpers import tether
 from operator_helpers import (
     GitServer,
     NotYet,
@@ -188,3 +190,31 @@ def test_a_missing_ref_and_an_unadmitted_source_are_refused_by_name(
     )
     assert git_server.url() in refused["message"]
     assert kubectl.run("get", "configmap", "site-web", "-n", namespace, check=False).returncode != 0
+
+
+def test_cli_diff_and_sync_take_repeated_sources(
+    cluster: Any,
+    git_server: GitServer,
+    chart_repo: tuple[HelmRepoServer, ServerTLS],
+    kubectl: Any,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    server, tls = chart_repo
+    git_server.push({f"{namespace}/values.yaml": "message: from-cli\n"}, message="cli")
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"username": USER, "password": PASSWORD}))
+    flags = [
+        "--source", f"url={server.url},type=helm,chart=web,revision=1.0.0,"
+        f"values=$cfg/{namespace}/values.yaml",
+        "--source", f"url={git_server.work},ref=cfg",
+        "--auth-file", str(auth), "--ca-file", str(tls.ca_file), "--app", "cli", "-n", namespace,
+    ]  # fmt: skip
+    first = tether(cluster, "diff", *flags)
+    assert first.returncode == 1, first.stderr  # drift: nothing applied yet
+    synced = tether(cluster, "sync", *flags)
+    assert synced.returncode == 0, synced.stderr
+    again = tether(cluster, "diff", *flags)
+    assert again.returncode == 0, again.stdout + again.stderr
+    found = kubectl.json("get", "configmap", "cli-web", "-n", namespace)
+    assert found["data"] == {"version": "1.0.0", "message": "from-cli"}

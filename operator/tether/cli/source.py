@@ -379,7 +379,7 @@ def _source_tree(
     if kind != "git":
         fetcher = SourceFetcher(cache_dir() / "sources")
         request = source_request(kind, url, source.chart, source.revision)
-        artifact = fetcher.resolve(request, _access(None, ca_file, insecure))
+        artifact = fetcher.resolve(request, _access_of(auth, ca_file, insecure))
         tree, root = fetcher.tree(artifact)
         return SourceTree(source, tree, render_root(artifact, root, source.path), artifact.display)
     if source.chart:
@@ -406,7 +406,10 @@ def _render_artifact(
 
 def _access(auth_file: str | None, ca_file: str | None, insecure: bool) -> Access:
     """Credentials (--auth-file, TETHER_GIT_* env), CA bundle and insecure for helm/oci."""
-    auth = _auth(auth_file, None, None)
+    return _access_of(_auth(auth_file, None, None), ca_file, insecure)
+
+
+def _access_of(auth: GitAuth, ca_file: str | None, insecure: bool) -> Access:
     ca = Path(ca_file).read_text() if ca_file else None
     return Access(Credentials(auth.username, auth.password, auth.bearer_token), ca, insecure)
 
