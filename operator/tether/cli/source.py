@@ -269,6 +269,18 @@ def load_source_at(
     if specs or not source:
         if source or not specs:
             raise click.UsageError("give SOURCE or one or more --source, not both or neither")
+        per_source = {
+            "--revision": revision != "HEAD",
+            "--path": bool(path),
+            "--chart": bool(chart),
+            "--repo-type": bool(repo_type),
+            "--values": bool(flags.get("value_files")),
+        }
+        misplaced = [flag for flag, given in per_source.items() if given]
+        if misplaced:
+            raise click.UsageError(
+                f"{', '.join(misplaced)}: with --source, write these inside each --source"
+            )
         auth = _auth(auth_file, ssh_key, known_hosts)
         with exit_on_sigterm():
             return _load_sources(specs, options, app_name or "tether", auth, ca_file, insecure)

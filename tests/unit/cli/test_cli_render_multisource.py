@@ -57,6 +57,11 @@ def test_source_and_sources_together_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2 and "give SOURCE or one or more --source" in err
 
 
+def test_per_source_flags_beside_source_are_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run("render", "--source", f"url={tmp_path}", "--path", "x", "--values", "v")
+    assert code == 2 and "--path, --values: with --source, write these inside each" in err
+
+
 def test_a_bad_spec_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     code, _, err = run("render", "--source", f"url={tmp_path},colour=red")
     assert code == 2 and "'colour=red'" in err
