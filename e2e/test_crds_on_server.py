@@ -101,6 +101,16 @@ def test_short_names_and_category(
             "set exactly one of repositoryRef or repoURL",
         ),
         ({"source": {"path": "x"}}, "set exactly one of repositoryRef or repoURL"),
+        (  # multi-source: source and sources exclude each other, and one is needed
+            {
+                "source": {"repositoryRef": {"name": "d"}},
+                "sources": [{"repositoryRef": {"name": "d"}}],
+            },
+            "set exactly one of source or sources",
+        ),
+        ({"project": "default"}, "set exactly one of source or sources"),
+        ({"sources": []}, "spec.sources"),
+        ({"source": {"repositoryRef": {"name": "d"}, "ref": "v"}}, "ref is only for spec.sources"),
         ({"source": {"repositoryRef": {"name": "d"}, "path": "../x"}}, "must not contain .."),
         ({"source": {"repositoryRef": {"name": "d"}, "path": "/x"}}, "must not contain .."),
         (

@@ -104,6 +104,12 @@ class SourceSpec:
     path: str = ""  # normal form, "" for the repository root
     render: RenderOptions = field(default_factory=RenderOptions)
     chart: str = ""  # a chart of a helm or oci Repository; "" for Git and OCI artifacts
+    ref: str = ""  # multi-source: the name others read its files by ($ref/path)
+
+    @property
+    def renders(self) -> bool:
+        """Whether it contributes objects: a bare ``ref`` source without path does not."""
+        return not (self.ref and not self.path and not self.chart)
 
     @property
     def followed(self) -> str:
@@ -175,6 +181,13 @@ class AppSpec:
     # The app's Project; None only for the CLI without --project (nothing to check).
     project: ProjectPolicy | None = None
     write_back: WriteBackSpec | None = None
+    # spec.sources: every source in order (``source`` is then the first); () for one source
+    sources: tuple[SourceSpec, ...] = ()
+
+    @property
+    def all_sources(self) -> tuple[SourceSpec, ...]:
+        """Every source of the app: ``sources``, or ``(source,)``."""
+        return self.sources or (self.source,)
 
     @property
     def ref(self) -> AppRef:
@@ -219,10 +232,12 @@ def spec_of(app: Application) -> AppSpec:
     """The ``AppSpec`` of a validated Application; the only translation of the CR."""
     namespace = app.metadata.namespace or "default"
     spec = app.spec
+    sources = tuple(source_of(item) for item in spec.all_sources)
     return AppSpec(
         name=app.metadata.name,
         namespace=namespace,
-        source=source_of(spec.source),
+        source=sources[0],
+        sources=sources if spec.sources is not None else (),
         destination=Destination(
             namespace=app.target_namespace or namespace,
             service_account=spec.destination.service_account_name,
@@ -274,6 +289,7 @@ def source_of(source: ApplicationSource) -> SourceSpec:
         path=source.clean_path,
         render=render_options(source),
         chart=source.chart or "",
+        ref=source.ref or "",
     )
 
 

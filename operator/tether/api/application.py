@@ -67,6 +67,32 @@ def clean_repo_path(path: str) -> str:
 
 # --- source -------------------------------------------------------------------------
 
+MAX_SOURCES = 20
+
+
+def check_ref_file(name: str) -> str:
+    """``$ref/path``: a ref name and a path that stays inside that source's tree."""
+    ref, _, path = name[1:].partition("/")
+    if not ref or not path or joined_path("", path) is None:
+        raise ValueError(
+            f"value file {name!r} must be $ref/path with a path inside the ref's repository"
+        )
+    return name
+
+
+def check_source_refs(sources: Sequence[ApplicationSource]) -> None:
+    """Refs are unique, and every ``$ref/...`` value file names one of them."""
+    refs: set[str] = set()
+    for source in sources:
+        if source.ref is not None:
+            if source.ref in refs:
+                raise ValueError(f"ref {source.ref!r} is given to two sources")
+            refs.add(source.ref)
+    for source in sources:
+        for name in source.helm.value_files if source.helm is not None else ():
+            if name.startswith("$") and name[1:].partition("/")[0] not in refs:
+                raise ValueError(f"value file {name!r} names no source's ref")
+
 
 class JsonnetVar(ApiModel):
     """An external variable or top-level argument for the folder's Jsonnet files."""
@@ -228,6 +254,8 @@ class HelmOptions(ApiModel):
                 )
             if not name or name.startswith("/"):
                 raise ValueError(f"value file {name!r} must be a path relative to the chart folder")
+            if name.startswith("$"):
+                check_ref_file(name)
         return files
 
     def set_arguments(self) -> list[str]:
@@ -311,6 +339,16 @@ class ApplicationSource(ApiModel):
         default=None, description="Options for a Kustomize folder."
     )
     helm: HelmOptions | None = Field(default=None, description="Options for a Helm chart.")
+    ref: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL,
+        description=(
+            "In spec.sources: a name other sources use to read this source's files, as "
+            "$name/path/values.yaml in helm.valueFiles. A source with a ref and no path "
+            "renders nothing."
+        ),
+    )
 
     @field_validator("path")
     @classmethod
@@ -337,7 +375,7 @@ class ApplicationSource(ApiModel):
         if self.helm is not None:
             base = clean_repo_path(self.path)
             for name in self.helm.value_files:
-                if joined_path(base, name) is None:
+                if not name.startswith("$") and joined_path(base, name) is None:
                     raise ValueError(
                         f"value file {name!r} lies outside the repository: keep it inside"
                     )
@@ -456,6 +494,21 @@ class IgnoreDifference(ApiModel):
 class ApplicationSpec(ApiModel):
     """What to deploy, where, and how."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.source) != has(self.sources)",
+                    "message": "set exactly one of source or sources",
+                },
+                {
+                    "rule": "!has(self.source) || !has(self.source.ref)",
+                    "message": "ref is only for spec.sources",
+                },
+            ]
+        }
+    )
+
     project: str = Field(
         default="default",
         min_length=1,
@@ -463,7 +516,18 @@ class ApplicationSpec(ApiModel):
         pattern=DNS_SUBDOMAIN,
         description="The Project that limits what this app may do. Defaults to default.",
     )
-    source: ApplicationSource = Field(description="Where the manifests come from.")
+    source: ApplicationSource | None = Field(
+        default=None, description="Where the manifests come from. Set this or sources."
+    )
+    sources: list[ApplicationSource] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SOURCES,
+        description=(
+            "Several sources rendered into one app (set this or source); e.g. a chart from "
+            "a helm Repository with values from a Git Repository named by ref."
+        ),
+    )
     destination: ApplicationDestination = Field(
         default_factory=ApplicationDestination, description="Where the objects go."
     )
@@ -493,6 +557,23 @@ class ApplicationSpec(ApiModel):
         ),
     )
 
+    @model_validator(mode="after")
+    def _one_source_form(self) -> ApplicationSpec:
+        if (self.source is None) == (self.sources is None):
+            found = "both" if self.source is not None else "neither"
+            raise ValueError(f"set exactly one of source or sources; found {found}")
+        if self.source is not None and self.source.ref is not None:
+            raise ValueError("ref is only for spec.sources: other sources name it as $ref/...")
+        check_source_refs(self.sources or [])
+        if self.sources is not None and self.write_back is not None:
+            raise ValueError("writeBack needs a single source: it commits to spec.source")
+        return self
+
+    @property
+    def all_sources(self) -> list[ApplicationSource]:
+        """``[source]`` or ``sources``: every source of the app, in order."""
+        return [self.source] if self.source is not None else list(self.sources or [])
+
     @property
     def interval_seconds(self) -> float:
         """The re-check interval in seconds."""
@@ -515,6 +596,10 @@ class SyncState(StatusModel):
     status: SyncStatusCode = Field(default="Unknown", description="Synced, OutOfSync or Unknown.")
     revision: str | None = Field(
         default=None, description="The revision compared, <ref>@sha1:<40 hex>."
+    )
+    revisions: list[str] | None = Field(
+        default=None,
+        description="With spec.sources: each source's resolved revision, in order.",
     )
 
 

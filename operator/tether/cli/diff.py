@@ -28,7 +28,7 @@ import click
 
 from tether.appspec import AppSpec, spec_from_flags
 from tether.cli.messages import INPUT_ERRORS, cli_message
-from tether.cli.source import flag_render_options, load_source_at, source_options
+from tether.cli.source import flag_render_options, load_source_at, multi_source_options
 from tether.engine.model import DiffReport, Standing
 from tether.objects import label
 from tether.tenancy import ProjectPolicy
@@ -38,8 +38,8 @@ EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR, EXIT_NOT_PERMITTED = 0, 1, 2, 3
 
 
 def source_and_cluster_options(func: F) -> F:
-    """SOURCE plus source flags, then the app and cluster flags."""
-    func = source_options(func)
+    """SOURCE (or repeated --source) plus source flags, then the app and cluster flags."""
+    func = multi_source_options(func)
     for decorator in (
         click.option("--app", required=True, help="Application name (tracking label)."),
         click.option("--namespace", "-n", default="default", help="Destination and app namespace."),
@@ -97,7 +97,7 @@ def load_objects(params: dict[str, Any]) -> Loaded:
         [dict(o) for o in loaded.result.objects],
         loaded.commit,
         render_id,
-        tuple(map(str, loaded.result.sources)),
+        loaded.places or tuple(map(str, loaded.result.sources)),
     )
 
 

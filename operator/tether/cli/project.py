@@ -76,21 +76,25 @@ async def _explain(engine: Any, project_ref: str, app_ref: str) -> int:
     app = parse_application(await _object(engine, app_ref, "applications", "Application"))
     namespace = app.metadata.namespace or "default"
     spec = replace(spec_of(app), project=policy)
-    source = app.spec.source
-    url, repo, insecure = source.repo_url, None, source.insecure
-    if source.repository_ref is not None:
-        repo = source.repository_ref
-        url, insecure = await _repository(engine, repo.namespace or namespace, repo.name)
-    request = Request(
-        spec.ref,
-        spec.destination_namespace,
-        source=SourceRequest(
-            url or "", repo.name if repo else None, repo.namespace if repo else None
-        ),
-        service_account=app.spec.destination.service_account_name,
-    )
-    messages = check(policy, request).messages()
-    if not messages:
+    messages: list[str] = []
+    url, insecure = "", False
+    for source in app.spec.all_sources:  # every source must be one the Project admits
+        url, repo, insecure = source.repo_url or "", None, source.insecure
+        if source.repository_ref is not None:
+            repo = source.repository_ref
+            url, insecure = await _repository(engine, repo.namespace or namespace, repo.name)
+        request = Request(
+            spec.ref,
+            spec.destination_namespace,
+            source=SourceRequest(
+                url or "", repo.name if repo else None, repo.namespace if repo else None
+            ),
+            service_account=app.spec.destination.service_account_name,
+        )
+        messages += check(policy, request).messages()
+    if not messages and spec.sources:
+        click.echo("note: objects not checked: the app has several sources", err=True)
+    elif not messages:
         rendered, sources, problem = await _render(spec, url or "", insecure)
         if problem:
             click.echo(f"note: objects not checked: {problem}", err=True)

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from tether.cli.source import load_source, source_options
+from tether.cli.source import load_source, multi_source_options
 
 
 @click.command()
-@source_options
+@multi_source_options
 @click.option(
     "--namespace", "helm_namespace", default="", help="Namespace passed to helm template."
 )
@@ -47,13 +47,18 @@ def render(output: str, **params: Any) -> None:
     under it, else a plain-manifests artifact; --revision a tag, range or digest),
     with the same credentials (--auth-file or TETHER_GIT_USERNAME/PASSWORD/
     BEARER_TOKEN) and --ca-file for a private CA.
+
+    Instead of SOURCE, --source may be repeated to render several sources into one
+    app, as spec.sources does (see --source below), e.g. a chart from a Helm
+    repository with its values file from Git.
     """
     result = load_source(**params)
     objects = list(result.objects)
     if not objects:
         # Exit 0 (an empty source is valid), but never silently: a folder of files
         # Tether does not read would otherwise look like a success.
-        click.echo(f"warning: {params['source']} rendered no objects", err=True)
+        shown = params["source"] or "the sources"
+        click.echo(f"warning: {shown} rendered no objects", err=True)
     if output == "json":
         click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
     else:

@@ -19,13 +19,13 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tether.appspec import render_options_from_flags
+from tether.appspec import SourceSpec, render_options_from_flags
 from tether.cli.messages import cli_message
 from tether.git import FileURLPolicy, GitAuth, GitCache, GitError
 from tether.manifests import (
@@ -37,10 +37,14 @@ from tether.manifests import (
     RenderResult,
     render,
 )
+from tether.manifests.objects import Manifest
 from tether.sources import Access, Credentials, SourceError, SourceFetcher, SourceRequest
 from tether.sources.fetch import render_root, source_request
 from tether.tools import cache_dir
 from tether.tree import TreeError
+
+if TYPE_CHECKING:
+    from tether.controller.rendering import SourceTree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,10 +56,33 @@ AUTH_ENV = {
 }
 
 
+MULTI_SOURCE_HELP = (
+    "One source of a multi-source render, instead of SOURCE (repeatable): comma-separated "
+    "url=URL (a folder, Git, Helm or oci:// URL), and optionally type=git|helm|oci, "
+    "chart=NAME, revision=REV, path=PATH, ref=NAME and values=FILE (repeatable; "
+    "$NAME/path reads FILE from the source with ref=NAME), e.g. --source "
+    "'url=https://charts.example,type=helm,chart=web,values=$cfg/web/values.yaml' "
+    "--source 'url=https://git.example/cfg.git,revision=main,ref=cfg'. The other flags "
+    "(credentials, --set, --release-name...) apply to every source."
+)
+
+
 def source_options(func: F) -> F:
     """Add SOURCE and the flags that select and render it."""
-    decorators = [
-        click.argument("source"),
+    return _with_source_options(func, click.argument("source"))
+
+
+def multi_source_options(func: F) -> F:
+    """``source_options`` with SOURCE optional and ``--source`` repeatable (render/diff/sync)."""
+    func = click.option(
+        "--source", "source_specs", multiple=True, metavar="SPEC", help=MULTI_SOURCE_HELP
+    )(func)
+    return _with_source_options(func, click.argument("source", required=False))
+
+
+def _with_source_options(func: F, argument: Callable[[F], F]) -> F:
+    decorators: list[Callable[[F], F]] = [
+        argument,
         click.option(
             "--revision",
             default="HEAD",
@@ -188,6 +215,7 @@ class LoadedSource:
 
     result: RenderResult
     commit: str = ""
+    places: tuple[str, ...] = ()  # several sources: each object's ``sources[i]:file[doc n]``
 
 
 @contextlib.contextmanager
@@ -237,6 +265,25 @@ def load_source_at(
     Raises click.ClickException with one clear line on any failure.
     """
     options = flag_render_options(flags, helm_namespace)
+    specs = tuple(flags.get("source_specs") or ())
+    if specs or not source:
+        if source or not specs:
+            raise click.UsageError("give SOURCE or one or more --source, not both or neither")
+        per_source = {
+            "--revision": revision != "HEAD",
+            "--path": bool(path),
+            "--chart": bool(chart),
+            "--repo-type": bool(repo_type),
+            "--values": bool(flags.get("value_files")),
+        }
+        misplaced = [flag for flag, given in per_source.items() if given]
+        if misplaced:
+            raise click.UsageError(
+                f"{', '.join(misplaced)}: with --source, write these inside each --source"
+            )
+        auth = _auth(auth_file, ssh_key, known_hosts)
+        with exit_on_sigterm():
+            return _load_sources(specs, options, app_name or "tether", auth, ca_file, insecure)
     name = app_name or chart or default_app_name(source, path)
     kind = repo_type or ("oci" if source.startswith("oci://") else "git")
     with exit_on_sigterm():
@@ -266,6 +313,98 @@ def load_source_at(
             raise click.ClickException(cli_message(exc)) from None
 
 
+def parse_source_spec(text: str, options: RenderOptions) -> tuple[SourceSpec, str, str]:
+    """(the source, its URL or folder, its type) of one ``--source`` SPEC."""
+    fields: dict[str, str] = {}
+    values: list[str] = []
+    for item in (part for part in text.split(",") if part):
+        key, sep, value = item.partition("=")
+        if not sep or key not in _SPEC_KEYS:
+            raise click.BadParameter(
+                f"{item!r}: expected one of {', '.join(sorted(_SPEC_KEYS))} as KEY=VALUE",
+                param_hint="--source",
+            )
+        if key == "values":
+            values.append(value)
+        elif key in fields:
+            raise click.BadParameter(f"{key} is given twice in {text!r}", param_hint="--source")
+        else:
+            fields[key] = value
+    if not fields.get("url"):
+        raise click.BadParameter(f"{text!r} has no url=", param_hint="--source")
+    url = fields["url"]
+    kind = fields.get("type") or ("oci" if url.startswith("oci://") else "git")
+    if kind not in ("git", "helm", "oci"):
+        raise click.BadParameter(f"type={kind}: expected git, helm or oci", param_hint="--source")
+    render = replace(options, helm=replace(options.helm, value_files=tuple(values)))
+    source = SourceSpec(
+        repo_url=url,
+        revision=fields.get("revision") or "HEAD",
+        path=fields.get("path", "").strip("/"),
+        render=render,
+        chart=fields.get("chart", ""),
+        ref=fields.get("ref", ""),
+    )
+    return source, url, kind
+
+
+_SPEC_KEYS = frozenset({"url", "type", "chart", "revision", "path", "ref", "values"})
+
+
+def _load_sources(
+    specs: Sequence[str],
+    options: RenderOptions,
+    app_name: str,
+    auth: GitAuth,
+    ca_file: str | None,
+    insecure: bool,
+) -> LoadedSource:
+    """Read every ``--source`` and render them together, as the operator renders
+    ``spec.sources`` (``tether.controller.rendering.render_sources_blocking``)."""
+    from tether.appspec import AppSpec
+    from tether.controller.rendering import render_sources_blocking
+
+    parsed = [parse_source_spec(spec, options) for spec in specs]
+    refs = [source.ref for source, _, _ in parsed if source.ref]
+    if len(refs) != len(set(refs)):
+        raise click.BadParameter("two sources have the same ref=", param_hint="--source")
+    try:
+        parts = [
+            _source_tree(source, url, kind, auth, ca_file, insecure) for source, url, kind in parsed
+        ]
+        app = AppSpec(name=app_name, sources=tuple(part.source for part in parts))
+        rendered = render_sources_blocking(parts, app)
+    except (GitError, ManifestError, TreeError, SourceError) as exc:
+        raise click.ClickException(cli_message(exc)) from None
+    manifests = zip(rendered.objects, rendered.origins, strict=True)
+    result = RenderResult(tuple(Manifest(obj, where) for obj, where in manifests), "directory")
+    # A local folder has no commit: then nothing names the render for a memo.
+    commit = rendered.render_key if all(part.key for part in parts) else ""
+    return LoadedSource(result, commit, rendered.sources)
+
+
+def _source_tree(
+    source: SourceSpec, url: str, kind: str, auth: GitAuth, ca_file: str | None, insecure: bool
+) -> SourceTree:
+    from tether.controller.rendering import SourceTree
+
+    if kind != "git":
+        fetcher = SourceFetcher(cache_dir() / "sources")
+        request = source_request(kind, url, source.chart, source.revision)
+        artifact = fetcher.resolve(request, _access_of(auth, ca_file, insecure))
+        tree, root = fetcher.tree(artifact)
+        return SourceTree(source, tree, render_root(artifact, root, source.path), artifact.display)
+    if source.chart:
+        raise click.BadParameter("chart= needs type=helm or oci", param_hint="--source")
+    if Path(url).is_dir():
+        return SourceTree(source, LocalTree(Path(url)), source.path, "")
+    if "://" not in url and "@" not in url:
+        raise click.ClickException(f"{url}: no such folder, and not a Git URL")
+    cache = GitCache(file_urls=FileURLPolicy.any_folder())
+    snapshot = asyncio.run(cache.fetch(url, source.revision, auth, insecure=insecure))
+    return SourceTree(source, cache.tree(snapshot), source.path, snapshot.commit)
+
+
 def _render_artifact(
     request: SourceRequest, access: Access, path: str, options: RenderOptions, app_name: str
 ) -> LoadedSource:
@@ -279,7 +418,10 @@ def _render_artifact(
 
 def _access(auth_file: str | None, ca_file: str | None, insecure: bool) -> Access:
     """Credentials (--auth-file, TETHER_GIT_* env), CA bundle and insecure for helm/oci."""
-    auth = _auth(auth_file, None, None)
+    return _access_of(_auth(auth_file, None, None), ca_file, insecure)
+
+
+def _access_of(auth: GitAuth, ca_file: str | None, insecure: bool) -> Access:
     ca = Path(ca_file).read_text() if ca_file else None
     return Access(Credentials(auth.username, auth.password, auth.bearer_token), ca, insecure)
 

@@ -29,6 +29,7 @@ from tether.controller.ports import (
     SourceCommit,
     SyncOutcome,
 )
+from tether.controller.rendering import SourceTree, render_sources_blocking
 from tether.engine import Engine, Standing
 from tether.errors import TetherError
 from tether.git.auth import GitAuth
@@ -147,6 +148,8 @@ class EngineAdapter:
         self._unsubscribe: dict[tuple[str, str], Callable[[], None]] = {}
 
     async def render(self, app: AppSpec, resolved: SourceCommit) -> Rendered:
+        if resolved.parts:
+            return await self._render_sources(app, resolved.parts)
         if resolved.artifact is not None and self.fetcher is not None:
             archive, root = await asyncio.to_thread(self.fetcher.tree, resolved.artifact)
             where = render_root(resolved.artifact, root, app.source.path)
@@ -156,6 +159,32 @@ class EngineAdapter:
             return await self._render(app, tree, resolved.commit, app.source.path)
         finally:
             tree.close()
+
+    async def _render_sources(self, app: AppSpec, parts: tuple[SourceCommit, ...]) -> Rendered:
+        """Every source of a multi-source app read and rendered into one ``Rendered``."""
+        trees: list[SourceTree] = []
+        opened: list[Any] = []
+        try:
+            for source, part in zip(app.all_sources, parts, strict=True):
+                tree: Any
+                if part.artifact is not None and self.fetcher is not None:
+                    tree, root = await asyncio.to_thread(self.fetcher.tree, part.artifact)
+                    where = render_root(part.artifact, root, source.path)
+                else:
+                    tree = self.git.tree(Snapshot(part.url, part.ref, part.commit))
+                    opened.append(tree)
+                    where = source.path
+                full = await self._with_dependencies(app, tree, where) if source.renders else tree
+                key = (
+                    part.commit
+                    if not isinstance(full, OverlayTree)
+                    else f"{part.commit}+{full.pin}"
+                )
+                trees.append(SourceTree(source, full, where, key))
+            return await asyncio.to_thread(render_sources_blocking, trees, app)
+        finally:
+            for tree in opened:
+                tree.close()
 
     async def _render(self, app: AppSpec, tree: Any, commit: str, where: str) -> Rendered:
         full = await self._with_dependencies(app, tree, where)
@@ -229,6 +258,7 @@ class EngineAdapter:
         overall = aggregate(healths) if healths else HealthResult(HealthStatus.HEALTHY, "")
         return Comparison(
             revision=resolved.display,
+            revisions=tuple(part.display for part in resolved.parts),
             resources=tuple(resources),
             health=overall.status,
             health_message=overall.message,

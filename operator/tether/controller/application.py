@@ -37,9 +37,9 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from tether.api import conditions as cond
-from tether.api.application import Application
+from tether.api.application import Application, ApplicationSource
 from tether.api.conditions import Reason
-from tether.appspec import AppSpec, Backoff, spec_of
+from tether.appspec import AppSpec, Backoff, SourceSpec, spec_of
 from tether.constants import FINALIZER, REFRESH_ANNOTATION, SYNC_ANNOTATION
 from tether.controller import events as ev
 from tether.controller import policy, triggers
@@ -402,19 +402,21 @@ class ApplicationController:
         found = self.neighbours.projects.policy(app.spec.project, ref)
         if not isinstance(found, ProjectPolicy):
             return Problem(Reason.NOT_PERMITTED, found.summary(), True)
-        verdict = check(
-            found,
-            Request(
-                ref,
-                spec.destination_namespace,
-                source=self._source_request(key, app),
-                service_account=app.spec.destination.service_account_name,
-            ),
-        )
-        return None if verdict.allowed else Problem(Reason.NOT_PERMITTED, verdict.summary(), True)
+        for source in app.spec.all_sources:  # every source must be one the Project admits
+            verdict = check(
+                found,
+                Request(
+                    ref,
+                    spec.destination_namespace,
+                    source=self._source_request(key, source),
+                    service_account=app.spec.destination.service_account_name,
+                ),
+            )
+            if not verdict.allowed:
+                return Problem(Reason.NOT_PERMITTED, verdict.summary(), True)
+        return None
 
-    def _source_request(self, key: Key, app: Application) -> SourceRequest | None:
-        source = app.spec.source
+    def _source_request(self, key: Key, source: ApplicationSource) -> SourceRequest | None:
         if source.repo_url is not None:
             return SourceRequest(source.repo_url)
         ref = source.repository_ref
@@ -429,10 +431,26 @@ class ApplicationController:
     # -- source -----------------------------------------------------------------------
 
     async def _source(self, key: Key, app: AppSpec, *, force: bool) -> Sourced | Problem:
-        source = app.source
+        if not app.sources:
+            return await self._one_source(key, app, app.source, force=force)
+        parts: list[Sourced] = []
+        for index, source in enumerate(app.sources):
+            found = await self._one_source(key, app, source, force=force)
+            if isinstance(found, Problem):
+                return replace(found, message=f"sources[{index}]: {found.message}")
+            parts.append(found)
+        outages = [part.outage for part in parts if part.outage is not None]
+        return Sourced(
+            SourceCommit.of_parts([part.resolved for part in parts]),
+            outages[0] if outages else None,
+        )
+
+    async def _one_source(
+        self, key: Key, app: AppSpec, source: SourceSpec, *, force: bool
+    ) -> Sourced | Problem:
         revision = source.followed
         if source.repo_url is not None:
-            return await self._inline_source(app, force=force)
+            return await self._inline_source(app, source, force=force)
         assert source.repository is not None
         repo_key = (key[0], source.repository)
         if force:
@@ -472,8 +490,9 @@ class ApplicationController:
             waiting=True,
         )
 
-    async def _inline_source(self, app: AppSpec, *, force: bool) -> Sourced | Problem:
-        source = app.source
+    async def _inline_source(
+        self, app: AppSpec, source: SourceSpec, *, force: bool
+    ) -> Sourced | Problem:
         assert source.repo_url is not None
         cache_key = (source.repo_url, source.revision)
         cached = self._inline.get(cache_key)

@@ -230,7 +230,7 @@ def compared_status(
         health["message"] = comparison.health_message[:1024]
     status: dict[str, Any] = {
         **{k: v for k, v in previous.items() if k in _CARRIED},
-        "sync": {"status": str(comparison.sync_status), "revision": comparison.revision},
+        "sync": comparison.sync_state,
         "health": health,
         "conditions": [c.to_dict() for c in conditions],
         "resources": [resource_entry(r) for r in comparison.resources],
@@ -341,6 +341,8 @@ def problem_status(
         sync["status"] = str(SyncStatus.UNKNOWN)
     if resolved is not None:
         sync["revision"] = resolved.display
+        if resolved.parts:
+            sync["revisions"] = [part.display for part in resolved.parts]
     status.update(
         sync=sync,
         health=dict(previous.get("health") or {"status": str(HealthStatus.UNKNOWN)}),

@@ -8,7 +8,8 @@ Every result here is an immutable value in the shape the status needs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,13 +35,26 @@ class SourceCommit:
     ref: str = ""  # the full ref it came from, e.g. refs/heads/main; "" for a pinned SHA
     url: str = ""  # the normalized URL of the repository
     artifact: Artifact | None = None  # helm/oci: the chart or artifact; commit is its digest
+    # spec.sources: each source's resolved revision, in order; commit then digests them all
+    parts: tuple[SourceCommit, ...] = ()
 
     @property
     def display(self) -> str:
-        """``<ref>@sha1:<commit>`` (or ``sha1:<commit>``), or ``<version>@sha256:<digest>``."""
+        """``<ref>@sha1:<commit>`` (or ``sha1:<commit>``), or ``<version>@sha256:<digest>``.
+
+        A multi-source app's is each source's, joined by ``,`` in the sources' order.
+        """
+        if self.parts:
+            return ",".join(part.display for part in self.parts)
         if self.artifact is not None:
             return self.artifact.display
         return f"{self.ref}@sha1:{self.commit}" if self.ref else f"sha1:{self.commit}"
+
+    @classmethod
+    def of_parts(cls, parts: Sequence[SourceCommit]) -> SourceCommit:
+        """One resolved revision of a multi-source app: it moves when any part moves."""
+        digest = hashlib.sha256("\n".join(part.display for part in parts).encode()).hexdigest()
+        return cls("sources", digest[:40], parts=tuple(parts))
 
     @classmethod
     def of_artifact(cls, key: str, artifact: Artifact) -> SourceCommit:
@@ -133,6 +147,15 @@ class Comparison:
     health_message: str = ""
     conflicts: tuple[str, ...] = ()  # one message per object another app owns
     empty: bool = False
+    revisions: tuple[str, ...] = ()  # spec.sources: each source's resolved revision
+
+    @property
+    def sync_state(self) -> dict[str, Any]:
+        """``status.sync``: the verdict, the revision, and each source's revision."""
+        sync: dict[str, Any] = {"status": str(self.sync_status), "revision": self.revision}
+        if self.revisions:
+            sync["revisions"] = list(self.revisions)
+        return sync
 
     @property
     def sync_status(self) -> SyncStatus:

@@ -73,16 +73,20 @@ def repo_reasons(
     return reasons
 
 
-def followed(body: dict[str, Any]) -> tuple[str | None, str]:
-    """(Repository name or None, revision) an Application body follows, via its ``AppSpec``.
+Follow = tuple[str | None, str]  # (Repository name or None for an inline URL, revision)
 
-    A body that does not validate follows nothing: the controller reports why.
+
+def followed(body: dict[str, Any]) -> tuple[Follow, ...]:
+    """(Repository name or None, revision) of each source an Application body follows.
+
+    One pair per source (several for ``spec.sources``), via its ``AppSpec``. A body
+    that does not validate follows nothing: the controller reports why.
     """
     try:
-        source = spec_of(Application.model_validate(body)).source
+        sources = spec_of(Application.model_validate(body)).all_sources
     except ValidationError:
-        return None, ""
-    return source.repository, source.followed
+        return ()
+    return tuple((source.repository, source.followed) for source in sources)
 
 
 def project_of(app: dict[str, Any]) -> str:
@@ -112,12 +116,12 @@ class Runtime:
         self._busy = 0
         # What each app follows, kept per generation: status writes (most events)
         # do not revalidate the body.
-        self._follows: dict[Key, tuple[Any, tuple[str | None, str]]] = {}
+        self._follows: dict[Key, tuple[Any, tuple[Follow, ...]]] = {}
 
     # -- Repository <-> Application mapping ---------------------------------------------
 
-    def follows(self, key: Key, body: dict[str, Any]) -> tuple[str | None, str]:
-        """(Repository, revision) the app ``key`` follows; memoized per generation."""
+    def follows(self, key: Key, body: dict[str, Any]) -> tuple[Follow, ...]:
+        """(Repository, revision) of each source of the app ``key``; memoized per generation."""
         generation = (body.get("metadata") or {}).get("generation")
         memo = self._follows.get(key)
         if memo is not None and memo[0] == generation and generation is not None:
@@ -130,7 +134,7 @@ class Runtime:
         return {
             revision
             for key, body in self.apps.in_namespace(repo[0])
-            for name, revision in (self.follows(key, body),)
+            for name, revision in self.follows(key, body)
             if name == repo[1]
         }
 
@@ -138,8 +142,10 @@ class Runtime:
         return [
             key
             for key, body in self.apps.in_namespace(repo[0])
-            for name, wanted in (self.follows(key, body),)
-            if name == repo[1] and (revision is None or wanted == revision)
+            if any(
+                name == repo[1] and (revision is None or wanted == revision)
+                for name, wanted in self.follows(key, body)
+            )
         ]
 
     def repos_using_secret(self, namespace: str, secret: str) -> list[Key]:
@@ -166,8 +172,9 @@ class Runtime:
             for reason in app_reasons(event_type, old, body):
                 self.app_queue.wake(key, reason)
         after = self.follows(key, body)
-        if before is not None and before != after and after[0]:
-            self.repo_queue.wake((key[0], after[0]), triggers.DEPENDENCY)
+        if before is not None and before != after:
+            for name in {name for name, rev in after if name and (name, rev) not in before}:
+                self.repo_queue.wake((key[0], name), triggers.DEPENDENCY)
 
     def on_project_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         """Record a Project; when what it allows changed, re-evaluate every app naming it."""
