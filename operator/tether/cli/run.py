@@ -223,7 +223,7 @@ def run(
         shards=shards,
         shard_lease_seconds=shard_lease_duration,
         shard_renew_seconds=shard_renew_period,
-        **({"identity": identity} if (identity := shard_id or os.environ.get("POD_NAME")) else {}),
+        **_shard_identity(shards, shard_id),
         webhook=_webhook_config(
             webhook_port,
             webhook_host,
@@ -233,6 +233,18 @@ def run(
         ),
     )
     sys.exit(asyncio.run(run_operator(cfg)))
+
+
+def _shard_identity(shards: int | None, shard_id: str | None) -> dict[str, str]:
+    """A shard's stable name (its Lease is ``tether-shard-<id>``): --shard-id or the pod's.
+
+    Only for shards: a leader keeps the per-process default (host and pid), so a
+    restarted container is a new candidate, never mistaken for the holder that died.
+    """
+    if not shards or shards < 2:
+        return {}
+    identity = shard_id or os.environ.get("POD_NAME")
+    return {"identity": identity} if identity else {}
 
 
 def _webhook_config(
