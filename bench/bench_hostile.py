@@ -30,11 +30,9 @@ import calendar
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,9 +42,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "git"))
 
-from git_servers import git, start_git_daemon, stop  # noqa: E402
+from git_servers import git  # noqa: E402
 
-from bench_operator import DEFAULT_PROJECT, kubectl, launch_operator, pct  # noqa: E402
+from bench_operator import (  # noqa: E402
+    DEFAULT_PROJECT,
+    bench_world,
+    kubectl,
+    launch_operator,
+    pct,
+)
 
 CHART_MEMORY_LIMIT_MIB = 512  # charts/tether/values.yaml resources.limits.memory
 GRACE_SECONDS = 30  # the pod default; the chart sets no terminationGracePeriodSeconds
@@ -436,24 +440,12 @@ def main() -> None:
     parser.add_argument("--kubeconfig", type=Path, default=None)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="tether-bench-hostile-"))
-    cluster = None
-    if args.kubeconfig is None:
-        from tether.localcluster import LocalCluster
-
-        cluster = LocalCluster.start(tmp / "cluster", nodes=1, die_with_parent=True)
-        kubeconfig = cluster.kubeconfig
-    else:
-        kubeconfig = args.kubeconfig
-    (tmp / "git").mkdir()
-    gitd, port = start_git_daemon(tmp / "git")
-    try:
+    with bench_world("tether-bench-hostile-", args.kubeconfig) as world:
+        tmp, kubeconfig, port = world.tmp, world.kubeconfig, world.git_port
         started = time.perf_counter()
         canary_repo(tmp / "git")
         work = hostile_repo(tmp / "git", args.files, args.big_mb)
         built = time.perf_counter() - started
-        crds = str(ROOT / "charts" / "tether" / "crds")
-        kubectl(kubeconfig, "apply", "--server-side", "-f", crds)
         kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
         base = f"git://127.0.0.1:{port}"
         print(
@@ -479,12 +471,6 @@ def main() -> None:
             f"SIGTERM -> exit hostile / baseline: {hostile.sigterm / baseline.sigterm:.2f}x "
             f"(goal within the {GRACE_SECONDS} s grace period)"
         )
-    finally:
-        stop(gitd)
-        if cluster is not None:
-            cluster.stop()
-        if os.environ.get("KEEP_BENCH_DIR") is None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

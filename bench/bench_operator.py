@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +344,54 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+@dataclass(frozen=True)
+class BenchWorld:
+    """A bench's cluster (local unless a kubeconfig is given) and git daemon."""
+
+    tmp: Path
+    kubeconfig: Path
+    git_root: Path
+    git_port: int
+
+
+@contextlib.contextmanager
+def bench_world(prefix: str, kubeconfig: Path | None) -> Iterator[BenchWorld]:
+    """Start the cluster and git daemon, with Tether's CRDs; stop and clean up after.
+
+    The temp folder is kept when KEEP_BENCH_DIR is set.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    cluster = None
+    if kubeconfig is None:
+        from tether.localcluster import LocalCluster
+
+        cluster = LocalCluster.start(tmp / "cluster", nodes=1, die_with_parent=True)
+        kubeconfig = cluster.kubeconfig
+    (tmp / "git").mkdir()
+    gitd, port = start_git_daemon(tmp / "git")
+    try:
+        crds = str(ROOT / "charts" / "tether" / "crds")
+        kubectl(kubeconfig, "apply", "--server-side", "-f", crds)
+        yield BenchWorld(tmp, kubeconfig, tmp / "git", port)
+    finally:
+        stop(gitd)
+        if cluster is not None:
+            cluster.stop()
+        if os.environ.get("KEEP_BENCH_DIR") is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_operator(operator: subprocess.Popen[Any] | None) -> None:
+    """SIGTERM the operator, then SIGKILL it if it has not exited within 20 s."""
+    if operator is None or operator.poll() is not None:
+        return
+    operator.terminate()
+    try:
+        operator.wait(20)
+    except subprocess.TimeoutExpired:
+        operator.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -369,126 +420,106 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="tether-bench-op-"))
-    cluster = None
-    if args.kubeconfig is None:
-        from tether.localcluster import LocalCluster
-
-        cluster = LocalCluster.start(tmp / "cluster", nodes=1, die_with_parent=True)
-        kubeconfig = cluster.kubeconfig
-    else:
-        kubeconfig = args.kubeconfig
-    (tmp / "git").mkdir()
-    gitd, port = start_git_daemon(tmp / "git")
     operator = None
-    try:
-        make_repo(tmp / "git", args.apps, args.objects)
-        url = f"git://127.0.0.1:{port}/bench.git"
-        kubectl(
-            kubeconfig, "apply", "--server-side", "-f", str(ROOT / "charts" / "tether" / "crds")
-        )
-        kubectl(kubeconfig, "create", "namespace", NS)
-        kubectl(kubeconfig, "create", "namespace", "bench-baseline")
-        # The chart's tight default Project: the bench apps deploy into their own namespace.
-        kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
+    with bench_world("tether-bench-op-", args.kubeconfig) as world:
+        tmp, kubeconfig, port = world.tmp, world.kubeconfig, world.git_port
+        try:
+            make_repo(tmp / "git", args.apps, args.objects)
+            url = f"git://127.0.0.1:{port}/bench.git"
+            kubectl(kubeconfig, "create", "namespace", NS)
+            kubectl(kubeconfig, "create", "namespace", "bench-baseline")
+            # The chart's tight default Project: the bench apps deploy into their own namespace.
+            kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
 
-        started = time.perf_counter()
-        kubectl(
-            kubeconfig,
-            "apply",
-            "-f",
-            "-",
-            input=objects_yaml(args.apps, args.objects, "bench-baseline"),
-        )
-        baseline = time.perf_counter() - started
+            started = time.perf_counter()
+            kubectl(
+                kubeconfig,
+                "apply",
+                "-f",
+                "-",
+                input=objects_yaml(args.apps, args.objects, "bench-baseline"),
+            )
+            baseline = time.perf_counter() - started
 
-        operator, metrics_port = launch_operator(
-            kubeconfig,
-            tmp,
-            "operator",
-            ["--all-namespaces", f"--concurrency={args.concurrency}"],
-            env=operator_env(args.tracemalloc),
-        )
+            operator, metrics_port = launch_operator(
+                kubeconfig,
+                tmp,
+                "operator",
+                ["--all-namespaces", f"--concurrency={args.concurrency}"],
+                env=operator_env(args.tracemalloc),
+            )
 
-        time.sleep(3)  # let the informers' first lists settle
-        rss_ready = rss_mib(operator.pid)
-        interval = f"{int(args.idle)}s"
-        edits = min(args.edits, args.apps // 2)
-        heal_from = args.apps - edits  # the last `edits` apps self-heal; the first drift
-        spy = start_profiler(operator.pid, args.profile, tmp) if args.profile else None
-        requests_before = api_requests_by_resource(metrics_port)
-        cpu_before = cpu_seconds(operator.pid)
-        started = time.perf_counter()
-        kubectl(
-            kubeconfig, "apply", "-f", "-", input=applications(args.apps, url, interval, heal_from)
-        )
-        while True:
-            states = app_states(kubeconfig)
-            done = sum(1 for _, s, h in states if s == "Synced" and h == "Healthy")
-            if done == args.apps:
-                break
-            if time.perf_counter() - started > 900:
-                raise SystemExit(
-                    f"only {done}/{args.apps} converged in 900s; see {tmp / 'operator.log'}"
-                )
-            time.sleep(0.5)
-        converge = time.perf_counter() - started
-        rss = rss_mib(operator.pid)
-        if args.tracemalloc is not None:
-            dump_tracemalloc(operator.pid, args.tracemalloc)
-        requests_converge = api_requests_by_resource(metrics_port)
-        cpu = cpu_seconds(operator.pid) - cpu_before
-        if spy is not None:
-            stop_profiler(spy, args.profile, tmp)
+            time.sleep(3)  # let the informers' first lists settle
+            rss_ready = rss_mib(operator.pid)
+            interval = f"{int(args.idle)}s"
+            edits = min(args.edits, args.apps // 2)
+            heal_from = args.apps - edits  # the last `edits` apps self-heal; the first drift
+            spy = start_profiler(operator.pid, args.profile, tmp) if args.profile else None
+            requests_before = api_requests_by_resource(metrics_port)
+            cpu_before = cpu_seconds(operator.pid)
+            started = time.perf_counter()
+            kubectl(
+                kubeconfig,
+                "apply",
+                "-f",
+                "-",
+                input=applications(args.apps, url, interval, heal_from),
+            )
+            while True:
+                states = app_states(kubeconfig)
+                done = sum(1 for _, s, h in states if s == "Synced" and h == "Healthy")
+                if done == args.apps:
+                    break
+                if time.perf_counter() - started > 900:
+                    raise SystemExit(
+                        f"only {done}/{args.apps} converged in 900s; see {tmp / 'operator.log'}"
+                    )
+                time.sleep(0.5)
+            converge = time.perf_counter() - started
+            rss = rss_mib(operator.pid)
+            if args.tracemalloc is not None:
+                dump_tracemalloc(operator.pid, args.tracemalloc)
+            requests_converge = api_requests_by_resource(metrics_port)
+            cpu = cpu_seconds(operator.pid) - cpu_before
+            if spy is not None:
+                stop_profiler(spy, args.profile, tmp)
 
-        time.sleep(3)  # let the last watch events settle
-        before = api_requests(metrics_port)
-        time.sleep(args.idle * 1.1)
-        after = api_requests(metrics_port)
-        idle = {v: after.get(v, 0) - before.get(v, 0) for v in sorted(set(after) | set(before))}
-        idle = {v: n for v, n in idle.items() if n}
-        writes = sum(n for v, n in idle.items() if v.split("-")[0] in WRITE_VERBS)
+            time.sleep(3)  # let the last watch events settle
+            before = api_requests(metrics_port)
+            time.sleep(args.idle * 1.1)
+            after = api_requests(metrics_port)
+            idle = {v: after.get(v, 0) - before.get(v, 0) for v in sorted(set(after) | set(before))}
+            idle = {v: n for v, n in idle.items() if n}
+            writes = sum(n for v, n in idle.items() if v.split("-")[0] in WRITE_VERBS)
 
-        lat = asyncio.run(edit_latencies(kubeconfig, range(edits), out_of_sync))
-        heal = asyncio.run(edit_latencies(kubeconfig, range(heal_from, args.apps), healed))
-        rss_after = rss_mib(operator.pid)
+            lat = asyncio.run(edit_latencies(kubeconfig, range(edits), out_of_sync))
+            heal = asyncio.run(edit_latencies(kubeconfig, range(heal_from, args.apps), healed))
+            rss_after = rss_mib(operator.pid)
 
-        print(f"apps={args.apps} objects/app={args.objects} concurrency={args.concurrency}")
-        print(f"converge (all Synced+Healthy): {converge:8.2f} s")
-        print(
-            f"baseline kubectl apply {args.apps * args.objects} objects: {baseline:8.2f} s  (ratio {converge / baseline:.2f}x)"
-        )
-        print(f"operator RSS ready, no apps:   {rss_ready:8.1f} MiB")
-        print(
-            f"operator RSS after converge:   {rss:8.1f} MiB (after drift edits {rss_after:.1f} MiB)"
-        )
-        print(
-            f"operator CPU to converge:      {cpu:8.2f} s ({cpu * 1000 / args.apps:.1f} ms per app)"
-        )
-        print_breakdown(requests_before, requests_converge, args.apps)
-        print(
-            f"idle {args.idle * 1.1:.0f}s API requests by verb: {idle or '{}'}; writes: {writes:g}"
-        )
-        print(
-            f"drift -> OutOfSync over {len(lat)} edits: p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
-        )
-        print(
-            f"selfHeal, live edit -> Git value back over {len(heal)} edits: p50 {pct(heal, 0.5) * 1000:.0f} ms, p95 {pct(heal, 0.95) * 1000:.0f} ms, max {max(heal) * 1000:.0f} ms"
-        )
-    finally:
-        if operator is not None and operator.poll() is None:
-            operator.terminate()
-            try:
-                operator.wait(20)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-        stop(gitd)
-        if cluster is not None:
-            cluster.stop()
-        if os.environ.get("KEEP_BENCH_DIR") is None:
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"apps={args.apps} objects/app={args.objects} concurrency={args.concurrency}")
+            print(f"converge (all Synced+Healthy): {converge:8.2f} s")
+            print(
+                f"baseline kubectl apply {args.apps * args.objects} objects: {baseline:8.2f} s  (ratio {converge / baseline:.2f}x)"
+            )
+            print(f"operator RSS ready, no apps:   {rss_ready:8.1f} MiB")
+            print(
+                f"operator RSS after converge:   {rss:8.1f} MiB (after drift edits {rss_after:.1f} MiB)"
+            )
+            print(
+                f"operator CPU to converge:      {cpu:8.2f} s ({cpu * 1000 / args.apps:.1f} ms per app)"
+            )
+            print_breakdown(requests_before, requests_converge, args.apps)
+            print(
+                f"idle {args.idle * 1.1:.0f}s API requests by verb: {idle or '{}'}; writes: {writes:g}"
+            )
+            print(
+                f"drift -> OutOfSync over {len(lat)} edits: p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
+            )
+            print(
+                f"selfHeal, live edit -> Git value back over {len(heal)} edits: p50 {pct(heal, 0.5) * 1000:.0f} ms, p95 {pct(heal, 0.95) * 1000:.0f} ms, max {max(heal) * 1000:.0f} ms"
+            )
+        finally:
+            stop_operator(operator)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -33,9 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "git"))
 
-from git_servers import free_port, git, push_commit, start_git_daemon, stop  # noqa: E402
+from git_servers import free_port, git, push_commit  # noqa: E402
 
-from bench_operator import DEFAULT_PROJECT, kubectl, pct  # noqa: E402
+from bench_operator import DEFAULT_PROJECT, bench_world, kubectl, pct, stop_operator  # noqa: E402
 from tether.webhook.providers import sign  # noqa: E402
 
 NS = "bench-webhook"
@@ -141,90 +140,79 @@ def main() -> None:
     parser.add_argument("--kubeconfig", type=Path, default=None)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="tether-bench-webhook-"))
-    cluster = None
-    if args.kubeconfig is None:
-        from tether.localcluster import LocalCluster
-
-        cluster = LocalCluster.start(tmp / "cluster", nodes=1, die_with_parent=True)
-        kubeconfig = cluster.kubeconfig
-    else:
-        kubeconfig = args.kubeconfig
-    (tmp / "git").mkdir()
-    gitd, git_port = start_git_daemon(tmp / "git")
     operator = None
-    try:
-        works = {name: make_repo(tmp / "git", name) for name in ("hooked", "polled")}
-        urls = {name: f"git://127.0.0.1:{git_port}/{name}.git" for name in works}
-        crds = str(ROOT / "charts" / "tether" / "crds")
-        kubectl(kubeconfig, "apply", "--server-side", "-f", crds)
-        kubectl(kubeconfig, "create", "namespace", NS)
-        kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
+    with bench_world("tether-bench-webhook-", args.kubeconfig) as world:
+        tmp, kubeconfig, git_port = world.tmp, world.kubeconfig, world.git_port
+        try:
+            works = {name: make_repo(tmp / "git", name) for name in ("hooked", "polled")}
+            urls = {name: f"git://127.0.0.1:{git_port}/{name}.git" for name in works}
+            kubectl(kubeconfig, "create", "namespace", NS)
+            kubectl(kubeconfig, "apply", "-f", "-", input=DEFAULT_PROJECT)
 
-        metrics_port, hook_port = free_port(), free_port()
-        log = open(tmp / "operator.log", "wb")  # noqa: SIM115
-        operator = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("tether")),
-                "run",
-                "--all-namespaces",
-                f"--kubeconfig={kubeconfig}",
-                "--metrics-host=127.0.0.1",
-                f"--metrics-port={metrics_port}",
-                f"--webhook-port={hook_port}",
-                "--webhook-host=127.0.0.1",
-                f"--cache-dir={tmp / 'cache'}",
-                "--log-level=warning",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TETHER_WEBHOOK_SECRET": SECRET.decode()},
-        )
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or operator.poll() is not None:
-                    raise SystemExit(f"operator not ready; see {tmp / 'operator.log'}") from None
-                time.sleep(0.2)
-        items = objects(urls["hooked"], "hooked", "10m") + objects(
-            urls["polled"], "polled", f"{POLL_INTERVAL:g}s"
-        )
-        kubectl(
-            kubeconfig,
-            "apply",
-            "-f",
-            "-",
-            input=json.dumps({"kind": "List", "apiVersion": "v1", "items": items}),
-        )
-        kubectl(
-            kubeconfig, "wait", "--for=condition=Ready", "applications.tether.dev", "--all",
-            "-n", NS, "--timeout=120s",
-        )  # fmt: skip
+            metrics_port, hook_port = free_port(), free_port()
+            log = open(tmp / "operator.log", "wb")  # noqa: SIM115
+            operator = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("tether")),
+                    "run",
+                    "--all-namespaces",
+                    f"--kubeconfig={kubeconfig}",
+                    "--metrics-host=127.0.0.1",
+                    f"--metrics-port={metrics_port}",
+                    f"--webhook-port={hook_port}",
+                    "--webhook-host=127.0.0.1",
+                    f"--cache-dir={tmp / 'cache'}",
+                    "--log-level=warning",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "TETHER_WEBHOOK_SECRET": SECRET.decode()},
+            )
+            deadline = time.monotonic() + 240
+            while True:
+                try:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{metrics_port}/readyz", timeout=1
+                    ):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or operator.poll() is not None:
+                        raise SystemExit(
+                            f"operator not ready; see {tmp / 'operator.log'}"
+                        ) from None
+                    time.sleep(0.2)
+            items = objects(urls["hooked"], "hooked", "10m") + objects(
+                urls["polled"], "polled", f"{POLL_INTERVAL:g}s"
+            )
+            kubectl(
+                kubeconfig,
+                "apply",
+                "-f",
+                "-",
+                input=json.dumps({"kind": "List", "apiVersion": "v1", "items": items}),
+            )
+            kubectl(
+                kubeconfig, "wait", "--for=condition=Ready", "applications.tether.dev", "--all",
+                "-n", NS, "--timeout=120s",
+            )  # fmt: skip
 
-        lat = asyncio.run(rounds(kubeconfig, works, urls, hook_port, args.pushes))
-        hooked, polled = lat["hooked"], lat["polled"]
-        print(f"\npushes={args.pushes}  push -> Synced (s)")
-        print(f"{'':28s} {'p50':>7s} {'p95':>7s}")
-        print(f"{'webhook (interval 10m)':28s} {pct(hooked, 0.5):7.2f} {pct(hooked, 0.95):7.2f}")
-        print(f"{'polling (interval 10s)':28s} {pct(polled, 0.5):7.2f} {pct(polled, 0.95):7.2f}")
-        print(
-            f"ratio webhook/polling: p50 {pct(hooked, 0.5) / pct(polled, 0.5):.2f}, "
-            f"p95 {pct(hooked, 0.95) / pct(polled, 0.95):.2f}; target p50 < 2 s: "
-            f"{'met' if pct(hooked, 0.5) < 2 else 'NOT met'}"
-        )
-    finally:
-        if operator is not None:
-            operator.terminate()
-            try:
-                operator.wait(20)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-        stop(gitd)
-        if cluster is not None:
-            cluster.stop()
+            lat = asyncio.run(rounds(kubeconfig, works, urls, hook_port, args.pushes))
+            hooked, polled = lat["hooked"], lat["polled"]
+            print(f"\npushes={args.pushes}  push -> Synced (s)")
+            print(f"{'':28s} {'p50':>7s} {'p95':>7s}")
+            print(
+                f"{'webhook (interval 10m)':28s} {pct(hooked, 0.5):7.2f} {pct(hooked, 0.95):7.2f}"
+            )
+            print(
+                f"{'polling (interval 10s)':28s} {pct(polled, 0.5):7.2f} {pct(polled, 0.95):7.2f}"
+            )
+            print(
+                f"ratio webhook/polling: p50 {pct(hooked, 0.5) / pct(polled, 0.5):.2f}, "
+                f"p95 {pct(hooked, 0.95) / pct(polled, 0.95):.2f}; target p50 < 2 s: "
+                f"{'met' if pct(hooked, 0.5) < 2 else 'NOT met'}"
+            )
+        finally:
+            stop_operator(operator)
 
 
 if __name__ == "__main__":
