@@ -164,12 +164,13 @@ def objects_yaml(apps: int, objects: int, ns: str) -> str:
     return "---\n".join(docs)
 
 
-def applications(apps: int, url: str, interval: str, heal_from: int) -> str:
+def applications(apps: int, url: str, interval: str, heal_from: int, ns: str = NS) -> str:
+    """A Repository ``bench`` at ``url`` and ``apps`` Applications following it, in ``ns``."""
     docs = [
         {
             "apiVersion": "tether.dev/v1alpha1",
             "kind": "Repository",
-            "metadata": {"name": "bench", "namespace": NS},
+            "metadata": {"name": "bench", "namespace": ns},
             "spec": {"url": url, "insecure": True, "interval": "1m"},
         }
     ]
@@ -178,14 +179,14 @@ def applications(apps: int, url: str, interval: str, heal_from: int) -> str:
             {
                 "apiVersion": "tether.dev/v1alpha1",
                 "kind": "Application",
-                "metadata": {"name": f"app{a:03d}", "namespace": NS},
+                "metadata": {"name": f"app{a:03d}", "namespace": ns},
                 "spec": {
                     "source": {
                         "repositoryRef": {"name": "bench"},
                         "revision": "main",
                         "path": f"apps/app{a:03d}",
                     },
-                    "destination": {"namespace": NS},
+                    "destination": {"namespace": ns},
                     "syncPolicy": {"automated": {"prune": True, "selfHeal": a >= heal_from}},
                     "interval": interval,
                 },

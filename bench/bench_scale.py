@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_operator import (
     DEFAULT_PROJECT,
     ROOT,
+    applications,
     free_port,
     kubectl,
     make_repo,
@@ -51,36 +52,6 @@ from tether.sharding.claims import CLAIM_ANNOTATION
 from tether.tools import find_tool
 
 ONE, SHARDED = "bench-one", "bench-shards"
-
-
-def applications(ns: str, apps: int, url: str) -> str:
-    docs: list[dict[str, Any]] = [
-        {
-            "apiVersion": "tether.dev/v1alpha1",
-            "kind": "Repository",
-            "metadata": {"name": "bench", "namespace": ns},
-            "spec": {"url": url, "insecure": True, "interval": "1m"},
-        }
-    ]
-    docs += [
-        {
-            "apiVersion": "tether.dev/v1alpha1",
-            "kind": "Application",
-            "metadata": {"name": f"app{a:03d}", "namespace": ns},
-            "spec": {
-                "source": {
-                    "repositoryRef": {"name": "bench"},
-                    "revision": "main",
-                    "path": f"apps/app{a:03d}",
-                },
-                "destination": {"namespace": ns},
-                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
-                "interval": "5m",
-            },
-        }
-        for a in range(apps)
-    ]
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
 
 
 def states(kubeconfig: Path, ns: str) -> dict[str, tuple[bool, str]]:
@@ -141,7 +112,7 @@ def ready(proc: subprocess.Popen[bytes], port: int) -> bool:
 
 def converge(kubeconfig: Path, ns: str, apps: int, url: str, claimed: bool) -> float:
     started = time.perf_counter()
-    kubectl(kubeconfig, "apply", "-f", "-", input=applications(ns, apps, url))
+    kubectl(kubeconfig, "apply", "-f", "-", input=applications(apps, url, "5m", heal_from=0, ns=ns))
 
     def done() -> bool:
         seen = states(kubeconfig, ns)
