@@ -7,7 +7,7 @@
 - ``namespace`` (function): a fresh namespace, deleted after the test.
 - ``kubectl`` (session): :class:`Kubectl`, the pinned kubectl bound to the
   admin kubeconfig.
-- ``api_client`` (function, async): a kubernetes_asyncio ``ApiClient`` as admin.
+- ``api_client`` (function, async): a :class:`tether.kube.client.KubeClient` as admin.
 
 When a test that used the cluster fails, the tail of every component log is
 attached to its report, and the run folder is kept (its path is printed).
@@ -139,14 +139,13 @@ def namespace(request: pytest.FixtureRequest, kubectl: Kubectl) -> Iterator[str]
 
 @pytest.fixture
 async def api_client(cluster: ClusterHandle) -> AsyncIterator[Any]:
-    from kubernetes_asyncio import client, config
+    from tether.kube.client import KubeClient
 
-    configuration = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(cluster.kubeconfig), client_configuration=configuration
-    )
-    async with client.ApiClient(configuration) as api:
-        yield api
+    client = await KubeClient.connect(str(cluster.kubeconfig))
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 # -- failure reporting ------------------------------------------------------

@@ -8,6 +8,7 @@ merge patch, CRDs, watch semantics, namespace finalization and RBAC.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -15,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from engine_helpers import wait_for
+from tether.kube.client import APPLY_PATCH, KubeClient
+from tether.kube.errors import Conflict
 
 if TYPE_CHECKING:
     from conftest import ClusterHandle, Kubectl
@@ -95,9 +96,9 @@ def test_deployment_gets_replicaset_and_running_pods_and_becomes_available(
 
 
 async def test_second_field_manager_gets_409_on_server_side_apply_conflict(
-    api_client: Any, namespace: str
+    api_client: KubeClient, namespace: str
 ) -> None:
-    core = client.CoreV1Api(api_client)
+    path = f"/api/v1/namespaces/{namespace}/configmaps/owned"
 
     def cm(value: str) -> dict[str, Any]:
         return {
@@ -107,41 +108,29 @@ async def test_second_field_manager_gets_409_on_server_side_apply_conflict(
             "data": {"key": value},
         }
 
-    await core.patch_namespaced_config_map(
-        "owned",
-        namespace,
-        cm("from-alpha"),
-        field_manager="alpha",
-        _content_type="application/apply-patch+yaml",
-    )
-    with pytest.raises(ApiException) as info:
-        await core.patch_namespaced_config_map(
-            "owned",
-            namespace,
-            cm("from-beta"),
-            field_manager="beta",
-            _content_type="application/apply-patch+yaml",
+    async def apply(value: str, manager: str, force: bool = False) -> Any:
+        query = {"fieldManager": manager, "force": "true" if force else None}
+        return await api_client.request(
+            "PATCH", path, verb="apply", query=query, body=cm(value), content_type=APPLY_PATCH
         )
-    assert info.value.status == 409
-    body = json.loads(info.value.body)
-    assert body["reason"] == "Conflict"
-    assert "alpha" in body["message"] and ".data.key" in body["message"]
 
-    live = await core.read_namespaced_config_map("owned", namespace)
-    assert live.data == {"key": "from-alpha"}
+    await apply("from-alpha", "alpha")
+    with pytest.raises(Conflict) as info:
+        await apply("from-beta", "beta")
+    assert info.value.status == 409
+    assert info.value.reason == "Conflict"
+    assert "alpha" in info.value.server_message and ".data.key" in info.value.server_message
+
+    live = await api_client.request("GET", path, verb="get")
+    assert live["data"] == {"key": "from-alpha"}
 
     # Forcing takes the field over: the server moves ownership to beta.
-    await core.patch_namespaced_config_map(
-        "owned",
-        namespace,
-        cm("from-beta"),
-        field_manager="beta",
-        force=True,
-        _content_type="application/apply-patch+yaml",
-    )
-    live = await core.read_namespaced_config_map("owned", namespace)
-    assert live.data == {"key": "from-beta"}
-    managers = {m.manager for m in live.metadata.managed_fields if m.operation == "Apply"}
+    await apply("from-beta", "beta", force=True)
+    live = await api_client.request("GET", path, verb="get")
+    assert live["data"] == {"key": "from-beta"}
+    managers = {
+        m["manager"] for m in live["metadata"]["managedFields"] if m["operation"] == "Apply"
+    }
     assert "beta" in managers
 
 
@@ -188,7 +177,7 @@ def test_strategic_merge_patch_merges_containers_by_name(kubectl: Kubectl, names
 
 
 async def _watch_events(
-    api_client: Any,
+    api_client: KubeClient,
     path: str,
     resource_version: str,
     stop: Callable[[list[dict[str, Any]]], bool],
@@ -197,36 +186,24 @@ async def _watch_events(
     bookmarks: bool = False,
 ) -> list[dict[str, Any]]:
     """Open a raw watch and collect events until ``stop(events)`` or the server ends it."""
-    query = [
-        ("watch", "true"),
-        ("resourceVersion", resource_version),
-        ("timeoutSeconds", str(timeout_seconds)),
-    ]
-    if bookmarks:
-        query.append(("allowWatchBookmarks", "true"))
-    resp = await api_client.call_api(
-        path,
-        "GET",
-        query_params=query,
-        header_params={"Accept": "application/json"},
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _return_http_data_only=True,
-    )
+    query = {
+        "watch": "true",
+        "resourceVersion": resource_version,
+        "timeoutSeconds": str(timeout_seconds),
+        "allowWatchBookmarks": "true" if bookmarks else None,
+    }
     events: list[dict[str, Any]] = []
-    try:
-        while not stop(events):
-            line = await asyncio.wait_for(resp.content.readline(), timeout_seconds + 5)
-            if not line:
+    stream = api_client.stream(path, query=query, read_timeout=timeout_seconds + 5)
+    async with contextlib.aclosing(stream) as lines:
+        async for event in lines:
+            events.append(event)
+            if stop(events):
                 break
-            events.append(json.loads(line))
-    finally:
-        resp.release()
     return events
 
 
 async def test_crd_becomes_established_and_custom_resources_are_served_and_watched(
-    api_client: Any, kubectl: Kubectl, namespace: str
+    api_client: KubeClient, kubectl: Kubectl, namespace: str
 ) -> None:
     group = f"g{uuid.uuid4().hex[:8]}.e2e.tether.dev"
     crd = {
@@ -297,20 +274,25 @@ async def test_crd_becomes_established_and_custom_resources_are_served_and_watch
 
 
 async def test_watch_delivers_added_modified_deleted_and_bookmarks(
-    api_client: Any, namespace: str
+    api_client: KubeClient, namespace: str
 ) -> None:
-    core = client.CoreV1Api(api_client)
-    rv = (await core.list_namespaced_config_map(namespace)).metadata.resource_version
     path = f"/api/v1/namespaces/{namespace}/configmaps"
+    rv = (await api_client.request("GET", path, verb="list"))["metadata"]["resourceVersion"]
 
     def saw_delete(events: list[dict[str, Any]]) -> bool:
         return any(e["type"] == "DELETED" for e in events)
 
     watcher = asyncio.create_task(_watch_events(api_client, path, rv, saw_delete))
     body = {"metadata": {"name": "watched"}, "data": {"v": "1"}}
-    await core.create_namespaced_config_map(namespace, body)
-    await core.patch_namespaced_config_map("watched", namespace, {"data": {"v": "2"}})
-    await core.delete_namespaced_config_map("watched", namespace)
+    await api_client.request("POST", path, verb="create", body=body)
+    await api_client.request(
+        "PATCH",
+        f"{path}/watched",
+        verb="patch",
+        body={"data": {"v": "2"}},
+        content_type="application/merge-patch+json",
+    )
+    await api_client.request("DELETE", f"{path}/watched", verb="delete")
     events = await asyncio.wait_for(watcher, 40)
 
     kinds = [e["type"] for e in events if e["object"]["metadata"].get("name") == "watched"]

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import os
 import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
 
@@ -48,6 +47,9 @@ from tether.sharding.membership import Membership, ShardConfig
 from tether.sharding.shard import Shard, ShardedStatusPatcher
 from tether.webhook.server import ReceiverConfig, WebhookReceiver
 
+if TYPE_CHECKING:
+    from tether.kube.client import KubeClient
+
 log = logging.getLogger(__name__)
 
 
@@ -76,31 +78,20 @@ class OperatorConfig:
         return self.shards > 1
 
 
-def _connection_info(client: Any) -> kopf.ConnectionInfo:
-    """kopf credentials from the engine client's loaded configuration."""
-    config = client.configuration
-    header = config.api_key.get("BearerToken") or config.api_key.get("authorization") or ""
-    scheme, _, token = header.partition(" ") if " " in header else ("Bearer", "", header)
-    return kopf.ConnectionInfo(
-        server=config.host,
-        ca_path=config.ssl_ca_cert or None,
-        insecure=not config.verify_ssl,
-        scheme=scheme if token else None,
-        token=token or None,
-        username=config.username or None,
-        password=config.password or None,
-        certificate_path=config.cert_file or None,
-        private_key_path=config.key_file or None,
+async def _kopf_login(client: KubeClient) -> kopf.AiohttpSession:
+    """kopf's credentials: a session with the engine client's TLS context and current token.
+
+    kopf calls this at start and again after a 401 or when ``expiration`` passes
+    (an exec plugin's token); it closes the session it replaces. Handing kopf a
+    session keeps tls-server-name, exec plugins and token files in one place and
+    keeps kopf's own piggybacking logins (which import kubernetes clients) unused.
+    """
+    token = await client.authenticator.token()
+    return kopf.AiohttpSession(
+        server=client.host,
+        aiohttp_session=await client.session_for(limit=0),
+        expiration=token.expires if token is not None else None,
     )
-
-
-async def _refresh_token(client: Any) -> None:
-    config = client.configuration
-    refresh = getattr(config, "refresh_api_key_hook", None)
-    if refresh is not None:
-        result = refresh(config)
-        if inspect.isawaitable(result):
-            await result
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -195,9 +186,8 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     registry = build_registry(runtime, instance=cfg.identity)
 
     @kopf.on.login(registry=registry)
-    async def _login(**_: Any) -> kopf.ConnectionInfo:
-        await _refresh_token(client)
-        return _connection_info(client)
+    async def _login(**_: Any) -> kopf.AiohttpSession:
+        return await _kopf_login(client)
 
     server = ProbeServer(metrics, probes, cfg.metrics_host, cfg.metrics_port)
     port = await server.start()

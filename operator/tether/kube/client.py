@@ -1,12 +1,13 @@
 """A lean async REST client for the Kubernetes API, with impersonation and counting.
 
-Credentials, TLS and token refresh come from ``kubernetes_asyncio``'s config
-loaders (kubeconfig with context, or in-cluster); the requests themselves go
-straight through its aiohttp session as raw JSON, because building the
+Credentials come from ``tether.kube.kubeconfig`` (kubeconfig with context, or
+in-cluster) and ``tether.kube.auth`` (TLS context, token refresh, exec plugins);
+the requests go through one aiohttp session as raw JSON, because building
 generated model objects costs more CPU than the whole diff of an object.
 
 * ``KubeClient.connect`` loads a kubeconfig/context or the in-cluster service
-  account.
+  account and opens the session; a 401 makes the authenticator fetch a new
+  token (file or exec plugin) for the next request.
 * ``client.impersonate_service_account(ns, sa)`` returns a view that sends
   ``Impersonate-User: system:serviceaccount:<ns>:<sa>`` and shares the session
   and the request counter.
@@ -22,18 +23,19 @@ Retries, caching and discovery live elsewhere.
 from __future__ import annotations
 
 import json
-import os
+import ssl as ssl_module
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
 
-from tether.kube.errors import KubeError, ObjectRef, from_response, transport_error
+from tether.kube.auth import Authenticator, ssl_context
+from tether.kube.errors import ObjectRef, from_response, transport_error
+from tether.kube.kubeconfig import Credentials, load_credentials
 from tether.kube.resource import ApiResource
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "apply", "delete"})
@@ -100,21 +102,51 @@ class RequestCounter:
         self._counts.clear()
 
 
+@dataclass
+class Connection:
+    """The session, credentials and authenticator every view of one client shares."""
+
+    credentials: Credentials
+    authenticator: Authenticator
+    tls: ssl_module.SSLContext | bool  # False for an http:// server
+    session: aiohttp.ClientSession
+
+    @classmethod
+    def open(cls, creds: Credentials, *, pool_size: int) -> Connection:
+        tls: ssl_module.SSLContext | bool = (
+            ssl_context(creds) if creds.server.startswith("https://") else False
+        )
+        return cls(creds, Authenticator(creds), tls, new_session(tls, limit=pool_size))
+
+
+def new_session(
+    tls: ssl_module.SSLContext | bool, *, limit: int, headers: Mapping[str, str] | None = None
+) -> aiohttp.ClientSession:
+    """An aiohttp session for the API server (Tether's own, or one handed to kopf)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, ssl=tls),
+        headers=headers,
+        trust_env=True,  # HTTPS_PROXY/NO_PROXY, as kubectl honours them
+        read_bufsize=2**21,  # a watch event may carry a large object
+    )
+
+
 class KubeClient:
     """Raw-JSON access to one API server; cheap to copy for impersonation."""
 
     def __init__(
         self,
-        api: k8s_client.ApiClient,
+        connection: Connection,
         *,
         counter: RequestCounter | None = None,
         headers: Mapping[str, str] | None = None,
         default_timeout: float = 60.0,
     ) -> None:
-        self._api = api
+        self._conn = connection
         self.counter = counter or RequestCounter()
         self._headers = dict(headers or {})
         self.default_timeout = default_timeout
+        self._extra: dict[str, Any] = {"proxy": connection.credentials.proxy_url or None}
 
     # -- construction -------------------------------------------------------------
 
@@ -129,28 +161,10 @@ class KubeClient:
         """Load a kubeconfig (``$KUBECONFIG`` or ``~/.kube/config``) or the in-cluster SA.
 
         In-cluster is used only when no kubeconfig is given or found and the
-        service-account environment is present.
+        service-account environment is present. Raises ``KubeconfigError``.
         """
-        configuration = k8s_client.Configuration()
-        path = kubeconfig or os.environ.get("KUBECONFIG") or None
-        default_path = os.path.expanduser(k8s_config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION)
-        if (
-            path is None
-            and not os.path.exists(default_path)
-            and os.environ.get("KUBERNETES_SERVICE_HOST")
-        ):
-            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        else:
-            try:
-                await k8s_config.load_kube_config(
-                    config_file=path, context=context, client_configuration=configuration
-                )
-            except (k8s_config.ConfigException, OSError) as exc:
-                raise KubeError(f"cannot load kubeconfig {path or default_path}: {exc}") from exc
-        configuration.connection_pool_maxsize = pool_size
-        api = k8s_client.ApiClient(configuration)
-        api.user_agent = "tether"
-        return cls(api)
+        creds = load_credentials(kubeconfig, context)
+        return cls(Connection.open(creds, pool_size=pool_size))
 
     def impersonate(self, user: str) -> KubeClient:
         """A view that acts as ``user``; shares the session and the counter.
@@ -160,7 +174,7 @@ class KubeClient:
         """
         headers = {**self._headers, "Impersonate-User": user}
         return KubeClient(
-            self._api, counter=self.counter, headers=headers, default_timeout=self.default_timeout
+            self._conn, counter=self.counter, headers=headers, default_timeout=self.default_timeout
         )
 
     def impersonate_service_account(self, namespace: str, name: str) -> KubeClient:
@@ -168,15 +182,28 @@ class KubeClient:
 
     @property
     def host(self) -> str:
-        return str(self._api.configuration.host)
+        return self._conn.credentials.server
 
     @property
-    def configuration(self) -> Any:
-        """The kubernetes_asyncio Configuration this client was built from."""
-        return self._api.configuration
+    def credentials(self) -> Credentials:
+        return self._conn.credentials
+
+    @property
+    def authenticator(self) -> Authenticator:
+        return self._conn.authenticator
+
+    async def session_for(self, *, limit: int = 0) -> aiohttp.ClientSession:
+        """A new session with this client's TLS and current Authorization (for kopf's login;
+        whoever takes it closes it)."""
+        authorization = await self._conn.authenticator.header()
+        return new_session(
+            self._conn.tls,
+            limit=limit,
+            headers={"Authorization": authorization} if authorization else None,
+        )
 
     async def close(self) -> None:
-        await self._api.close()
+        await self._conn.session.close()
 
     # -- transport -----------------------------------------------------------------
 
@@ -184,29 +211,25 @@ class KubeClient:
         headers = {"Accept": accept, "User-Agent": "tether", **self._headers}
         if content_type:
             headers["Content-Type"] = content_type
-        await self._api.update_params_for_auth(headers, [], ["BearerToken"])
+        authorization = await self._conn.authenticator.header()
+        if authorization:
+            headers["Authorization"] = authorization
         return headers
 
     def _session(self) -> aiohttp.ClientSession:
-        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
-        return session
+        return self._conn.session
 
     def _url(self, path: str, query: Mapping[str, Any] | None) -> str:
-        url = self.host.rstrip("/") + path
+        url = self.host + path
         if query:
             pairs = [(k, v) for k, v in query.items() if v is not None]
             if pairs:
                 url += "?" + urlencode(pairs)
         return url
 
-    def _extra(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        rest = self._api.rest_client
-        if rest.server_hostname:
-            extra["server_hostname"] = rest.server_hostname
-        if rest.proxy:
-            extra["proxy"] = rest.proxy
-        return extra
+    def _refused(self, code: int) -> None:
+        if code == 401:  # a rotated or expired token: the next request fetches a new one
+            self._conn.authenticator.invalidate()
 
     async def request(
         self,
@@ -237,7 +260,7 @@ class KubeClient:
                 data=data,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout or self.default_timeout),
-                **self._extra(),
+                **self._extra,
             ) as resp:
                 code = resp.status
                 payload = await resp.read()
@@ -246,6 +269,7 @@ class KubeClient:
             raise transport_error(exc, target) from exc
         self.counter.record(counted, code, time.perf_counter() - started, resource_of(path))
         if code >= 400:
+            self._refused(code)
             raise from_response(code, payload, target)
         if not payload:
             return {}
@@ -268,12 +292,13 @@ class KubeClient:
                 self._url(path, query),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout),
-                **self._extra(),
+                **self._extra,
             ) as resp:
                 self.counter.record(
                     "watch", resp.status, time.perf_counter() - started, resource_of(path)
                 )
                 if resp.status >= 400:
+                    self._refused(resp.status)
                     raise from_response(resp.status, await resp.read(), target)
                 async for line in resp.content:
                     if line.strip():
