@@ -321,7 +321,9 @@ V1 = "client.authentication.k8s.io/v1"
 
 
 def exec_output(status: Any, api_version: str = V1) -> bytes:
-    return json.dumps({"apiVersion": api_version, "kind": "ExecCredential", "status": status}).encode()
+    return json.dumps(
+        {"apiVersion": api_version, "kind": "ExecCredential", "status": status}
+    ).encode()
 
 
 def test_exec_credential_token_and_expiry() -> None:
