@@ -232,7 +232,13 @@ def run(
             webhook_global_rate_limit,
         ),
     )
-    sys.exit(asyncio.run(run_operator(cfg)))
+    from tether.kube.kubeconfig import KubeconfigError
+
+    try:
+        code = asyncio.run(run_operator(cfg))
+    except KubeconfigError as exc:  # bad credentials: one line and exit 1, no traceback
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
 
 
 def _shard_identity(shards: int | None, shard_id: str | None) -> dict[str, str]:

@@ -56,3 +56,26 @@ def test_webhook_settings_and_a_secret_only_from_the_environment(
     assert REDACTOR.redact("x from-the-env-0123 y") == "x *** y"
     with pytest.raises(Exception, match=r"(?i)no such option"):
         run.make_context("run", ["--webhook-secret=x"])
+
+
+def test_bad_credentials_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "config"
+    config.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "tether"),
+            "run",
+            "--kubeconfig",
+            str(config),
+            "--context",
+            "nope",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == f"error: kubeconfig {config}: no context named 'nope'\n"
