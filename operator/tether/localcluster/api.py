@@ -2,7 +2,7 @@
 
 Only what start-up needs: health probes, create-if-absent, GET, and the
 TokenRequest call that mints service-account tokens. It authenticates with the
-admin client certificate. The product code uses kubernetes_asyncio, not this.
+admin client certificate. The product code uses ``tether.kube.client``, not this.
 """
 
 from __future__ import annotations
