@@ -102,7 +102,7 @@ class RequestCounter:
         self._counts.clear()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Connection:
     """The session, credentials and authenticator every view of one client shares."""
 

@@ -239,7 +239,7 @@ def select(merged: MergedConfig, context: str | None) -> Credentials:
         raise KubeconfigError(f"{origin}: no user named {user_name!r}")
     server = str(cluster.body.get("server") or "")
     if not server.startswith(("https://", "http://")):
-        raise KubeconfigError(f"{origin}: cluster {cluster.name!r} has no https:// server")
+        raise KubeconfigError(f"{origin}: cluster {cluster.name!r} has no https:// server URL")
     return Credentials(
         server=server.rstrip("/"),
         origin=origin,
