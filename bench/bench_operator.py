@@ -87,7 +87,8 @@ def rss_mib(pid: int) -> float:
 
 def api_requests_by_resource(port: int) -> dict[tuple[str, str], float]:
     """The operator's request counter by (VERB, resource), summed over HTTP codes."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+    # A traced operator's loop can be busy for seconds: wait for it.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
         text = r.read().decode()
     out: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
