@@ -6,7 +6,7 @@ recently used goes first once ``max_entries`` is reached):
 * local verdicts (``DiffResult``) of ``tether.kube.compare.Comparer``, keyed by
   desired hash, live uid and resourceVersion, mode and ignore rules; an in-sync
   one is kept without the live object (``DiffResult.kept``): a key and a
-  shared value, about 0.3 KiB per object;
+  shared value (the key and its hash: about 0.3 KiB per object);
 * server confirmations (``Confirmation``) of a local patch, keyed by object,
   live resourceVersion and desired hash: the server said it is noise, or
   confirmed it as drift. A failed dry-run is not remembered.
