@@ -102,11 +102,17 @@ async def test_unregistering_the_last_app_stops_the_watch_and_forgets_its_object
         await cache.close()
 
 
-async def test_objects_are_kept_packed_and_read_back_as_fresh_equal_copies() -> None:
+def subscribed_cache() -> tuple[FakeWatchClient, ResourceCache, list[CacheEvent]]:
+    """A cache listing ConfigMap "a" (rv 1), and the events app ns_web is told of."""
     client = FakeWatchClient([cm("a", "1")])
     cache = ResourceCache(client, FakeDiscovery())  # type: ignore[arg-type]
     seen: list[CacheEvent] = []
     cache.subscribe("ns_web", seen.append)
+    return client, cache, seen
+
+
+async def test_objects_are_kept_packed_and_read_back_as_fresh_equal_copies() -> None:
+    client, cache, seen = subscribed_cache()
     key = ("", "ConfigMap", "ns", "a")
     try:
         await cache.register("ns_web", [CM], timeout=5)
@@ -129,10 +135,7 @@ async def test_objects_are_kept_packed_and_read_back_as_fresh_equal_copies() -> 
 
 
 async def test_an_object_moving_to_another_app_leaves_the_first_one() -> None:
-    client = FakeWatchClient([cm("a", "1")])
-    cache = ResourceCache(client, FakeDiscovery())  # type: ignore[arg-type]
-    seen: list[CacheEvent] = []
-    cache.subscribe("ns_web", seen.append)
+    client, cache, seen = subscribed_cache()
     try:
         await cache.register("ns_web", [CM], timeout=5)
         await client.events.put({"type": "MODIFIED", "object": cm("a", "2", app="ns_db")})
