@@ -7,8 +7,8 @@ its JSON size. The operator keeps the newest body of every watched object for
 as long as it runs, so the long-lived stores (``kube.cache``, the controller's
 ``ObjectStore`` and ``StatusWriter``) hold ``Packed`` values and decode one
 when it is read. Measured on a cached ConfigMap of 1.2 KB of JSON: 2.6 KiB as
-dicts, 0.4 KiB packed; ``unpack`` takes about 10 us, ``pack`` about 20 us
-(``bench/README.md``, "Memory, round 2").
+dicts, 0.4 KiB packed; ``unpack`` takes 4 to 8 us, ``pack`` 12 to 17 us
+(``bench/README.md``, "Memory, round 2: per app").
 
 Each ``unpack`` returns a fresh value, so a caller may change what it got
 without touching what is stored. Only JSON values round-trip: tuples come back
