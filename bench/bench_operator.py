@@ -87,7 +87,8 @@ def rss_mib(pid: int) -> float:
 
 def api_requests_by_resource(port: int) -> dict[tuple[str, str], float]:
     """The operator's request counter by (VERB, resource), summed over HTTP codes."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+    # A traced operator's loop can be busy for seconds: wait for it.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
         text = r.read().decode()
     out: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
@@ -103,18 +104,33 @@ def api_requests_by_resource(port: int) -> dict[tuple[str, str], float]:
 def operator_env(tracemalloc: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     if tracemalloc is not None:
-        env["TETHER_TRACEMALLOC"] = str(tracemalloc.resolve())
+        env["TETHER_TRACEMALLOC"] = str(raw_dump(tracemalloc).resolve())
     return env
 
 
-def dump_tracemalloc(pid: int, target: Path) -> None:
-    """Ask the operator for its allocation dump (SIGUSR1) and wait for the file."""
-    target.unlink(missing_ok=True)
+def raw_dump(target: Path) -> Path:
+    """Where the operator writes each dump (``X.txt`` -> ``X.raw.txt``); moved away after."""
+    return target.with_name(f"{target.stem}.raw{target.suffix}")
+
+
+def dump_tracemalloc(pid: int, target: Path, save_as: Path | None = None) -> None:
+    """Ask the operator for its allocation dump (SIGUSR1), wait for it, keep it as
+    ``save_as`` (default ``target``)."""
+    raw = raw_dump(target)
+    raw.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR1)
     deadline = time.monotonic() + 120
-    while not target.exists() and time.monotonic() < deadline:
+    while not raw.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
-    print(f"tracemalloc dump: {target if target.exists() else 'not written'}")
+    saved = save_as or target
+    if raw.exists():
+        raw.replace(saved)
+    print(f"tracemalloc dump: {saved if saved.exists() else 'not written'}")
+
+
+def idle_dump(target: Path) -> Path:
+    """Where the second dump goes, taken after the idle interval: ``X.txt`` -> ``X.idle.txt``."""
+    return target.with_name(f"{target.stem}.idle{target.suffix}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -490,6 +506,9 @@ def main() -> None:
             before = api_requests(metrics_port)
             time.sleep(args.idle * 1.1)
             after = api_requests(metrics_port)
+            rss_idle = rss_mib(operator.pid)
+            if args.tracemalloc is not None:  # what stays held once the burst is over
+                dump_tracemalloc(operator.pid, args.tracemalloc, idle_dump(args.tracemalloc))
             idle = {v: after.get(v, 0) - before.get(v, 0) for v in sorted(set(after) | set(before))}
             idle = {v: n for v, n in idle.items() if n}
             writes = sum(n for v, n in idle.items() if v.split("-")[0] in WRITE_VERBS)
@@ -505,7 +524,8 @@ def main() -> None:
             )
             print(f"operator RSS ready, no apps:   {rss_ready:8.1f} MiB")
             print(
-                f"operator RSS after converge:   {rss:8.1f} MiB (after drift edits {rss_after:.1f} MiB)"
+                f"operator RSS after converge:   {rss:8.1f} MiB (after idle {rss_idle:.1f} MiB, "
+                f"after drift edits {rss_after:.1f} MiB)"
             )
             print(
                 f"operator CPU to converge:      {cpu:8.2f} s ({cpu * 1000 / args.apps:.1f} ms per app)"

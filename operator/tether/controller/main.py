@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ import kopf
 
 from tether.controller import events as ev
 from tether.controller.adapters import EngineAdapter, FetcherSource, GitCacheSource
+from tether.controller.allocator import release_free_memory
 from tether.controller.application import ApplicationController, AppPorts, Neighbours
 from tether.controller.fence import NO_FENCE
 from tether.controller.handlers import build_registry
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
     from tether.kube.client import KubeClient
 
 log = logging.getLogger(__name__)
+
+TRIM_PERIOD = 15.0  # seconds between two returns of freed heap memory, when idle
 
 
 @dataclass(frozen=True)
@@ -368,7 +372,11 @@ async def _gauges(
     metrics: Metrics, engine: Any, stop: asyncio.Event, shard: Shard | None, runtime: Runtime
 ) -> None:
     period = 15.0 if shard is None else min(15.0, shard.membership.config.renew_seconds)
+    trimmed = 0.0
     while not stop.is_set():
+        if runtime.idle.is_set() and time.monotonic() - trimmed >= TRIM_PERIOD:
+            release_free_memory()  # what a burst of reconciles freed goes back to the system
+            trimmed = time.monotonic()
         with contextlib.suppress(Exception):
             metrics.set_cache_objects(engine.cache.object_count())
             if shard is not None:

@@ -4,7 +4,9 @@ With ``TETHER_TRACEMALLOC=/some/file`` in the environment, ``install_from_env``
 starts ``tracemalloc`` and, on each SIGUSR1, writes the live allocations of the
 Python heap grouped by source line and by file (largest first) to that file.
 ``TETHER_TRACEMALLOC_FRAMES=N`` keeps N frames per allocation and adds the
-largest call chains. Off by default: tracing costs CPU and memory, so it is for ``bench/`` runs, never
+largest call chains, and the allocations grouped by holder: the innermost frame
+of each chain in Tether or a library, so that a ``json`` or ``copy`` allocation
+counts for the Tether (or kopf) line that asked for it. Off by default: tracing costs CPU and memory, so it is for ``bench/`` runs, never
 production. It stops at Python allocations: interpreter code objects of imported
 modules and C-library heaps show only in RSS.
 """
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sysconfig
 import tracemalloc
 from pathlib import Path
 
@@ -22,6 +25,7 @@ ENV = "TETHER_TRACEMALLOC"
 FRAMES_ENV = "TETHER_TRACEMALLOC_FRAMES"  # > 1 adds the top call chains to the dump
 TOP = 40
 CHAINS = 15
+STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 
 
 def format_snapshot(snapshot: tracemalloc.Snapshot, top: int = TOP) -> str:
@@ -39,11 +43,33 @@ def format_snapshot(snapshot: tracemalloc.Snapshot, top: int = TOP) -> str:
             where = frame.filename if group == "by file" else f"{frame.filename}:{frame.lineno}"
             out.append(f"{s.size / 1024:10.1f} KiB {s.count:8d} blocks  {where}")
     if tracemalloc.get_traceback_limit() > 1:
+        chains = snapshot.statistics("traceback")
+        out.append("-- by holder")
+        for where, (size, count) in by_holder(chains)[:top]:
+            out.append(f"{size / 1024:10.1f} KiB {count:8d} blocks  {where}")
         # which callers hold the generic allocations (json, copy) seen by line
-        for s in snapshot.statistics("traceback")[:CHAINS]:
+        for s in chains[:CHAINS]:
             out.append(f"-- chain {s.size / 1024:.1f} KiB {s.count} blocks")
             out.extend(f"   {f.filename}:{f.lineno}" for f in s.traceback)
     return "\n".join(out) + "\n"
+
+
+def holder(traceback: tracemalloc.Traceback) -> str:
+    """The innermost frame of ``traceback`` outside the standard library."""
+    for frame in reversed(traceback):  # oldest first: the innermost frame is last
+        if not frame.filename.startswith(STDLIB) and not frame.filename.startswith("<"):
+            return f"{frame.filename}:{frame.lineno}"
+    return f"{traceback[-1].filename}:{traceback[-1].lineno}"
+
+
+def by_holder(chains: list[tracemalloc.Statistic]) -> list[tuple[str, tuple[int, int]]]:
+    """(holder, (bytes, blocks)) of the chains, largest first."""
+    totals: dict[str, tuple[int, int]] = {}
+    for s in chains:
+        where = holder(s.traceback)
+        size, count = totals.get(where, (0, 0))
+        totals[where] = (size + s.size, count + s.count)
+    return sorted(totals.items(), key=lambda item: -item[1][0])
 
 
 def dump(path: Path) -> None:

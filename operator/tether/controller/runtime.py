@@ -165,7 +165,7 @@ class Runtime:
             self._follows.pop(key, None)
             self.app_queue.wake(key, triggers.DELETING)
             return
-        old = self.apps.get(key)
+        old = self.apps.head(key)  # what an event compares never includes the status
         before = self.follows(key, old) if old is not None else None
         self.apps.put(body)
         if self.owns(key):
@@ -200,7 +200,7 @@ class Runtime:
             for app in self.apps_following(key, None):
                 self.app_queue.wake(app, triggers.DEPENDENCY)
             return
-        old = self.repos.get(key)
+        old = self.repos.head(key)
         self.repos.put(body)
         for reason in repo_reasons(event_type, old, body):
             self.repo_queue.wake(key, reason)

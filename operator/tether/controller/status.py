@@ -2,8 +2,10 @@
 
 ``tether.diff.jsonmerge.create_merge_patch`` computes the RFC 7386 JSON merge patch that turns one status into
 another; an empty patch means there is nothing to write. ``StatusWriter``
-remembers the status it last wrote per object and sends the patch through the
-status subresource only when it is not empty. Timestamps that would change on
+remembers the status it last wrote per object, packed (``tether.packed``: about
+1 KiB per Application instead of 10 as dicts), and sends the patch through the
+status subresource only when it is not empty. Statuses are compared as JSON
+(a tuple equals the list it is written as). Timestamps that would change on
 every pass (``reconciledAt``) are carried over unchanged when nothing else
 moved, so an idle operator writes nothing.
 
@@ -13,12 +15,12 @@ only compares and writes dicts in the Kubernetes JSON shape.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from tether.controller.triggers import Key
 from tether.diff.jsonmerge import create_merge_patch
+from tether.packed import Packed, normalized, pack, unpack
 
 VOLATILE_FIELDS = ("reconciledAt",)
 """Top-level status fields that change on every reconcile and must not cause a write."""
@@ -53,33 +55,36 @@ class StatusWriter:
 
     def __init__(self, patcher: StatusPatcher) -> None:
         self.patcher = patcher
-        self._last: dict[Key, dict[str, Any]] = {}
+        self._last: dict[Key, Packed] = {}
         self.writes = 0
 
     def last(self, key: Key, observed: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The status we last wrote, else the one the object carries."""
-        if key in self._last:
-            return self._last[key]
-        return copy.deepcopy(observed or {})
+        """The status we last wrote, else the one the object carries (a fresh copy)."""
+        packed = self._last.get(key)
+        if packed is not None:
+            last: dict[str, Any] = unpack(packed)
+            return last
+        return normalized(observed or {})  # type: ignore[no-any-return]
 
     async def write(
         self, key: Key, new: dict[str, Any], observed: dict[str, Any] | None = None
     ) -> bool:
         """Patch the difference between the last status and ``new``; True if a write happened."""
         base = self.last(key, observed)
-        new = carry_volatile(base, new)
+        new = carry_volatile(base, normalized(new))
         patch = create_merge_patch(base, new)
         if not patch:
-            self._last[key] = base
+            if key not in self._last:
+                self._last[key] = pack(base)
             return False
         await self.patcher.patch_status(key, patch)
         self.writes += 1
-        self._last[key] = copy.deepcopy(new)
+        self._last[key] = pack(new)
         return True
 
     def remember(self, key: Key, status: dict[str, Any]) -> None:
         """Record a status written elsewhere (e.g. an operation step)."""
-        self._last[key] = copy.deepcopy(status)
+        self._last[key] = pack(status)
 
     def forget(self, key: Key) -> None:
         self._last.pop(key, None)

@@ -68,6 +68,31 @@ class DiffResult:
             return ""
         return render_diff(self.live, self.predicted)
 
+    def kept(self) -> DiffResult:
+        """This verdict as a long-lived memo keeps it.
+
+        An in-sync verdict is read for ``in_sync``, ``patch``, ``effective`` and
+        ``content_type`` only, so it is kept without the live object and the
+        prediction (both ``{}``; ``exists`` stays true); an empty one is one shared
+        value per content type. An out-of-sync verdict is kept whole (its diff is
+        rendered from them).
+        """
+        if not self.in_sync:
+            return self
+        if not self.patch and not self.effective and not self.raw_patch:
+            shared = _KEPT_IN_SYNC.get(self.content_type)
+            if shared is None:
+                shared = _KEPT_IN_SYNC.setdefault(
+                    self.content_type, DiffResult({}, self.content_type, True, {}, {})
+                )
+            return shared
+        return DiffResult(
+            self.patch, self.content_type, True, {}, {}, self.effective, self.raw_patch
+        )
+
+
+_KEPT_IN_SYNC: dict[str, DiffResult] = {}
+
 
 def group_version_kind(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     """(group, version, kind) of an object from its apiVersion and kind."""

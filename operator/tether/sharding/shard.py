@@ -86,7 +86,7 @@ class Shard:
     # -- ownership ---------------------------------------------------------------------
 
     def owns(self, key: Key) -> bool:
-        body = self.apps.get(key)
+        body = self.apps.head(key)
         return body is not None and self.owns_body(body)
 
     def owns_body(self, body: dict[str, Any]) -> bool:
@@ -116,7 +116,7 @@ class Shard:
 
     async def _take(self, key: Key) -> None:
         async with self._claiming:
-            body = self.apps.get(key)
+            body = self.apps.head(key)
             if body is not None and self.owns_body(body) and await self._claim(key, body):
                 self.queue.wake(key, MOVED)
 
@@ -124,7 +124,7 @@ class Shard:
 
     def gate(self, inner: Reconcile) -> Reconcile:
         async def reconcile(key: Key, reasons: frozenset[str]) -> None:
-            body = self.apps.get(key)
+            body = self.apps.head(key)
             if body is None:
                 self._claimed.discard(key)
                 await inner(key, reasons)  # deleted: drop what was kept, nothing to claim
@@ -227,7 +227,7 @@ class Shard:
             raise Fenced(f"shard {self.identity} could not renew its Lease")
         if not self.owns(key):
             raise Fenced(
-                f"the app moved to shard {self.ring.owner(ring_key(self.apps.get(key) or {}))}"
+                f"the app moved to shard {self.ring.owner(ring_key(self.apps.head(key) or {}))}"
             )
 
 

@@ -79,3 +79,23 @@ def test_deep_tracing_adds_the_call_chains() -> None:
     assert len(held) == 64
     chains = text.split("-- chain ")[1:]
     assert any(f"{__file__}:" in chain for chain in chains)
+
+
+def _allocate_through_the_stdlib() -> list[object]:
+    import json
+
+    return [json.loads('{"a": [1, 2, 3], "b": {"c": "d"}}') for _ in range(2000)]
+
+
+def test_deep_tracing_groups_by_the_holding_line() -> None:
+    # json's decoder allocates; the holder is the line here that called it.
+    tracemalloc.start(8)
+    try:
+        held = _allocate_through_the_stdlib()
+        text = format_snapshot(tracemalloc.take_snapshot())
+    finally:
+        tracemalloc.stop()
+    assert len(held) == 2000
+    holders = text.split("-- by holder\n")[1].split("-- chain")[0].splitlines()
+    top = holders[0].split()[-1]
+    assert top.startswith(f"{__file__}:")

@@ -82,3 +82,21 @@ async def test_writer_uses_the_observed_status_after_a_restart() -> None:
         is False
     )
     assert patcher.patches == []
+
+
+async def test_writer_compares_as_json_and_hands_out_copies() -> None:
+    # The last status is kept packed: a tuple built by a controller equals the list it
+    # came back as, and what ``last`` returns can be changed without touching the writer.
+    patcher = RecordingPatcher()
+    writer = StatusWriter(patcher)
+    key = ("ns", "app")
+    status = {"resources": ({"kind": "ConfigMap", "name": "a"},), "sync": {"status": "Synced"}}
+    assert await writer.write(key, status, None) is True
+    assert await writer.write(key, dict(status), None) is False
+    last = writer.last(key)
+    assert last == {"resources": [{"kind": "ConfigMap", "name": "a"}], "sync": {"status": "Synced"}}
+    last["sync"]["status"] = "changed by a caller"
+    assert writer.last(key)["sync"] == {"status": "Synced"}
+    writer.remember(key, {"sync": {"status": "OutOfSync"}})
+    assert writer.last(key) == {"sync": {"status": "OutOfSync"}}
+    assert len(patcher.patches) == 1

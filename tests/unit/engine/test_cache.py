@@ -100,3 +100,49 @@ async def test_unregistering_the_last_app_stops_the_watch_and_forgets_its_object
         assert not cache.is_synced(CM) and cache.get(("", "ConfigMap", "ns", "a")) is None
     finally:
         await cache.close()
+
+
+def subscribed_cache() -> tuple[FakeWatchClient, ResourceCache, list[CacheEvent]]:
+    """A cache listing ConfigMap "a" (rv 1), and the events app ns_web is told of."""
+    client = FakeWatchClient([cm("a", "1")])
+    cache = ResourceCache(client, FakeDiscovery())  # type: ignore[arg-type]
+    seen: list[CacheEvent] = []
+    cache.subscribe("ns_web", seen.append)
+    return client, cache, seen
+
+
+async def test_objects_are_kept_packed_and_read_back_as_fresh_equal_copies() -> None:
+    client, cache, seen = subscribed_cache()
+    key = ("", "ConfigMap", "ns", "a")
+    try:
+        await cache.register("ns_web", [CM], timeout=5)
+        assert cache.get(key) == cm("a", "1") == seen[-1].obj
+        first = cache.get(key)
+        assert first is not None and first is not cache.get(key)
+        first["data"]["rv"] = "changed by a caller"  # must not reach the cache
+        assert cache.get(key) == cm("a", "1") and cache.objects("ns_web") == [cm("a", "1")]
+        # The same resourceVersion again changes nothing and notifies nobody.
+        listed = len(seen)
+        await client.events.put({"type": "MODIFIED", "object": cm("a", "1")})
+        await client.events.put({"type": "MODIFIED", "object": cm("a", "2")})
+        await settle(lambda: len(seen) > listed)
+        assert [e.type for e in seen[listed:]] == ["MODIFIED"] and seen[-1].obj == cm("a", "2")
+        assert cache.get(key) == cm("a", "2")
+        stats = cache.stats()
+        assert stats.objects == 1 and 0 < stats.approx_bytes < len(str(cm("a", "2")))
+    finally:
+        await cache.close()
+
+
+async def test_an_object_moving_to_another_app_leaves_the_first_one() -> None:
+    client, cache, seen = subscribed_cache()
+    try:
+        await cache.register("ns_web", [CM], timeout=5)
+        await client.events.put({"type": "MODIFIED", "object": cm("a", "2", app="ns_db")})
+        await settle(lambda: seen[-1].type == "DELETED")
+        assert cache.keys("ns_web") == set() and cache.keys("ns_db") == {
+            ("", "ConfigMap", "ns", "a")
+        }
+        assert cache.objects("ns_db") == [cm("a", "2", app="ns_db")]
+    finally:
+        await cache.close()

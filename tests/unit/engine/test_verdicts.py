@@ -37,3 +37,21 @@ def test_confirmations_are_keyed_by_version_and_digest_and_failures_not_kept() -
     assert confirmations.get(KEY, "6", "d") is None and confirmations.get(KEY, "5", "e") is None
     confirmations.put(KEY, "7", "d", Confirmation.FAILED)
     assert confirmations.get(KEY, "7", "d") is None
+
+
+def test_an_in_sync_verdict_is_kept_without_the_live_object() -> None:
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"big": "x" * 1000}}
+    local = VerdictStore().local(A)
+    for name in ("a", "b"):
+        local.put((name,), DiffResult({}, "json", True, live, live, {}, {}))
+    a, b = local.get(("a",)), local.get(("b",))
+    assert a is not None and a.in_sync and a.patch == {} and a.effective == {} and a.exists
+    assert a.predicted == {} and a.live == {} and a.diff == ""
+    assert a is b  # one shared value for every empty in-sync verdict
+    noisy = DiffResult({}, "json", True, live, live, {}, {"metadata": {"x": 1}})
+    local.put(("c",), noisy)
+    kept = local.get(("c",))
+    assert kept is not None and kept.raw_patch == noisy.raw_patch and kept.live == {}
+    drift = DiffResult({"data": {}}, "json", False, {"data": {}}, live, {"data": {}}, {})
+    local.put(("d",), drift)
+    assert local.get(("d",)) is drift  # its diff is rendered from live and the prediction
