@@ -57,7 +57,9 @@ class Engine:
         self.field_manager = field_manager
         self.verdicts = VerdictStore()
         self.desired = Desired(self.discovery)
-        self.live = LiveReader(client, self.discovery, self.cache)
+        self.live = LiveReader(
+            client, self.discovery, self.cache, cache_holds_all_labelled=not scoped_cache
+        )
         self.differ = Differ(
             self.discovery, self.openapi, self.verdicts, field_manager=field_manager
         )
@@ -105,15 +107,21 @@ class Engine:
         await self.watch(app, desired.gvks)
         live: dict[ResourceKey, dict[str, Any]] = {}
         cached = self.cache.get
+        misses: list[tuple[ResourceKey, Mapping[str, Any]]] = []
         for key, obj in desired.objects:
             if fetch_missing and desired.hooks and key in desired.hooks:
                 continue  # diff never compares hooks; the plan looks them up in the cache
-            # The cache answers almost always; only a miss costs a coroutine (and maybe a GET).
+            # The cache answers almost always; the misses go together (a LIST or GETs).
             found = cached((key.group, key.kind, key.namespace, key.name))
-            if found is None:
-                found = await self.live.get(key, obj, fetch_missing=fetch_missing)
             if found is not None:
                 live[key] = found
+            else:
+                misses.append((key, obj))
+        if misses:
+            fetched = await self.live.get_many(misses, fetch_missing=fetch_missing)
+            if fetched:  # in the desired order, as the cache hits are
+                live = {k: live.get(k) or fetched[k] for k, _ in desired.objects
+                        if k in live or k in fetched}  # fmt: skip
         for cache_key in self.cache.keys(app.label) - desired.cache_keys:
             extra = self.cache.get(cache_key)
             if extra is not None:
