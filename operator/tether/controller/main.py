@@ -143,7 +143,8 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     source = GitCacheSource(git)
     fetcher = SourceFetcher((cfg.cache_dir or cache_dir()) / "sources")
     runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
-    recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)
+    events = ev.BackgroundSink(KubeEventSink(client))  # off the reconcile's path
+    recorder = ev.EventRecorder(events, instance=cfg.identity)
     repo_patcher: Any = KubeStatusPatcher(client, REPOSITORIES)
     app_patcher = KubeStatusPatcher(client, APPLICATIONS)
     shard = _shard(cfg, client, runtime)
@@ -284,6 +285,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         await server.stop()
         if receiver is not None:
             await receiver.stop()
+        await events.close()
         await engine.close()
     return code
 
