@@ -34,6 +34,7 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 from tether.kube.errors import KubeError, ObjectRef, from_response, transport_error
+from tether.kube.proxy import env_proxy
 from tether.kube.resource import ApiResource
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "apply", "delete"})
@@ -115,6 +116,9 @@ class KubeClient:
         self.counter = counter or RequestCounter()
         self._headers = dict(headers or {})
         self.default_timeout = default_timeout
+        # The environment's proxy once, not per request (see ``kube.proxy``).
+        self._env_proxy = env_proxy(self.host)
+        self._session()._trust_env = False
 
     # -- construction -------------------------------------------------------------
 
@@ -206,6 +210,8 @@ class KubeClient:
             extra["server_hostname"] = rest.server_hostname
         if rest.proxy:
             extra["proxy"] = rest.proxy
+        else:
+            extra.update(self._env_proxy)
         return extra
 
     async def request(
