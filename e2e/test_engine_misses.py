@@ -4,9 +4,10 @@ A desired object the watch cache does not hold is absent or unlabelled (or, for 
 scoped shard, another shard's). The engine answers an app's misses in one place
 with one LIST of the unlabelled objects there; these tests check that this keeps
 what the GETs showed (an unlabelled object exists and differs; one whose tracking
-id names another app is a conflict; an absent one is missing), that a namespace
-with more unlabelled objects than the page goes back to GETs, and that a scoped
-shard never LISTs.
+id names another app is a conflict; an absent one is missing), that an object the
+app's sync just wrote is found while the watch has not brought it yet, that a
+namespace with more unlabelled objects than the page goes back to GETs, and that
+a scoped shard never LISTs.
 """
 
 from __future__ import annotations
@@ -84,6 +85,39 @@ async def test_misses_are_one_list_and_keep_unlabelled_and_conflicting_objects_v
         "new2": Standing.MISSING,
     }
     assert verbs(engine, "list", "get") == {"list": 1, "get": 0}
+
+
+async def test_the_compare_after_a_sync_finds_what_it_wrote_before_the_watch_does(
+    engine: Engine, namespace: str
+) -> None:
+    app = spec_from_flags(app="fresh", namespace=namespace)
+    await watching(engine, app)
+    rendered = [configmap("one"), configmap("two"), configmap("three")]
+    held: list[tuple[Any, dict[str, Any]]] = []
+    apply = engine.cache._apply
+
+    def hold(watch: Any, event: dict[str, Any]) -> str:
+        """The watch lags: its events wait until the test lets them through."""
+        held.append((watch, event))
+        return str(event["object"]["metadata"]["resourceVersion"])
+
+    engine.cache._apply = hold  # type: ignore[method-assign]
+    try:
+        state = await engine.sync(app, rendered)
+        assert state.phase.value == "Succeeded"
+        engine.client.counter.reset()
+        after = await engine.diff(app, rendered, revision="r1", confirm=False)
+        assert held, "the writes' watch events were held"
+        assert set(standings(after).values()) == {Standing.IN_SYNC}, standings(after)
+        assert verbs(engine, "list", "get") == {"list": 0, "get": 3}
+    finally:
+        engine.cache._apply = apply  # type: ignore[method-assign]
+        for watch, event in held:
+            apply(watch, event)
+    engine.client.counter.reset()
+    settled = await engine.diff(app, rendered, revision="r1", confirm=False)
+    assert set(standings(settled).values()) == {Standing.IN_SYNC}
+    assert verbs(engine, "list", "get") == {"list": 0, "get": 0}  # all in the cache now
 
 
 async def test_a_namespace_crowded_with_unlabelled_objects_goes_back_to_gets(

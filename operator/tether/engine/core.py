@@ -12,7 +12,7 @@ from typing import Any
 from tether.appspec import AppSpec
 from tether.engine.desired import Desired, DesiredSet
 from tether.engine.differ import Differ
-from tether.engine.live import LiveReader
+from tether.engine.live import LiveReader, Wanted
 from tether.engine.model import DiffReport
 from tether.engine.syncer import Syncer, plan_id, verdict_of
 from tether.engine.verdicts import VerdictStore
@@ -64,6 +64,8 @@ class Engine:
             self.discovery, self.openapi, self.verdicts, field_manager=field_manager
         )
         self.syncer = Syncer(self.discovery, self.differ, self.live, self.verdicts)
+        # Per app, the keys its last sync wrote, until the watch cache holds them all.
+        self._unseen_writes: dict[AppRef, frozenset[ResourceKey]] = {}
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Engine:
@@ -99,6 +101,7 @@ class Engine:
         await self.cache.unregister(app_instance(app))
         self.desired.forget(app)
         self.verdicts.forget(app)
+        self._unseen_writes.pop(app, None)
 
     async def _live(
         self, app: AppSpec, desired: DesiredSet, *, fetch_missing: bool
@@ -107,7 +110,7 @@ class Engine:
         await self.watch(app, desired.gvks)
         live: dict[ResourceKey, dict[str, Any]] = {}
         cached = self.cache.get
-        misses: list[tuple[ResourceKey, Mapping[str, Any]]] = []
+        misses: list[Wanted] = []
         for key, obj in desired.objects:
             if fetch_missing and desired.hooks and key in desired.hooks:
                 continue  # diff never compares hooks; the plan looks them up in the cache
@@ -118,7 +121,7 @@ class Engine:
             else:
                 misses.append((key, obj))
         if misses:
-            fetched = await self.live.get_many(misses, fetch_missing=fetch_missing)
+            fetched = await self._fetch(app, misses, fetch_missing=fetch_missing)
             if fetched:  # in the desired order, as the cache hits are
                 live = {k: live.get(k) or fetched[k] for k, _ in desired.objects
                         if k in live or k in fetched}  # fmt: skip
@@ -127,6 +130,29 @@ class Engine:
             if extra is not None:
                 live.setdefault(ResourceKey(*cache_key), extra)
         return live
+
+    async def _fetch(
+        self, app: AppSpec, misses: list[Wanted], *, fetch_missing: bool
+    ) -> dict[ResourceKey, dict[str, Any]]:
+        """The cache's misses; the app's own recent writes the watch has not shown yet by GET.
+
+        The other misses are absent or unlabelled, which a LIST of the unlabelled
+        objects answers; an object this process just wrote carries the app label,
+        and until the watch brings it only a GET sees it (else the compare right
+        after a sync would call it missing).
+        """
+        unseen = self._unseen_writes.get(app.ref)
+        if not fetch_missing or unseen is None:
+            return await self.live.get_many(misses, fetch_missing=fetch_missing)
+        ours = [miss for miss in misses if miss[0] in unseen]
+        if not ours:
+            del self._unseen_writes[app.ref]  # the watch has shown every write: LIST again
+            return await self.live.get_many(misses, fetch_missing=True)
+        others = [miss for miss in misses if miss[0] not in unseen]
+        fetched = await self.live.get_many(ours, fetch_missing=True, by_list=False)
+        if others:
+            fetched.update(await self.live.get_many(others, fetch_missing=True))
+        return fetched
 
     # -- verbs ----------------------------------------------------------------------------
 
@@ -226,7 +252,7 @@ class Engine:
         policy); a saved ``state`` of the same plan is resumed.
         """
         plan, desired = await self._plan(app, rendered, revision, prune=prune, sources=sources)
-        return await self.syncer.sync(
+        state = await self.syncer.sync(
             app,
             self.client_for(app),
             plan,
@@ -240,6 +266,10 @@ class Engine:
             progress=progress,
             files=desired.files,
         )
+        written = frozenset(c.key for c in state.changes.entries if c.written is not None)
+        if written and not dry_run:
+            self._unseen_writes[app.ref] = written
+        return state
 
 
 __all__ = ["COMMON_KINDS", "Engine"]

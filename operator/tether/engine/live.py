@@ -77,9 +77,13 @@ class LiveReader:
         return live
 
     async def get_many(
-        self, wanted: Sequence[Wanted], *, fetch_missing: bool = False
+        self, wanted: Sequence[Wanted], *, fetch_missing: bool = False, by_list: bool = True
     ) -> dict[ResourceKey, dict[str, Any]]:
-        """``get`` of each key (those found), by cache, shared LISTs and concurrent GETs."""
+        """``get`` of each key (those found), by cache, shared LISTs and concurrent GETs.
+
+        ``by_list=False`` for objects that may be labelled but not in the cache yet
+        (just written): a LIST of unlabelled objects would call them absent.
+        """
         found: dict[ResourceKey, dict[str, Any]] = {}
         to_get: list[Wanted] = []
         by_place: defaultdict[tuple[ApiResource, str], list[Wanted]] = defaultdict(list)
@@ -87,7 +91,7 @@ class LiveReader:
             cached = self.cache.get((key.group, key.kind, key.namespace, key.name))
             if cached is not None:
                 found[key] = cached
-            elif key.name and fetch_missing and self.unlabelled is not None:
+            elif key.name and fetch_missing and by_list and self.unlabelled is not None:
                 res = await self._resource(key, GVK.of(dict(desired)))
                 if res is not None and self.cache.is_synced(res.gvk) and _listable(res, key):
                     by_place[(res, key.namespace)].append((key, desired))
