@@ -5,13 +5,15 @@ scoped shard, another shard's). The engine answers an app's misses in one place
 with one LIST of the unlabelled objects there; these tests check that this keeps
 what the GETs showed (an unlabelled object exists and differs; one whose tracking
 id names another app is a conflict; an absent one is missing), that an object the
-app's sync just wrote is found while the watch has not brought it yet, that a
+app's sync just wrote is waited for on the watch and, when the watch lags, found by
+GET, that a
 namespace with more unlabelled objects than the page goes back to GETs, and that
 a scoped shard never LISTs.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -87,21 +89,59 @@ async def test_misses_are_one_list_and_keep_unlabelled_and_conflicting_objects_v
     assert verbs(engine, "list", "get") == {"list": 1, "get": 0}
 
 
-async def test_the_compare_after_a_sync_finds_what_it_wrote_before_the_watch_does(
+class LaggingWatch:
+    """The engine's watch events wait until the test lets them through."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.cache = engine.cache
+        self.apply = engine.cache._apply
+        self.held: list[tuple[Any, dict[str, Any]]] = []
+        self.cache._apply = self.hold  # type: ignore[method-assign]
+
+    def hold(self, watch: Any, event: dict[str, Any]) -> str:
+        self.held.append((watch, event))
+        return str(event["object"]["metadata"]["resourceVersion"])
+
+    def release(self) -> None:
+        self.cache._apply = self.apply  # type: ignore[method-assign]
+        held, self.held = self.held, []
+        for watch, event in held:
+            self.apply(watch, event)
+
+
+async def test_the_compare_after_a_sync_waits_for_the_watch_to_bring_what_it_wrote(
     engine: Engine, namespace: str
 ) -> None:
+    app = spec_from_flags(app="waits", namespace=namespace)
+    await watching(engine, app)
+    rendered = [configmap("one"), configmap("two")]
+    lag = LaggingWatch(engine)
+    state = await engine.sync(app, rendered)
+    assert state.phase.value == "Succeeded" and lag.held
+    subscribe = engine.cache.subscribe
+
+    def then_release(label: Any, subscriber: Any) -> Any:
+        """The watch catches up once the compare waits for it."""
+        unsubscribe = subscribe(label, subscriber)
+        asyncio.get_running_loop().call_soon(lag.release)
+        return unsubscribe
+
+    engine.cache.subscribe = then_release  # type: ignore[method-assign]
+    engine.client.counter.reset()
+    after = await engine.diff(app, rendered, revision="r1", confirm=False)
+    assert set(standings(after).values()) == {Standing.IN_SYNC}, standings(after)
+    assert verbs(engine, "list", "get") == {"list": 0, "get": 0}
+
+
+async def test_the_compare_after_a_sync_finds_what_it_wrote_before_the_watch_does(
+    engine: Engine, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tether.engine.core.WRITE_WATCH_WAIT", 0.05)
     app = spec_from_flags(app="fresh", namespace=namespace)
     await watching(engine, app)
     rendered = [configmap("one"), configmap("two"), configmap("three")]
-    held: list[tuple[Any, dict[str, Any]]] = []
-    apply = engine.cache._apply
-
-    def hold(watch: Any, event: dict[str, Any]) -> str:
-        """The watch lags: its events wait until the test lets them through."""
-        held.append((watch, event))
-        return str(event["object"]["metadata"]["resourceVersion"])
-
-    engine.cache._apply = hold  # type: ignore[method-assign]
+    lag = LaggingWatch(engine)
+    held = lag.held
     try:
         state = await engine.sync(app, rendered)
         assert state.phase.value == "Succeeded"
@@ -111,9 +151,7 @@ async def test_the_compare_after_a_sync_finds_what_it_wrote_before_the_watch_doe
         assert set(standings(after).values()) == {Standing.IN_SYNC}, standings(after)
         assert verbs(engine, "list", "get") == {"list": 0, "get": 3}
     finally:
-        engine.cache._apply = apply  # type: ignore[method-assign]
-        for watch, event in held:
-            apply(watch, event)
+        lag.release()
     engine.client.counter.reset()
     settled = await engine.diff(app, rendered, revision="r1", confirm=False)
     assert set(standings(settled).values()) == {Standing.IN_SYNC}

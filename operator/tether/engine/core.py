@@ -6,6 +6,8 @@ the public calls (``diff``, ``plan``, ``sync``, ``watch``, ``forget``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +19,7 @@ from tether.engine.model import DiffReport
 from tether.engine.syncer import Syncer, plan_id, verdict_of
 from tether.engine.verdicts import VerdictStore
 from tether.identity import AppRef, ResourceKey, app_instance
-from tether.kube.cache import ResourceCache
+from tether.kube.cache import CacheEvent, ResourceCache
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
 from tether.kube.openapi import OpenApiCache
@@ -26,6 +28,10 @@ from tether.plan import Plan
 from tether.sync.executor import Persist, Progress
 from tether.sync.state import SyncOperation
 from tether.tenancy import Verdict, service_account_of
+
+# How long the compare after a sync waits for the watch to bring what the sync wrote
+# before it GETs the rest (the watch is usually there within milliseconds).
+WRITE_WATCH_WAIT = 1.0
 
 # Kinds watched for every app so that pruning finds objects of kinds the source dropped.
 COMMON_KINDS: tuple[GVK, ...] = (
@@ -149,10 +155,35 @@ class Engine:
             del self._unseen_writes[app.ref]  # the watch has shown every write: LIST again
             return await self.live.get_many(misses, fetch_missing=True)
         others = [miss for miss in misses if miss[0] not in unseen]
+        await self._watch_brings(app, ours)  # cheaper than a GET each, when it is quick
         fetched = await self.live.get_many(ours, fetch_missing=True, by_list=False)
         if others:
             fetched.update(await self.live.get_many(others, fetch_missing=True))
         return fetched
+
+    async def _watch_brings(self, app: AppSpec, written: list[Wanted]) -> None:
+        """Wait (``WRITE_WATCH_WAIT`` at most) for the watch to bring objects just written."""
+        pending = {
+            (key.group, key.kind, key.namespace, key.name)
+            for key, obj in written
+            if self.cache.is_synced(GVK.of(dict(obj)))
+        }
+        pending = {key for key in pending if self.cache.get(key) is None}
+        if not pending:
+            return
+        arrived = asyncio.Event()
+
+        def seen(event: CacheEvent) -> None:
+            pending.discard(event.key)
+            if not pending:
+                arrived.set()
+
+        unsubscribe = self.cache.subscribe(app.label, seen)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), WRITE_WATCH_WAIT)
+        finally:
+            unsubscribe()
 
     # -- verbs ----------------------------------------------------------------------------
 
