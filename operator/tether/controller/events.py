@@ -7,8 +7,8 @@ API server with writes. Posting goes through an ``EventSink`` (the Kubernetes
 API in the operator, a list in tests).
 
 ``BackgroundSink`` takes the POSTs off the reconcile's path: a reconcile hands
-its Event to a bounded queue (waiting only when it is full) and one task posts
-them in order. A failing sink is logged when it starts failing and once more
+its Event to a bounded queue (waiting only when it is full) and a few tasks post
+them, each object's Events in order. A failing sink is logged when it starts failing and once more
 when it recovers, with the count lost meanwhile; Events still queued at shutdown
 are posted within a grace period, and any left are counted in the log.
 """
@@ -159,31 +159,44 @@ class EventRecorder:
 
 
 class BackgroundSink:
-    """An EventSink that queues (bounded) and posts through ``sink`` from one task, in order."""
+    """An EventSink that queues (bounded) and posts through ``sink`` from a few tasks.
 
-    def __init__(self, sink: EventSink, *, capacity: int = 1024) -> None:
+    Each involved object's Events go through one lane (by uid, else name), so they
+    are posted in the order they were made; ``lanes`` objects post at once.
+    """
+
+    def __init__(self, sink: EventSink, *, capacity: int = 1024, lanes: int = 4) -> None:
         self.sink = sink
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(capacity)
-        self._task: asyncio.Task[None] | None = None
+        size = max(1, capacity // lanes)
+        self._queues: list[asyncio.Queue[tuple[str, dict[str, Any]]]] = [
+            asyncio.Queue(size) for _ in range(lanes)
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
         self._failing = ""  # the error of the current run of failures, logged once
         self._failed = 0
         self._unposted = 0  # queued or in flight
 
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._post_all(), name="tether-events")
-        await self._queue.put((namespace, event))  # waits only while the queue is full
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._post_all(queue), name=f"tether-events-{i}")
+                for i, queue in enumerate(self._queues)
+            ]
+        involved = event.get("involvedObject") or {}
+        lane = hash(involved.get("uid") or (namespace, involved.get("name")))
+        # Waits only while the lane is full: bounded, and nothing dropped.
+        await self._queues[lane % len(self._queues)].put((namespace, event))
         self._unposted += 1
 
     async def close(self, grace: float = 5.0) -> None:
         """Post what is queued (at most ``grace`` seconds), then stop; say what was left."""
-        if self._task is None:
+        if not self._tasks:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), grace)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._unposted or self._failed:
             log.warning(
                 "%d events not posted at shutdown, %d failed to post",
@@ -191,9 +204,9 @@ class BackgroundSink:
                 self._failed,
             )
 
-    async def _post_all(self) -> None:
+    async def _post_all(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
         while True:
-            namespace, event = await self._queue.get()
+            namespace, event = await queue.get()
             try:
                 await self.sink.create_event(namespace, event)
             except Exception as exc:  # an Event is never worth stopping the others for
@@ -201,7 +214,7 @@ class BackgroundSink:
             else:
                 self._recovered()
             finally:  # a cancelled post stays counted as not posted
-                self._queue.task_done()
+                queue.task_done()
             self._unposted -= 1
 
     def _fail(self, event: dict[str, Any], exc: Exception) -> None:

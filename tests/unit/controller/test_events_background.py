@@ -26,8 +26,8 @@ class HeldSink:
         self.posted.append(event["reason"])
 
 
-def event(reason: str) -> dict[str, Any]:
-    return {"reason": reason, "involvedObject": {"namespace": "ns", "name": "web"}}
+def event(reason: str, name: str = "web") -> dict[str, Any]:
+    return {"reason": reason, "involvedObject": {"namespace": "ns", "name": name, "uid": name}}
 
 
 async def test_the_caller_does_not_wait_for_the_post_and_order_is_kept() -> None:
@@ -41,13 +41,27 @@ async def test_the_caller_does_not_wait_for_the_post_and_order_is_kept() -> None
     assert sink.posted == ["SyncStarted", "Adopted", "SyncSucceeded"]
 
 
+async def test_objects_post_in_parallel_lanes_each_in_its_own_order() -> None:
+    sink = HeldSink()
+    background = BackgroundSink(sink, lanes=4)
+    made = [(f"app{i}", reason) for i in range(8) for reason in ("SyncStarted", "SyncSucceeded")]
+    for name, reason in made:
+        await background.create_event("ns", event(f"{name}:{reason}", name))
+    sink.go.set()
+    await background.close()
+    assert sorted(sink.posted) == sorted(f"{n}:{r}" for n, r in made)
+    for i in range(8):
+        mine = [p for p in sink.posted if p.startswith(f"app{i}:")]
+        assert mine == [f"app{i}:SyncStarted", f"app{i}:SyncSucceeded"]
+
+
 async def test_a_full_queue_makes_the_caller_wait_instead_of_dropping() -> None:
     sink = HeldSink()
-    background = BackgroundSink(sink, capacity=1)
+    background = BackgroundSink(sink, capacity=1, lanes=1)
     await background.create_event("ns", event("one"))  # taken by the poster, held
     await asyncio.sleep(0)
     await background.create_event("ns", event("two"))  # fills the queue
-    assert background._queue.full()
+    assert background._queues[0].full()
     third = asyncio.create_task(background.create_event("ns", event("three")))
     await asyncio.sleep(0)  # its one step: put() on a full queue that nobody drains yet
     assert not third.done()  # bounded: it waits for room
@@ -67,7 +81,7 @@ async def test_failures_are_logged_once_per_error_and_counted_at_recovery(
     with caplog.at_level(logging.WARNING, logger="tether.controller.events"):
         for reason in ("a", "b", "c"):
             await background.create_event("ns", event(reason))
-        await background._queue.join()
+        await asyncio.gather(*(q.join() for q in background._queues))
         sink.fail_with = None
         await background.create_event("ns", event("d"))
         await background.close()
