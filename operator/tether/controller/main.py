@@ -57,7 +57,7 @@ class OperatorConfig:
     clusterwide: bool = False
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
-    concurrency: int = 8
+    concurrency: int = 32
     cache_dir: Path | None = None
     allow_file_urls: tuple[Path, ...] = ()  # folders file:// Repository URLs may name
     kubeconfig: str | None = None
