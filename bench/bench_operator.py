@@ -213,7 +213,8 @@ def app_states(kubeconfig: Path) -> list[tuple[str, str, str]]:
 async def edit_latencies(
     kubeconfig: Path,
     apps: Iterable[int],
-    settled: Callable[[Any, Any, int], Awaitable[bool]],
+    settled: Callable[[Any, Any, int, str], Awaitable[bool]],
+    ns: str = NS,
 ) -> list[float]:
     """Per app: edit its first ConfigMap live, then time until ``settled`` says so."""
     from tether.kube.client import KubeClient
@@ -225,10 +226,10 @@ async def edit_latencies(
     try:
         for a in apps:
             await client.patch(
-                cms, f"app{a:03d}-cm0", {"data": {"index": f"live-{a}"}}, namespace=NS
+                cms, f"app{a:03d}-cm0", {"data": {"index": f"live-{a}"}}, namespace=ns
             )
             started = time.perf_counter()
-            while not await settled(client, cms, a):
+            while not await settled(client, cms, a, ns):
                 if time.perf_counter() - started > 30:
                     out.append(float("inf"))
                     break
@@ -240,17 +241,17 @@ async def edit_latencies(
     return out
 
 
-async def out_of_sync(client: Any, _cms: Any, a: int) -> bool:
+async def out_of_sync(client: Any, _cms: Any, a: int, ns: str) -> bool:
     """The app's status says OutOfSync."""
     from tether.controller.kubeio import APPLICATIONS
 
-    body = await client.get(APPLICATIONS, f"app{a:03d}", NS)
+    body = await client.get(APPLICATIONS, f"app{a:03d}", ns)
     return ((body.get("status") or {}).get("sync") or {}).get("status") == "OutOfSync"
 
 
-async def healed(client: Any, cms: Any, a: int) -> bool:
+async def healed(client: Any, cms: Any, a: int, ns: str) -> bool:
     """selfHeal put Git's value back."""
-    body = await client.get(cms, f"app{a:03d}-cm0", NS)
+    body = await client.get(cms, f"app{a:03d}-cm0", ns)
     return (body.get("data") or {}).get("index") == "0"
 
 
