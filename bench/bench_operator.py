@@ -64,14 +64,14 @@ def make_repo(base: Path, apps: int, objects: int) -> Path:
     return work
 
 
-def kubectl(kubeconfig: Path, *args: str, input: str | None = None) -> str:
+def kubectl(kubeconfig: Path, *args: str, input: str | None = None, timeout: float = 600) -> str:
     proc = subprocess.run(
         [find_tool("kubectl"), f"--kubeconfig={kubeconfig}", *args],
         input=input,
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=timeout,
     )
     if proc.returncode != 0:
         raise SystemExit(f"kubectl {' '.join(args)} failed: {proc.stderr}")
