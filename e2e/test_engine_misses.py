@@ -156,6 +156,7 @@ async def test_the_compare_after_a_sync_finds_what_it_wrote_before_the_watch_doe
     settled = await engine.diff(app, rendered, revision="r1", confirm=False)
     assert set(standings(settled).values()) == {Standing.IN_SYNC}
     assert verbs(engine, "list", "get") == {"list": 0, "get": 0}  # all in the cache now
+    assert app.ref not in engine._unseen_writes  # nothing kept per app once seen
 
 
 async def test_a_namespace_crowded_with_unlabelled_objects_goes_back_to_gets(

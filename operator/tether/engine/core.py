@@ -126,7 +126,7 @@ class Engine:
                 live[key] = found
             else:
                 misses.append((key, obj))
-        if misses:
+        if misses or (fetch_missing and app.ref in self._unseen_writes):
             fetched = await self._fetch(app, misses, fetch_missing=fetch_missing)
             if fetched:  # in the desired order, as the cache hits are
                 live = {k: live.get(k) or fetched[k] for k, _ in desired.objects
