@@ -69,6 +69,25 @@ async def test_new_commit_is_fetched_incrementally(
         assert old.kind("new.yaml") is None
 
 
+async def test_a_pooled_repository_reads_a_commit_fetched_after_it_was_opened(
+    remote: Remote, fresh_repo: tuple[Path, Path], cache: GitCache
+) -> None:
+    bare, work = fresh_repo
+    url = remote.url(bare)
+    first = await cache.fetch(url, "main", remote.auth, insecure=remote.insecure)
+    path = str(cache.repo_path(url))
+    with cache.tree(first) as tree:  # opens the repository, maps the first pack
+        assert tree.read("file3.yaml") == b"n: 3\n"
+    assert cache.repos.idle(path) == 1  # kept open, not closed
+    sha = push_commit(work, {"new.yaml": "kind: New\n"})
+    second = await cache.fetch(url, "main", remote.auth, insecure=remote.insecure)
+    assert second.commit == sha
+    with cache.tree(second) as tree:
+        assert cache.repos.idle(path) == 0  # the same repository, lent again
+        assert tree.read("new.yaml") == b"kind: New\n"  # in a pack it had not seen
+    assert cache.repos.idle(path) == 1
+
+
 async def test_concurrent_fetches_share_one(
     http_remote: Remote, http_server: HttpGitServer, fresh_repo: tuple[Path, Path], cache: GitCache
 ) -> None:

@@ -112,7 +112,7 @@ def test_deployment_is_locked_down_with_probes_and_writable_folders() -> None:
         "run",
         "--all-namespaces",
         "--metrics-port=8080",
-        "--concurrency=4",
+        "--concurrency=32",
         "--log-format=json",
         "--log-level=info",
         "--cache-dir=/var/cache/tether",

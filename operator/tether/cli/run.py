@@ -42,9 +42,11 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
-    default=8,
+    default=32,
     show_default=True,
-    help="Applications reconciled at once.",
+    help="Applications reconciled at once. A reconcile mostly waits on the API server, "
+    "so more workers converge faster (200 apps: 32 took 0.6-0.7x the time of 8) for a "
+    "few MiB.",
 )
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True

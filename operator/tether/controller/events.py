@@ -5,10 +5,18 @@ and drops repeats of the same (object, reason, message) for a quiet period so
 that a reconcile loop that keeps seeing the same failure does not flood the
 API server with writes. Posting goes through an ``EventSink`` (the Kubernetes
 API in the operator, a list in tests).
+
+``BackgroundSink`` takes the POSTs off the reconcile's path: a reconcile hands
+its Event to a bounded queue (waiting only when it is full) and a few tasks post
+them, each object's Events in order. A failing sink is logged when it starts failing and once more
+when it recovers, with the count lost meanwhile; Events still queued at shutdown
+are posted within a grace period, and any left are counted in the log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -148,6 +156,85 @@ class EventRecorder:
             return
         horizon = now - self.quiet_seconds
         self._recent = {k: t for k, t in self._recent.items() if t >= horizon}
+
+
+class BackgroundSink:
+    """An EventSink that queues (bounded) and posts through ``sink`` from a few tasks.
+
+    Each involved object's Events go through one lane (by uid, else name), so they
+    are posted in the order they were made; ``lanes`` objects post at once.
+    """
+
+    def __init__(self, sink: EventSink, *, capacity: int = 1024, lanes: int = 4) -> None:
+        self.sink = sink
+        size = max(1, capacity // lanes)
+        self._queues: list[asyncio.Queue[tuple[str, dict[str, Any]]]] = [
+            asyncio.Queue(size) for _ in range(lanes)
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._failing = ""  # the error of the current run of failures, logged once
+        self._failed = 0
+        self._unposted = 0  # queued or in flight
+
+    async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._post_all(queue), name=f"tether-events-{i}")
+                for i, queue in enumerate(self._queues)
+            ]
+        involved = event.get("involvedObject") or {}
+        lane = hash(involved.get("uid") or (namespace, involved.get("name")))
+        # Waits only while the lane is full: bounded, and nothing dropped.
+        await self._queues[lane % len(self._queues)].put((namespace, event))
+        self._unposted += 1
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Post what is queued (at most ``grace`` seconds), then stop; say what was left."""
+        if not self._tasks:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._unposted or self._failed:
+            log.warning(
+                "%d events not posted at shutdown, %d failed to post",
+                self._unposted,
+                self._failed,
+            )
+
+    async def _post_all(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+        while True:
+            namespace, event = await queue.get()
+            try:
+                await self.sink.create_event(namespace, event)
+            except Exception as exc:  # an Event is never worth stopping the others for
+                self._fail(event, exc)
+            else:
+                self._recovered()
+            finally:  # a cancelled post stays counted as not posted
+                queue.task_done()
+            self._unposted -= 1
+
+    def _fail(self, event: dict[str, Any], exc: Exception) -> None:
+        self._failed += 1
+        error = str(exc)
+        if error != self._failing:
+            involved = event.get("involvedObject") or {}
+            log.warning(
+                "could not post event %s on %s/%s: %s (logged once until it changes)",
+                event.get("reason"),
+                involved.get("namespace"),
+                involved.get("name"),
+                error,
+            )
+            self._failing = error
+
+    def _recovered(self) -> None:
+        if self._failing:
+            log.warning("posting events again; %d failed meanwhile", self._failed)
+            self._failing, self._failed = "", 0
 
 
 class ListSink:

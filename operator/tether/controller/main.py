@@ -63,7 +63,7 @@ class OperatorConfig:
     clusterwide: bool = False
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
-    concurrency: int = 8
+    concurrency: int = 32
     cache_dir: Path | None = None
     allow_file_urls: tuple[Path, ...] = ()  # folders file:// Repository URLs may name
     kubeconfig: str | None = None
@@ -138,7 +138,8 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
     source = GitCacheSource(git)
     fetcher = SourceFetcher((cfg.cache_dir or cache_dir()) / "sources")
     runtime = Runtime(concurrency=cfg.concurrency, repo_concurrency=max(2, cfg.concurrency // 4))
-    recorder = ev.EventRecorder(KubeEventSink(client), instance=cfg.identity)
+    events = ev.BackgroundSink(KubeEventSink(client))  # off the reconcile's path
+    recorder = ev.EventRecorder(events, instance=cfg.identity)
     repo_patcher: Any = KubeStatusPatcher(client, REPOSITORIES)
     app_patcher = KubeStatusPatcher(client, APPLICATIONS)
     shard = _shard(cfg, client, runtime)
@@ -278,6 +279,7 @@ async def run_operator(cfg: OperatorConfig, *, stop: asyncio.Event | None = None
         await server.stop()
         if receiver is not None:
             await receiver.stop()
+        await events.close()
         await engine.close()
     return code
 

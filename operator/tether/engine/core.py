@@ -6,18 +6,20 @@ the public calls (``diff``, ``plan``, ``sync``, ``watch``, ``forget``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tether.appspec import AppSpec
 from tether.engine.desired import Desired, DesiredSet
 from tether.engine.differ import Differ
-from tether.engine.live import LiveReader
+from tether.engine.live import LiveReader, Wanted
 from tether.engine.model import DiffReport
 from tether.engine.syncer import Syncer, plan_id, verdict_of
 from tether.engine.verdicts import VerdictStore
 from tether.identity import AppRef, ResourceKey, app_instance
-from tether.kube.cache import ResourceCache
+from tether.kube.cache import CacheEvent, ResourceCache
 from tether.kube.client import KubeClient
 from tether.kube.discovery import Discovery
 from tether.kube.openapi import OpenApiCache
@@ -26,6 +28,10 @@ from tether.plan import Plan
 from tether.sync.executor import Persist, Progress
 from tether.sync.state import SyncOperation
 from tether.tenancy import Verdict, service_account_of
+
+# How long the compare after a sync waits for the watch to bring what the sync wrote
+# before it GETs the rest (the watch is usually there within milliseconds).
+WRITE_WATCH_WAIT = 1.0
 
 # Kinds watched for every app so that pruning finds objects of kinds the source dropped.
 COMMON_KINDS: tuple[GVK, ...] = (
@@ -57,11 +63,15 @@ class Engine:
         self.field_manager = field_manager
         self.verdicts = VerdictStore()
         self.desired = Desired(self.discovery)
-        self.live = LiveReader(client, self.discovery, self.cache)
+        self.live = LiveReader(
+            client, self.discovery, self.cache, cache_holds_all_labelled=not scoped_cache
+        )
         self.differ = Differ(
             self.discovery, self.openapi, self.verdicts, field_manager=field_manager
         )
         self.syncer = Syncer(self.discovery, self.differ, self.live, self.verdicts)
+        # Per app, the keys its last sync wrote, until the watch cache holds them all.
+        self._unseen_writes: dict[AppRef, frozenset[ResourceKey]] = {}
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Engine:
@@ -97,6 +107,7 @@ class Engine:
         await self.cache.unregister(app_instance(app))
         self.desired.forget(app)
         self.verdicts.forget(app)
+        self._unseen_writes.pop(app, None)
 
     async def _live(
         self, app: AppSpec, desired: DesiredSet, *, fetch_missing: bool
@@ -105,20 +116,74 @@ class Engine:
         await self.watch(app, desired.gvks)
         live: dict[ResourceKey, dict[str, Any]] = {}
         cached = self.cache.get
+        misses: list[Wanted] = []
         for key, obj in desired.objects:
             if fetch_missing and desired.hooks and key in desired.hooks:
                 continue  # diff never compares hooks; the plan looks them up in the cache
-            # The cache answers almost always; only a miss costs a coroutine (and maybe a GET).
+            # The cache answers almost always; the misses go together (a LIST or GETs).
             found = cached((key.group, key.kind, key.namespace, key.name))
-            if found is None:
-                found = await self.live.get(key, obj, fetch_missing=fetch_missing)
             if found is not None:
                 live[key] = found
+            else:
+                misses.append((key, obj))
+        if misses or (fetch_missing and app.ref in self._unseen_writes):
+            fetched = await self._fetch(app, misses, fetch_missing=fetch_missing)
+            if fetched:  # in the desired order, as the cache hits are
+                live = {k: live.get(k) or fetched[k] for k, _ in desired.objects
+                        if k in live or k in fetched}  # fmt: skip
         for cache_key in self.cache.keys(app.label) - desired.cache_keys:
             extra = self.cache.get(cache_key)
             if extra is not None:
                 live.setdefault(ResourceKey(*cache_key), extra)
         return live
+
+    async def _fetch(
+        self, app: AppSpec, misses: list[Wanted], *, fetch_missing: bool
+    ) -> dict[ResourceKey, dict[str, Any]]:
+        """The cache's misses; the app's own recent writes the watch has not shown yet by GET.
+
+        The other misses are absent or unlabelled, which a LIST of the unlabelled
+        objects answers; an object this process just wrote carries the app label,
+        and until the watch brings it only a GET sees it (else the compare right
+        after a sync would call it missing).
+        """
+        unseen = self._unseen_writes.get(app.ref)
+        if not fetch_missing or unseen is None:
+            return await self.live.get_many(misses, fetch_missing=fetch_missing)
+        ours = [miss for miss in misses if miss[0] in unseen]
+        if not ours:
+            del self._unseen_writes[app.ref]  # the watch has shown every write: LIST again
+            return await self.live.get_many(misses, fetch_missing=True)
+        others = [miss for miss in misses if miss[0] not in unseen]
+        await self._watch_brings(app, ours)  # cheaper than a GET each, when it is quick
+        fetched = await self.live.get_many(ours, fetch_missing=True, by_list=False)
+        if others:
+            fetched.update(await self.live.get_many(others, fetch_missing=True))
+        return fetched
+
+    async def _watch_brings(self, app: AppSpec, written: list[Wanted]) -> None:
+        """Wait (``WRITE_WATCH_WAIT`` at most) for the watch to bring objects just written."""
+        pending = {
+            (key.group, key.kind, key.namespace, key.name)
+            for key, obj in written
+            if self.cache.is_synced(GVK.of(dict(obj)))
+        }
+        pending = {key for key in pending if self.cache.get(key) is None}
+        if not pending:
+            return
+        arrived = asyncio.Event()
+
+        def seen(event: CacheEvent) -> None:
+            pending.discard(event.key)
+            if not pending:
+                arrived.set()
+
+        unsubscribe = self.cache.subscribe(app.label, seen)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), WRITE_WATCH_WAIT)
+        finally:
+            unsubscribe()
 
     # -- verbs ----------------------------------------------------------------------------
 
@@ -218,7 +283,7 @@ class Engine:
         policy); a saved ``state`` of the same plan is resumed.
         """
         plan, desired = await self._plan(app, rendered, revision, prune=prune, sources=sources)
-        return await self.syncer.sync(
+        state = await self.syncer.sync(
             app,
             self.client_for(app),
             plan,
@@ -232,6 +297,10 @@ class Engine:
             progress=progress,
             files=desired.files,
         )
+        written = frozenset(c.key for c in state.changes.entries if c.written is not None)
+        if written and not dry_run:
+            self._unseen_writes[app.ref] = written
+        return state
 
 
 __all__ = ["COMMON_KINDS", "Engine"]

@@ -64,6 +64,7 @@ from tether.git.errors import (
     RefNotFoundError,
     RepositoryNotFoundError,
 )
+from tether.git.repopool import RepoPool
 from tether.git.revisions import RemoteRefs, Resolved, resolve_revision
 from tether.git.transport import Connection, connect, translate_error
 from tether.git.tree import GitTree, TreeMemo
@@ -144,6 +145,7 @@ class GitCache:
         self._salt: bytes | None = None
         self._proofs: dict[Grant, float] = {}
         self.trees = TreeMemo()  # parsed trees shared by every app's renders
+        self.repos = RepoPool()  # open repositories lent to one tree at a time
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: dict[tuple[object, ...], asyncio.Future[Snapshot]] = {}
         self._network_pool = ThreadPoolExecutor(NETWORK_THREADS, thread_name_prefix="tether-git")
@@ -250,8 +252,14 @@ class GitCache:
         Only ``fetch``/``resolve`` make snapshots after a proof of access; callers
         keep each snapshot with the credentials it was fetched for.
         """
-        repo = Repo(str(self.repo_path(snapshot.url)))
-        return GitTree(repo, snapshot.commit, owns_repo=True, memo=self.trees)
+        path = str(self.repo_path(snapshot.url))
+        repo = self.repos.take(path)
+        return GitTree(
+            repo,
+            snapshot.commit,
+            memo=self.trees,
+            release=lambda done: self.repos.give(path, done),
+        )
 
     def proven(self, grant: Grant, max_age: float) -> bool:
         """Whether the server accepted ``grant`` less than ``max_age`` seconds ago."""

@@ -23,7 +23,7 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -92,21 +92,32 @@ class GitTree:
         *,
         owns_repo: bool = False,
         memo: TreeMemo | None = None,
+        release: Callable[[Repo], None] | None = None,
     ) -> None:
         self._repo = repo
         self._store = repo.object_store
         self._owns_repo = owns_repo
+        self._release = release  # hands the repository back (a pool's) instead of closing
         # Without a shared memo, one of its own: a render reads each folder many times.
         self._memo = memo if memo is not None else TreeMemo(10_000)
         self._memo_key = str(repo.path)
-        obj = self._store[ObjectID(commit.encode())]
+        try:
+            obj = self._store[ObjectID(commit.encode())]
+        except BaseException:
+            self.close()
+            raise
         if not isinstance(obj, Commit):
+            self.close()
             raise TreeError(f"{commit} is not a commit")
         self.commit = commit
         self._root = obj.tree
 
     def close(self) -> None:
-        if self._owns_repo:
+        release, self._release = self._release, None
+        if release is not None:
+            release(self._repo)
+        elif self._owns_repo:
+            self._owns_repo = False
             self._repo.close()
 
     def __enter__(self) -> GitTree:

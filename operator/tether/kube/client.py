@@ -36,6 +36,7 @@ import aiohttp
 from tether.kube.auth import Authenticator, ssl_context
 from tether.kube.errors import ObjectRef, from_response, transport_error
 from tether.kube.kubeconfig import Credentials, load_credentials
+from tether.kube.proxy import env_proxy
 from tether.kube.resource import ApiResource
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "apply", "delete"})
@@ -116,17 +117,25 @@ class Connection:
         tls: ssl_module.SSLContext | bool = (
             ssl_context(creds) if creds.server.startswith("https://") else False
         )
-        return cls(creds, Authenticator(creds), tls, new_session(tls, limit=pool_size))
+        session = new_session(tls, limit=pool_size, trust_env=False)
+        return cls(creds, Authenticator(creds), tls, session)
 
 
 def new_session(
-    tls: ssl_module.SSLContext | bool, *, limit: int, headers: Mapping[str, str] | None = None
+    tls: ssl_module.SSLContext | bool,
+    *,
+    limit: int,
+    headers: Mapping[str, str] | None = None,
+    trust_env: bool = True,
 ) -> aiohttp.ClientSession:
-    """An aiohttp session for the API server (Tether's own, or one handed to kopf)."""
+    """An aiohttp session for the API server (Tether's own, or one handed to kopf).
+
+    ``trust_env`` honours HTTPS_PROXY/NO_PROXY as kubectl does, looked up per request;
+    Tether's own session passes the proxy it read once instead."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, ssl=tls),
         headers=headers,
-        trust_env=True,  # HTTPS_PROXY/NO_PROXY, as kubectl honours them
+        trust_env=trust_env,
         read_bufsize=2**21,  # a watch event may carry a large object
     )
 
@@ -146,7 +155,10 @@ class KubeClient:
         self.counter = counter or RequestCounter()
         self._headers = dict(headers or {})
         self.default_timeout = default_timeout
-        self._extra: dict[str, Any] = {"proxy": connection.credentials.proxy_url or None}
+        # The kubeconfig's proxy-url, else the environment's proxy read once, not per
+        # request (see ``kube.proxy``): Tether's session does not trust_env.
+        proxy_url = connection.credentials.proxy_url
+        self._extra: dict[str, Any] = {"proxy": proxy_url} if proxy_url else env_proxy(self.host)
 
     # -- construction -------------------------------------------------------------
 
