@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,14 +48,15 @@ from bench_operator import (
     bench_world,
     cpu_seconds,
     edit_latencies,
-    free_port,
     healed,
     kubectl,
+    launch_operator,
     make_repo,
     objects_yaml,
     out_of_sync,
     pct,
     rss_mib,
+    stop_operator,
 )
 from tether.sharding.claims import CLAIM_ANNOTATION
 from tether.tools import find_tool
@@ -64,18 +64,19 @@ from tether.tools import find_tool
 ONE, SHARDED = "bench-one", "bench-shards"
 
 
+def app_state(obj: dict[str, Any]) -> tuple[bool, str]:
+    """An Application's (Synced and Healthy, claiming shard)."""
+    status = obj.get("status") or {}
+    ok = (status.get("sync") or {}).get("status") == "Synced" and (status.get("health") or {}).get(
+        "status"
+    ) == "Healthy"
+    return ok, ((obj.get("metadata") or {}).get("annotations") or {}).get(CLAIM_ANNOTATION, "")
+
+
 def states(kubeconfig: Path, ns: str) -> dict[str, tuple[bool, str]]:
     """app name -> (Synced and Healthy, claiming shard)."""
     doc = json.loads(kubectl(kubeconfig, "get", "applications.tether.dev", "-n", ns, "-o", "json"))
-    out = {}
-    for item in doc["items"]:
-        status = item.get("status") or {}
-        ok = (status.get("sync") or {}).get("status") == "Synced" and (
-            status.get("health") or {}
-        ).get("status") == "Healthy"
-        claim = (item["metadata"].get("annotations") or {}).get(CLAIM_ANNOTATION, "")
-        out[item["metadata"]["name"]] = (ok, claim)
-    return out
+    return {item["metadata"]["name"]: app_state(item) for item in doc["items"]}
 
 
 def wait(what: str, check: Any, timeout: float, every: float = 0.5) -> None:
@@ -84,40 +85,6 @@ def wait(what: str, check: Any, timeout: float, every: float = 0.5) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(every)
-
-
-def start(
-    kubeconfig: Path, tmp: Path, name: str, *args: str
-) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    folder = tmp / name
-    folder.mkdir()
-    log = open(folder / "operator.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("tether")),
-            "run",
-            f"--kubeconfig={kubeconfig}",
-            "--metrics-host=127.0.0.1",
-            f"--metrics-port={port}",
-            f"--cache-dir={folder / 'cache'}",
-            "--log-level=warning",
-            *args,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return proc, port
-
-
-def ready(proc: subprocess.Popen[bytes], port: int) -> bool:
-    if proc.poll() is not None:
-        raise SystemExit(f"an operator exited with {proc.returncode}")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def converge(
@@ -163,13 +130,7 @@ async def create_all(kubeconfig: Path, docs: list[dict[str, Any]], concurrency: 
 
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_operator(proc)
 
 
 class AppWatch:
@@ -196,13 +157,8 @@ class AppWatch:
         return str(listed["metadata"]["resourceVersion"])
 
     def _see(self, obj: dict[str, Any]) -> None:
-        meta = obj.get("metadata") or {}
-        status = obj.get("status") or {}
-        ok = (status.get("sync") or {}).get("status") == "Synced" and (
-            status.get("health") or {}
-        ).get("status") == "Healthy"
-        claim = (meta.get("annotations") or {}).get(CLAIM_ANNOTATION, "")
-        name = str(meta.get("name"))
+        ok, claim = app_state(obj)
+        name = str((obj.get("metadata") or {}).get("name"))
         with self._lock:
             self.state[name] = (ok, claim)
             if claim in self.wanted:
@@ -311,9 +267,8 @@ class Single:
 
 def run_single(kubeconfig: Path, tmp: Path, url: str, args: argparse.Namespace) -> Single:
     """Steps 2: one replica converges, idles for an interval, and heals live edits."""
-    one, port = start(kubeconfig, tmp, "one", f"--namespace={ONE}", *common(args))
+    one, port = launch_operator(kubeconfig, tmp, "one", [f"--namespace={ONE}", *common(args)])
     try:
-        wait("the single replica to be ready", lambda: ready(one, port), timeout=120)
         time.sleep(3)  # let the informers' first lists settle
         rss_ready, cpu_before = rss_mib(one.pid), cpu_seconds(one.pid)
         cluster_before = control_plane_cpu(tmp)
@@ -432,17 +387,15 @@ def run_shards(
     """Steps 3 and 4: K shards converge the same apps (all with selfHeal, so a moved app
     heals), then one is SIGKILLed."""
     shards: dict[str, subprocess.Popen[bytes]] = {}
-    ports = {}
     for i in range(args.shards):
         name = f"shard-{i}"
-        shards[name], ports[name] = start(
-            kubeconfig, tmp, name, f"--namespace={SHARDED}", *common(args),
-            f"--shards={args.shards}", f"--shard-id={name}",
-            f"--shard-lease-duration={args.lease}", f"--shard-renew-period={args.renew}",
+        shards[name], _port = launch_operator(
+            kubeconfig, tmp, name,
+            [f"--namespace={SHARDED}", *common(args), f"--shards={args.shards}",
+             f"--shard-id={name}", f"--shard-lease-duration={args.lease}",
+             f"--shard-renew-period={args.renew}"],
         )  # fmt: skip
         procs.append(shards[name])
-    for name, proc in shards.items():
-        wait(f"{name} to be ready", lambda p=proc, n=name: ready(p, ports[n]), timeout=120)
     cpu_before = sum(cpu_seconds(p.pid) for p in shards.values()), control_plane_cpu(tmp)
     sharded = converge(
         kubeconfig, SHARDED, args.apps, url, claimed=True, interval="5m", edits=args.apps
