@@ -168,7 +168,7 @@ class Engine:
             for key, obj in written
             if self.cache.is_synced(GVK.of(dict(obj)))
         }
-        pending = {key for key in pending if self.cache.get(key) is None}
+        pending = {key for key in pending if not self.cache.holds(key)}
         if not pending:
             return
         arrived = asyncio.Event()

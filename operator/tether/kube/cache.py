@@ -330,6 +330,10 @@ class ResourceCache:
         obj: dict[str, Any] = unpack(cached.packed)
         return obj
 
+    def holds(self, key: ObjKey) -> bool:
+        """Whether an object is cached at ``key`` (without decoding it, as ``get`` does)."""
+        return key in self._objects
+
     def objects(self, app: str) -> list[dict[str, Any]]:
         objects = self._objects
         return [unpack(objects[k].packed) for k in self._by_app.get(app, ()) if k in objects]

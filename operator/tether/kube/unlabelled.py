@@ -45,7 +45,7 @@ PAGE_FLOOR = 16
 CROWDED_SECONDS = 300.0
 _CROWDED_MAX = 4096
 
-Place = tuple[str, str]  # the resource's collection path, namespace
+Place = str  # the resource's collection path (it names the namespace)
 Unlabelled = dict[str, dict[str, Any]]  # name -> object, complete for its place
 
 
@@ -133,7 +133,7 @@ class UnlabelledLister:
 
     @staticmethod
     def _place(res: ApiResource, namespace: str) -> Place:
-        return (res.path(namespace or None), namespace)
+        return res.path(namespace or None)
 
     def _is_crowded(self, place: Place) -> bool:
         until = self._crowded.get(place)
