@@ -30,6 +30,7 @@ from tether.controller.ports import (
     SyncOutcome,
 )
 from tether.controller.rendering import SourceTree, render_sources_blocking
+from tether.diff.lastapplied import LAST_APPLIED
 from tether.engine import Engine, Standing
 from tether.errors import TetherError
 from tether.git.auth import GitAuth
@@ -125,7 +126,7 @@ def drifted_fields(patch: Mapping[str, Any], prefix: str = "", limit: int = 20) 
 def _non_tracking(annotations: Any) -> bool:
     if not isinstance(annotations, Mapping):
         return True
-    ignored = {"kubectl.kubernetes.io/last-applied-configuration", TRACKING_ANNOTATION}
+    ignored = {LAST_APPLIED, TRACKING_ANNOTATION}
     return any(k not in ignored for k in annotations)
 
 

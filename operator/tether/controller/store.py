@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from tether.controller.triggers import Key
+from tether.diff.lastapplied import LAST_APPLIED
 from tether.packed import Packed, pack, unpack
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def key_of(body: dict[str, Any]) -> Key:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.constants import TRACKING_ANNOTATION
+from tether.diff.lastapplied import LAST_APPLIED
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
 from tether.tenancy.globs import glob_match
@@ -47,7 +48,7 @@ from tether.writeback.edits import (
     refusal,
 )
 from tether.writeback.errors import WriteBackReason
-from tether.writeback.newobject import LAST_APPLIED_ANNOTATION, clean
+from tether.writeback.newobject import clean
 from tether.writeback.pointer import MISSING, FieldPointer
 
 FieldKey = tuple[ResourceKey, str]
@@ -372,7 +373,7 @@ def _git_moved(
 
 
 def _last_applied(live: Mapping[str, Any]) -> Any:
-    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED_ANNOTATION)
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
     if not isinstance(text, str):
         return None
     try:

@@ -26,8 +26,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from tether.constants import APP_LABEL, OPERATION_ANNOTATION, TRACKING_ANNOTATION
+from tether.diff.lastapplied import LAST_APPLIED
 
-LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
 SERVER_METADATA: Final = (
     "uid",
     "resourceVersion",
@@ -39,7 +39,7 @@ SERVER_METADATA: Final = (
     "deletionGracePeriodSeconds",
 )
 TETHER_LABELS: Final = (APP_LABEL,)
-TETHER_ANNOTATIONS: Final = (TRACKING_ANNOTATION, OPERATION_ANNOTATION, LAST_APPLIED_ANNOTATION)
+TETHER_ANNOTATIONS: Final = (TRACKING_ANNOTATION, OPERATION_ANNOTATION, LAST_APPLIED)
 # Written by controllers, not by people: kept in Git they would be stale or pinned.
 SERVER_ANNOTATIONS: Final = ("deployment.kubernetes.io/revision",)
 _FIRST_KEYS: Final = ("apiVersion", "kind", "metadata")

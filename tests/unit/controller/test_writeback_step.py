@@ -17,11 +17,11 @@ from tether.controller.writeback import (
     WriteBackStep,
     retry_of,
 )
+from tether.diff.lastapplied import LAST_APPLIED
 from tether.identity import ResourceKey
 from tether.manifests.objects import ObjectSource
 from tether.writeback.capture import CaptureSpec, FieldRule, held_to_status
 from tether.writeback.errors import FieldMoved, NotRoundTrippable, PushDenied, WriteBackReason
-from tether.writeback.newobject import LAST_APPLIED_ANNOTATION as LAST_APPLIED
 from tether.writeback.pointer import FieldPointer
 
 KEY = ResourceKey("apps", "Deployment", "ns", "web")
